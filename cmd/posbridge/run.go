@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strings"
+)
+
+// errUsage marks a command-line mistake; the usage text has been printed.
+var errUsage = errors.New("usage")
+
+// Build information, set by scripts/build with -ldflags "-X main.version=...".
+var (
+	version = "dev"
+	commit  = ""
+)
+
+// Main is the posbridge program. Tests run it in-process with their own
+// writers and context.
+type Main struct {
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// NewMain returns a Main writing to the process's stdout and stderr.
+func NewMain() *Main { return &Main{Stdout: os.Stdout, Stderr: os.Stderr} }
+
+const usage = `posbridge takes card payments on a terminal beside the checkout, confirms
+every outcome with the payment gateway and never gets the money wrong.
+
+Usage:
+  posbridge <command> [arguments]
+
+Commands:
+  version     print the version, commit and Go version
+
+Run "posbridge <command> -h" for a command's flags.
+`
+
+// Run runs the command named by args[0] until it ends or ctx is canceled.
+func (m *Main) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(m.Stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "version":
+		return m.runVersion()
+	case "help", "-h", "--help":
+		fmt.Fprint(m.Stdout, usage)
+		return nil
+	default:
+		fmt.Fprintf(m.Stderr, "posbridge: unknown command %q\n\n%s", args[0], usage)
+		return errUsage
+	}
+}
+
+func (m *Main) runVersion() error {
+	v, c := version, commit
+	if c == "" {
+		if info, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range info.Settings {
+				if s.Key == "vcs.revision" {
+					c = s.Value
+				}
+			}
+		}
+	}
+	if c == "" {
+		c = "unknown"
+	}
+	fmt.Fprintf(m.Stdout, "posbridge %s (commit %s, %s, %s/%s)\n", v, strings.TrimSpace(c), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return nil
+}

@@ -1,0 +1,91 @@
+package posbridge
+
+import "context"
+
+// PayRequest asks for a payment on a lane.
+type PayRequest struct {
+	Lane           string
+	Amount         Money
+	Reference      string  // the POS's own reference (receipt number), free text up to 128 bytes
+	IdempotencyKey string  // optional; a repeat with the same key and request returns the same payment
+	Replaces       OrderNo // optional; an earlier open order of the lane to cancel first (query first)
+	By             By
+}
+
+// By says who asks for an action, for the audit log.
+type By struct {
+	Actor  Actor  // ActorAPI or ActorCashier
+	Who    string // client address or cashier name
+	Reason string // required for overrides and refunds, optional elsewhere
+}
+
+// PaymentService is what the local API and the cashier page use. *Engine
+// implements it. Errors are *Error values with the codes of error.go.
+type PaymentService interface {
+	// Pay stores the order, commits it as at_terminal and starts the sale in
+	// the background; it returns without waiting for the customer.
+	// ELANEBUSY if the lane has a payment in progress, EIDEMPOTENCY if the
+	// key was used with another request, EINVALID for a bad request.
+	Pay(ctx context.Context, r PayRequest) (Order, error)
+	// Await blocks until the order is final or pending (the cashier's wait
+	// is over) or ctx ends, and returns it as it is then.
+	Await(ctx context.Context, no OrderNo) (Order, error)
+	// Payment returns one order, or ENOTFOUND.
+	Payment(ctx context.Context, no OrderNo) (Order, error)
+	// Payments lists orders, newest first.
+	Payments(ctx context.Context, f OrderFilter) (OrderPage, error)
+	// Cancel cancels an open order: query the gateway first, close the sale
+	// on the terminal if it is open, cancel at the gateway. If the gateway
+	// shows it paid, it becomes paid instead. EFINAL for a final order.
+	Cancel(ctx context.Context, no OrderNo, by By) (Order, error)
+	// Verify checks an order with the gateway now.
+	Verify(ctx context.Context, no OrderNo, by By) (Order, error)
+	// Retry sends the same order number to the terminal again, only while the
+	// order is open, the lane is free and the gateway says it is unpaid.
+	Retry(ctx context.Context, no OrderNo, by By) (Order, error)
+	// Override records that the cashier checked the terminal and saw the
+	// payment succeed (by.Reason required). The order stays under
+	// verification and needs attention until the gateway confirms.
+	Override(ctx context.Context, no OrderNo, by By) (Order, error)
+	// Refund refunds part or all of a paid order through the gateway, never
+	// more than is refundable.
+	Refund(ctx context.Context, no OrderNo, amount Money, by By) (Refund, error)
+	// Refunds lists an order's refunds.
+	Refunds(ctx context.Context, no OrderNo) ([]Refund, error)
+	// Lanes returns every lane's link and current payment.
+	Lanes(ctx context.Context) ([]LaneStatus, error)
+	// EventsSince returns stored events after seq, at most limit.
+	EventsSince(ctx context.Context, seq int64, limit int) ([]Event, error)
+	// Subscribe returns live events; see Bus.
+	Subscribe(size int) *Subscription
+	// Ready reports whether the store answers.
+	Ready(ctx context.Context) error
+}
+
+// Instruction is the sentence the cashier must follow for an order, in English.
+func Instruction(o Order) string {
+	switch o.Status {
+	case StatusCreated, StatusAtTerminal:
+		return "Waiting for the customer on the terminal"
+	case StatusVerifying:
+		return "Checking the payment with the bank — please wait"
+	case StatusPending:
+		if o.Override != nil {
+			return "Marked paid after checking the terminal — still being confirmed"
+		}
+		return "Not confirmed yet — do not take payment again"
+	case StatusPaid:
+		if o.NeedsAttention {
+			return "Payment successful — it was confirmed late; tell the supervisor"
+		}
+		return "Payment successful"
+	case StatusFailed:
+		if o.Reason == ReasonTerminalDown || o.Reason == ReasonNotSent {
+			return "Payment not completed — the terminal was not reachable; the customer was not charged"
+		}
+		return "Payment not completed"
+	case StatusCanceled:
+		return "Payment canceled — the customer was not charged"
+	}
+	return ""
+}

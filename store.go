@@ -1,0 +1,175 @@
+package posbridge
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Actor says who or what caused a change; persisted in audit rows.
+type Actor string
+
+// Actors.
+const (
+	ActorEngine       Actor = "engine"
+	ActorTerminal     Actor = "terminal"
+	ActorGatewayQuery Actor = "gateway_query"
+	ActorNotification Actor = "notification"
+	ActorReconciler   Actor = "reconciler"
+	ActorCashier      Actor = "cashier"
+	ActorAPI          Actor = "api"
+	ActorRecovery     Actor = "recovery"
+)
+
+// Cause is the audit record of a change: who did what and why.
+type Cause struct {
+	Actor  Actor
+	Who    string // the person or client, when known (cashier name, API client address)
+	Action string // what was done, e.g. "terminal outcome", "query", "cancel"
+	Detail string // why, or what was seen (free text; never card data or secrets)
+}
+
+// AuditEntry is a stored audit row.
+type AuditEntry struct {
+	ID      int64
+	OrderNo OrderNo
+	At      time.Time
+	Cause   Cause
+	From    Status
+	To      Status
+	Version int64
+}
+
+// CheckKind names a call made for an order to the gateway or the terminal.
+type CheckKind string
+
+// Check kinds.
+const (
+	CheckQuery         CheckKind = "query"
+	CheckCancel        CheckKind = "cancel"
+	CheckRefund        CheckKind = "refund"
+	CheckRefundQuery   CheckKind = "refund_query"
+	CheckTerminalQuery CheckKind = "terminal_query"
+	CheckTerminalClose CheckKind = "terminal_close"
+)
+
+// Check is one call made for an order: what was asked, what came back, how long it took.
+type Check struct {
+	ID      int64
+	OrderNo OrderNo
+	Kind    CheckKind
+	At      time.Time
+	Request string // a short description of the request (no secrets)
+	Result  string // the status seen, or the error text
+	Err     bool
+	Latency time.Duration
+}
+
+// OrderFilter selects orders for ListOrders. Zero fields do not filter.
+type OrderFilter struct {
+	Statuses       []Status
+	Lane           string
+	From, To       time.Time // CreatedAt in [From, To)
+	NeedsAttention *bool
+	Cursor         string // from a previous page's NextCursor
+	Limit          int    // at most this many (store default when 0)
+}
+
+// OrderPage is one page of orders, newest first.
+type OrderPage struct {
+	Orders     []Order
+	NextCursor string // empty on the last page
+}
+
+// InboxEntry is a notification as received, before and after it is applied.
+type InboxEntry struct {
+	ID             int64
+	Gateway        string
+	NotificationID string
+	Kind           NotificationKind
+	OrderNo        OrderNo
+	Status         string
+	Body           []byte
+	Verified       bool
+	ReceivedAt     time.Time
+	AppliedAt      time.Time // zero until applied
+	Result         string    // what applying it did ("applied", "duplicate", "mismatch", "unknown order", ...)
+}
+
+// ErrIdempotencyKeyUsed is wrapped in an *IdempotencyError.
+var ErrIdempotencyKeyUsed = errors.New("idempotency key already used")
+
+// IdempotencyError is returned by CreateOrder when the key is taken; it names
+// the order created with it and that request's hash.
+type IdempotencyError struct {
+	Key         string
+	OrderNo     OrderNo
+	RequestHash string
+}
+
+func (e *IdempotencyError) Error() string {
+	return "idempotency key " + e.Key + " used by order " + string(e.OrderNo)
+}
+
+func (e *IdempotencyError) Unwrap() error { return ErrIdempotencyKeyUsed }
+
+// Store keeps orders, refunds, checks, the notification inbox, events and
+// audit rows. Every method that changes an order does so in one transaction
+// that also appends an Event (with the next Seq) and an audit row.
+type Store interface {
+	// CreateOrder inserts o (status created) with its event and audit row.
+	// When o.IdempotencyKey is already used it returns an *IdempotencyError
+	// and stores nothing. It sets o.Version and returns the event.
+	CreateOrder(ctx context.Context, o *Order, cause Cause) (Event, error)
+	// Order returns the order, or ErrNotFound.
+	Order(ctx context.Context, no OrderNo) (Order, error)
+	// UpdateOrder loads the order, calls fn on it, and, unless fn returns an
+	// error, writes it if its version is unchanged, with an event and an audit
+	// row, in one transaction. fn returning ErrNoChange writes nothing and
+	// returns the order as loaded with a zero Event and a nil error; any other
+	// error is returned as is, and nothing is written. ErrNotFound if absent.
+	UpdateOrder(ctx context.Context, no OrderNo, cause Cause, fn func(*Order) error) (Order, Event, error)
+	// ListOrders returns orders matching f, newest first, one page at a time.
+	ListOrders(ctx context.Context, f OrderFilter) (OrderPage, error)
+	// OpenOrders returns every order that is not final, oldest first.
+	OpenOrders(ctx context.Context) ([]Order, error)
+	// DueChecks returns up to limit open orders whose NextCheckAt is not
+	// after now, earliest first, using the next_check_at index.
+	DueChecks(ctx context.Context, now time.Time, limit int) ([]Order, error)
+	// EventsSince returns up to limit stored events with Seq > seq, in order.
+	EventsSince(ctx context.Context, seq int64, limit int) ([]Event, error)
+	// LastSeq returns the highest stored event Seq (0 when none).
+	LastSeq(ctx context.Context) (int64, error)
+	// Audit returns the audit rows of an order, oldest first.
+	Audit(ctx context.Context, no OrderNo) ([]AuditEntry, error)
+
+	// RecordCheck stores a call made for an order.
+	RecordCheck(ctx context.Context, c Check) error
+	// Checks returns the calls made for an order, oldest first.
+	Checks(ctx context.Context, no OrderNo) ([]Check, error)
+
+	// ReceiveNotification stores a notification in the inbox. If one with the
+	// same gateway and notification id is already there, it returns that
+	// entry and duplicate=true and stores nothing.
+	ReceiveNotification(ctx context.Context, e InboxEntry) (stored InboxEntry, duplicate bool, err error)
+	// MarkNotificationApplied records that an inbox entry was applied, and how.
+	MarkNotificationApplied(ctx context.Context, id int64, at time.Time, result string) error
+	// UnappliedNotifications returns inbox entries not yet applied, oldest first.
+	UnappliedNotifications(ctx context.Context, limit int) ([]InboxEntry, error)
+
+	// CreateRefund inserts a refund (status requested) after checking, in the
+	// same transaction, that the order is paid and that the amount fits in
+	// what is refundable (ErrRefundExceeded otherwise). It appends an event.
+	CreateRefund(ctx context.Context, r *Refund, cause Cause) (Event, error)
+	// UpdateRefund changes a refund like UpdateOrder changes an order. When
+	// the refund becomes succeeded, the order's Refunded grows by its amount
+	// in the same transaction.
+	UpdateRefund(ctx context.Context, no OrderNo, cause Cause, fn func(*Refund) error) (Refund, Event, error)
+	// Refunds returns an order's refunds, oldest first.
+	Refunds(ctx context.Context, orderNo OrderNo) ([]Refund, error)
+	// OpenRefunds returns refunds that are not final, oldest first.
+	OpenRefunds(ctx context.Context) ([]Refund, error)
+
+	// Ping reports whether the store can serve requests.
+	Ping(ctx context.Context) error
+}
