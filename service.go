@@ -60,6 +60,18 @@ type PaymentService interface {
 	Subscribe(size int) *Subscription
 	// Ready reports whether the store answers.
 	Ready(ctx context.Context) error
+	// Stats returns counters for metrics.
+	Stats(ctx context.Context) (Stats, error)
+}
+
+// Stats are the engine's counters and gauges, read by the metrics endpoint.
+type Stats struct {
+	PaymentsByStatus map[Status]int    // orders per status (all time)
+	NeedsAttention   int               // orders flagged for a person
+	ReconcileBacklog int               // open orders waiting for a scheduled check
+	Verifications    uint64            // gateway queries made
+	GatewayErrors    map[string]uint64 // by class: "unknown_outcome", "retryable", "not_found", "final"
+	Notifications    map[string]uint64 // by result: "applied", "duplicate", "mismatch", "unknown_order", "not_applicable"
 }
 
 // Instruction is the sentence the cashier must follow for an order, in English.
