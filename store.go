@@ -71,6 +71,7 @@ type OrderFilter struct {
 	Lane           string
 	From, To       time.Time // CreatedAt in [From, To)
 	NeedsAttention *bool
+	IdempotencyKey string // the order created with this key
 	Cursor         string // from a previous page's NextCursor
 	Limit          int    // at most this many (store default when 0)
 }
@@ -133,8 +134,9 @@ type Store interface {
 	ListOrders(ctx context.Context, f OrderFilter) (OrderPage, error)
 	// OpenOrders returns every order that is not final, oldest first.
 	OpenOrders(ctx context.Context) ([]Order, error)
-	// DueChecks returns up to limit open orders whose NextCheckAt is not
-	// after now, earliest first, using the next_check_at index.
+	// DueChecks returns up to limit orders whose NextCheckAt is set and not
+	// after now, earliest first, using the next_check_at index: open orders
+	// to verify, and final orders still to be closed at the gateway.
 	DueChecks(ctx context.Context, now time.Time, limit int) ([]Order, error)
 	// EventsSince returns up to limit stored events with Seq > seq, in order.
 	EventsSince(ctx context.Context, seq int64, limit int) ([]Event, error)
@@ -170,6 +172,16 @@ type Store interface {
 	// OpenRefunds returns refunds that are not final, oldest first.
 	OpenRefunds(ctx context.Context) ([]Refund, error)
 
+	// CountOrders counts orders by status, needing attention, and scheduled.
+	CountOrders(ctx context.Context) (OrderCounts, error)
+
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
+}
+
+// OrderCounts are the store's counts of orders, for metrics.
+type OrderCounts struct {
+	ByStatus       map[Status]int
+	NeedsAttention int
+	Scheduled      int // orders with a next check scheduled
 }

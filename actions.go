@@ -1,0 +1,392 @@
+package posbridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+func (e *Engine) load(ctx context.Context, no OrderNo) (Order, error) {
+	if err := no.Validate(); err != nil {
+		return Order{}, &Error{Code: EINVALID, Field: "order_no", Message: "Not a valid order number.", Err: err}
+	}
+	o, err := e.store.Order(ctx, no)
+	if errors.Is(err, ErrNotFound) {
+		return o, &Error{Code: ENOTFOUND, Message: fmt.Sprintf("No payment %s.", no), Err: err}
+	}
+	return o, err
+}
+
+func byCause(by By, action string) Cause {
+	return Cause{Actor: by.Actor, Who: by.Who, Action: action, Detail: by.Reason}
+}
+
+// Cancel implements PaymentService.
+func (e *Engine) Cancel(ctx context.Context, no OrderNo, by By) (Order, error) {
+	o, err := e.load(ctx, no)
+	if err != nil {
+		return o, err
+	}
+	switch o.Status {
+	case StatusPaid:
+		return o, &Error{Code: EFINAL, Message: "This payment went through; refund it instead."}
+	case StatusFailed, StatusCanceled:
+		return o, &Error{Code: EFINAL, Message: "This payment is already closed; the customer was not charged."}
+	}
+	o, err = e.closeOrder(ctx, no, byCause(by, "cancel"), ReasonCanceledByClerk, true)
+	if err != nil {
+		return o, err
+	}
+	if o.Status == StatusPaid {
+		return o, &Error{Code: EFINAL, Message: "This payment went through while it was being canceled; do not take payment again."}
+	}
+	return o, nil
+}
+
+// Verify implements PaymentService. A final order is verified too: a payment
+// the gateway proves wins over a local failed or canceled status.
+func (e *Engine) Verify(ctx context.Context, no OrderNo, by By) (Order, error) {
+	o, err := e.load(ctx, no)
+	if err != nil {
+		return o, err
+	}
+	o, err = e.verify(ctx, o, true, byCause(by, "verify now"))
+	if err != nil {
+		return o, &Error{Code: EUNAVAILABLE, Message: "The gateway could not be reached; the payment will be checked again automatically.", Err: err}
+	}
+	return o, nil
+}
+
+// Retry implements PaymentService: the same order number goes to the terminal
+// again, only while the order is open, no sale is running on the lane, and the
+// gateway says it is unpaid.
+func (e *Engine) Retry(ctx context.Context, no OrderNo, by By) (Order, error) {
+	o, err := e.load(ctx, no)
+	if err != nil {
+		return o, err
+	}
+	if !o.Open() {
+		return o, &Error{Code: EFINAL, Message: "This payment is final; start a new one if needed."}
+	}
+	l := e.lanes[o.Lane]
+	if l == nil {
+		return o, &Error{Code: EINVALID, Message: fmt.Sprintf("Lane %s is not configured.", o.Lane)}
+	}
+	e.mu.Lock()
+	if l.active != "" || e.inflight[no] {
+		e.mu.Unlock()
+		return o, &Error{Code: ELANEBUSY, Message: fmt.Sprintf("Lane %s is busy.", o.Lane)}
+	}
+	l.active = no
+	e.inflight[no] = true
+	e.mu.Unlock()
+	started := false
+	defer func() {
+		if !started {
+			e.release(no)
+		}
+	}()
+	g, err := e.queryGateway(ctx, no, true)
+	switch {
+	case errors.Is(err, ErrGatewayNotFound):
+	case err != nil:
+		return o, &Error{Code: EUNAVAILABLE, Message: "The gateway could not be reached; a retry needs its answer first.", Err: err}
+	case g.Status != GatewayCreated:
+		o, err = e.applyInput(ctx, no, byCause(by, "retry refused"), gatewayInput(g), func(o *Order) bool { return learn(o, g) })
+		if err != nil {
+			return o, err
+		}
+		return o, &Error{Code: EFINAL, Message: fmt.Sprintf("The gateway says this payment is %s; it cannot be retried.", g.Status)}
+	}
+	now := e.now()
+	o, err = e.update(ctx, no, byCause(by, "retry"), func(o *Order) error {
+		if _, err := o.Apply(Input{Kind: InputRetry}, now); err != nil {
+			return err
+		}
+		o.Attempts++
+		o.NextCheckAt = now.Add(e.SaleDeadline)
+		return nil
+	})
+	if err != nil {
+		var te *TransitionError
+		if errors.As(err, &te) {
+			return o, &Error{Code: ECONFLICT, Message: fmt.Sprintf("A %s payment cannot be retried.", te.From), Err: err}
+		}
+		return o, err
+	}
+	started = true
+	e.mu.Lock()
+	l.last = no
+	e.mu.Unlock()
+	e.wg.Go(func() { e.runSale(l, o) })
+	return o, nil
+}
+
+// Override implements PaymentService.
+func (e *Engine) Override(ctx context.Context, no OrderNo, by By) (Order, error) {
+	if strings.TrimSpace(by.Reason) == "" {
+		return Order{}, &Error{Code: EINVALID, Field: "reason", Message: "Say why: what did the terminal show?"}
+	}
+	o, err := e.load(ctx, no)
+	if err != nil {
+		return o, err
+	}
+	if o.Status != StatusVerifying && o.Status != StatusPending {
+		return o, &Error{Code: ECONFLICT, Message: fmt.Sprintf("Only a payment being confirmed can be marked as checked; this one is %s.", o.Status)}
+	}
+	now := e.now()
+	o, err = e.update(ctx, no, byCause(by, "checked on the terminal"), func(o *Order) error {
+		if o.Status != StatusVerifying && o.Status != StatusPending {
+			return ErrNoChange
+		}
+		o.Override = &Override{By: by.Who, Reason: by.Reason, At: now}
+		if !o.NeedsAttention {
+			o.NeedsAttention, o.Attention = true, string(ReasonCashierOverride)
+		}
+		if o.NextCheckAt.IsZero() || o.NextCheckAt.After(now.Add(e.firstDelay())) {
+			o.NextCheckAt = now.Add(e.firstDelay())
+		}
+		return nil
+	})
+	e.wake()
+	return o, err
+}
+
+// Refund implements PaymentService.
+func (e *Engine) Refund(ctx context.Context, no OrderNo, amount Money, by By) (Refund, error) {
+	o, err := e.load(ctx, no)
+	if err != nil {
+		return Refund{}, err
+	}
+	if o.Status != StatusPaid {
+		return Refund{}, &Error{Code: ECONFLICT, Message: "Only a paid payment can be refunded."}
+	}
+	if amount.Currency == "" {
+		amount.Currency = o.Amount.Currency
+	}
+	now := e.now()
+	rno, err := NewOrderNo(now, "R", e.Random)
+	if err != nil {
+		return Refund{}, err
+	}
+	r := &Refund{No: rno, OrderNo: no, Amount: amount, Status: RefundRequested, Reason: by.Reason, Actor: by.Who, CreatedAt: now, UpdatedAt: now}
+	ev, err := e.store.CreateRefund(ctx, r, byCause(by, "refund"))
+	switch {
+	case errors.Is(err, ErrRefundExceeded), errors.Is(err, ErrCurrencyMismatch), errors.Is(err, ErrZeroAmount):
+		return Refund{}, &Error{Code: EINVALID, Field: "amount", Message: "The amount is more than can be refunded.", Err: err}
+	case err != nil:
+		return Refund{}, fmt.Errorf("store refund: %w", err)
+	}
+	e.Bus.Publish(ev)
+	return e.submitRefund(ctx, *r, true)
+}
+
+// submitRefund sends a requested refund to the gateway (idempotent by refund
+// number) and applies the answer.
+func (e *Engine) submitRefund(ctx context.Context, r Refund, foreground bool) (Refund, error) {
+	if !e.gate.enter(foreground, ctx) {
+		return r, ctx.Err()
+	}
+	start := e.now()
+	g, err := e.gateway.Refund(ctx, RefundRequest{RefundNo: r.No, OrderNo: r.OrderNo, Amount: r.Amount, Reason: r.Reason})
+	e.gate.leave(foreground)
+	if err != nil {
+		e.count(&e.gwErrors, errorClass(err))
+	}
+	e.recordCheck(ctx, r.OrderNo, CheckRefund, "refund "+string(r.No)+" "+r.Amount.String(), start, resultText(string(g.Status), err), err)
+	switch {
+	case err == nil:
+		return e.applyRefund(ctx, r.No, g, ActorGatewayQuery)
+	case errors.Is(err, ErrUnknownOutcome), errors.Is(err, ErrRetryable):
+		// Stays requested; the reconciler asks again with the same number.
+		e.wake()
+		return r, nil
+	default:
+		return e.applyRefund(ctx, r.No, GatewayRefund{Status: GatewayRefundFailed, FailMsg: err.Error()}, ActorGatewayQuery)
+	}
+}
+
+func refundStatus(s GatewayRefundStatus) RefundStatus {
+	switch s {
+	case GatewayRefundSuccess:
+		return RefundSucceeded
+	case GatewayRefundFailed:
+		return RefundFailed
+	default:
+		return RefundPending
+	}
+}
+
+func (e *Engine) applyRefund(ctx context.Context, no OrderNo, g GatewayRefund, actor Actor) (Refund, error) {
+	to := refundStatus(g.Status)
+	r, ev, err := e.store.UpdateRefund(ctx, no, Cause{Actor: actor, Action: "refund " + string(to), Detail: g.FailMsg}, func(r *Refund) error {
+		if r.Status.Final() || r.Status == to {
+			return ErrNoChange
+		}
+		r.Status = to
+		if g.GatewayNo != "" {
+			r.GatewayNo = g.GatewayNo
+		}
+		if to == RefundFailed && g.FailMsg != "" {
+			r.Reason = g.FailMsg
+		}
+		return nil
+	})
+	if err != nil {
+		return r, err
+	}
+	if ev.Seq != 0 {
+		e.Bus.Publish(ev)
+	}
+	return r, nil
+}
+
+func (e *Engine) applyRefundNotification(ctx context.Context, n Notification) (string, error) {
+	_, err := e.applyRefund(ctx, n.OrderNo, GatewayRefund{RefundNo: n.OrderNo, GatewayNo: n.GatewayNo, Status: n.Refund}, ActorNotification)
+	if errors.Is(err, ErrNotFound) {
+		return NotifyUnknownOrder, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return NotifyApplied, nil
+}
+
+// reconcileRefunds re-submits requested refunds and queries pending ones, at
+// most once per DefaultRefundCheck.
+func (e *Engine) reconcileRefunds(ctx context.Context) error {
+	now := e.now()
+	if !e.lastRefundCheck.IsZero() && now.Sub(e.lastRefundCheck) < DefaultRefundCheck {
+		return nil
+	}
+	open, err := e.store.OpenRefunds(ctx)
+	if err != nil {
+		return err
+	}
+	e.lastRefundCheck = now
+	for _, r := range open {
+		if r.Status == RefundRequested {
+			e.submitRefund(ctx, r, false)
+			continue
+		}
+		start := e.now()
+		g, err := e.gateway.QueryRefund(ctx, r.No)
+		e.recordCheck(ctx, r.OrderNo, CheckRefundQuery, "refund query "+string(r.No), start, resultText(string(g.Status), err), err)
+		if err == nil {
+			e.applyRefund(ctx, r.No, g, ActorReconciler)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) hasOpenRefunds(ctx context.Context) bool {
+	open, err := e.store.OpenRefunds(ctx)
+	return err == nil && len(open) > 0
+}
+
+// Refunds implements PaymentService.
+func (e *Engine) Refunds(ctx context.Context, no OrderNo) ([]Refund, error) {
+	if _, err := e.load(ctx, no); err != nil {
+		return nil, err
+	}
+	return e.store.Refunds(ctx, no)
+}
+
+// Payment implements PaymentService.
+func (e *Engine) Payment(ctx context.Context, no OrderNo) (Order, error) { return e.load(ctx, no) }
+
+// Payments implements PaymentService.
+func (e *Engine) Payments(ctx context.Context, f OrderFilter) (OrderPage, error) {
+	return e.store.ListOrders(ctx, f)
+}
+
+// Await implements PaymentService.
+func (e *Engine) Await(ctx context.Context, no OrderNo) (Order, error) {
+	sub := e.Bus.Subscribe(maxAwaitSubscriptions)
+	defer sub.Close()
+	for {
+		o, err := e.load(ctx, no)
+		if err != nil || o.Status != StatusCreated && o.Status != StatusAtTerminal && o.Status != StatusVerifying {
+			return o, err
+		}
+		select {
+		case <-ctx.Done():
+			return o, nil
+		case _, ok := <-sub.C:
+			if !ok {
+				sub = e.Bus.Subscribe(maxAwaitSubscriptions)
+			}
+		}
+	}
+}
+
+// Lanes implements PaymentService.
+func (e *Engine) Lanes(ctx context.Context) ([]LaneStatus, error) {
+	out := make([]LaneStatus, 0, len(e.laneIDs))
+	for _, id := range e.laneIDs {
+		l := e.lanes[id]
+		e.mu.Lock()
+		cur := l.active
+		if cur == "" || cur == "reserving" {
+			cur = l.last
+		}
+		e.mu.Unlock()
+		ls := LaneStatus{ID: id, Link: l.term.Link()}
+		if cur != "" {
+			if o, err := e.store.Order(ctx, cur); err == nil {
+				ls.Payment = &o
+			}
+		}
+		out = append(out, ls)
+	}
+	return out, nil
+}
+
+// LinkChanged tells the engine a lane's terminal link changed. A link coming
+// up wakes the reconciler; every change is published as a lane event.
+func (e *Engine) LinkChanged(laneID string, st LinkStatus) {
+	if _, ok := e.lanes[laneID]; !ok {
+		return
+	}
+	seq := int64(0)
+	if e.ctx != nil {
+		seq, _ = e.store.LastSeq(e.ctx)
+	}
+	e.Bus.Publish(Event{Seq: seq, Type: EventLane, At: e.now(), Lane: &LaneStatus{ID: laneID, Link: st}})
+	if st.State == LinkUp {
+		e.wake()
+	}
+}
+
+// EventsSince implements PaymentService.
+func (e *Engine) EventsSince(ctx context.Context, seq int64, limit int) ([]Event, error) {
+	return e.store.EventsSince(ctx, seq, limit)
+}
+
+// Subscribe implements PaymentService.
+func (e *Engine) Subscribe(size int) *Subscription { return e.Bus.Subscribe(size) }
+
+// Ready implements PaymentService.
+func (e *Engine) Ready(ctx context.Context) error {
+	if err := e.store.Ping(ctx); err != nil {
+		return &Error{Code: EUNAVAILABLE, Message: "The database is not ready.", Err: err}
+	}
+	return nil
+}
+
+// Stats implements PaymentService.
+func (e *Engine) Stats(ctx context.Context) (Stats, error) {
+	st := Stats{PaymentsByStatus: map[Status]int{}, GatewayErrors: map[string]uint64{}, Notifications: map[string]uint64{}}
+	counts, err := e.store.CountOrders(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.PaymentsByStatus = counts.ByStatus
+	st.NeedsAttention = counts.NeedsAttention
+	st.ReconcileBacklog = counts.Scheduled
+	st.Verifications = e.verifications.Load()
+	e.gwErrors.Range(func(k, v any) bool { st.GatewayErrors[k.(string)] = v.(interface{ Load() uint64 }).Load(); return true })
+	e.notifyResults.Range(func(k, v any) bool { st.Notifications[k.(string)] = v.(interface{ Load() uint64 }).Load(); return true })
+	return st, nil
+}

@@ -1,0 +1,570 @@
+package posbridge
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults of Engine settings.
+const (
+	DefaultSaleDeadline   = 6 * time.Minute  // safety-net check for an order stuck at the terminal
+	DefaultRetryBackoff   = 5 * time.Second  // first backoff after a gateway error
+	DefaultMaxBackoff     = 5 * time.Minute  // cap of the backoff
+	DefaultRefundCheck    = 30 * time.Second // how often open refunds are queried
+	DefaultMaxReference   = 128
+	reconcileBatch        = 20
+	maxConsecutiveLogged  = 1
+	maxAwaitSubscriptions = 64
+)
+
+// Engine runs the checkout flow of DESIGN.md §2 over a Store, a Gateway and
+// one Terminal per lane. It implements PaymentService and
+// NotificationService. Set the exported fields before Open.
+type Engine struct {
+	Clock        Clock
+	Logger       *slog.Logger
+	Reconcile    ReconcileConfig
+	Bus          *Bus      // events are published here after each commit
+	Random       io.Reader // for order numbers; crypto/rand when nil
+	SaleDeadline time.Duration
+	MaxBackoff   time.Duration
+	// ReconcileInterval 0 starts no reconciler goroutine: tests call
+	// ReconcileOnce. Any positive value starts it (the value itself is only a
+	// ceiling on how long the loop sleeps when nothing is scheduled).
+	ReconcileInterval time.Duration
+
+	store   Store
+	gateway Gateway
+	lanes   map[string]*lane
+	laneIDs []string
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	kick   chan struct{}
+
+	mu              sync.Mutex
+	inflight        map[OrderNo]bool // orders a foreground goroutine (sale, fast poll) owns
+	failures        map[OrderNo]int  // consecutive gateway errors per order, for backoff
+	lastRefundCheck time.Time
+
+	gate gatewayGate
+
+	verifications atomic.Uint64
+	gwErrors      sync.Map // class → *atomic.Uint64
+	notifyResults sync.Map // result → *atomic.Uint64
+}
+
+type lane struct {
+	id     string
+	term   Terminal
+	active OrderNo // the order whose sale or fast verification occupies the lane
+	last   OrderNo // the lane's most recent order, shown on the cashier's screen
+}
+
+// NewEngine returns an engine over store, gateway and the lanes' terminals
+// (lane id → terminal), with default settings.
+func NewEngine(store Store, gateway Gateway, terminals map[string]Terminal) *Engine {
+	e := &Engine{
+		Clock:             SystemClock{},
+		Logger:            slog.Default().With(LogKeyComponent, "engine"),
+		Reconcile:         DefaultReconcileConfig(),
+		Bus:               NewBus(),
+		SaleDeadline:      DefaultSaleDeadline,
+		MaxBackoff:        DefaultMaxBackoff,
+		ReconcileInterval: time.Minute,
+		store:             store,
+		gateway:           gateway,
+		lanes:             make(map[string]*lane),
+		kick:              make(chan struct{}, 1),
+		inflight:          make(map[OrderNo]bool),
+		failures:          make(map[OrderNo]int),
+	}
+	for id, t := range terminals {
+		e.lanes[id] = &lane{id: id, term: t}
+		e.laneIDs = append(e.laneIDs, id)
+	}
+	sort.Strings(e.laneIDs)
+	return e
+}
+
+var (
+	_ PaymentService      = (*Engine)(nil)
+	_ NotificationService = (*Engine)(nil)
+)
+
+// Open resumes every order a previous run left open (DESIGN.md §3: terminal
+// query, then gateway verification), re-applies notifications received but not
+// applied, and starts the reconciler. After Open no open order is without a
+// scheduled check.
+func (e *Engine) Open(ctx context.Context) error {
+	if err := e.Reconcile.Validate(); err != nil {
+		return fmt.Errorf("engine: %w", err)
+	}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	if err := e.recover(ctx); err != nil {
+		e.cancel()
+		e.wg.Wait()
+		return fmt.Errorf("engine: recover open orders: %w", err)
+	}
+	if e.ReconcileInterval > 0 {
+		e.wg.Go(e.reconcileLoop)
+	}
+	return nil
+}
+
+// Close stops every goroutine the engine started and waits for them. Orders
+// in flight stay as stored; the next Open resumes them.
+func (e *Engine) Close() error {
+	if e.cancel != nil {
+		e.cancel()
+	}
+	e.wg.Wait()
+	return nil
+}
+
+func (e *Engine) now() time.Time { return e.Clock.Now().UTC() }
+
+// wake makes the reconciler run a pass now.
+func (e *Engine) wake() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+// sleep waits d on the engine clock; false if ctx ended first.
+func (e *Engine) sleep(ctx context.Context, d time.Duration) bool {
+	t := e.Clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// recover resumes what a crash or restart left open.
+func (e *Engine) recover(ctx context.Context) error {
+	open, err := e.store.OpenOrders(ctx)
+	if err != nil {
+		return err
+	}
+	now := e.now()
+	for _, o := range open {
+		if l := e.lanes[o.Lane]; l != nil {
+			l.last = o.No
+		}
+		cause := Cause{Actor: ActorRecovery, Action: "resume", Detail: "found " + string(o.Status) + " at start-up"}
+		switch o.Status {
+		case StatusCreated:
+			if _, err := e.applyInput(ctx, o.No, cause, Input{Kind: InputResume}, nil); err != nil {
+				return err
+			}
+		case StatusAtTerminal, StatusVerifying:
+			o, err := e.update(ctx, o.No, cause, func(o *Order) error {
+				if _, err := o.Apply(Input{Kind: InputResume}, now); err != nil {
+					return err
+				}
+				o.VerifyUntil = now.Add(e.Reconcile.FastPollFor)
+				o.NextCheckAt = now.Add(e.Reconcile.FastPollFor)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if o.Status == StatusVerifying && e.claim(o.No) {
+				e.wg.Go(func() { e.resume(o) })
+			}
+		case StatusPending:
+			if o.NextCheckAt.IsZero() {
+				if _, err := e.update(ctx, o.No, cause, func(o *Order) error {
+					o.NextCheckAt = now
+					return nil
+				}); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	last, err := e.store.ListOrders(ctx, OrderFilter{Limit: 50})
+	if err == nil {
+		for i := len(last.Orders) - 1; i >= 0; i-- {
+			if l := e.lanes[last.Orders[i].Lane]; l != nil {
+				l.last = last.Orders[i].No
+			}
+		}
+	}
+	inbox, err := e.store.UnappliedNotifications(ctx, 1000)
+	if err != nil {
+		return err
+	}
+	for _, in := range inbox {
+		if err := e.applyInbox(ctx, in, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resume finishes an order found at the terminal or verifying after a
+// restart: ask the terminal (close, then query), then verify with the gateway.
+func (e *Engine) resume(o Order) {
+	defer e.release(o.No)
+	ctx := e.ctx
+	if l := e.lanes[o.Lane]; l != nil {
+		e.terminalFollowUp(ctx, l, o.No)
+	}
+	e.followVerification(ctx, o.No)
+}
+
+// terminalFollowUp closes the order's sale on the terminal and queries it,
+// recording both as checks. What the terminal says is information: only the
+// gateway decides.
+func (e *Engine) terminalFollowUp(ctx context.Context, l *lane, no OrderNo) {
+	start := e.now()
+	err := l.term.CloseOrder(ctx, no)
+	e.recordCheck(ctx, no, CheckTerminalClose, "ecrhub.pay.close", start, resultText("closed", err), err)
+	start = e.now()
+	r, err := l.term.Query(ctx, no)
+	e.recordCheck(ctx, no, CheckTerminalQuery, "ecrhub.pay.query", start, resultText(string(r.Outcome)+" "+r.Code, err), err)
+	if err == nil && r.Card.Last4 != "" {
+		e.update(ctx, no, Cause{Actor: ActorTerminal, Action: "terminal query", Detail: string(r.Outcome)}, func(o *Order) error {
+			if o.Card == r.Card {
+				return ErrNoChange
+			}
+			o.Card = r.Card
+			return nil
+		})
+	}
+}
+
+func resultText(ok string, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return ok
+}
+
+// claim marks an order as owned by a foreground goroutine; false if another has it.
+func (e *Engine) claim(no OrderNo) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.inflight[no] {
+		return false
+	}
+	e.inflight[no] = true
+	return true
+}
+
+func (e *Engine) release(no OrderNo) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.inflight, no)
+	for _, l := range e.lanes {
+		if l.active == no {
+			l.active = ""
+		}
+	}
+}
+
+func (e *Engine) isInflight(no OrderNo) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.inflight[no]
+}
+
+// update runs Store.UpdateOrder and publishes the event after the commit.
+func (e *Engine) update(ctx context.Context, no OrderNo, cause Cause, fn func(*Order) error) (Order, error) {
+	o, ev, err := e.store.UpdateOrder(ctx, no, cause, fn)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return o, &Error{Code: ENOTFOUND, Message: "No such payment.", Err: err}
+		}
+		return o, err
+	}
+	if ev.Seq != 0 {
+		e.Bus.Publish(ev)
+	}
+	return o, nil
+}
+
+// applyInput applies a state-machine input, and then extra (if any) to the
+// changed order. Late information that a final order refuses
+// (ErrOrderFinal) writes nothing and is not an error.
+func (e *Engine) applyInput(ctx context.Context, no OrderNo, cause Cause, in Input, extra func(*Order) bool) (Order, error) {
+	if cause.Action == "" {
+		cause.Action = string(in.Kind)
+	}
+	return e.update(ctx, no, cause, func(o *Order) error {
+		changed, err := o.Apply(in, e.now())
+		if errors.Is(err, ErrOrderFinal) && extra == nil {
+			return ErrNoChange
+		}
+		if err != nil && !errors.Is(err, ErrOrderFinal) {
+			return err
+		}
+		if extra != nil && extra(o) {
+			changed = true
+		}
+		if !changed {
+			return ErrNoChange
+		}
+		return nil
+	})
+}
+
+// requestHash identifies a payment request for idempotency.
+func requestHash(r PayRequest) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00%s\x00%s\x00%s", r.Lane, r.Amount.Minor, r.Amount.Currency, r.Reference, r.Replaces)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Pay implements PaymentService.
+func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
+	l, ok := e.lanes[r.Lane]
+	if !ok {
+		return Order{}, &Error{Code: EINVALID, Field: "lane", Message: fmt.Sprintf("Unknown lane %q.", r.Lane)}
+	}
+	if r.Amount.Minor <= 0 {
+		return Order{}, &Error{Code: EINVALID, Field: "amount", Message: "The amount must be greater than zero."}
+	}
+	if _, ok := CurrencyExponent(r.Amount.Currency); !ok {
+		return Order{}, &Error{Code: EINVALID, Field: "currency", Message: fmt.Sprintf("Unknown currency %q.", r.Amount.Currency)}
+	}
+	if len(r.Reference) > DefaultMaxReference {
+		return Order{}, &Error{Code: EINVALID, Field: "reference", Message: fmt.Sprintf("The reference is longer than %d bytes.", DefaultMaxReference)}
+	}
+	if len(r.IdempotencyKey) > 255 {
+		return Order{}, &Error{Code: EINVALID, Field: "Idempotency-Key", Message: "The idempotency key is longer than 255 bytes."}
+	}
+	hash := requestHash(r)
+	if r.IdempotencyKey != "" {
+		if o, done, err := e.idempotentReplay(ctx, r.IdempotencyKey, hash); done {
+			return o, err
+		}
+	}
+
+	// Reserve the lane before anything is stored, so two requests cannot both
+	// reach the terminal.
+	e.mu.Lock()
+	if l.active != "" {
+		busy := l.active
+		e.mu.Unlock()
+		return Order{}, &Error{Code: ELANEBUSY, Message: fmt.Sprintf("Lane %s is taking payment %s.", r.Lane, busy)}
+	}
+	l.active = "reserving"
+	e.mu.Unlock()
+	reserved := true
+	defer func() {
+		if reserved {
+			e.mu.Lock()
+			l.active = ""
+			e.mu.Unlock()
+		}
+	}()
+
+	if err := e.checkLaneFree(ctx, r); err != nil {
+		return Order{}, err
+	}
+
+	now := e.now()
+	no, err := NewOrderNo(now, r.Lane, e.Random)
+	if err != nil {
+		return Order{}, err
+	}
+	o := &Order{
+		No: no, Lane: r.Lane, Amount: r.Amount, Reference: r.Reference, Status: StatusCreated,
+		CreatedAt: now, UpdatedAt: now, Refunded: Money{Currency: r.Amount.Currency},
+		IdempotencyKey: r.IdempotencyKey, RequestHash: hash,
+	}
+	ev, err := e.store.CreateOrder(ctx, o, Cause{Actor: r.By.Actor, Who: r.By.Who, Action: "create", Detail: "payment requested"})
+	if errors.Is(err, ErrIdempotencyKeyUsed) {
+		o, _, err := e.idempotentReplay(ctx, r.IdempotencyKey, hash)
+		return o, err
+	}
+	if err != nil {
+		return Order{}, fmt.Errorf("store order: %w", err)
+	}
+	e.Bus.Publish(ev)
+
+	// Write-ahead: at_terminal is committed before the first byte goes out.
+	sent, err := e.update(ctx, no, Cause{Actor: ActorEngine, Action: "send", Detail: "sale sent to the terminal"}, func(o *Order) error {
+		if _, err := o.Apply(Input{Kind: InputSend}, now); err != nil {
+			return err
+		}
+		o.Attempts++
+		o.NextCheckAt = now.Add(e.SaleDeadline)
+		return nil
+	})
+	if err != nil {
+		return Order{}, fmt.Errorf("mark order at terminal: %w", err)
+	}
+	e.mu.Lock()
+	l.active, l.last = no, no
+	e.inflight[no] = true
+	e.mu.Unlock()
+	reserved = false
+	e.wg.Go(func() { e.runSale(l, sent) })
+	return sent, nil
+}
+
+// idempotentReplay returns the order created earlier with key, or a conflict
+// when it was created by a different request. done is false when the key is unused.
+func (e *Engine) idempotentReplay(ctx context.Context, key, hash string) (Order, bool, error) {
+	page, err := e.store.ListOrders(ctx, OrderFilter{Limit: 1, IdempotencyKey: key})
+	if err != nil {
+		return Order{}, true, fmt.Errorf("look up idempotency key: %w", err)
+	}
+	if len(page.Orders) == 0 {
+		return Order{}, false, nil
+	}
+	o := page.Orders[0]
+	if o.RequestHash != hash {
+		return Order{}, true, &Error{Code: EIDEMPOTENCY, Field: "Idempotency-Key",
+			Message: fmt.Sprintf("This idempotency key was used for payment %s with a different request.", o.No)}
+	}
+	return o, true, nil
+}
+
+// checkLaneFree refuses a payment while an earlier order of the lane is not
+// confirmed, unless the request replaces it — in which case the earlier order
+// is closed first (query first), and a payment it turns out to have taken
+// stops the new one.
+func (e *Engine) checkLaneFree(ctx context.Context, r PayRequest) error {
+	page, err := e.store.ListOrders(ctx, OrderFilter{Lane: r.Lane, Statuses: []Status{StatusCreated, StatusAtTerminal, StatusVerifying, StatusPending}, Limit: 10})
+	if err != nil {
+		return fmt.Errorf("list open orders of lane %s: %w", r.Lane, err)
+	}
+	for _, o := range page.Orders {
+		if o.No != r.Replaces {
+			return &Error{Code: ELANEBUSY, Message: fmt.Sprintf(
+				"Payment %s on lane %s is not confirmed yet. Do not take payment again: wait, or replace it (which cancels it first).", o.No, r.Lane)}
+		}
+	}
+	if r.Replaces == "" {
+		return nil
+	}
+	prev, err := e.store.Order(ctx, r.Replaces)
+	if err != nil {
+		return &Error{Code: EINVALID, Field: "replaces", Message: fmt.Sprintf("No payment %s to replace.", r.Replaces), Err: err}
+	}
+	if prev.Lane != r.Lane {
+		return &Error{Code: EINVALID, Field: "replaces", Message: "The payment to replace is on another lane."}
+	}
+	switch prev.Status {
+	case StatusPaid:
+		return &Error{Code: ECONFLICT, Message: fmt.Sprintf("Payment %s was paid; it cannot be replaced.", prev.No)}
+	case StatusFailed, StatusCanceled:
+		return nil
+	}
+	closed, err := e.closeOrder(ctx, prev.No, Cause{Actor: r.By.Actor, Who: r.By.Who, Action: "replace", Detail: "canceled before a replacement"}, ReasonCanceledByClerk, true)
+	if err != nil {
+		return err
+	}
+	if closed.Status == StatusPaid {
+		return &Error{Code: ECONFLICT, Message: fmt.Sprintf("Payment %s went through; do not take payment again.", prev.No)}
+	}
+	return nil
+}
+
+// runSale sends the sale and follows the order until the cashier's wait is over.
+func (e *Engine) runSale(l *lane, o Order) {
+	defer e.release(o.No)
+	ctx := e.ctx
+	res, err := l.term.Sale(ctx, Sale{OrderNo: o.No, Amount: o.Amount})
+	if err != nil {
+		if ctx.Err() != nil {
+			return // shutting down: the next Open resumes the order
+		}
+		if errors.Is(err, ErrTerminalUnavailable) {
+			// Not one byte was written: the customer cannot have been charged.
+			e.applyInput(ctx, o.No, Cause{Actor: ActorTerminal, Action: "terminal unavailable", Detail: err.Error()},
+				Input{Kind: InputGatewayFailed, Reason: ReasonTerminalDown}, nil)
+			return
+		}
+		res = TerminalResult{Outcome: OutcomeTimeout, Message: err.Error()}
+	}
+	now := e.now()
+	detail := strings.TrimSpace(fmt.Sprintf("%s %s %s", res.Outcome, res.Code, res.Message))
+	after, err := e.applyInput(ctx, o.No, Cause{Actor: ActorTerminal, Action: "terminal outcome", Detail: detail},
+		Input{Kind: InputTerminal, Outcome: res.Outcome}, func(o *Order) bool {
+			o.TerminalOutcome = res.Outcome
+			if res.TransNo != "" {
+				o.TerminalNo = res.TransNo
+			}
+			if res.Card.Last4 != "" {
+				o.Card = res.Card
+			}
+			if o.Status == StatusVerifying {
+				o.VerifyUntil = now.Add(e.Reconcile.FastPollFor)
+				o.NextCheckAt = o.VerifyUntil
+			}
+			if o.Status == StatusFailed {
+				// Close it at the gateway too, so it can never be paid later.
+				o.NextCheckAt = now
+			}
+			return true
+		})
+	if err != nil {
+		e.Logger.Error("record terminal outcome", LogKeyOrder, o.No, LogKeyError, err)
+		return
+	}
+	if after.Status == StatusFailed {
+		e.wake()
+		return
+	}
+	e.followVerification(ctx, o.No)
+}
+
+// followVerification asks the gateway every FastPollEvery while the cashier
+// waits, until the order is final or VerifyUntil passes; then the order is
+// pending under the reconciler.
+func (e *Engine) followVerification(ctx context.Context, no OrderNo) {
+	first := true
+	for {
+		if !first && !e.sleep(ctx, e.Reconcile.FastPollEvery) {
+			return
+		}
+		first = false
+		o, err := e.store.Order(ctx, no)
+		if err != nil || o.Status != StatusVerifying {
+			return
+		}
+		o, err = e.verify(ctx, o, true, Cause{Actor: ActorGatewayQuery, Action: "verify", Detail: "while the cashier waits"})
+		if err == nil && o.Status != StatusVerifying {
+			return
+		}
+		if !e.now().Before(o.VerifyUntil) {
+			now := e.now()
+			e.applyInput(ctx, no, Cause{Actor: ActorEngine, Action: "wait over", Detail: "not confirmed while the cashier waited"},
+				Input{Kind: InputWaitOver}, func(o *Order) bool {
+					if o.Status == StatusPending {
+						o.NextCheckAt = now.Add(e.firstDelay())
+					}
+					return true
+				})
+			e.wake()
+			return
+		}
+	}
+}
+
+func (e *Engine) firstDelay() time.Duration {
+	if e.Reconcile.Mode == ReconcileSweep {
+		return e.Reconcile.SweepEvery
+	}
+	return e.Reconcile.Schedule[0]
+}

@@ -1,0 +1,244 @@
+package posbridge_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/store"
+)
+
+// fakeGateway is an in-memory gateway with PayBy's rules: cancel only from
+// created, paid orders refuse cancel, unknown orders are not found.
+type fakeGateway struct {
+	mu      sync.Mutex
+	orders  map[posbridge.OrderNo]*posbridge.GatewayOrder
+	refunds map[posbridge.OrderNo]*posbridge.GatewayRefund
+	err     error // returned by every call while set
+	calls   map[string]int
+}
+
+func newFakeGateway() *fakeGateway {
+	return &fakeGateway{orders: map[posbridge.OrderNo]*posbridge.GatewayOrder{}, refunds: map[posbridge.OrderNo]*posbridge.GatewayRefund{}, calls: map[string]int{}}
+}
+
+func (g *fakeGateway) Name() string { return "fake" }
+
+func (g *fakeGateway) set(no posbridge.OrderNo, amount posbridge.Money, st posbridge.GatewayStatus) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.orders[no] = &posbridge.GatewayOrder{OrderNo: no, GatewayNo: "G" + string(no), Status: st, Amount: amount}
+}
+
+func (g *fakeGateway) setErr(err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.err = err
+}
+
+func (g *fakeGateway) count(call string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.calls[call]
+}
+
+func (g *fakeGateway) status(no posbridge.OrderNo) posbridge.GatewayStatus {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if o := g.orders[no]; o != nil {
+		return o.Status
+	}
+	return ""
+}
+
+func (g *fakeGateway) QueryOrder(ctx context.Context, no posbridge.OrderNo) (posbridge.GatewayOrder, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.calls["query"]++
+	if g.err != nil {
+		return posbridge.GatewayOrder{}, g.err
+	}
+	o, ok := g.orders[no]
+	if !ok {
+		return posbridge.GatewayOrder{}, fmt.Errorf("query %s: %w", no, posbridge.ErrGatewayNotFound)
+	}
+	return *o, nil
+}
+
+func (g *fakeGateway) CancelOrder(ctx context.Context, no posbridge.OrderNo) (posbridge.GatewayOrder, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.calls["cancel"]++
+	if g.err != nil {
+		return posbridge.GatewayOrder{}, g.err
+	}
+	o, ok := g.orders[no]
+	switch {
+	case !ok:
+		return posbridge.GatewayOrder{}, fmt.Errorf("cancel %s: %w", no, posbridge.ErrGatewayNotFound)
+	case o.Status.Paid():
+		return *o, fmt.Errorf("cancel %s: %w (%w)", no, posbridge.ErrOrderPaid, posbridge.ErrGatewayFinal)
+	case o.Status == posbridge.GatewayFailed:
+		return *o, fmt.Errorf("cancel %s: %w (%w)", no, posbridge.ErrOrderClosed, posbridge.ErrGatewayFinal)
+	}
+	o.Status = posbridge.GatewayFailed
+	return *o, nil
+}
+
+func (g *fakeGateway) Refund(ctx context.Context, r posbridge.RefundRequest) (posbridge.GatewayRefund, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.calls["refund"]++
+	if g.err != nil {
+		return posbridge.GatewayRefund{}, g.err
+	}
+	if rf, ok := g.refunds[r.RefundNo]; ok {
+		return *rf, nil
+	}
+	rf := &posbridge.GatewayRefund{RefundNo: r.RefundNo, OrderNo: r.OrderNo, Status: posbridge.GatewayRefundSuccess, Amount: r.Amount}
+	g.refunds[r.RefundNo] = rf
+	return *rf, nil
+}
+
+func (g *fakeGateway) QueryRefund(ctx context.Context, no posbridge.OrderNo) (posbridge.GatewayRefund, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if rf, ok := g.refunds[no]; ok {
+		return *rf, nil
+	}
+	return posbridge.GatewayRefund{}, posbridge.ErrGatewayNotFound
+}
+
+// saleScript says what the fake terminal does with a sale.
+type saleScript struct {
+	result posbridge.TerminalResult
+	err    error
+	delay  time.Duration
+	charge bool // the acquirer tells the gateway the order is paid before the answer
+	create bool // the acquirer tells the gateway the order exists, unpaid
+}
+
+// fakeTerminal answers sales from a script and tells the fake gateway, as an
+// acquirer would.
+type fakeTerminal struct {
+	mu      sync.Mutex
+	gw      *fakeGateway
+	script  []saleScript
+	sales   map[posbridge.OrderNo]int
+	closes  int
+	queries int
+	query   posbridge.TerminalResult
+}
+
+func newFakeTerminal(gw *fakeGateway, script ...saleScript) *fakeTerminal {
+	return &fakeTerminal{gw: gw, script: script, sales: map[posbridge.OrderNo]int{}, query: posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "104"}}
+}
+
+func (t *fakeTerminal) Sale(ctx context.Context, s posbridge.Sale) (posbridge.TerminalResult, error) {
+	t.mu.Lock()
+	t.sales[s.OrderNo]++
+	sc := saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000", TransStatus: "2"}, charge: true}
+	if len(t.script) > 0 {
+		sc, t.script = t.script[0], t.script[1:]
+	}
+	t.mu.Unlock()
+	if sc.charge {
+		t.gw.set(s.OrderNo, s.Amount, posbridge.GatewayPaid)
+	} else if sc.create {
+		t.gw.set(s.OrderNo, s.Amount, posbridge.GatewayCreated)
+	}
+	if sc.delay > 0 {
+		select {
+		case <-time.After(sc.delay):
+		case <-ctx.Done():
+			return posbridge.TerminalResult{}, ctx.Err()
+		}
+	}
+	return sc.result, sc.err
+}
+
+func (t *fakeTerminal) Query(ctx context.Context, no posbridge.OrderNo) (posbridge.TerminalResult, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.queries++
+	return t.query, nil
+}
+
+func (t *fakeTerminal) CloseOrder(ctx context.Context, no posbridge.OrderNo) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closes++
+	return nil
+}
+
+func (t *fakeTerminal) Link() posbridge.LinkStatus {
+	return posbridge.LinkStatus{State: posbridge.LinkUp}
+}
+
+func (t *fakeTerminal) salesOf(no posbridge.OrderNo) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.sales[no]
+}
+
+// testEngine is an engine over a real SQLite store in a temp dir.
+type testEngine struct {
+	*posbridge.Engine
+	db   *store.DB
+	path string
+	gw   *fakeGateway
+	term *fakeTerminal
+}
+
+func mustOpenStore(tb testing.TB, path string) *store.DB {
+	tb.Helper()
+	db, err := store.Open(path)
+	if err != nil {
+		tb.Fatalf("open store: %v", err)
+	}
+	return db
+}
+
+// newTestEngine opens an engine with lane "1"; the reconciler loop runs when
+// loop is true, otherwise tests call ReconcileOnce.
+func newTestEngine(tb testing.TB, path string, gw *fakeGateway, term *fakeTerminal, loop bool) *testEngine {
+	tb.Helper()
+	if path == "" {
+		path = filepath.Join(tb.TempDir(), "posbridge.db")
+	}
+	db := mustOpenStore(tb, path)
+	e := posbridge.NewEngine(db, gw, map[string]posbridge.Terminal{"1": term})
+	if !loop {
+		e.ReconcileInterval = 0
+	}
+	if err := e.Open(context.Background()); err != nil {
+		tb.Fatalf("open engine: %v", err)
+	}
+	te := &testEngine{Engine: e, db: db, path: path, gw: gw, term: term}
+	tb.Cleanup(func() { te.close(tb) })
+	return te
+}
+
+func (te *testEngine) close(tb testing.TB) {
+	if te.Engine == nil {
+		return
+	}
+	te.Engine.Close()
+	if err := te.db.Close(); err != nil {
+		tb.Errorf("close store: %v", err)
+	}
+	te.Engine = nil
+}
+
+func mustAED(tb testing.TB, s string) posbridge.Money {
+	tb.Helper()
+	m, err := posbridge.ParseAmount(s, "AED")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}

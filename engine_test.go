@@ -1,0 +1,417 @@
+package posbridge_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/posbridge/posbridge"
+)
+
+var cashier = posbridge.By{Actor: posbridge.ActorCashier, Who: "amal"}
+
+func pay(t *testing.T, te *testEngine, amount string) posbridge.Order {
+	t.Helper()
+	o, err := te.Pay(context.Background(), posbridge.PayRequest{Lane: "1", Amount: mustAED(t, amount), By: cashier})
+	if err != nil {
+		t.Fatalf("Pay: %v", err)
+	}
+	return o
+}
+
+func await(t *testing.T, te *testEngine, no posbridge.OrderNo) posbridge.Order {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	o, err := te.Await(ctx, no)
+	if err != nil {
+		t.Fatalf("Await: %v", err)
+	}
+	return o
+}
+
+func TestEngine_Pay(t *testing.T) {
+	tests := []struct {
+		name      string
+		script    saleScript
+		gwLater   posbridge.GatewayStatus // set at the gateway 10 s after the sale, if any
+		want      posbridge.Status
+		reason    posbridge.Reason
+		closeAtGw bool
+	}{
+		{name: "approved and confirmed", script: saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000"}, charge: true}, want: posbridge.StatusPaid},
+		{name: "customer cancel", script: saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeCanceledByUser, Code: "110"}, create: true}, want: posbridge.StatusFailed, reason: posbridge.ReasonCanceledByUser, closeAtGw: true},
+		{name: "declined", script: saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "115"}}, want: posbridge.StatusFailed, reason: posbridge.ReasonDeclined},
+		{name: "lost response but charged", script: saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, charge: true}, want: posbridge.StatusPaid},
+		{name: "approved but gateway disagrees", script: saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000"}, create: true}, gwLater: posbridge.GatewayFailed, want: posbridge.StatusFailed, reason: posbridge.ReasonGatewayFailed},
+		{name: "unknown then paid late", script: saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeUnknown, Code: "108"}, create: true}, gwLater: posbridge.GatewayPaid, want: posbridge.StatusPaid},
+		{name: "terminal unavailable", script: saleScript{err: posbridge.ErrTerminalUnavailable}, want: posbridge.StatusFailed, reason: posbridge.ReasonTerminalDown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				gw := newFakeGateway()
+				term := newFakeTerminal(gw, tt.script)
+				te := newTestEngine(t, "", gw, term, true)
+				o := pay(t, te, "12.50")
+				if o.Status != posbridge.StatusAtTerminal {
+					t.Fatalf("Pay returned %s, want at_terminal (write-ahead before the sale)", o.Status)
+				}
+				if tt.gwLater != "" {
+					time.Sleep(10 * time.Second)
+					gw.set(o.No, o.Amount, tt.gwLater)
+				}
+				time.Sleep(2 * time.Minute)
+				synctest.Wait()
+				got, err := te.Payment(context.Background(), o.No)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Status != tt.want || got.Reason != tt.reason {
+					t.Fatalf("status %s (%s), want %s (%s)", got.Status, got.Reason, tt.want, tt.reason)
+				}
+				if n := term.salesOf(o.No); n != 1 {
+					t.Fatalf("the terminal got %d sales for %s, want exactly 1", n, o.No)
+				}
+				if tt.closeAtGw && gw.status(o.No) != posbridge.GatewayFailed {
+					t.Fatalf("a canceled sale was not closed at the gateway: %s", gw.status(o.No))
+				}
+				if !got.NextCheckAt.IsZero() {
+					t.Fatalf("final order still scheduled at %v", got.NextCheckAt)
+				}
+				audit, err := te.db.Audit(context.Background(), o.No)
+				if err != nil || len(audit) < 3 {
+					t.Fatalf("audit rows %d, %v; want one per change", len(audit), err)
+				}
+			})
+		})
+	}
+}
+
+func TestEngine_PendingThenExpired(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true})
+		te := newTestEngine(t, "", gw, term, true)
+		o := pay(t, te, "5.00")
+		got := await(t, te, o.No)
+		if got.Status != posbridge.StatusPending || posbridge.Instruction(got) != "Not confirmed yet — do not take payment again" {
+			t.Fatalf("after the cashier's wait: %s %q", got.Status, posbridge.Instruction(got))
+		}
+		if got.NextCheckAt.IsZero() {
+			t.Fatal("pending order has no next check")
+		}
+		time.Sleep(2 * time.Hour)
+		synctest.Wait()
+		got, _ = te.Payment(context.Background(), o.No)
+		if got.Status != posbridge.StatusCanceled || got.Reason != posbridge.ReasonExpired {
+			t.Fatalf("after every check: %s (%s), want canceled (expired)", got.Status, got.Reason)
+		}
+		if gw.status(o.No) != posbridge.GatewayFailed {
+			t.Fatalf("gateway still %s", gw.status(o.No))
+		}
+		if got.Checks != len(posbridge.DefaultSchedule) {
+			t.Fatalf("checks = %d, want %d", got.Checks, len(posbridge.DefaultSchedule))
+		}
+	})
+}
+
+func TestEngine_CancelRefusedBecausePaid(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true})
+		te := newTestEngine(t, "", gw, term, true)
+		o := pay(t, te, "5.00")
+		await(t, te, o.No)
+		// The customer's payment lands just before the last check: the final
+		// query still says created, the cancel is refused because paid.
+		time.Sleep(49 * time.Minute)
+		gw.set(o.No, o.Amount, posbridge.GatewayPaid)
+		time.Sleep(2 * time.Hour)
+		synctest.Wait()
+		got, _ := te.Payment(context.Background(), o.No)
+		if got.Status != posbridge.StatusPaid {
+			t.Fatalf("status %s, want paid", got.Status)
+		}
+	})
+}
+
+func TestEngine_LaneBusyAndIdempotency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, charge: true, delay: 30 * time.Second})
+		te := newTestEngine(t, "", gw, term, true)
+		ctx := context.Background()
+		req := posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "9.99"), IdempotencyKey: "k1", Reference: "r1", By: cashier}
+		first, err := te.Pay(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := te.Pay(ctx, req)
+		if err != nil || again.No != first.No {
+			t.Fatalf("replay = %s, %v; want %s", again.No, err, first.No)
+		}
+		req2 := req
+		req2.Amount = mustAED(t, "10.00")
+		if _, err := te.Pay(ctx, req2); posbridge.ErrorCode(err) != posbridge.EIDEMPOTENCY {
+			t.Fatalf("same key, other amount: %v, want idempotency_conflict", err)
+		}
+		req3 := req2
+		req3.IdempotencyKey = "k2"
+		if _, err := te.Pay(ctx, req3); posbridge.ErrorCode(err) != posbridge.ELANEBUSY {
+			t.Fatalf("second payment on a busy lane: %v, want lane_busy", err)
+		}
+		if _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "9", Amount: mustAED(t, "1"), By: cashier}); posbridge.ErrorCode(err) != posbridge.EINVALID {
+			t.Fatalf("unknown lane: %v", err)
+		}
+		if got := await(t, te, first.No); got.Status != posbridge.StatusPaid {
+			t.Fatalf("first payment %s", got.Status)
+		}
+		if _, err := te.Pay(ctx, req3); err != nil {
+			t.Fatalf("payment after the lane freed: %v", err)
+		}
+	})
+}
+
+func TestEngine_ReplacePending(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw,
+			saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true},
+			saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, charge: true})
+		te := newTestEngine(t, "", gw, term, true)
+		ctx := context.Background()
+		first := pay(t, te, "7.00")
+		await(t, te, first.No)
+		_, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), By: cashier})
+		if posbridge.ErrorCode(err) != posbridge.ELANEBUSY {
+			t.Fatalf("new payment while one is pending: %v, want lane_busy", err)
+		}
+		second, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), Replaces: first.No, By: cashier})
+		if err != nil {
+			t.Fatalf("replace: %v", err)
+		}
+		prev, _ := te.Payment(ctx, first.No)
+		if prev.Status != posbridge.StatusCanceled || gw.status(first.No) != posbridge.GatewayFailed {
+			t.Fatalf("replaced order %s, gateway %s; want both closed", prev.Status, gw.status(first.No))
+		}
+		if got := await(t, te, second.No); got.Status != posbridge.StatusPaid {
+			t.Fatalf("replacement %s", got.Status)
+		}
+	})
+}
+
+func TestEngine_ReplaceRefusedWhenPaid(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true})
+		te := newTestEngine(t, "", gw, term, true)
+		ctx := context.Background()
+		first := pay(t, te, "7.00")
+		await(t, te, first.No)
+		gw.set(first.No, first.Amount, posbridge.GatewayPaid)
+		_, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), Replaces: first.No, By: cashier})
+		if posbridge.ErrorCode(err) != posbridge.ECONFLICT {
+			t.Fatalf("replacing a paid order: %v, want conflict", err)
+		}
+		if got, _ := te.Payment(ctx, first.No); got.Status != posbridge.StatusPaid {
+			t.Fatalf("first order %s, want paid", got.Status)
+		}
+		if term.salesOf(first.No) != 1 {
+			t.Fatal("a second sale reached the terminal")
+		}
+	})
+}
+
+func TestEngine_Notifications(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true})
+		te := newTestEngine(t, "", gw, term, true)
+		ctx := context.Background()
+		o := pay(t, te, "20.00")
+		await(t, te, o.No)
+
+		bad := posbridge.Notification{Gateway: "fake", ID: "n1", Kind: posbridge.NotifyOrder, OrderNo: o.No, Status: posbridge.GatewayPaid, Amount: mustAED(t, "2.00")}
+		if err := te.ApplyNotification(ctx, bad); err != nil {
+			t.Fatalf("mismatched notification: %v", err)
+		}
+		got, _ := te.Payment(ctx, o.No)
+		if got.Status == posbridge.StatusPaid || !got.NeedsAttention {
+			t.Fatalf("an amount-mismatched notification was applied: %s attention=%v", got.Status, got.NeedsAttention)
+		}
+
+		good := bad
+		good.ID, good.Amount = "n2", o.Amount
+		for i := 0; i < 3; i++ { // duplicated delivery
+			if err := te.ApplyNotification(ctx, good); err != nil {
+				t.Fatalf("notification: %v", err)
+			}
+		}
+		got, _ = te.Payment(ctx, o.No)
+		if got.Status != posbridge.StatusPaid {
+			t.Fatalf("verified notification not applied: %s", got.Status)
+		}
+		late := good
+		late.ID, late.Status = "n3", posbridge.GatewayFailed
+		if err := te.ApplyNotification(ctx, late); err != nil {
+			t.Fatalf("late notification: %v", err)
+		}
+		if got, _ = te.Payment(ctx, o.No); got.Status != posbridge.StatusPaid {
+			t.Fatalf("a late FAILURE notification moved a paid order to %s", got.Status)
+		}
+		unknown := good
+		unknown.ID, unknown.OrderNo = "n4", "NOSUCHORDER"
+		if err := te.ApplyNotification(ctx, unknown); err != nil {
+			t.Fatalf("notification for an unknown order must be recorded and acknowledged: %v", err)
+		}
+		pending, err := te.db.UnappliedNotifications(ctx, 10)
+		if err != nil || len(pending) != 0 {
+			t.Fatalf("unapplied notifications after acknowledging: %d, %v", len(pending), err)
+		}
+	})
+}
+
+func TestEngine_CrashRecovery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		// The sale hangs: the daemon dies while the terminal has it.
+		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, charge: true, delay: time.Hour})
+		te := newTestEngine(t, "", gw, term, true)
+		o := pay(t, te, "3.30")
+		time.Sleep(time.Second)
+		te.close(t) // the process stops; the order is at_terminal in the database
+
+		term2 := newFakeTerminal(gw)
+		te2 := newTestEngine(t, te.path, gw, term2, true)
+		got := await(t, te2, o.No)
+		if got.Status != posbridge.StatusPaid {
+			t.Fatalf("after restart: %s, want paid (verified with the gateway)", got.Status)
+		}
+		if term2.queries == 0 || term2.closes == 0 {
+			t.Fatalf("restart did not ask the terminal (close %d, query %d)", term2.closes, term2.queries)
+		}
+		if term2.salesOf(o.No) != 0 {
+			t.Fatal("restart sent the sale again")
+		}
+	})
+}
+
+func TestEngine_CancelAndRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw,
+			saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}},
+			saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, charge: true})
+		te := newTestEngine(t, "", gw, term, true)
+		ctx := context.Background()
+		o := pay(t, te, "4.00")
+		await(t, te, o.No)
+		// Never reached the gateway (the sale was lost before the acquirer):
+		// a retry reuses the order number.
+		if _, err := te.Retry(ctx, o.No, cashier); err != nil {
+			t.Fatalf("Retry: %v", err)
+		}
+		if got := await(t, te, o.No); got.Status != posbridge.StatusPaid || got.Attempts != 2 {
+			t.Fatalf("after retry: %s attempts %d", got.Status, got.Attempts)
+		}
+		if _, err := te.Retry(ctx, o.No, cashier); posbridge.ErrorCode(err) != posbridge.EFINAL {
+			t.Fatalf("retry of a paid order: %v", err)
+		}
+		if _, err := te.Cancel(ctx, o.No, cashier); posbridge.ErrorCode(err) != posbridge.EFINAL {
+			t.Fatalf("cancel of a paid order: %v", err)
+		}
+		if _, err := te.Refund(ctx, o.No, mustAED(t, "5.00"), cashier); posbridge.ErrorCode(err) != posbridge.EINVALID {
+			t.Fatalf("refund above the paid amount: %v", err)
+		}
+		r, err := te.Refund(ctx, o.No, mustAED(t, "1.50"), posbridge.By{Actor: posbridge.ActorCashier, Who: "amal", Reason: "damaged"})
+		if err != nil || r.Status != posbridge.RefundSucceeded {
+			t.Fatalf("refund: %+v, %v", r, err)
+		}
+		got, _ := te.Payment(ctx, o.No)
+		if got.Refunded.Decimal() != "1.50" {
+			t.Fatalf("refunded %s", got.Refunded.Decimal())
+		}
+		if _, err := te.Refund(ctx, o.No, mustAED(t, "2.51"), cashier); posbridge.ErrorCode(err) != posbridge.EINVALID {
+			t.Fatalf("refund above what is left: %v", err)
+		}
+	})
+}
+
+func TestEngine_CashierCancelPending(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true})
+		te := newTestEngine(t, "", gw, term, true)
+		ctx := context.Background()
+		o := pay(t, te, "4.00")
+		await(t, te, o.No)
+		gw.setErr(posbridge.ErrUnknownOutcome)
+		if _, err := te.Cancel(ctx, o.No, cashier); posbridge.ErrorCode(err) != posbridge.EUNAVAILABLE {
+			t.Fatalf("cancel during a gateway outage: %v, want unavailable", err)
+		}
+		gw.setErr(nil)
+		got, err := te.Cancel(ctx, o.No, cashier)
+		if err != nil || got.Status != posbridge.StatusCanceled {
+			t.Fatalf("cancel: %s, %v", got.Status, err)
+		}
+		if gw.count("query") == 0 || gw.status(o.No) != posbridge.GatewayFailed {
+			t.Fatal("cancel did not query first and close at the gateway")
+		}
+	})
+}
+
+func TestEngine_OverrideStillVerified(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true})
+		te := newTestEngine(t, "", gw, term, true)
+		ctx := context.Background()
+		o := pay(t, te, "4.00")
+		await(t, te, o.No)
+		if _, err := te.Override(ctx, o.No, cashier); posbridge.ErrorCode(err) != posbridge.EINVALID {
+			t.Fatalf("override without a reason: %v", err)
+		}
+		by := cashier
+		by.Reason = "terminal screen shows APPROVED"
+		got, err := te.Override(ctx, o.No, by)
+		if err != nil || got.Override == nil || got.Override.By != "amal" || !got.NeedsAttention || got.Status != posbridge.StatusPending {
+			t.Fatalf("override: %+v, %v", got, err)
+		}
+		gw.set(o.No, o.Amount, posbridge.GatewayPaid)
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		got, _ = te.Payment(ctx, o.No)
+		if got.Status != posbridge.StatusPaid || got.NeedsAttention {
+			t.Fatalf("after the gateway confirmed: %s attention=%v", got.Status, got.NeedsAttention)
+		}
+	})
+}
+
+func TestEngine_GatewayOutageKeepsSchedule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, charge: true})
+		gw.setErr(errors.Join(posbridge.ErrUnknownOutcome))
+		te := newTestEngine(t, "", gw, term, true)
+		o := pay(t, te, "8.00")
+		got := await(t, te, o.No)
+		if got.Status != posbridge.StatusPending {
+			t.Fatalf("during an outage: %s, want pending", got.Status)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		got, _ = te.Payment(context.Background(), o.No)
+		if got.Status != posbridge.StatusPending || got.NextCheckAt.IsZero() {
+			t.Fatalf("an hour into the outage: %s next=%v; want pending with a check scheduled", got.Status, got.NextCheckAt)
+		}
+		gw.setErr(nil)
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		if got, _ = te.Payment(context.Background(), o.No); got.Status != posbridge.StatusPaid {
+			t.Fatalf("after the outage: %s, want paid", got.Status)
+		}
+	})
+}

@@ -1,0 +1,383 @@
+// Package store implements posbridge.Store on SQLite (github.com/mattn/go-sqlite3).
+//
+// One database file holds orders, refunds, the checks made for them, the
+// notification inbox, the event log and the audit log. Every change of an
+// order or a refund is one immediate transaction that also appends an event
+// and an audit row, so a crash leaves either all of it or none of it.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/posbridge/posbridge"
+)
+
+// DefaultBusyTimeout is how long a write waits for another connection's
+// write lock before it fails with a "database is locked" error.
+const DefaultBusyTimeout = 5 * time.Second
+
+// fileMode is the database file's mode: it holds order history, so only the
+// daemon's user may read it. SQLite gives the -wal and -shm files the same mode.
+const fileMode fs.FileMode = 0o600
+
+//go:embed migration/*.sql
+var migrationFS embed.FS
+
+var _ posbridge.Store = (*DB)(nil)
+
+// Options tune a DB. Zero fields take defaults.
+type Options struct {
+	// BusyTimeout is how long a write waits for a lock held by another
+	// connection (DefaultBusyTimeout when zero).
+	BusyTimeout time.Duration
+	// Now is the time source of every timestamp the store sets (time.Now when nil).
+	Now func() time.Time
+	// Logger receives migration and start-up messages (slog.Default when nil).
+	Logger *slog.Logger
+}
+
+// DB is a posbridge.Store on one SQLite file. It is safe for concurrent use.
+// Writers in this process queue on a semaphore before taking SQLite's write
+// lock, so they wait in order instead of racing the busy handler; writers in
+// other processes are held off by the busy timeout.
+type DB struct {
+	path   string
+	db     *sql.DB
+	now    func() time.Time
+	logger *slog.Logger
+	write  chan struct{} // one in-process writer at a time
+	closed atomic.Bool
+}
+
+// Open opens (creating if needed) the database file at path with the default
+// Options. See OpenOptions.
+func Open(path string) (*DB, error) {
+	return OpenOptions(path, Options{})
+}
+
+// OpenOptions opens (creating if needed, mode 0600) the database file at
+// path, applies the embedded migrations that are not yet recorded, and probes
+// the file's integrity. Every error names path: a file that is not a database
+// or is corrupt, a file or directory the process may not write, or a database
+// whose write lock another connection holds past the busy timeout. The
+// returned DB must be closed with Close.
+func OpenOptions(path string, opts Options) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("open store: empty path")
+	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = DefaultBusyTimeout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	logger := opts.Logger.With(posbridge.LogKeyComponent, "store")
+	if err := prepareFile(path, logger); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	dsn, err := dataSourceName(path, opts.BusyTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	sdb, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	db := &DB{path: path, db: sdb, now: opts.Now, logger: logger, write: make(chan struct{}, 1)}
+	ctx := context.Background()
+	if err := db.probe(ctx); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := db.migrate(ctx); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Close closes the database. Calls after the first return nil; methods called
+// after Close return posbridge.ErrClosed.
+func (db *DB) Close() error {
+	if db.closed.Swap(true) {
+		return nil
+	}
+	if err := db.db.Close(); err != nil {
+		return fmt.Errorf("close store %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// Path returns the database file's path.
+func (db *DB) Path() string { return db.path }
+
+// Ping reports whether the store can serve requests: it runs a query on a
+// pooled connection. posbridge.ErrClosed after Close.
+func (db *DB) Ping(ctx context.Context) error {
+	if db.closed.Load() {
+		return posbridge.ErrClosed
+	}
+	var one int
+	if err := db.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("ping store %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// prepareFile creates the file owner-only before SQLite opens it, so that
+// SQLite (which creates files with the process umask) never makes it
+// readable by others, and tightens the mode of an existing file.
+func prepareFile(path string, logger *slog.Logger) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, fileMode)
+	if err != nil {
+		return fmt.Errorf("open file: %w", unwrapPath(err))
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat file: %w", unwrapPath(err))
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&^fileMode != 0 {
+		if err := f.Chmod(fileMode); err != nil {
+			return fmt.Errorf("restrict file mode %v: %w", fi.Mode().Perm(), unwrapPath(err))
+		}
+		logger.Warn("database file mode restricted to owner")
+	}
+	return nil
+}
+
+// unwrapPath drops the *fs.PathError wrapper, whose text repeats the path
+// the caller already names.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// dataSourceName puts every pragma in the DSN so that go-sqlite3 applies it
+// to each pooled connection as it opens, not once to whichever connection
+// happened to run an Exec.
+func dataSourceName(path string, busy time.Duration) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("resolve path: %w", err)
+	}
+	p := filepath.ToSlash(abs)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p // a Windows drive path: file:///C:/...
+	}
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_synchronous", "FULL")
+	q.Set("_busy_timeout", strconv.FormatInt(busy.Milliseconds(), 10))
+	q.Set("_foreign_keys", "1")
+	q.Set("_txlock", "immediate")
+	u := url.URL{Scheme: "file", Path: p, RawQuery: q.Encode()}
+	return u.String(), nil
+}
+
+// probe reads the header and runs SQLite's quick check, so that a file that
+// is not a database, or has a damaged page, fails at Open rather than in the
+// middle of a payment.
+func (db *DB) probe(ctx context.Context) error {
+	rows, err := db.db.QueryContext(ctx, "PRAGMA quick_check")
+	if err != nil {
+		return fmt.Errorf("check integrity: %w", err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return fmt.Errorf("check integrity: %w", err)
+		}
+		if s != "ok" {
+			problems = append(problems, s)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("check integrity: %w", err)
+	}
+	if len(problems) > 0 {
+		if len(problems) > 3 {
+			problems = append(problems[:3], fmt.Sprintf("and %d more", len(problems)-3))
+		}
+		return fmt.Errorf("check integrity: %w: %s", ErrCorrupt, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// ErrCorrupt is wrapped by Open when SQLite's quick check finds damage.
+var ErrCorrupt = errors.New("database is corrupt")
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func migrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFS, "migration/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, n := range names {
+		base := filepath.Base(n)
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %s: name must start with a positive number and '_'", base)
+		}
+		b, err := migrationFS.ReadFile(n)
+		if err != nil {
+			return nil, fmt.Errorf("read migration %s: %w", base, err)
+		}
+		ms = append(ms, migration{version: v, name: base, sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("migrations %s and %s share version %d", ms[i-1].name, ms[i].name, ms[i].version)
+		}
+	}
+	return ms, nil
+}
+
+// migrate applies each migration not yet recorded in schema_migrations, each
+// in its own immediate transaction that re-checks the record, so two
+// processes opening the same file at once apply nothing twice.
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at INTEGER NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", classify(err))
+	}
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	applied := 0
+	for _, m := range ms {
+		done, err := db.applyMigration(ctx, m)
+		if err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		if done {
+			applied++
+		}
+	}
+	if applied > 0 {
+		db.logger.Info("migrations applied", posbridge.LogKeyCount, applied)
+	}
+	return nil
+}
+
+func (db *DB) applyMigration(ctx context.Context, m migration) (bool, error) {
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("begin: %w", classify(err))
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", m.version).Scan(&n); err != nil {
+		return false, err
+	}
+	if n > 0 {
+		return false, nil
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+		m.version, m.name, db.now().UnixMilli()); err != nil {
+		return false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("commit: %w", classify(err))
+	}
+	return true, nil
+}
+
+// beginWrite waits for this process's write turn and starts an immediate
+// transaction (the DSN's _txlock), holding SQLite's write lock from the start
+// so the read-modify-write inside cannot be interleaved. The returned done
+// rolls back unless committed and releases the turn; call it exactly once.
+func (db *DB) beginWrite(ctx context.Context) (*sql.Tx, func(), error) {
+	if db.closed.Load() {
+		return nil, nil, posbridge.ErrClosed
+	}
+	select {
+	case db.write <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		<-db.write
+		return nil, nil, fmt.Errorf("begin write on %s: %w", db.path, classify(err))
+	}
+	return tx, func() {
+		tx.Rollback()
+		<-db.write
+	}, nil
+}
+
+// commit commits tx, naming the file on failure.
+func (db *DB) commit(tx *sql.Tx) error {
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit on %s: %w", db.path, classify(err))
+	}
+	return nil
+}
+
+// reading reports ErrClosed after Close, so readers fail the same way writers do.
+func (db *DB) reading() error {
+	if db.closed.Load() {
+		return posbridge.ErrClosed
+	}
+	return nil
+}
+
+// classify marks a busy or locked database as posbridge.EUNAVAILABLE, so the
+// API answers 503 and callers retry; the SQLite error stays in the chain.
+func classify(err error) error {
+	var se sqlite3.Error
+	if errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked) {
+		return &posbridge.Error{Code: posbridge.EUNAVAILABLE, Message: "the database is busy", Err: err}
+	}
+	return err
+}
+
+// isConstraint reports whether err is the SQLite constraint violation ext.
+func isConstraint(err error, ext sqlite3.ErrNoExtended) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.ExtendedCode == ext
+}

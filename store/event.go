@@ -1,0 +1,175 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/posbridge/posbridge"
+)
+
+// DefaultEventsLimit and MaxEventsLimit bound one EventsSince call.
+const (
+	DefaultEventsLimit = 500
+	MaxEventsLimit     = 5000
+)
+
+// insertEvent appends an event and returns it with its seq. AUTOINCREMENT
+// seqs are taken inside the write transaction, and writes are serialised,
+// so committed seqs are consecutive; a rolled-back insert takes its seq back.
+func insertEvent(ctx context.Context, tx *sql.Tx, typ posbridge.EventType, at time.Time, o *posbridge.Order, r *posbridge.Refund) (posbridge.Event, error) {
+	var (
+		orderNo, refundNo string
+		payment, refund   []byte
+		err               error
+	)
+	e := posbridge.Event{Type: typ, At: norm(at)}
+	if o != nil {
+		oc := *o
+		e.Payment = &oc
+		orderNo = string(o.No)
+		if payment, err = encodeOrder(o); err != nil {
+			return posbridge.Event{}, err
+		}
+	}
+	if r != nil {
+		rc := *r
+		e.Refund = &rc
+		refundNo = string(r.No)
+		if refund, err = encodeRefund(r); err != nil {
+			return posbridge.Event{}, err
+		}
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO events (type, at, order_no, refund_no, payment, refund) VALUES (?, ?, ?, ?, ?, ?)`,
+		string(typ), e.At.UnixMilli(), orderNo, refundNo, nullText(payment), nullText(refund))
+	if err != nil {
+		return posbridge.Event{}, fmt.Errorf("insert event: %w", err)
+	}
+	if e.Seq, err = res.LastInsertId(); err != nil {
+		return posbridge.Event{}, fmt.Errorf("insert event: %w", err)
+	}
+	return e, nil
+}
+
+func nullText(b []byte) sql.NullString {
+	if b == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: string(b), Valid: true}
+}
+
+// EventsSince returns up to limit stored events with Seq > seq, in order.
+// limit <= 0 means DefaultEventsLimit; it is capped at MaxEventsLimit.
+func (db *DB) EventsSince(ctx context.Context, seq int64, limit int) ([]posbridge.Event, error) {
+	if err := db.reading(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = DefaultEventsLimit
+	}
+	limit = min(limit, MaxEventsLimit)
+	rows, err := db.db.QueryContext(ctx, `SELECT seq, type, at, payment, refund FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, seq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("events since %d: %w", seq, err)
+	}
+	defer rows.Close()
+	var events []posbridge.Event
+	for rows.Next() {
+		var (
+			e               posbridge.Event
+			typ             string
+			at              int64
+			payment, refund sql.NullString
+		)
+		if err := rows.Scan(&e.Seq, &typ, &at, &payment, &refund); err != nil {
+			return nil, fmt.Errorf("events since %d: %w", seq, err)
+		}
+		e.Type = posbridge.EventType(typ)
+		e.At = time.UnixMilli(at).UTC()
+		if payment.Valid {
+			if e.Payment, err = decodeOrder([]byte(payment.String)); err != nil {
+				return nil, fmt.Errorf("event %d: %w", e.Seq, err)
+			}
+		}
+		if refund.Valid {
+			if e.Refund, err = decodeRefund([]byte(refund.String)); err != nil {
+				return nil, fmt.Errorf("event %d: %w", e.Seq, err)
+			}
+		}
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("events since %d: %w", seq, err)
+	}
+	return events, nil
+}
+
+// LastSeq returns the highest stored event Seq (0 when none).
+func (db *DB) LastSeq(ctx context.Context) (int64, error) {
+	if err := db.reading(); err != nil {
+		return 0, err
+	}
+	var seq int64
+	if err := db.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("last event seq: %w", err)
+	}
+	return seq, nil
+}
+
+// insertAudit records who or what changed subject (an order or refund
+// number) of order orderNo, from which status to which, at which version.
+func insertAudit(ctx context.Context, tx *sql.Tx, subject, orderNo posbridge.OrderNo, at time.Time, c posbridge.Cause, from, to string, version int64) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO audit (subject, order_no, at, actor, who, action, detail, from_status, to_status, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		string(subject), string(orderNo), at.UnixMilli(), string(c.Actor), c.Who, c.Action, c.Detail, from, to, version)
+	if err != nil {
+		return fmt.Errorf("insert audit row for %s: %w", subject, err)
+	}
+	return nil
+}
+
+// Audit returns the audit rows of an order, oldest first. Given a refund
+// number, it returns that refund's rows (their From and To are refund
+// statuses). A number without rows gives an empty slice, not an error.
+func (db *DB) Audit(ctx context.Context, no posbridge.OrderNo) ([]posbridge.AuditEntry, error) {
+	if err := db.reading(); err != nil {
+		return nil, err
+	}
+	rows, err := db.db.QueryContext(ctx, `SELECT id, subject, at, actor, who, action, detail, from_status, to_status, version
+		FROM audit WHERE subject = ? ORDER BY id`, string(no))
+	if err != nil {
+		return nil, fmt.Errorf("audit of %s: %w", no, err)
+	}
+	defer rows.Close()
+	var out []posbridge.AuditEntry
+	for rows.Next() {
+		var (
+			a              posbridge.AuditEntry
+			subject, actor string
+			from, to       string
+			at             int64
+		)
+		if err := rows.Scan(&a.ID, &subject, &at, &actor, &a.Cause.Who, &a.Cause.Action, &a.Cause.Detail, &from, &to, &a.Version); err != nil {
+			return nil, fmt.Errorf("audit of %s: %w", no, err)
+		}
+		a.OrderNo = posbridge.OrderNo(subject)
+		a.At = time.UnixMilli(at).UTC()
+		a.Cause.Actor = posbridge.Actor(actor)
+		a.From, a.To = posbridge.Status(from), posbridge.Status(to)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit of %s: %w", no, err)
+	}
+	return out, nil
+}
+
+// validCause refuses an audit record without an actor: every change must say
+// who or what caused it.
+func validCause(c posbridge.Cause) error {
+	if c.Actor == "" {
+		return &posbridge.Error{Code: posbridge.EINVALID, Field: "cause", Message: "the actor of a change is required"}
+	}
+	return nil
+}

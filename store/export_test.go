@@ -1,0 +1,65 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"os"
+
+	"github.com/posbridge/posbridge"
+)
+
+// ExplainDueChecks returns SQLite's query plan of DueChecks, one line per step.
+func ExplainDueChecks(ctx context.Context, db *DB) ([]string, error) {
+	rows, err := db.db.QueryContext(ctx, `EXPLAIN QUERY PLAN `+dueChecksQuery, 0, 1)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused sql.NullInt64
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			return nil, err
+		}
+		plan = append(plan, detail)
+	}
+	return plan, rows.Err()
+}
+
+// WriteWithoutCommit runs UpdateOrder's writes for order no (the order row,
+// then the event, then the audit row) in one transaction and then, instead
+// of committing, exits the process with code exit when exit >= 0 (a crash
+// between writes), or rolls back when exit < 0. It returns the seq the
+// uncommitted event took.
+func WriteWithoutCommit(ctx context.Context, db *DB, no posbridge.OrderNo, fn func(*posbridge.Order), exit int) (int64, error) {
+	tx, done, err := db.beginWrite(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	old, err := loadOrder(ctx, tx, no)
+	if err != nil {
+		return 0, err
+	}
+	n := old
+	fn(&n)
+	n.Version = old.Version + 1
+	now := db.now()
+	n.UpdatedAt = now
+	normOrder(&n)
+	if err := updateOrderRow(ctx, tx, &n, old.Version); err != nil {
+		return 0, err
+	}
+	ev, err := insertEvent(ctx, tx, posbridge.EventPayment, now, &n, nil)
+	if err != nil {
+		return 0, err
+	}
+	if err := insertAudit(ctx, tx, n.No, n.No, now, posbridge.Cause{Actor: posbridge.ActorEngine}, string(old.Status), string(n.Status), n.Version); err != nil {
+		return 0, err
+	}
+	if exit >= 0 {
+		os.Exit(exit)
+	}
+	return ev.Seq, nil
+}

@@ -1,0 +1,312 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/posbridge/posbridge"
+)
+
+const orderColumns = `order_no, lane, amount_minor, currency, reference, status, reason, terminal_outcome,
+	needs_attention, attention, checks, next_check_at, verify_until, created_at, updated_at, paid_at,
+	card_brand, card_last4, refunded_minor, gateway_no, terminal_no, idempotency_key, request_hash,
+	attempts, override, version`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanOrder(s scanner) (posbridge.Order, error) {
+	var (
+		o                            posbridge.Order
+		no, status, reason, outcome  string
+		nextCheck, verifyUntil, paid sql.NullInt64
+		created, updated             sql.NullInt64
+		refunded                     int64
+		idemKey, override            sql.NullString
+	)
+	err := s.Scan(&no, &o.Lane, &o.Amount.Minor, &o.Amount.Currency, &o.Reference, &status, &reason, &outcome,
+		&o.NeedsAttention, &o.Attention, &o.Checks, &nextCheck, &verifyUntil, &created, &updated, &paid,
+		&o.Card.Brand, &o.Card.Last4, &refunded, &o.GatewayNo, &o.TerminalNo, &idemKey, &o.RequestHash,
+		&o.Attempts, &override, &o.Version)
+	if err != nil {
+		return posbridge.Order{}, err
+	}
+	o.No, o.Status, o.Reason, o.TerminalOutcome = posbridge.OrderNo(no), posbridge.Status(status), posbridge.Reason(reason), posbridge.Outcome(outcome)
+	o.NextCheckAt, o.VerifyUntil, o.PaidAt = fromMillis(nextCheck), fromMillis(verifyUntil), fromMillis(paid)
+	o.CreatedAt, o.UpdatedAt = fromMillis(created), fromMillis(updated)
+	o.Refunded = posbridge.Money{Minor: refunded, Currency: o.Amount.Currency}
+	o.IdempotencyKey = idemKey.String
+	if override.Valid {
+		var d overrideDoc
+		if err := json.Unmarshal([]byte(override.String), &d); err != nil {
+			return posbridge.Order{}, fmt.Errorf("order %s: decode override: %w", no, err)
+		}
+		o.Override = decodeOverride(&d)
+	}
+	return o, nil
+}
+
+// orderArgs are the values of orderColumns, in order.
+func orderArgs(o *posbridge.Order) ([]any, error) {
+	var override sql.NullString
+	if o.Override != nil {
+		b, err := json.Marshal(encodeOverride(o.Override))
+		if err != nil {
+			return nil, fmt.Errorf("encode override: %w", err)
+		}
+		override = sql.NullString{String: string(b), Valid: true}
+	}
+	var idemKey sql.NullString
+	if o.IdempotencyKey != "" {
+		idemKey = sql.NullString{String: o.IdempotencyKey, Valid: true}
+	}
+	return []any{string(o.No), o.Lane, o.Amount.Minor, o.Amount.Currency, o.Reference, string(o.Status), string(o.Reason),
+		string(o.TerminalOutcome), o.NeedsAttention, o.Attention, o.Checks, millis(o.NextCheckAt), millis(o.VerifyUntil),
+		millis(o.CreatedAt), millis(o.UpdatedAt), millis(o.PaidAt), o.Card.Brand, o.Card.Last4, o.Refunded.Minor,
+		o.GatewayNo, o.TerminalNo, idemKey, o.RequestHash, o.Attempts, override, o.Version}, nil
+}
+
+func invalid(field, format string, args ...any) error {
+	return &posbridge.Error{Code: posbridge.EINVALID, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// validateOrder checks what the schema relies on; the engine validated the
+// request already, so a failure here is a programming error made visible.
+func validateOrder(o *posbridge.Order) error {
+	if err := o.No.Validate(); err != nil {
+		return &posbridge.Error{Code: posbridge.EINVALID, Field: "order_no", Message: "invalid order number", Err: err}
+	}
+	if o.Lane == "" {
+		return invalid("lane", "lane is required")
+	}
+	if _, err := posbridge.NewMoney(o.Amount.Minor, o.Amount.Currency); err != nil {
+		return &posbridge.Error{Code: posbridge.EINVALID, Field: "amount", Message: "invalid amount", Err: err}
+	}
+	if o.Amount.Minor == 0 {
+		return &posbridge.Error{Code: posbridge.EINVALID, Field: "amount", Message: "invalid amount", Err: posbridge.ErrZeroAmount}
+	}
+	if !o.Status.Valid() {
+		return invalid("status", "unknown status %q", o.Status)
+	}
+	if o.Refunded.Currency != o.Amount.Currency || o.Refunded.Minor < 0 {
+		return invalid("refunded", "refunded %s does not fit an order in %s", o.Refunded, o.Amount.Currency)
+	}
+	return nil
+}
+
+// CreateOrder inserts o with its event (type payment) and audit row. An empty
+// Status becomes created; any other than created is refused (EINVALID), as
+// are an invalid number, lane or amount. A zero CreatedAt becomes now;
+// UpdatedAt is now, Version 1, a zero Refunded becomes zero in o's currency,
+// and times are stored to the millisecond: o is updated to what was stored.
+// When o.IdempotencyKey is already used it returns an *IdempotencyError and
+// stores nothing; an existing order number is ECONFLICT.
+func (db *DB) CreateOrder(ctx context.Context, o *posbridge.Order, cause posbridge.Cause) (posbridge.Event, error) {
+	if err := validCause(cause); err != nil {
+		return posbridge.Event{}, err
+	}
+	n := *o
+	if n.Status == "" {
+		n.Status = posbridge.StatusCreated
+	}
+	if n.Status != posbridge.StatusCreated {
+		return posbridge.Event{}, invalid("status", "a new order must be created, not %s", n.Status)
+	}
+	if n.Refunded == (posbridge.Money{}) {
+		n.Refunded.Currency = n.Amount.Currency
+	}
+	if err := validateOrder(&n); err != nil {
+		return posbridge.Event{}, err
+	}
+	tx, done, err := db.beginWrite(ctx)
+	if err != nil {
+		return posbridge.Event{}, err
+	}
+	defer done()
+	now := db.now()
+	if n.CreatedAt.IsZero() {
+		n.CreatedAt = now
+	}
+	n.UpdatedAt = now
+	n.Version = 1
+	normOrder(&n)
+
+	if n.IdempotencyKey != "" {
+		var owner, hash string
+		err := tx.QueryRowContext(ctx, `SELECT order_no, request_hash FROM idempotency_keys WHERE key = ?`, n.IdempotencyKey).Scan(&owner, &hash)
+		switch {
+		case err == nil:
+			return posbridge.Event{}, &posbridge.IdempotencyError{Key: n.IdempotencyKey, OrderNo: posbridge.OrderNo(owner), RequestHash: hash}
+		case !errors.Is(err, sql.ErrNoRows):
+			return posbridge.Event{}, fmt.Errorf("create order %s: look up idempotency key: %w", n.No, err)
+		}
+	}
+	args, err := orderArgs(&n)
+	if err != nil {
+		return posbridge.Event{}, fmt.Errorf("create order %s: %w", n.No, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO orders (`+orderColumns+`) VALUES (`+placeholders(len(args))+`)`, args...); err != nil {
+		if isConstraint(err, sqlite3.ErrConstraintPrimaryKey) || isConstraint(err, sqlite3.ErrConstraintUnique) {
+			return posbridge.Event{}, &posbridge.Error{Code: posbridge.ECONFLICT, Field: "order_no",
+				Message: fmt.Sprintf("order %s already exists", n.No), Err: err}
+		}
+		return posbridge.Event{}, fmt.Errorf("create order %s: %w", n.No, err)
+	}
+	if n.IdempotencyKey != "" {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (key, order_no, request_hash, created_at) VALUES (?, ?, ?, ?)`,
+			n.IdempotencyKey, string(n.No), n.RequestHash, now.UnixMilli()); err != nil {
+			return posbridge.Event{}, fmt.Errorf("create order %s: store idempotency key: %w", n.No, err)
+		}
+	}
+	ev, err := insertEvent(ctx, tx, posbridge.EventPayment, now, &n, nil)
+	if err != nil {
+		return posbridge.Event{}, fmt.Errorf("create order %s: %w", n.No, err)
+	}
+	if err := insertAudit(ctx, tx, n.No, n.No, now, cause, "", string(n.Status), n.Version); err != nil {
+		return posbridge.Event{}, fmt.Errorf("create order %s: %w", n.No, err)
+	}
+	if err := db.commit(tx); err != nil {
+		return posbridge.Event{}, fmt.Errorf("create order %s: %w", n.No, err)
+	}
+	*o = n
+	return ev, nil
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func notFound(what string, no posbridge.OrderNo) error {
+	return fmt.Errorf("%s %s: %w", what, no, posbridge.ErrNotFound)
+}
+
+func loadOrder(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, no posbridge.OrderNo) (posbridge.Order, error) {
+	o, err := scanOrder(q.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders WHERE order_no = ?`, string(no)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return posbridge.Order{}, notFound("order", no)
+	}
+	if err != nil {
+		return posbridge.Order{}, fmt.Errorf("load order %s: %w", no, err)
+	}
+	return o, nil
+}
+
+// Order returns the order, or an error wrapping posbridge.ErrNotFound.
+func (db *DB) Order(ctx context.Context, no posbridge.OrderNo) (posbridge.Order, error) {
+	if err := db.reading(); err != nil {
+		return posbridge.Order{}, err
+	}
+	return loadOrder(ctx, db.db, no)
+}
+
+// UpdateOrder loads the order, calls fn on a copy, and writes the result with
+// an event (type payment, the snapshot after the change) and an audit row
+// (cause, from and to status, new version), all in one immediate
+// transaction. The write is conditional on the version loaded
+// (posbridge.ErrVersionChanged if it moved); Version is bumped and UpdatedAt
+// set to now. fn returning posbridge.ErrNoChange writes nothing and returns
+// the order as loaded, a zero Event and nil; any other fn error is returned
+// as is with nothing written. fn may not change the order's number, amount,
+// creation time, idempotency key or Refunded (refunds change it), nor set an
+// unknown status (EINVALID). posbridge.ErrNotFound, wrapped with the number,
+// if there is no such order.
+func (db *DB) UpdateOrder(ctx context.Context, no posbridge.OrderNo, cause posbridge.Cause, fn func(*posbridge.Order) error) (posbridge.Order, posbridge.Event, error) {
+	if err := validCause(cause); err != nil {
+		return posbridge.Order{}, posbridge.Event{}, err
+	}
+	tx, done, err := db.beginWrite(ctx)
+	if err != nil {
+		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("update order %s: %w", no, err)
+	}
+	defer done()
+	old, err := loadOrder(ctx, tx, no)
+	if err != nil {
+		return posbridge.Order{}, posbridge.Event{}, err
+	}
+	n := old
+	if old.Override != nil {
+		ov := *old.Override
+		n.Override = &ov // fn gets its own copy, so old stays as loaded
+	}
+	if err := fn(&n); err != nil {
+		if errors.Is(err, posbridge.ErrNoChange) {
+			return old, posbridge.Event{}, nil
+		}
+		return posbridge.Order{}, posbridge.Event{}, err
+	}
+	if err := checkOrderChange(&old, &n); err != nil {
+		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("update order %s: %w", no, err)
+	}
+	now := db.now()
+	n.Version = old.Version + 1
+	n.UpdatedAt = now
+	normOrder(&n)
+	ev, err := writeOrder(ctx, tx, &n, old.Version, now)
+	if err != nil {
+		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("update order %s: %w", no, err)
+	}
+	if err := insertAudit(ctx, tx, n.No, n.No, now, cause, string(old.Status), string(n.Status), n.Version); err != nil {
+		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("update order %s: %w", no, err)
+	}
+	if err := db.commit(tx); err != nil {
+		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("update order %s: %w", no, err)
+	}
+	return n, ev, nil
+}
+
+// checkOrderChange refuses changes that no caller may make to a stored order.
+func checkOrderChange(old, n *posbridge.Order) error {
+	switch {
+	case n.No != old.No:
+		return invalid("order_no", "the order number cannot change")
+	case n.Amount != old.Amount:
+		return invalid("amount", "the amount cannot change")
+	case !n.CreatedAt.Equal(old.CreatedAt):
+		return invalid("created_at", "the creation time cannot change")
+	case n.IdempotencyKey != old.IdempotencyKey || n.RequestHash != old.RequestHash:
+		return invalid("idempotency_key", "the idempotency key cannot change")
+	case n.Refunded != old.Refunded:
+		return invalid("refunded", "refunded changes only through refunds")
+	}
+	return validateOrder(n)
+}
+
+// updateOrderRow writes n over the row if its version is still oldVersion.
+func updateOrderRow(ctx context.Context, tx *sql.Tx, n *posbridge.Order, oldVersion int64) error {
+	args, err := orderArgs(n)
+	if err != nil {
+		return err
+	}
+	cols := strings.Split(orderColumns, ",")
+	sets := make([]string, 0, len(cols)-1)
+	for _, c := range cols[1:] { // order_no never changes
+		sets = append(sets, strings.TrimSpace(c)+" = ?")
+	}
+	args = append(args[1:], string(n.No), oldVersion)
+	res, err := tx.ExecContext(ctx, `UPDATE orders SET `+strings.Join(sets, ", ")+` WHERE order_no = ? AND version = ?`, args...)
+	if err != nil {
+		return fmt.Errorf("write order: %w", err)
+	}
+	if rows, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("write order: %w", err)
+	} else if rows != 1 {
+		return fmt.Errorf("write order at version %d: %w", oldVersion, posbridge.ErrVersionChanged)
+	}
+	return nil
+}
+
+// writeOrder writes n (already bumped) and appends its payment event.
+func writeOrder(ctx context.Context, tx *sql.Tx, n *posbridge.Order, oldVersion int64, now time.Time) (posbridge.Event, error) {
+	if err := updateOrderRow(ctx, tx, n, oldVersion); err != nil {
+		return posbridge.Event{}, err
+	}
+	return insertEvent(ctx, tx, posbridge.EventPayment, now, n, nil)
+}
