@@ -84,9 +84,19 @@ func (e *Engine) Retry(ctx context.Context, no OrderNo, by By) (Order, error) {
 	started := false
 	defer func() {
 		if !started {
+			e.freeTerminal(l, no)
 			e.release(no)
 		}
 	}()
+	busy, err := e.store.ListOrders(ctx, OrderFilter{Lane: o.Lane, Statuses: []Status{StatusCreated, StatusAtTerminal, StatusVerifying}, Limit: 10})
+	if err != nil {
+		return o, err
+	}
+	for _, b := range busy.Orders {
+		if b.No != no {
+			return o, &Error{Code: ELANEBUSY, Message: fmt.Sprintf("Lane %s is taking payment %s.", o.Lane, b.No)}
+		}
+	}
 	g, err := e.queryGateway(ctx, no, true)
 	switch {
 	case errors.Is(err, ErrGatewayNotFound):

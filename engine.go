@@ -66,9 +66,12 @@ type Engine struct {
 }
 
 type lane struct {
-	id     string
-	term   Terminal
-	active OrderNo // the order whose sale or fast verification occupies the lane
+	id   string
+	term Terminal
+	// active is the order whose sale is on the terminal right now (or a Pay
+	// reserving the lane). Whether the cashier is still waiting is read
+	// from the stored status, which changes atomically with each commit.
+	active OrderNo
 	last   OrderNo // the lane's most recent order, shown on the cashier's screen
 }
 
@@ -272,10 +275,14 @@ func (e *Engine) release(no OrderNo) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.inflight, no)
-	for _, l := range e.lanes {
-		if l.active == no {
-			l.active = ""
-		}
+}
+
+// freeTerminal marks the lane's terminal as no longer used by no's sale.
+func (e *Engine) freeTerminal(l *lane, no OrderNo) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if l.active == no {
+		l.active = ""
 	}
 }
 
@@ -485,6 +492,7 @@ func (e *Engine) runSale(l *lane, o Order) {
 	defer e.release(o.No)
 	ctx := e.ctx
 	res, err := l.term.Sale(ctx, Sale{OrderNo: o.No, Amount: o.Amount})
+	e.freeTerminal(l, o.No)
 	if err != nil {
 		if ctx.Err() != nil {
 			return // shutting down: the next Open resumes the order
@@ -548,6 +556,9 @@ func (e *Engine) followVerification(ctx context.Context, no OrderNo) {
 			return
 		}
 		if !e.now().Before(o.VerifyUntil) {
+			// Hand the order to the reconciler before it is committed as
+			// pending, so a retry or replace right after sees it free.
+			e.release(no)
 			now := e.now()
 			e.applyInput(ctx, no, Cause{Actor: ActorEngine, Action: "wait over", Detail: "not confirmed while the cashier waited"},
 				Input{Kind: InputWaitOver}, func(o *Order) bool {
