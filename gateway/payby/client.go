@@ -1,0 +1,410 @@
+// Package payby implements posbridge.Gateway on PayBy's acquire2 API
+// (research/gateway-api.md §1) and the handler for PayBy's signed
+// notifications. Requests are signed with SHA256withRSA over the exact body
+// bytes sent; responses and notifications are verified with PayBy's public
+// key over the exact bytes received.
+package payby
+
+import (
+	"bytes"
+	"context"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/gateway"
+)
+
+// Defaults of Config.
+const (
+	DefaultTimeout       = 10 * time.Second
+	DefaultRatePerSecond = 5
+	DefaultBurst         = 5
+)
+
+// maxResponseBody bounds what the client reads of an answer.
+const maxResponseBody = 1 << 20
+
+// API paths, relative to the base URL.
+const (
+	PathPlaceOrder  = "/acquire2/placeOrder"
+	PathGetOrder    = "/acquire2/getOrder"
+	PathCancelOrder = "/acquire2/cancelOrder"
+	PathRevokeOrder = "/acquire2/revokeOrder"
+	PathRefund      = "/acquire2/refund/placeOrder"
+	PathGetRefund   = "/acquire2/refund/getOrder"
+)
+
+// Config configures a Client. BaseURL, PartnerID and the two keys (as files
+// or values) are required.
+type Config struct {
+	BaseURL         string // e.g. https://api.payby.com/sgs/api
+	PartnerID       string
+	MerchantKeyFile string          // PEM, PKCS#1 or PKCS#8; signs requests
+	GatewayKeyFile  string          // PEM; PayBy's public key, verifies answers
+	MerchantKey     *rsa.PrivateKey // used instead of MerchantKeyFile when set
+	GatewayKey      *rsa.PublicKey  // used instead of GatewayKeyFile when set
+	NotifyURL       string          // sent with placeOrder and refunds when set
+	Timeout         time.Duration   // per call; DefaultTimeout when zero
+	RatePerSecond   float64         // shared token bucket; DefaultRatePerSecond when zero, negative for none
+	Burst           int             // DefaultBurst when zero
+	HTTPClient      *http.Client    // http.DefaultClient when nil
+	Clock           posbridge.Clock // requestTime and the rate limiter; SystemClock when nil
+	Logger          *slog.Logger
+}
+
+// Client calls PayBy. It implements posbridge.Gateway and is safe for
+// concurrent use. It owns no goroutines.
+type Client struct {
+	base      string
+	partnerID string
+	merchant  *rsa.PrivateKey
+	gw        *rsa.PublicKey
+	notifyURL string
+	timeout   time.Duration
+	limiter   *gateway.Limiter
+	http      *http.Client
+	clock     posbridge.Clock
+	log       *slog.Logger
+}
+
+var _ posbridge.Gateway = (*Client)(nil)
+
+// New checks cfg and loads the keys. A missing, unreadable or wrong key file
+// is an error naming the file; so is a gateway key that is the merchant's own
+// public key (the portal's two keys mixed up).
+func New(cfg Config) (*Client, error) {
+	if cfg.BaseURL == "" {
+		return nil, errors.New("payby: base URL is required")
+	}
+	if cfg.PartnerID == "" || len(cfg.PartnerID) > 12 {
+		return nil, fmt.Errorf("payby: partner id %q must be 1 to 12 characters", cfg.PartnerID)
+	}
+	merchant, gw := cfg.MerchantKey, cfg.GatewayKey
+	var err error
+	if merchant == nil {
+		if cfg.MerchantKeyFile == "" {
+			return nil, errors.New("payby: merchant private key file is required")
+		}
+		if merchant, err = gateway.LoadPrivateKey(cfg.MerchantKeyFile); err != nil {
+			return nil, fmt.Errorf("payby merchant key: %w", err)
+		}
+	}
+	if gw == nil {
+		if cfg.GatewayKeyFile == "" {
+			return nil, errors.New("payby: gateway public key file is required")
+		}
+		if gw, err = gateway.LoadPublicKey(cfg.GatewayKeyFile); err != nil {
+			return nil, fmt.Errorf("payby gateway key: %w", err)
+		}
+	}
+	if merchant.PublicKey.Equal(gw) {
+		return nil, fmt.Errorf("payby: gateway public key %s is the merchant's own public key; download PayBy's key from the portal", cfg.GatewayKeyFile)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.RatePerSecond == 0 {
+		cfg.RatePerSecond = DefaultRatePerSecond
+	}
+	if cfg.Burst == 0 {
+		cfg.Burst = DefaultBurst
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = http.DefaultClient
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = posbridge.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Client{
+		base:      strings.TrimSuffix(cfg.BaseURL, "/"),
+		partnerID: cfg.PartnerID,
+		merchant:  merchant,
+		gw:        gw,
+		notifyURL: cfg.NotifyURL,
+		timeout:   cfg.Timeout,
+		limiter:   gateway.NewLimiter(cfg.Clock, cfg.RatePerSecond, cfg.Burst),
+		http:      cfg.HTTPClient,
+		clock:     cfg.Clock,
+		log:       cfg.Logger.With(posbridge.LogKeyComponent, "gateway", posbridge.LogKeyGateway, "payby"),
+	}, nil
+}
+
+// Name returns "payby".
+func (c *Client) Name() string { return "payby" }
+
+// GatewayKey returns PayBy's public key, for the notification handler.
+func (c *Client) GatewayKey() *rsa.PublicKey { return c.gw }
+
+type byMerchantNo struct {
+	MerchantOrderNo string `json:"merchantOrderNo"`
+}
+
+// QueryOrder calls getOrder for the merchant order number no.
+func (c *Client) QueryOrder(ctx context.Context, no posbridge.OrderNo) (posbridge.GatewayOrder, error) {
+	return c.orderCall(ctx, PathGetOrder, no, nil)
+}
+
+// CancelOrder calls cancelOrder: only a CREATED order can be cancelled.
+// 62001 (paid) and 62003 (settled) match posbridge.ErrOrderPaid, 62002
+// (already failed) posbridge.ErrOrderClosed.
+func (c *Client) CancelOrder(ctx context.Context, no posbridge.OrderNo) (posbridge.GatewayOrder, error) {
+	return c.orderCall(ctx, PathCancelOrder, no, map[string]gateway.Class{
+		"62001": gateway.ClassOrderPaid, "62003": gateway.ClassOrderPaid, "62002": gateway.ClassOrderClosed})
+}
+
+// RevokeOrder calls revokeOrder: a paid order is refunded, an unpaid one
+// closed; the answer has Revoked set. 62039 is retryable.
+func (c *Client) RevokeOrder(ctx context.Context, no posbridge.OrderNo) (posbridge.GatewayOrder, error) {
+	return c.orderCall(ctx, PathRevokeOrder, no, nil)
+}
+
+func (c *Client) orderCall(ctx context.Context, path string, no posbridge.OrderNo, classes map[string]gateway.Class) (posbridge.GatewayOrder, error) {
+	var out struct {
+		AcquireOrder *AcquireOrder `json:"acquireOrder"`
+	}
+	if err := c.call(ctx, path, byMerchantNo{string(no)}, &out, classes); err != nil {
+		return posbridge.GatewayOrder{}, err
+	}
+	return c.order(path, no, out.AcquireOrder)
+}
+
+func (c *Client) order(path string, no posbridge.OrderNo, a *AcquireOrder) (posbridge.GatewayOrder, error) {
+	if a == nil {
+		return posbridge.GatewayOrder{}, c.unknown(path, 0, "answer has no acquireOrder", nil)
+	}
+	g, err := a.Gateway()
+	if err != nil {
+		return posbridge.GatewayOrder{}, c.unknown(path, 0, "malformed acquireOrder", err)
+	}
+	if g.OrderNo != no {
+		return posbridge.GatewayOrder{}, c.unknown(path, 0, fmt.Sprintf("answer is about order %s, asked for %s", g.OrderNo, no), nil)
+	}
+	return g, nil
+}
+
+// PlaceRequest is a new PayBy order (placeOrder), e.g. for a QR payment.
+type PlaceRequest struct {
+	OrderNo      posbridge.OrderNo
+	Amount       posbridge.Money // AED
+	Subject      string          // required by PayBy
+	PaySceneCode string          // e.g. "DYNQR"
+	ExpiresAt    time.Time       // zero for PayBy's default (2 h)
+	DeviceID     string
+}
+
+// Placed is placeOrder's answer.
+type Placed struct {
+	Order    posbridge.GatewayOrder
+	TokenURL string // interActionParams.tokenUrl, while the order is CREATED
+	DeepLink string
+}
+
+// PlaceOrder calls placeOrder. Repeating it with identical parameters returns
+// the same order; other parameters for the same number are refused (62016).
+func (c *Client) PlaceOrder(ctx context.Context, p PlaceRequest) (Placed, error) {
+	if p.Amount.Currency != Currency {
+		return Placed{}, c.invalid(PathPlaceOrder, fmt.Sprintf("currency %q; PayBy supports only %s", p.Amount.Currency, Currency))
+	}
+	biz := struct {
+		MerchantOrderNo string `json:"merchantOrderNo"`
+		Subject         string `json:"subject"`
+		TotalAmount     Money  `json:"totalAmount"`
+		PaySceneCode    string `json:"paySceneCode"`
+		NotifyURL       string `json:"notifyUrl,omitempty"`
+		ExpiredTime     int64  `json:"expiredTime,omitempty"`
+		DeviceID        string `json:"deviceId,omitempty"`
+	}{string(p.OrderNo), p.Subject, MoneyOf(p.Amount), p.PaySceneCode, c.notifyURL, 0, p.DeviceID}
+	if !p.ExpiresAt.IsZero() {
+		biz.ExpiredTime = p.ExpiresAt.UnixMilli()
+	}
+	var out struct {
+		AcquireOrder      *AcquireOrder `json:"acquireOrder"`
+		InterActionParams *struct {
+			TokenURL string `json:"tokenUrl"`
+			DeepLink string `json:"deepLink"`
+		} `json:"interActionParams"`
+	}
+	if err := c.call(ctx, PathPlaceOrder, biz, &out, nil); err != nil {
+		return Placed{}, err
+	}
+	g, err := c.order(PathPlaceOrder, p.OrderNo, out.AcquireOrder)
+	if err != nil {
+		return Placed{}, err
+	}
+	pl := Placed{Order: g}
+	if ip := out.InterActionParams; ip != nil {
+		pl.TokenURL, pl.DeepLink = ip.TokenURL, ip.DeepLink
+	}
+	return pl, nil
+}
+
+// Refund calls refund/placeOrder. A repeat with the same RefundNo and
+// parameters returns the same refund; other parameters are refused (62017).
+func (c *Client) Refund(ctx context.Context, r posbridge.RefundRequest) (posbridge.GatewayRefund, error) {
+	if r.Amount.Currency != Currency {
+		return posbridge.GatewayRefund{}, c.invalid(PathRefund, fmt.Sprintf("currency %q; PayBy supports only %s", r.Amount.Currency, Currency))
+	}
+	reason := r.Reason
+	if len(reason) > 64 {
+		reason = reason[:64]
+	}
+	biz := struct {
+		RefundMerchantOrderNo string `json:"refundMerchantOrderNo"`
+		OriginMerchantOrderNo string `json:"originMerchantOrderNo"`
+		Amount                Money  `json:"amount"`
+		Reason                string `json:"reason,omitempty"`
+		NotifyURL             string `json:"notifyUrl,omitempty"`
+	}{string(r.RefundNo), string(r.OrderNo), MoneyOf(r.Amount), reason, c.notifyURL}
+	return c.refundCall(ctx, PathRefund, r.RefundNo, biz)
+}
+
+// QueryRefund calls refund/getOrder.
+func (c *Client) QueryRefund(ctx context.Context, refundNo posbridge.OrderNo) (posbridge.GatewayRefund, error) {
+	biz := struct {
+		RefundMerchantOrderNo string `json:"refundMerchantOrderNo"`
+	}{string(refundNo)}
+	return c.refundCall(ctx, PathGetRefund, refundNo, biz)
+}
+
+func (c *Client) refundCall(ctx context.Context, path string, no posbridge.OrderNo, biz any) (posbridge.GatewayRefund, error) {
+	var out struct {
+		RefundOrder *RefundOrder `json:"refundOrder"`
+	}
+	if err := c.call(ctx, path, biz, &out, nil); err != nil {
+		return posbridge.GatewayRefund{}, err
+	}
+	if out.RefundOrder == nil {
+		return posbridge.GatewayRefund{}, c.unknown(path, 0, "answer has no refundOrder", nil)
+	}
+	g, err := out.RefundOrder.Gateway()
+	if err != nil {
+		return posbridge.GatewayRefund{}, c.unknown(path, 0, "malformed refundOrder", err)
+	}
+	if g.RefundNo != no {
+		return posbridge.GatewayRefund{}, c.unknown(path, 0, fmt.Sprintf("answer is about refund %s, asked for %s", g.RefundNo, no), nil)
+	}
+	return g, nil
+}
+
+// unsignedCodes may come without a response signature (research §1.5).
+var unsignedCodes = map[string]bool{"400": true, "402": true, "403": true, "404": true, "500": true, "504": true, "601": true}
+
+func allowedUnsigned(code string) bool { return unsignedCodes[code] || strings.HasPrefix(code, "58") }
+
+// call sends {requestTime, bizContent: biz} to path and decodes a successful
+// answer's body into out. classes overrides the class of specific codes.
+func (c *Client) call(ctx context.Context, path string, biz, out any, classes map[string]gateway.Class) error {
+	op := "payby " + strings.TrimPrefix(path, "/acquire2/")
+	if err := c.limiter.Wait(ctx); err != nil {
+		return &gateway.Error{Class: gateway.ClassRetryable, Op: op, Msg: "rate limiter wait", Err: err}
+	}
+	body, err := json.Marshal(struct {
+		RequestTime int64 `json:"requestTime"`
+		BizContent  any   `json:"bizContent"`
+	}{c.clock.Now().UnixMilli(), biz})
+	if err != nil {
+		return &gateway.Error{Class: gateway.ClassFinal, Op: op, Msg: "encode request", Err: err}
+	}
+	sig, err := gateway.SignSHA256(c.merchant, body)
+	if err != nil {
+		return &gateway.Error{Class: gateway.ClassFinal, Op: op, Msg: "sign request", Err: err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return &gateway.Error{Class: gateway.ClassFinal, Op: op, Msg: "build request", Err: err}
+	}
+	req.Header.Set("Content-Type", "application/json;charset=UTF-8")
+	req.Header.Set("Content-Language", "en")
+	req.Header.Set("Partner-Id", c.partnerID)
+	req.Header.Set("sign", sig)
+
+	start := c.clock.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return c.unknown(op, 0, "no answer", err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	if err != nil {
+		return c.unknown(op, resp.StatusCode, "read answer", err)
+	}
+	c.log.Debug("gateway call", "path", path, "http_status", resp.StatusCode, posbridge.LogKeyDuration, c.clock.Now().Sub(start))
+	if resp.StatusCode/100 != 2 {
+		return c.unknown(op, resp.StatusCode, "HTTP status", nil)
+	}
+	var env envelope
+	decErr := json.Unmarshal(raw, &env)
+	if decErr == nil && env.Head == nil {
+		decErr = errors.New("no head")
+	}
+	sign := resp.Header.Get("sign")
+	if sign != "" {
+		if err := gateway.VerifySHA256(c.gw, raw, sign); err != nil {
+			return c.unknown(op, resp.StatusCode, "response signature", err)
+		}
+	}
+	if decErr != nil {
+		return c.unknown(op, resp.StatusCode, "malformed answer", decErr)
+	}
+	h := env.Head
+	code := string(h.Code)
+	if sign == "" && !allowedUnsigned(code) {
+		return c.unknown(op, resp.StatusCode, "response signature", gateway.ErrNoSignature)
+	}
+	if strings.EqualFold(h.ApplyStatus, "SUCCESS") && code == "0" {
+		if out != nil {
+			if err := json.Unmarshal(env.Body, out); err != nil {
+				return c.unknown(op, resp.StatusCode, "malformed body", err)
+			}
+		}
+		return nil
+	}
+	e := &gateway.Error{Class: classify(code), Code: code, Msg: h.Msg, HTTPStatus: resp.StatusCode, Op: op}
+	switch {
+	case strings.EqualFold(h.ApplyStatus, "ERROR"):
+		// PayBy could not verify our signature: the key pair is wrong.
+		e.Class, e.Msg = gateway.ClassFinal, "request signature refused (merchant key does not match the portal): "+h.Msg
+	case code == "0":
+		return c.unknown(op, resp.StatusCode, "code 0 with applyStatus "+h.ApplyStatus, nil)
+	case classes[code] != 0:
+		e.Class = classes[code]
+	}
+	return e
+}
+
+// classify returns the class of a PayBy result code other than "0".
+func classify(code string) gateway.Class {
+	switch code {
+	case "500", "504":
+		return gateway.ClassUnknownOutcome
+	case "402", "404", "62039":
+		return gateway.ClassRetryable
+	case "62004", "62035", "62007":
+		return gateway.ClassNotFound
+	}
+	return gateway.ClassFinal
+}
+
+func (c *Client) unknown(op string, status int, msg string, err error) error {
+	if !strings.HasPrefix(op, "payby ") {
+		op = "payby " + strings.TrimPrefix(op, "/acquire2/")
+	}
+	return &gateway.Error{Class: gateway.ClassUnknownOutcome, Op: op, HTTPStatus: status, Msg: msg, Err: err}
+}
+
+func (c *Client) invalid(path, msg string) error {
+	return &gateway.Error{Class: gateway.ClassFinal, Op: "payby " + strings.TrimPrefix(path, "/acquire2/"), Msg: msg}
+}

@@ -1,0 +1,499 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/gateway"
+)
+
+// apiPrefix is where the PayBy API lives, as in https://api.payby.com/sgs/api.
+const apiPrefix = "/sgs/api"
+
+// maxRequestBody bounds what the sandbox reads of a request.
+const maxRequestBody = 1 << 20
+
+var codeMsgs = map[string]string{
+	"0":     "SUCCESS",
+	"400":   "INVALID_PARAMETER",
+	"402":   "RATE_LIMIT_REJECT",
+	"403":   "UNAUTHORIZED",
+	"404":   "SERVICE_NOT_AVAILABLE",
+	"500":   "SYSTEM_ERROR",
+	"504":   "SERVICE_TIMEOUT",
+	"601":   "RISK_FAIL",
+	"62001": "ORDER_PAID",
+	"62002": "ORDER_FAILURE",
+	"62003": "ORDER_SETTLED",
+	"62004": "MERCHANT_ORDER_NO_NOT_EXIST",
+	"62006": "REFUND_AMOUNT_EXCEEDED",
+	"62007": "REFUND_MERCHANT_ORDER_NO_NOT_EXIST",
+	"62008": "EXPIREDTIME_LESS_THAN_REQUESTTIME",
+	"62009": "EXPIREDTIME_TOO_LATER",
+	"62012": "PAYSCENECODE_ILLEGAL",
+	"62015": "ORDER_NOT_PAID",
+	"62016": "MERCHANT_ORDER_NO_EXIST",
+	"62017": "REFUND_MERCHANT_ORDER_NO_EXIST",
+	"62035": "ORDER_NO_NOT_EXIST",
+	"62039": "REVOKE_FAILURE",
+	"62040": "ACQUIRE_ORDER_REVOKED",
+	"62041": "ACQUIRE_ORDER_REFUNDED",
+	"62045": "REFUND_REJECTED",
+	"62046": "REVOKE_REJECTED",
+}
+
+var paySceneCodes = map[string]bool{"PAYPAGE": true, "INAPP": true, "EWALLET": true, "DYNQR": true,
+	"QRPAY": true, "JSAPI": true, "AUTODEBIT": true, "DIRECTPAY": true, "CASHTOPUP": true, "PAYANDSIGN": true}
+
+type head struct {
+	ApplyStatus string `json:"applyStatus"`
+	Code        string `json:"code"`
+	Msg         string `json:"msg"`
+	TraceCode   string `json:"traceCode"`
+}
+
+type answer struct {
+	Head head `json:"head"`
+	Body any  `json:"body,omitempty"`
+}
+
+func success(body any) answer {
+	return answer{Head: head{ApplyStatus: "SUCCESS", Code: "0", Msg: "SUCCESS"}, Body: body}
+}
+
+func failure(code string, detail ...string) answer {
+	msg := codeMsgs[code]
+	if msg == "" {
+		msg = "ERROR"
+	}
+	if len(detail) > 0 {
+		msg = detail[0]
+	}
+	return answer{Head: head{ApplyStatus: "FAIL", Code: code, Msg: msg}}
+}
+
+type op func(s *Sandbox, biz json.RawMessage, requestTime int64) answer
+
+var ops = map[string]op{
+	"/acquire2/placeOrder":        (*Sandbox).placeOrder,
+	"/acquire2/getOrder":          (*Sandbox).getOrder,
+	"/acquire2/cancelOrder":       (*Sandbox).cancelOrder,
+	"/acquire2/revokeOrder":       (*Sandbox).revokeOrder,
+	"/acquire2/refund/placeOrder": (*Sandbox).placeRefund,
+	"/acquire2/refund/getOrder":   (*Sandbox).getRefund,
+}
+
+func knownPath(p string) bool { _, ok := ops[p]; return ok }
+
+func (s *Sandbox) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc(apiPrefix+"/", s.serveAPI)
+	s.controlRoutes(mux)
+	return mux
+}
+
+func (s *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimPrefix(r.URL.Path, apiPrefix)
+	handle, ok := ops[path]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	raw, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
+	if err != nil {
+		http.Error(w, "read body", http.StatusBadRequest)
+		return
+	}
+	rec := Request{Path: path, At: s.clock.Now(), PartnerID: r.Header.Get("Partner-Id"), Body: string(raw)}
+	rec.SignOK = gateway.VerifySHA256(&s.keys.Merchant.PublicKey, raw, r.Header.Get("sign")) == nil
+
+	s.mu.Lock()
+	f, faulty := s.takeFault(path)
+	var a answer
+	switch {
+	case faulty && f.Kind == FaultCode:
+		a = failure(f.Code)
+		if f.Msg != "" {
+			a.Head.Msg = f.Msg
+		}
+	case faulty && f.Kind == FaultHTTP502:
+	default:
+		a = s.process(handle, r, raw, rec.SignOK)
+	}
+	rec.ApplyStatus, rec.Code = a.Head.ApplyStatus, a.Head.Code
+	if faulty {
+		rec.Fault = f.Kind
+	}
+	s.requests = append(s.requests, rec)
+	s.mu.Unlock()
+
+	if !faulty {
+		s.write(w, a, true)
+		return
+	}
+	switch f.Kind {
+	case FaultCode:
+		s.write(w, a, !f.Unsigned)
+	case FaultHTTP502:
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusBadGateway)
+		io.WriteString(w, "<html><body><h1>502 Bad Gateway</h1></body></html>")
+	case FaultDelay:
+		t := s.clock.NewTimer(f.Delay)
+		select {
+		case <-t.C():
+		case <-r.Context().Done():
+		}
+		t.Stop()
+		s.write(w, a, true)
+	case FaultDrop:
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler) // aborts the response without an answer
+	case FaultUnsigned:
+		s.write(w, a, false)
+	case FaultBadSign:
+		body, _ := json.Marshal(a)
+		sig, _ := gateway.SignSHA256(s.keys.Gateway, append(body, ' '))
+		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+		w.Header().Set("sign", sig)
+		w.Write(body)
+	case FaultMalformed:
+		body, _ := json.Marshal(a)
+		body = body[:len(body)/2]
+		sig, _ := gateway.SignSHA256(s.keys.Gateway, body)
+		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+		w.Header().Set("sign", sig)
+		w.Write(body)
+	case FaultCommit500:
+		s.write(w, failure("500"), true)
+	case FaultCommit504:
+		s.write(w, failure("504"), true)
+	}
+}
+
+// write sends a as the response body, signed with the gateway key when sign.
+func (s *Sandbox) write(w http.ResponseWriter, a answer, sign bool) {
+	body, err := json.Marshal(a)
+	if err != nil {
+		http.Error(w, "encode answer", http.StatusInternalServerError)
+		return
+	}
+	if sign {
+		sig, err := gateway.SignSHA256(s.keys.Gateway, body)
+		if err != nil {
+			http.Error(w, "sign answer", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("sign", sig)
+	}
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Write(body)
+}
+
+// process checks the envelope and runs handle; s.mu must be held.
+func (s *Sandbox) process(handle op, r *http.Request, raw []byte, signOK bool) answer {
+	if r.Header.Get("Partner-Id") != s.partnerID {
+		return failure("403")
+	}
+	if !signOK {
+		a := failure("400", "SIGN_VERIFY_FAILED")
+		a.Head.ApplyStatus = "ERROR"
+		return a
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		return failure("400", "INVALID_PARAMETER: Content-Type must be application/json")
+	}
+	var env struct {
+		RequestTime json.RawMessage `json:"requestTime"`
+		BizContent  json.RawMessage `json:"bizContent"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&env); err != nil || len(env.BizContent) == 0 || env.BizContent[0] != '{' {
+		return failure("400", "INVALID_PARAMETER: body must be {requestTime, bizContent}")
+	}
+	rt, err := parseMillis(env.RequestTime)
+	if err != nil {
+		return failure("400", "INVALID_PARAMETER: requestTime")
+	}
+	now := s.clock.Now().UnixMilli()
+	switch {
+	case rt < now-s.window.Milliseconds():
+		return failure("400", "REQUESTTIME_TOO_EARLY")
+	case rt > now+s.window.Milliseconds():
+		return failure("400", "REQUESTTIME_TOO_LATER")
+	}
+	return handle(s, env.BizContent, rt)
+}
+
+func parseMillis(raw json.RawMessage) (int64, error) {
+	s := strings.Trim(strings.TrimSpace(string(raw)), `"`)
+	if s == "" {
+		return 0, errors.New("empty")
+	}
+	return strconv.ParseInt(s, 10, 64)
+}
+
+func validMerchantNo(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// canonical re-encodes a JSON object with sorted keys, for comparing the
+// parameters of repeated creates.
+func canonical(raw json.RawMessage) string {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return string(raw)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+type reqMoney struct {
+	Currency string          `json:"currency"`
+	Amount   json.RawMessage `json:"amount"`
+}
+
+func (m *reqMoney) parse() (posbridge.Money, bool) {
+	if m == nil || m.Currency != "AED" {
+		return posbridge.Money{}, false
+	}
+	v, err := posbridge.ParseMoneyJSON(m.Amount, m.Currency)
+	if err != nil || v.Minor <= 0 {
+		return posbridge.Money{}, false
+	}
+	return v, true
+}
+
+func (s *Sandbox) placeOrder(biz json.RawMessage, rt int64) answer {
+	var req struct {
+		MerchantOrderNo string          `json:"merchantOrderNo"`
+		Subject         string          `json:"subject"`
+		TotalAmount     *reqMoney       `json:"totalAmount"`
+		PaySceneCode    string          `json:"paySceneCode"`
+		NotifyURL       string          `json:"notifyUrl"`
+		ExpiredTime     json.RawMessage `json:"expiredTime"`
+		DeviceID        string          `json:"deviceId"`
+	}
+	if err := json.Unmarshal(biz, &req); err != nil {
+		return failure("400", "INVALID_PARAMETER: bizContent")
+	}
+	if !validMerchantNo(req.MerchantOrderNo) {
+		return failure("400", "INVALID_PARAMETER: merchantOrderNo")
+	}
+	if req.Subject == "" {
+		return failure("400", "INVALID_PARAMETER: subject")
+	}
+	amount, ok := req.TotalAmount.parse()
+	if !ok {
+		return failure("400", "INVALID_PARAMETER: totalAmount")
+	}
+	if !paySceneCodes[req.PaySceneCode] {
+		return failure("62012")
+	}
+	expired := rt + (2 * time.Hour).Milliseconds()
+	if len(req.ExpiredTime) > 0 {
+		var err error
+		if expired, err = parseMillis(req.ExpiredTime); err != nil {
+			return failure("400", "INVALID_PARAMETER: expiredTime")
+		}
+		switch {
+		case expired < rt:
+			return failure("62008")
+		case expired > rt+(48*time.Hour).Milliseconds():
+			return failure("62009")
+		}
+	}
+	params := canonical(biz)
+	if o, ok := s.orders[req.MerchantOrderNo]; ok {
+		if o.params != params {
+			return failure("62016")
+		}
+		if o.status != StatusCreated && !s.recreate {
+			return failure(map[string]string{StatusPaid: "62001", StatusFailure: "62002", StatusSettled: "62003"}[o.status])
+		}
+		return success(s.placeBody(o))
+	}
+	o := s.newOrder(req.MerchantOrderNo, amount)
+	o.subject, o.paySceneCode, o.notifyURL, o.deviceID = req.Subject, req.PaySceneCode, req.NotifyURL, req.DeviceID
+	o.product, o.requestTime, o.expiredTime, o.params = "Basic Payment Gateway", rt, expired, params
+	return success(s.placeBody(o))
+}
+
+func (s *Sandbox) placeBody(o *order) any {
+	body := map[string]any{"acquireOrder": s.wireOrder(o)}
+	if o.status == StatusCreated {
+		body["interActionParams"] = map[string]string{"tokenUrl": "https://sandbox.invalid/pay/" + o.orderNo}
+	}
+	return body
+}
+
+// findOrder resolves {merchantOrderNo} or {orderNo} (exactly one).
+func (s *Sandbox) findOrder(biz json.RawMessage) (*order, answer, bool) {
+	var req struct {
+		MerchantOrderNo string `json:"merchantOrderNo"`
+		OrderNo         string `json:"orderNo"`
+	}
+	if err := json.Unmarshal(biz, &req); err != nil || (req.MerchantOrderNo == "") == (req.OrderNo == "") {
+		return nil, failure("400", "INVALID_PARAMETER: exactly one of merchantOrderNo and orderNo"), false
+	}
+	if req.MerchantOrderNo != "" {
+		o, ok := s.orders[req.MerchantOrderNo]
+		if !ok {
+			return nil, failure("62004"), false
+		}
+		return o, answer{}, true
+	}
+	o, ok := s.ordersByNo[req.OrderNo]
+	if !ok {
+		return nil, failure("62035"), false
+	}
+	return o, answer{}, true
+}
+
+func (s *Sandbox) getOrder(biz json.RawMessage, _ int64) answer {
+	o, a, ok := s.findOrder(biz)
+	if !ok {
+		return a
+	}
+	return success(map[string]any{"acquireOrder": s.wireOrder(o)})
+}
+
+func (s *Sandbox) cancelOrder(biz json.RawMessage, _ int64) answer {
+	o, a, ok := s.findOrder(biz)
+	if !ok {
+		return a
+	}
+	switch o.status {
+	case StatusPaid:
+		return failure("62001")
+	case StatusSettled:
+		return failure("62003")
+	case StatusFailure:
+		return failure("62002")
+	}
+	s.fail(o, "CANCELLED", "order cancelled by merchant")
+	return success(map[string]any{"acquireOrder": s.wireOrder(o)})
+}
+
+func (s *Sandbox) revokeOrder(biz json.RawMessage, _ int64) answer {
+	o, a, ok := s.findOrder(biz)
+	if !ok {
+		return a
+	}
+	if code := s.revoke(o); code != "" {
+		return failure(code)
+	}
+	return success(map[string]any{"acquireOrder": s.wireOrder(o)})
+}
+
+func (s *Sandbox) placeRefund(biz json.RawMessage, rt int64) answer {
+	var req struct {
+		RefundMerchantOrderNo string    `json:"refundMerchantOrderNo"`
+		OriginMerchantOrderNo string    `json:"originMerchantOrderNo"`
+		OriginOrderNo         string    `json:"originOrderNo"`
+		Amount                *reqMoney `json:"amount"`
+		Reason                string    `json:"reason"`
+		NotifyURL             string    `json:"notifyUrl"`
+	}
+	if err := json.Unmarshal(biz, &req); err != nil {
+		return failure("400", "INVALID_PARAMETER: bizContent")
+	}
+	if !validMerchantNo(req.RefundMerchantOrderNo) {
+		return failure("400", "INVALID_PARAMETER: refundMerchantOrderNo")
+	}
+	if (req.OriginMerchantOrderNo == "") == (req.OriginOrderNo == "") {
+		return failure("400", "INVALID_PARAMETER: exactly one of originMerchantOrderNo and originOrderNo")
+	}
+	if len(req.Reason) > 64 {
+		return failure("400", "INVALID_PARAMETER: reason")
+	}
+	amount, ok := req.Amount.parse()
+	if !ok {
+		return failure("400", "INVALID_PARAMETER: amount")
+	}
+	params := canonical(biz)
+	if r, ok := s.refunds[req.RefundMerchantOrderNo]; ok {
+		if r.params != params {
+			return failure("62017")
+		}
+		return success(s.refundBody(r))
+	}
+	var o *order
+	if req.OriginMerchantOrderNo != "" {
+		if o, ok = s.orders[req.OriginMerchantOrderNo]; !ok {
+			return failure("62004")
+		}
+	} else if o, ok = s.ordersByNo[req.OriginOrderNo]; !ok {
+		return failure("62035")
+	}
+	if code := s.refundable(o, amount); code != "" {
+		return failure(code)
+	}
+	r := s.newRefund(req.RefundMerchantOrderNo, o, amount)
+	r.reason, r.notifyURL, r.params, r.requestTime = req.Reason, req.NotifyURL, params, rt
+	return success(s.refundBody(r))
+}
+
+func (s *Sandbox) getRefund(biz json.RawMessage, _ int64) answer {
+	var req struct {
+		RefundMerchantOrderNo string `json:"refundMerchantOrderNo"`
+		OrderNo               string `json:"orderNo"`
+	}
+	if err := json.Unmarshal(biz, &req); err != nil || (req.RefundMerchantOrderNo == "") == (req.OrderNo == "") {
+		return failure("400", "INVALID_PARAMETER: exactly one of refundMerchantOrderNo and orderNo")
+	}
+	var r *refund
+	var ok bool
+	if req.RefundMerchantOrderNo != "" {
+		if r, ok = s.refunds[req.RefundMerchantOrderNo]; !ok {
+			return failure("62007")
+		}
+	} else if r, ok = s.refundsByNo[req.OrderNo]; !ok {
+		return failure("62035")
+	}
+	return success(s.refundBody(r))
+}
+
+// errorStatus maps the Go API's errors to control-API statuses.
+func errorStatus(err error) int {
+	switch {
+	case errors.Is(err, ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ErrConflict):
+		return http.StatusConflict
+	case errors.Is(err, context.Canceled):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
