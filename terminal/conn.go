@@ -1,0 +1,551 @@
+// Package terminal implements posbridge.Terminal for CodePay terminals that
+// speak ECRHub over USB serial (go.bug.st/serial): the frame codec, the
+// stop-and-wait session (handshake, heartbeat, ACK, retransmit, liveness,
+// reconnect), the ECRHub JSON messages and the port discovery.
+package terminal
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/posbridge/posbridge"
+)
+
+// Default timers (research §2).
+const (
+	DefaultHandshakeResend  = time.Second
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultHeartbeat        = time.Second
+	DefaultLinkTimeout      = 6 * time.Second
+	DefaultRetransmit       = 300 * time.Millisecond
+	DefaultMaxTransmissions = 10
+	DefaultExpires          = 300 // seconds the terminal keeps a sale open
+	DefaultSaleTimeout      = (DefaultExpires + 60) * time.Second
+	DefaultRequestTimeout   = 30 * time.Second
+	DefaultConnectWait      = 10 * time.Second
+	DefaultResolveTimeout   = 60 * time.Second
+	DefaultReopenMin        = 250 * time.Millisecond
+	DefaultReopenMax        = 5 * time.Second
+	DefaultReadTick         = 100 * time.Millisecond
+)
+
+// Errors of the driver.
+var (
+	// ErrNoResponse: the request was written but no answer came (no ACK, no
+	// response by the deadline, or the link was lost meanwhile).
+	ErrNoResponse = errors.New("terminal did not answer")
+	// ErrLinkLost: the session ended (port gone, no valid frame for
+	// LinkTimeout, no ACK after MaxTransmissions).
+	ErrLinkLost = errors.New("terminal link lost")
+	// ErrHandshakeTimeout: no handshake confirm within HandshakeTimeout.
+	ErrHandshakeTimeout = errors.New("terminal handshake timed out")
+)
+
+// Opener opens the byte stream to the terminal: a serial port, a pty or a
+// pipe. Closing the stream must unblock a pending Read.
+type Opener func(ctx context.Context) (io.ReadWriteCloser, error)
+
+// Config configures a Conn. Zero durations and counts take the defaults.
+type Config struct {
+	// Port is a device path, or "auto" to find the terminal with Match.
+	// Ignored when Open is set.
+	Port  string
+	Match PortMatch
+	// Open overrides how the stream is opened (tests, simulation).
+	Open Opener
+	// AppID is sent in every request.
+	AppID string
+
+	HandshakeResend  time.Duration // resend the handshake this often
+	HandshakeTimeout time.Duration // give up a handshake attempt after this
+	Heartbeat        time.Duration // send a heartbeat when nothing was sent for this long
+	LinkTimeout      time.Duration // link down after this long without a valid frame
+	Retransmit       time.Duration // resend an unacknowledged data frame this often
+	MaxTransmissions int           // sends of one data frame before it counts as possibly delivered
+	Expires          int           // seconds, sent as biz_data.expires of a sale
+	SaleTimeout      time.Duration // wait for a sale's response after it was sent
+	RequestTimeout   time.Duration // wait for a query's or close's response
+	ConnectWait      time.Duration // how long a request waits for the link to come up
+	ResolveTimeout   time.Duration // bound on close+query after an ambiguous sale
+	ReopenMin        time.Duration // first delay before reopening a lost port
+	ReopenMax        time.Duration // cap of the exponential reopen backoff
+	ReadTick         time.Duration // serial read timeout; an empty read is a tick
+	MaxPayload       int           // largest inbound payload accepted
+
+	Clock  posbridge.Clock
+	Logger *slog.Logger
+	// OnLinkChange is called, from the link's goroutine, after every change
+	// of the link state. It must not block or call back into the Conn.
+	OnLinkChange func(posbridge.LinkStatus)
+	// NewRequestID returns a unique request_id; 32 random hex digits by default.
+	NewRequestID func() string
+}
+
+func (c *Config) setDefaults() {
+	d := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	d(&c.HandshakeResend, DefaultHandshakeResend)
+	d(&c.HandshakeTimeout, DefaultHandshakeTimeout)
+	d(&c.Heartbeat, DefaultHeartbeat)
+	d(&c.LinkTimeout, DefaultLinkTimeout)
+	d(&c.Retransmit, DefaultRetransmit)
+	if c.MaxTransmissions <= 0 {
+		c.MaxTransmissions = DefaultMaxTransmissions
+	}
+	if c.Expires <= 0 {
+		c.Expires = DefaultExpires
+	}
+	d(&c.SaleTimeout, time.Duration(c.Expires+60)*time.Second)
+	d(&c.RequestTimeout, DefaultRequestTimeout)
+	d(&c.ConnectWait, DefaultConnectWait)
+	d(&c.ResolveTimeout, DefaultResolveTimeout)
+	d(&c.ReopenMin, DefaultReopenMin)
+	d(&c.ReopenMax, DefaultReopenMax)
+	d(&c.ReadTick, DefaultReadTick)
+	if c.MaxPayload <= 0 {
+		c.MaxPayload = DefaultMaxPayload
+	}
+	if c.Clock == nil {
+		c.Clock = posbridge.SystemClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	c.Logger = c.Logger.With(posbridge.LogKeyComponent, "terminal")
+	if c.NewRequestID == nil {
+		c.NewRequestID = randomID
+	}
+}
+
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+// Conn is the link to one terminal. It implements posbridge.Terminal. Open
+// returns at once and connects in the background; Close stops everything.
+type Conn struct {
+	cfg   Config
+	clock posbridge.Clock
+	log   *slog.Logger
+	open  Opener
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	saleMu sync.Mutex // one sale at a time
+
+	mu      sync.Mutex
+	state   posbridge.LinkState
+	since   time.Time
+	sess    *session
+	upCh    chan struct{} // closed when a session comes up
+	waiters map[*waiter]struct{}
+
+	frames, crcErrors, retransmits, reconnects atomic.Uint64
+	everUp                                     atomic.Bool
+}
+
+var _ posbridge.Terminal = (*Conn)(nil)
+
+// Open validates cfg and starts connecting in the background. It does not
+// wait for the terminal, which may be unplugged.
+func Open(cfg Config) (*Conn, error) {
+	cfg.setDefaults()
+	open := cfg.Open
+	if open == nil {
+		if cfg.Port == "" {
+			return nil, fmt.Errorf("open terminal: %w", posbridge.Errorf(posbridge.EINVALID, "no port configured"))
+		}
+		open = SerialOpener(cfg.Port, cfg.Match, cfg.ReadTick)
+	}
+	c := &Conn{
+		cfg: cfg, clock: cfg.Clock, log: cfg.Logger, open: open,
+		state: posbridge.LinkDown, since: cfg.Clock.Now(),
+		upCh: make(chan struct{}), waiters: make(map[*waiter]struct{}),
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.run()
+	}()
+	return c, nil
+}
+
+// Close stops the link and waits for its goroutines. Requests in flight end
+// as their contracts say for a lost link. Close is safe to call twice.
+func (c *Conn) Close() error {
+	c.cancel()
+	c.wg.Wait()
+	return nil
+}
+
+// Link reports the link's state and counters.
+func (c *Conn) Link() posbridge.LinkStatus {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.statusLocked()
+}
+
+func (c *Conn) statusLocked() posbridge.LinkStatus {
+	return posbridge.LinkStatus{
+		State: c.state, Since: c.since, Port: c.cfg.Port,
+		Frames: c.frames.Load(), CRCErrors: c.crcErrors.Load(),
+		Retransmits: c.retransmits.Load(), Reconnects: c.reconnects.Load(),
+	}
+}
+
+func (c *Conn) setState(s posbridge.LinkState, sess *session) {
+	c.mu.Lock()
+	if c.state == s && c.sess == sess {
+		c.mu.Unlock()
+		return
+	}
+	c.state, c.since = s, c.clock.Now()
+	c.sess = sess
+	if s == posbridge.LinkUp {
+		if !isClosed(c.upCh) {
+			close(c.upCh)
+		}
+	} else if isClosed(c.upCh) {
+		c.upCh = make(chan struct{})
+	}
+	st := c.statusLocked()
+	c.mu.Unlock()
+	c.log.Info("link state", posbridge.LogKeyStatus, string(s), posbridge.LogKeyPort, c.cfg.Port)
+	if c.cfg.OnLinkChange != nil {
+		c.cfg.OnLinkChange(st)
+	}
+}
+
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// run owns the port: open, session, close, backoff, forever until Close.
+func (c *Conn) run() {
+	backoff := c.cfg.ReopenMin
+	failing := false
+	for c.ctx.Err() == nil {
+		rw, err := c.open(c.ctx)
+		if err != nil {
+			if !failing {
+				c.log.Warn("open port", posbridge.LogKeyPort, c.cfg.Port, posbridge.LogKeyError, err)
+				failing = true
+			}
+			if !c.sleep(backoff) {
+				return
+			}
+			backoff = min(2*backoff, c.cfg.ReopenMax)
+			continue
+		}
+		if failing {
+			c.log.Info("open port recovered", posbridge.LogKeyPort, c.cfg.Port)
+			failing = false
+		}
+		c.setState(posbridge.LinkHandshaking, nil)
+		wasUp, err := c.runSession(rw)
+		c.setState(posbridge.LinkDown, nil)
+		if c.ctx.Err() != nil {
+			return
+		}
+		c.log.Warn("link lost", posbridge.LogKeyPort, c.cfg.Port, posbridge.LogKeyError, err)
+		if wasUp {
+			backoff = c.cfg.ReopenMin
+		}
+		if !c.sleep(backoff) {
+			return
+		}
+		if !wasUp {
+			backoff = min(2*backoff, c.cfg.ReopenMax)
+		}
+	}
+}
+
+// sleep waits d on the clock; false when the Conn is closing.
+func (c *Conn) sleep(d time.Duration) bool {
+	t := c.clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return true
+	case <-c.ctx.Done():
+		return false
+	}
+}
+
+// waiter waits for the response to one request.
+type waiter struct {
+	requestID string
+	topic     string
+	orderNo   string
+	ch        chan Message // buffered 1
+}
+
+func (c *Conn) deliver(p []byte) {
+	m, err := DecodeMessage(p)
+	if err != nil {
+		c.log.Warn("bad message", posbridge.LogKeyError, err, posbridge.LogKeyCount, len(p))
+		return
+	}
+	c.mu.Lock()
+	var match *waiter
+	for w := range c.waiters {
+		if m.RequestID != "" && w.requestID == m.RequestID {
+			match = w
+			break
+		}
+	}
+	if match == nil {
+		// Some firmware omits or garbles request_id: fall back to the
+		// order number within the same topic.
+		for w := range c.waiters {
+			if m.Biz.MerchantOrderNo != "" && w.orderNo == m.Biz.MerchantOrderNo && w.topic == m.Topic {
+				match = w
+				break
+			}
+		}
+	}
+	if match != nil {
+		delete(c.waiters, match)
+	}
+	c.mu.Unlock()
+	if match == nil {
+		c.log.Info("unmatched message dropped", posbridge.LogKeyOrder, m.Biz.MerchantOrderNo,
+			"topic", m.Topic, "request_id", m.RequestID, "code", m.ResponseCode)
+		return
+	}
+	match.ch <- m
+}
+
+// currentSession waits up to d (or until abort) for the link to be up.
+func (c *Conn) currentSession(ctx context.Context, d time.Duration, abort <-chan time.Time) (*session, error) {
+	t := c.clock.NewTimer(d)
+	defer t.Stop()
+	for {
+		c.mu.Lock()
+		s, up := c.sess, c.upCh
+		c.mu.Unlock()
+		if s != nil {
+			return s, nil
+		}
+		select {
+		case <-up:
+		case <-t.C():
+			return nil, fmt.Errorf("link not up after %v", d)
+		case <-abort:
+			return nil, errors.New("gave up waiting for the link")
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-c.ctx.Done():
+			return nil, posbridge.ErrClosed
+		}
+	}
+}
+
+// exchange sends one request and waits for its response. written reports
+// whether any byte of the request may have reached the terminal. Errors wrap
+// posbridge.ErrTerminalUnavailable when nothing was written, ErrNoResponse
+// otherwise.
+func (c *Conn) exchange(ctx context.Context, m Message, linkWait, respTimeout time.Duration, abort <-chan time.Time) (resp Message, written bool, err error) {
+	m.RequestID = c.cfg.NewRequestID()
+	m.AppID = c.cfg.AppID
+	m.Version = "1.0"
+	m.Timestamp = strconv.FormatInt(c.clock.Now().UnixMilli(), 10)
+	payload, err := EncodeMessage(m)
+	if err != nil {
+		return Message{}, false, fmt.Errorf("%s: %w: %w", m.Topic, posbridge.ErrTerminalUnavailable, err)
+	}
+	if len(payload) > MaxOutboundPayload {
+		return Message{}, false, fmt.Errorf("%s: %w: %d bytes: %w", m.Topic, posbridge.ErrTerminalUnavailable, len(payload), ErrPayloadTooLarge)
+	}
+	s, err := c.currentSession(ctx, linkWait, abort)
+	if err != nil {
+		return Message{}, false, fmt.Errorf("%s: %w: %w", m.Topic, posbridge.ErrTerminalUnavailable, err)
+	}
+	w := &waiter{requestID: m.RequestID, topic: m.Topic, orderNo: m.Biz.MerchantOrderNo, ch: make(chan Message, 1)}
+	c.mu.Lock()
+	c.waiters[w] = struct{}{}
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.waiters, w)
+		c.mu.Unlock()
+	}()
+	j := &job{payload: payload, res: make(chan jobResult, 1)}
+	select {
+	case s.jobs <- j:
+	case <-s.done:
+		return Message{}, false, fmt.Errorf("%s: %w: %w", m.Topic, posbridge.ErrTerminalUnavailable, ErrLinkLost)
+	case <-ctx.Done():
+		return Message{}, false, fmt.Errorf("%s: %w: %w", m.Topic, posbridge.ErrTerminalUnavailable, ctx.Err())
+	case <-c.ctx.Done():
+		return Message{}, false, fmt.Errorf("%s: %w: %w", m.Topic, posbridge.ErrTerminalUnavailable, posbridge.ErrClosed)
+	}
+	deadline := c.clock.NewTimer(respTimeout)
+	defer deadline.Stop()
+	jres := j.res
+	sdone := s.done
+	for {
+		select {
+		case r := <-jres:
+			jres = nil
+			switch r {
+			case jobNotWritten:
+				return Message{}, false, fmt.Errorf("%s: %w", m.Topic, posbridge.ErrTerminalUnavailable)
+			case jobUnacked:
+				return Message{}, true, fmt.Errorf("%s: no ack: %w", m.Topic, ErrNoResponse)
+			case jobLost:
+				return Message{}, true, fmt.Errorf("%s: %w: %w", m.Topic, ErrLinkLost, ErrNoResponse)
+			}
+		case resp := <-w.ch:
+			return resp, true, nil
+		case <-sdone:
+			if jres != nil {
+				sdone = nil // the job's result is on its way
+				continue
+			}
+			return Message{}, true, fmt.Errorf("%s: %w: %w", m.Topic, ErrLinkLost, ErrNoResponse)
+		case <-deadline.C():
+			return Message{}, true, fmt.Errorf("%s: no answer in %v: %w", m.Topic, respTimeout, ErrNoResponse)
+		case <-abort:
+			return Message{}, true, fmt.Errorf("%s: gave up: %w", m.Topic, ErrNoResponse)
+		case <-ctx.Done():
+			return Message{}, true, fmt.Errorf("%s: %w: %w", m.Topic, ctx.Err(), ErrNoResponse)
+		case <-c.ctx.Done():
+			return Message{}, true, fmt.Errorf("%s: %w: %w", m.Topic, posbridge.ErrClosed, ErrNoResponse)
+		}
+	}
+}
+
+// Sale sends ecrhub.pay.order (trans_type 1) for s; see posbridge.Terminal.
+func (c *Conn) Sale(ctx context.Context, s posbridge.Sale) (posbridge.TerminalResult, error) {
+	return c.order(ctx, TransSale, s.OrderNo, "", s.Amount)
+}
+
+// Void voids the sale orig with a new order number no (trans_type 2). The
+// outcome follows the same rules as Sale: approved means the void happened.
+func (c *Conn) Void(ctx context.Context, no, orig posbridge.OrderNo, amount posbridge.Money) (posbridge.TerminalResult, error) {
+	return c.order(ctx, TransVoid, no, orig, amount)
+}
+
+// Refund refunds amount of the sale orig with a new order number no
+// (trans_type 3). The outcome follows the same rules as Sale.
+func (c *Conn) Refund(ctx context.Context, no, orig posbridge.OrderNo, amount posbridge.Money) (posbridge.TerminalResult, error) {
+	return c.order(ctx, TransRefund, no, orig, amount)
+}
+
+func (c *Conn) order(ctx context.Context, transType string, no, orig posbridge.OrderNo, amount posbridge.Money) (posbridge.TerminalResult, error) {
+	if err := no.Validate(); err != nil {
+		return posbridge.TerminalResult{}, fmt.Errorf("sale: %w: %w", posbridge.ErrTerminalUnavailable, err)
+	}
+	c.saleMu.Lock()
+	defer c.saleMu.Unlock()
+	f := false
+	m := Message{Topic: TopicOrder, Biz: BizData{
+		TransType: transType, MerchantOrderNo: string(no), OrigMerchantNo: string(orig),
+		OrderAmount: amount.Decimal(), PriceCurrency: amount.Currency,
+		PayScenario: "SWIPE_CARD", ConfirmOnTerminal: &f, Expires: c.cfg.Expires,
+	}}
+	log := c.log.With(posbridge.LogKeyOrder, string(no))
+	resp, written, err := c.exchange(ctx, m, c.cfg.ConnectWait, c.cfg.SaleTimeout, nil)
+	var r posbridge.TerminalResult
+	switch {
+	case err != nil && !written:
+		return posbridge.TerminalResult{}, err
+	case err != nil:
+		log.Warn("sale without answer", posbridge.LogKeyError, err)
+		r = posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}
+	default:
+		r = resultOf(resp, SaleOutcome(resp))
+	}
+	if r.Outcome == posbridge.OutcomeUnknown || r.Outcome == posbridge.OutcomeTimeout {
+		r.QueryAfter = c.resolve(context.WithoutCancel(ctx), no)
+	}
+	log.Info("sale done", posbridge.LogKeyOutcome, string(r.Outcome))
+	return r, nil
+}
+
+// resolve closes the order on the terminal and queries it, within
+// ResolveTimeout. It never sends another sale.
+func (c *Conn) resolve(ctx context.Context, no posbridge.OrderNo) *posbridge.TerminalResult {
+	t := c.clock.NewTimer(c.cfg.ResolveTimeout)
+	defer t.Stop()
+	abort := t.C()
+	log := c.log.With(posbridge.LogKeyOrder, string(no))
+	if _, _, err := c.exchange(ctx, closeMessage(no), c.cfg.ResolveTimeout, c.cfg.RequestTimeout, abort); err != nil {
+		log.Warn("close after ambiguous sale", posbridge.LogKeyError, err)
+	}
+	resp, _, err := c.exchange(ctx, queryMessage(no), c.cfg.ResolveTimeout, c.cfg.RequestTimeout, abort)
+	if err != nil {
+		log.Warn("query after ambiguous sale", posbridge.LogKeyError, err)
+		return nil
+	}
+	q := resultOf(resp, QueryOutcome(resp))
+	return &q
+}
+
+func closeMessage(no posbridge.OrderNo) Message {
+	return Message{Topic: TopicClose, Biz: BizData{MerchantOrderNo: string(no)}}
+}
+
+func queryMessage(no posbridge.OrderNo) Message {
+	return Message{Topic: TopicQuery, Biz: BizData{MerchantOrderNo: string(no)}}
+}
+
+// Query sends ecrhub.pay.query for no. Approved means charged (trans_status
+// 2/4, code 103), Declined means not charged (trans_status 1/3, code 104),
+// anything else Unknown. An error wraps ErrTerminalUnavailable when the
+// query was not sent, ErrNoResponse when it went unanswered.
+func (c *Conn) Query(ctx context.Context, no posbridge.OrderNo) (posbridge.TerminalResult, error) {
+	resp, _, err := c.exchange(ctx, queryMessage(no), c.cfg.ConnectWait, c.cfg.RequestTimeout, nil)
+	if err != nil {
+		return posbridge.TerminalResult{}, fmt.Errorf("query %s: %w", no, err)
+	}
+	return resultOf(resp, QueryOutcome(resp)), nil
+}
+
+// CloseOrder sends ecrhub.pay.close for no. It returns nil when the terminal
+// answered 000, an error naming the code otherwise (201: could not close,
+// for example because it is paid), or a transport error as Query does.
+func (c *Conn) CloseOrder(ctx context.Context, no posbridge.OrderNo) error {
+	resp, _, err := c.exchange(ctx, closeMessage(no), c.cfg.ConnectWait, c.cfg.RequestTimeout, nil)
+	if err != nil {
+		return fmt.Errorf("close %s: %w", no, err)
+	}
+	if code := NormalizeCode(resp.ResponseCode); code != CodeSuccess {
+		return &CodeError{Topic: TopicClose, Code: code, Message: resp.ResponseMsg}
+	}
+	return nil
+}
+
+// CodeError is a terminal's refusal: a response code other than 000.
+type CodeError struct {
+	Topic   string
+	Code    string
+	Message string
+}
+
+func (e *CodeError) Error() string {
+	return fmt.Sprintf("%s: terminal answered %s %s", e.Topic, e.Code, e.Message)
+}
