@@ -1,0 +1,316 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/posbridge/posbridge"
+)
+
+// Event stream settings (gorilla/websocket chat example).
+const (
+	writeWait        = 10 * time.Second
+	pongWait         = 60 * time.Second
+	pingPeriod       = pongWait * 9 / 10
+	maxClientMessage = 512 // clients send nothing but control frames
+	subscriptionSize = 256 // live events buffered before a slow client is dropped
+	replayPage       = 200 // events read from the store at a time
+
+	// closeTryAgain tells a client that fell behind to reconnect with its
+	// last seq (RFC 6455 1013 "try again later").
+	closeTryAgain = 1013
+)
+
+// helloJSON is the stream's first message: the seq after which events follow.
+type helloJSON struct {
+	Seq  int64  `json:"seq"`
+	Type string `json:"type"`
+}
+
+var upgrader = websocket.Upgrader{
+	ReadBufferSize:  1024,
+	WriteBufferSize: 8192,
+	// handleEvents checks the Origin itself, before upgrading, so that a
+	// refusal is a JSON error like every other.
+	CheckOrigin: func(*http.Request) bool { return true },
+}
+
+// originAllowed allows requests without Origin (not from a browser), the
+// page's own origin, and the configured allowed origins.
+func (s *Server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, a := range s.cfg.AllowedOrigins {
+		if strings.EqualFold(strings.TrimRight(a, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// handleEvents streams every event after ?since=SEQ from the store, then live
+// events, in order and without gaps. Without since it starts at the newest
+// stored event. The first message is {"type":"hello","seq":N}.
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	since, hasSince := int64(0), false
+	if v := r.URL.Query().Get("since"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			writeError(w, r, s.logger, invalid("since", "since must be a non-negative event sequence number."))
+			return
+		}
+		since, hasSince = n, true
+	}
+	if !s.originAllowed(r) {
+		writeError(w, r, s.logger, &posbridge.Error{Code: codeForbidden, Message: "This origin may not open the event stream."})
+		return
+	}
+	if !s.addStream() {
+		writeError(w, r, s.logger, posbridge.Errorf(posbridge.EUNAVAILABLE, "The server is shutting down."))
+		return
+	}
+	defer s.streams.Done()
+	// Subscribe before reading the store, so that nothing committed in
+	// between is missed; duplicates are skipped by seq.
+	sub := s.svc.Subscribe(subscriptionSize)
+	defer sub.Close()
+	conn, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // Upgrade has answered the client
+	}
+	st := &stream{srv: s, conn: conn, sub: sub}
+	st.run(since, hasSince)
+}
+
+// addStream registers a websocket for Close to wait for, unless the server
+// is shutting down.
+func (s *Server) addStream() bool {
+	s.streamsMu.Lock()
+	defer s.streamsMu.Unlock()
+	select {
+	case <-s.shutdown:
+		return false
+	default:
+	}
+	s.streams.Add(1)
+	return true
+}
+
+// stream is one websocket client. The goroutine calling run is its only
+// writer; one reader goroutine handles control frames.
+type stream struct {
+	srv  *Server
+	conn *websocket.Conn
+	sub  *posbridge.Subscription
+	sent int64 // seq of the last stored event sent
+}
+
+func (st *stream) run(since int64, hasSince bool) {
+	conn := st.conn
+	ctx, cancel := context.WithCancel(context.Background())
+	readDone := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(readDone)
+		conn.SetReadLimit(maxClientMessage)
+		_ = conn.SetReadDeadline(time.Now().Add(pongWait))
+		conn.SetPongHandler(func(string) error {
+			return conn.SetReadDeadline(time.Now().Add(pongWait))
+		})
+		for {
+			if _, _, err := conn.NextReader(); err != nil {
+				return
+			}
+		}
+	})
+	wg.Go(func() {
+		// Store reads stop when the client leaves or the server shuts down.
+		select {
+		case <-readDone:
+		case <-st.srv.shutdown:
+		}
+		cancel()
+	})
+	defer func() {
+		cancel()
+		_ = conn.Close() // unblocks the reader
+		wg.Wait()
+	}()
+
+	if !hasSince {
+		last, err := lastSeq(ctx, st.srv.svc)
+		if err != nil {
+			st.fail(&storeError{fmt.Errorf("find last seq: %w", err)})
+			return
+		}
+		since = last
+	}
+	st.sent = since
+	if err := st.write(helloJSON{Type: "hello", Seq: since}); err != nil {
+		return
+	}
+	if err := st.catchUp(ctx, -1); err != nil {
+		st.fail(err)
+		return
+	}
+	ping := time.NewTicker(pingPeriod)
+	defer ping.Stop()
+	for {
+		select {
+		case e, ok := <-st.sub.C:
+			if !ok {
+				st.close(closeTryAgain, "too slow: reconnect with since")
+				return
+			}
+			if err := st.forward(ctx, e); err != nil {
+				st.fail(err)
+				return
+			}
+		case <-ping.C:
+			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+				return
+			}
+		case <-readDone:
+			return
+		case <-st.srv.shutdown:
+			st.close(websocket.CloseGoingAway, "server shutting down")
+			return
+		}
+	}
+}
+
+// forward sends a live event. Lane events carry no new seq and always go out;
+// stored events already sent are skipped, and a gap before one is filled
+// from the store first.
+func (st *stream) forward(ctx context.Context, e posbridge.Event) error {
+	if e.Type == posbridge.EventLane {
+		return st.write(toEvent(e))
+	}
+	if e.Seq <= st.sent {
+		return nil
+	}
+	if e.Seq > st.sent+1 {
+		if err := st.catchUp(ctx, e.Seq-1); err != nil {
+			return err
+		}
+	}
+	if e.Seq != st.sent+1 {
+		return nil // the store already gave it
+	}
+	if err := st.write(toEvent(e)); err != nil {
+		return err
+	}
+	st.sent = e.Seq
+	return nil
+}
+
+// catchUp sends stored events after st.sent, up to and including until
+// (all of them when until < 0).
+func (st *stream) catchUp(ctx context.Context, until int64) error {
+	for {
+		evs, err := st.srv.svc.EventsSince(ctx, st.sent, replayPage)
+		if err != nil {
+			return &storeError{fmt.Errorf("read events since %d: %w", st.sent, err)}
+		}
+		for _, e := range evs {
+			if e.Seq <= st.sent {
+				continue
+			}
+			if until >= 0 && e.Seq > until {
+				return nil
+			}
+			if err := st.write(toEvent(e)); err != nil {
+				return err
+			}
+			st.sent = e.Seq
+		}
+		if len(evs) < replayPage {
+			return nil
+		}
+	}
+}
+
+func (st *stream) write(v any) error {
+	_ = st.conn.SetWriteDeadline(time.Now().Add(writeWait))
+	return st.conn.WriteJSON(v)
+}
+
+func (st *stream) close(code int, text string) {
+	msg := websocket.FormatCloseMessage(code, text)
+	_ = st.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
+}
+
+// storeError marks a failure to read events, as opposed to a failure to
+// write to a client that has gone.
+type storeError struct{ err error }
+
+func (e *storeError) Error() string { return e.err.Error() }
+func (e *storeError) Unwrap() error { return e.err }
+
+// fail ends the stream after a store error; the client reconnects with its
+// last seq. Write errors (the client is gone) need no close frame.
+func (st *stream) fail(err error) {
+	var se *storeError
+	if !errors.As(err, &se) || errors.Is(err, context.Canceled) {
+		return // the client left or the server is shutting down
+	}
+	st.srv.logger.Warn("event stream failed", posbridge.LogKeySeq, st.sent, posbridge.LogKeyError, err)
+	st.close(closeTryAgain, "events unavailable: reconnect with since")
+}
+
+// lastSeq finds the newest stored seq through EventsSince alone, which is
+// all PaymentService offers: stored seqs have no gaps, so "is there an event
+// after n" is monotonic in n and a doubling-then-halving search needs about
+// 2·log2(seq) one-row reads.
+func lastSeq(ctx context.Context, svc posbridge.PaymentService) (int64, error) {
+	after := func(n int64) (bool, error) {
+		evs, err := svc.EventsSince(ctx, n, 1)
+		return len(evs) > 0, err
+	}
+	ok, err := after(0)
+	if err != nil || !ok {
+		return 0, err
+	}
+	lo, hi := int64(0), int64(1) // events after lo exist; none after hi (once found)
+	for {
+		ok, err := after(hi)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			break
+		}
+		lo, hi = hi, hi*2
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		ok, err := after(mid)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi, nil
+}
