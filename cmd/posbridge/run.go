@@ -38,6 +38,11 @@ Usage:
 
 Commands:
   version     print the version, commit and Go version
+  ports       list serial ports with USB VID, PID, serial number and product
+  simulate    run a simulated terminal: "simulate terminal --link PATH"
+  config      check a config file: "config check FILE"
+  service     install|uninstall|start|stop|status the system service
+  sandbox     run the local PayBy sandbox: "sandbox --listen ADDR --dir DIR"
 
 Run "posbridge <command> -h" for a command's flags.
 `
@@ -51,6 +56,16 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "version":
 		return m.runVersion()
+	case "ports":
+		return m.runPorts(ctx, args[1:])
+	case "simulate":
+		return m.runSimulate(ctx, args[1:])
+	case "config":
+		return m.runConfig(ctx, args[1:])
+	case "service":
+		return m.runService(ctx, args[1:])
+	case "sandbox":
+		return m.runSandbox(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/gateway/sandbox"
+)
+
+const sandboxUsage = `Usage:
+  posbridge sandbox --listen ADDR --dir DIR [--notify-url URL]
+
+Runs the local PayBy sandbox gateway on ADDR (port 0 picks a free port). It
+creates its key pairs in DIR if absent and, once it is listening, writes
+DIR/sandbox.json with the base URL, partner id, key files and control URL
+that a client needs. It runs until interrupted.
+
+The control API (under control_url) is documented in "go doc
+github.com/posbridge/posbridge/gateway/sandbox".
+`
+
+// sandboxInfo is DIR/sandbox.json.
+type sandboxInfo struct {
+	PayBy struct {
+		BaseURL            string `json:"base_url"`
+		PartnerID          string `json:"partner_id"`
+		MerchantPrivateKey string `json:"merchant_private_key"`
+		GatewayPublicKey   string `json:"gateway_public_key"`
+	} `json:"payby"`
+	ControlURL string `json:"control_url"`
+}
+
+// runSandbox runs "posbridge sandbox".
+func (m *Main) runSandbox(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.Usage = func() { fmt.Fprint(m.Stderr, sandboxUsage) }
+	listen := fs.String("listen", "127.0.0.1:0", "address to listen on")
+	dir := fs.String("dir", "", "directory for the key pairs and sandbox.json")
+	notifyURL := fs.String("notify-url", "", "where to send notifications of orders made on a terminal")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	if *dir == "" || fs.NArg() > 0 {
+		fmt.Fprint(m.Stderr, sandboxUsage)
+		return errUsage
+	}
+	absDir, err := filepath.Abs(*dir)
+	if err != nil {
+		return fmt.Errorf("sandbox dir %s: %w", *dir, err)
+	}
+	keys, err := sandbox.LoadOrCreateKeys(absDir)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(m.Stderr, nil))
+	sb, err := sandbox.New(sandbox.Config{Keys: keys, NotifyURL: *notifyURL, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer sb.Close()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", *listen, err)
+	}
+	srv := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	addr := ln.Addr().String()
+	var info sandboxInfo
+	info.PayBy.BaseURL = "http://" + addr + "/sgs/api"
+	info.PayBy.PartnerID = sb.PartnerID()
+	info.PayBy.MerchantPrivateKey = filepath.Join(absDir, sandbox.MerchantPrivateKeyFile)
+	info.PayBy.GatewayPublicKey = filepath.Join(absDir, sandbox.GatewayPublicKeyFile)
+	info.ControlURL = "http://" + addr + "/_sandbox"
+	if err := writeSandboxInfo(filepath.Join(absDir, "sandbox.json"), info); err != nil {
+		srv.Close()
+		<-served
+		return err
+	}
+	log.Info("sandbox listening", posbridge.LogKeyAddr, addr, posbridge.LogKeyGateway, "payby")
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve %s: %w", addr, err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		srv.Close()
+	}
+	<-served
+	return nil
+}
+
+// writeSandboxInfo writes file atomically, so a reader never sees half of it.
+func writeSandboxInfo(file string, info sandboxInfo) error {
+	data, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", file, err)
+	}
+	tmp := file + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	return nil
+}
