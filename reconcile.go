@@ -157,6 +157,14 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 	}
 	checks := after.Checks + 1
 	if e.exhausted(after, checks) {
+		// Every check is spent: record it, then query once more and cancel.
+		e.update(ctx, o.No, Cause{Actor: ActorReconciler, Action: "checks exhausted", Detail: "gateway says not paid; closing"}, func(o *Order) error {
+			if !o.Open() {
+				return ErrNoChange
+			}
+			o.Checks = checks
+			return nil
+		})
 		closed, err := e.closeOrder(ctx, o.No, Cause{Actor: ActorReconciler, Action: "expire", Detail: "not confirmed after every check"}, ReasonExpired, false)
 		if err != nil && closed.Open() {
 			e.failures[o.No]++
@@ -182,7 +190,7 @@ func (e *Engine) exhausted(o Order, checks int) bool {
 	if e.Reconcile.Mode == ReconcileSweep {
 		return checks >= e.Reconcile.SweepMaxChecks || e.now().Sub(o.CreatedAt) >= e.Reconcile.SweepWindow
 	}
-	return checks > len(e.Reconcile.Schedule)
+	return checks >= len(e.Reconcile.Schedule)
 }
 
 // delayAfter returns the wait after the checks-th check.
