@@ -37,6 +37,9 @@ Usage:
   posbridge <command> [arguments]
 
 Commands:
+  demo        everything in one process, no hardware: simulated terminal,
+              sandbox gateway, cashier page (try this first)
+  run         run the daemon: "run --config FILE"
   version     print the version, commit and Go version
   ports       list serial ports with USB VID, PID, serial number and product
   simulate    run a simulated terminal: "simulate terminal --link PATH"
@@ -56,6 +59,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "version":
 		return m.runVersion()
+	case "run":
+		return m.runRun(ctx, args[1:])
+	case "demo":
+		return m.runDemo(ctx, args[1:])
 	case "ports":
 		return m.runPorts(ctx, args[1:])
 	case "simulate":

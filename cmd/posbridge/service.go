@@ -23,7 +23,7 @@ type daemonFunc func(ctx context.Context, cfgPath string) error
 
 // daemon is what "posbridge run" and the system service run. The wiring of
 // the engine, store, terminal, gateway and ui sets it.
-var daemon daemonFunc
+var daemon daemonFunc = runDaemon
 
 // errNoDaemon is returned when no daemon has been wired into the binary.
 var errNoDaemon = errors.New("daemon not built into this binary")
@@ -141,6 +141,7 @@ func (m *Main) serveDaemon(ctx context.Context, cfgPath string) error {
 	} else if w != nil {
 		p.logger = NewLogger(LogConfig{Level: DefaultLogLevel, Format: "text"}, w, false)
 		slog.SetDefault(p.logger)
+		loggerSetByService.Store(true)
 	}
 	return s.Run()
 }
