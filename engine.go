@@ -227,15 +227,29 @@ func (e *Engine) resume(o Order) {
 	defer e.release(o.No)
 	ctx := e.ctx
 	if l := e.lanes[o.Lane]; l != nil {
-		e.terminalFollowUp(ctx, l, o.No)
+		if r, ok := e.terminalFollowUp(ctx, l, o.No); ok && r.Outcome.NotCharged() {
+			if e.closeInterrupted(ctx, o.No, "after a restart the terminal says not charged") {
+				return
+			}
+		}
 	}
 	e.followVerification(ctx, o.No)
 }
 
+// closeInterrupted closes an order whose sale was cut off when the terminal
+// has closed it and says the customer was not charged: query the gateway
+// first (a payment found there wins), then cancel. It reports whether the
+// order is final afterwards.
+func (e *Engine) closeInterrupted(ctx context.Context, no OrderNo, why string) bool {
+	o, err := e.closeOrder(ctx, no, Cause{Actor: ActorTerminal, Action: "close interrupted sale", Detail: why}, ReasonInterrupted, true)
+	return err == nil && !o.Open()
+}
+
 // terminalFollowUp closes the order's sale on the terminal and queries it,
-// recording both as checks. What the terminal says is information: only the
-// gateway decides.
-func (e *Engine) terminalFollowUp(ctx context.Context, l *lane, no OrderNo) {
+// recording both as checks, and returns the query's result (ok false when the
+// terminal did not answer). The terminal saying "charged" is only
+// information: the gateway decides that.
+func (e *Engine) terminalFollowUp(ctx context.Context, l *lane, no OrderNo) (TerminalResult, bool) {
 	start := e.now()
 	err := l.term.CloseOrder(ctx, no)
 	e.recordCheck(ctx, no, CheckTerminalClose, "ecrhub.pay.close", start, resultText("closed", err), err)
@@ -251,6 +265,7 @@ func (e *Engine) terminalFollowUp(ctx context.Context, l *lane, no OrderNo) {
 			return nil
 		})
 	}
+	return r, err == nil
 }
 
 func resultText(ok string, err error) string {
@@ -532,6 +547,9 @@ func (e *Engine) runSale(l *lane, o Order) {
 	}
 	if after.Status == StatusFailed {
 		e.wake()
+		return
+	}
+	if q := res.QueryAfter; q != nil && q.Outcome.NotCharged() && e.closeInterrupted(ctx, o.No, "the sale was cut off; the terminal closed it and says not charged") {
 		return
 	}
 	e.followVerification(ctx, o.No)

@@ -70,6 +70,7 @@ const (
 	ReasonPaidAfterClose  Reason = "paid_after_close" // the gateway proved a payment on a closed order
 	ReasonCashierOverride Reason = "cashier_override" // the cashier checked the terminal and vouched for it
 	ReasonCancelRefused   Reason = "cancel_refused"   // the gateway refused to cancel because it is paid
+	ReasonInterrupted     Reason = "interrupted"      // the sale was cut off (timeout, lost link, restart); the terminal closed it and says not charged
 )
 
 // Card is what posbridge keeps of the card: never more than brand and last four.
