@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/posbridge/posbridge"
@@ -103,6 +104,9 @@ type demoSetup struct {
 	// saleTimeout bounds a sale at the terminal (20 s when zero), so a lost
 	// response is resolved while the viewer watches.
 	saleTimeout time.Duration
+	// reconcile, when set, replaces the [reconcile] section, so that a test
+	// sees an unconfirmed payment go pending (and get checked) in seconds.
+	reconcile *ReconcileConfig
 }
 
 // demoWorld is what a demo runs besides the daemon: the sandbox gateway and
@@ -121,7 +125,10 @@ func startDemo(ctx context.Context, s demoSetup) (*Daemon, func(context.Context)
 	return d, stop, err
 }
 
-func startDemoWorld(ctx context.Context, s demoSetup) (d *Daemon, w *demoWorld, stop func(context.Context) error, err error) {
+// startDemoWorld is startDemo that also returns the sandbox and the simulated
+// terminal, for tests to drive. Its cleanups capture the local w, never the
+// named result, which a failed return sets to nil before stop runs them.
+func startDemoWorld(ctx context.Context, s demoSetup) (d *Daemon, world *demoWorld, stop func(context.Context) error, err error) {
 	if s.saleTimeout == 0 {
 		s.saleTimeout = 20 * time.Second
 	}
@@ -145,7 +152,7 @@ func startDemoWorld(ctx context.Context, s demoSetup) (d *Daemon, w *demoWorld, 
 	if err != nil {
 		return nil, nil, stop, fmt.Errorf("demo keys: %w", err)
 	}
-	w = &demoWorld{}
+	w := &demoWorld{}
 	w.Sandbox, err = sandbox.New(sandbox.Config{Keys: keys, Logger: s.logger.With(posbridge.LogKeyComponent, "sandbox")})
 	if err != nil {
 		return nil, nil, stop, err
@@ -182,11 +189,19 @@ func startDemoWorld(ctx context.Context, s demoSetup) (d *Daemon, w *demoWorld, 
 	}
 
 	listen := s.listen
-	if ln, lerr := net.Listen("tcp", listen); lerr != nil {
-		listen = "127.0.0.1:0" // the usual port is taken: any free one will do
-	} else {
-		ln.Close()
+	ln, lerr := net.Listen("tcp", listen)
+	if lerr != nil || strings.HasSuffix(listen, ":0") {
+		// The usual port is taken: any free one will do. It is named, not
+		// ":0", which the config refuses as notify.listen's twin.
+		if lerr == nil {
+			ln.Close()
+		}
+		if ln, lerr = net.Listen("tcp", "127.0.0.1:0"); lerr != nil {
+			return nil, nil, stop, fmt.Errorf("demo: find a free port: %w", lerr)
+		}
+		listen = ln.Addr().String()
 	}
+	ln.Close()
 	cfgPath := filepath.Join(s.dir, "demo.toml")
 	cfgText := fmt.Sprintf(`# Written by "posbridge demo": a working config for a sandbox gateway and a
 # simulated terminal. A real one is in packaging/posbridge.example.toml.
@@ -216,6 +231,9 @@ sale_timeout = %q
 	cfg, err := LoadConfig(cfgPath)
 	if err != nil {
 		return nil, nil, stop, err
+	}
+	if s.reconcile != nil {
+		cfg.Reconcile = *s.reconcile
 	}
 	if errs := cfg.Check(); len(errs) > 0 && w.PTY != nil {
 		return nil, nil, stop, ConfigErrors(errs)

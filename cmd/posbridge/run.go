@@ -46,6 +46,8 @@ Commands:
   config      check a config file: "config check FILE"
   service     install|uninstall|start|stop|status the system service
   sandbox     run the local PayBy sandbox: "sandbox --listen ADDR --dir DIR"
+  orders      read the order database: "orders list|show|export --config FILE"
+  verify      ask the running daemon to check an order: "verify ORDER_NO --config FILE"
 
 Run "posbridge <command> -h" for a command's flags.
 `
@@ -73,6 +75,10 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runService(ctx, args[1:])
 	case "sandbox":
 		return m.runSandbox(ctx, args[1:])
+	case "orders":
+		return m.runOrders(ctx, args[1:])
+	case "verify":
+		return m.runVerify(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil
