@@ -112,8 +112,11 @@ func TestEngine_PendingThenExpired(t *testing.T) {
 		if gw.status(o.No) != posbridge.GatewayFailed {
 			t.Fatalf("gateway still %s", gw.status(o.No))
 		}
-		if got.Checks != len(posbridge.DefaultSchedule) {
-			t.Fatalf("checks = %d, want %d", got.Checks, len(posbridge.DefaultSchedule))
+		if got.ScheduledChecks != len(posbridge.DefaultSchedule) {
+			t.Fatalf("scheduled checks = %d, want %d", got.ScheduledChecks, len(posbridge.DefaultSchedule))
+		}
+		if got.Checks <= got.ScheduledChecks {
+			t.Fatalf("checks = %d: every gateway query (%d scheduled, more while the cashier waited) must count", got.Checks, got.ScheduledChecks)
 		}
 	})
 }

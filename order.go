@@ -99,7 +99,8 @@ type Order struct {
 	TerminalOutcome Outcome // empty until the terminal answered or was given up on
 	NeedsAttention  bool
 	Attention       string    // why a person should look, when NeedsAttention
-	Checks          int       // gateway checks made so far
+	Checks          int       // gateway queries made for the order so far (shown to the cashier)
+	ScheduledChecks int       // checks the reconciler made on its schedule: its place in the schedule
 	NextCheckAt     time.Time // zero when no check is scheduled (final orders)
 	VerifyUntil     time.Time // end of the fast verification while the cashier waits
 	CreatedAt       time.Time

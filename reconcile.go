@@ -155,14 +155,14 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 	if after.Status == StatusVerifying && e.now().Before(after.VerifyUntil) {
 		return // its fast verification is running or resumes
 	}
-	checks := after.Checks + 1
+	checks := after.ScheduledChecks + 1
 	if e.exhausted(after, checks) {
 		// Every check is spent: record it, then query once more and cancel.
 		e.update(ctx, o.No, Cause{Actor: ActorReconciler, Action: "checks exhausted", Detail: "gateway says not paid; closing"}, func(o *Order) error {
 			if !o.Open() {
 				return ErrNoChange
 			}
-			o.Checks = checks
+			o.ScheduledChecks = checks
 			return nil
 		})
 		closed, err := e.closeOrder(ctx, o.No, Cause{Actor: ActorReconciler, Action: "expire", Detail: "not confirmed after every check"}, ReasonExpired, false)
@@ -179,7 +179,7 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 		if o.Status == StatusVerifying {
 			o.Apply(Input{Kind: InputWaitOver}, e.now())
 		}
-		o.Checks = checks
+		o.ScheduledChecks = checks
 		o.NextCheckAt = e.now().Add(e.delayAfter(checks))
 		return nil
 	})

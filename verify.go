@@ -152,7 +152,11 @@ func (e *Engine) verify(ctx context.Context, o Order, foreground bool, cause Cau
 		return o, err
 	}
 	cause.Detail = joinDetail(cause.Detail, "gateway says "+string(g.Status))
-	return e.applyInput(ctx, o.No, cause, gatewayInput(g), func(o *Order) bool { return learn(o, g) })
+	return e.applyInput(ctx, o.No, cause, gatewayInput(g), func(o *Order) bool {
+		learn(o, g)
+		o.Checks++
+		return true
+	})
 }
 
 func joinDetail(a, b string) string {

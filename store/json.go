@@ -49,6 +49,7 @@ type orderDoc struct {
 	IdempotencyKey  string       `json:"idempotency_key,omitempty"`
 	RequestHash     string       `json:"request_hash,omitempty"`
 	Attempts        int          `json:"attempts,omitempty"`
+	ScheduledChecks int          `json:"scheduled_checks,omitempty"`
 	Override        *overrideDoc `json:"override,omitempty"`
 	Version         int64        `json:"version"`
 }
@@ -104,7 +105,7 @@ func encodeOrder(o *posbridge.Order) ([]byte, error) {
 		CreatedAt: docMillis(o.CreatedAt), UpdatedAt: docMillis(o.UpdatedAt), PaidAt: docMillis(o.PaidAt),
 		CardBrand: o.Card.Brand, CardLast4: o.Card.Last4, Refunded: moneyDoc(o.Refunded),
 		GatewayNo: o.GatewayNo, TerminalNo: o.TerminalNo, IdempotencyKey: o.IdempotencyKey,
-		RequestHash: o.RequestHash, Attempts: o.Attempts, Override: encodeOverride(o.Override),
+		RequestHash: o.RequestHash, Attempts: o.Attempts, ScheduledChecks: o.ScheduledChecks, Override: encodeOverride(o.Override),
 		Version: o.Version,
 	}
 	b, err := json.Marshal(d)
@@ -127,7 +128,7 @@ func decodeOrder(b []byte) (*posbridge.Order, error) {
 		VerifyUntil: docTime(d.VerifyUntil), CreatedAt: docTime(d.CreatedAt), UpdatedAt: docTime(d.UpdatedAt),
 		PaidAt: docTime(d.PaidAt), Card: posbridge.Card{Brand: d.CardBrand, Last4: d.CardLast4},
 		Refunded: posbridge.Money(d.Refunded), GatewayNo: d.GatewayNo, TerminalNo: d.TerminalNo,
-		IdempotencyKey: d.IdempotencyKey, RequestHash: d.RequestHash, Attempts: d.Attempts,
+		IdempotencyKey: d.IdempotencyKey, RequestHash: d.RequestHash, Attempts: d.Attempts, ScheduledChecks: d.ScheduledChecks,
 		Override: decodeOverride(d.Override), Version: d.Version,
 	}, nil
 }

@@ -17,7 +17,7 @@ import (
 const orderColumns = `order_no, lane, amount_minor, currency, reference, status, reason, terminal_outcome,
 	needs_attention, attention, checks, next_check_at, verify_until, created_at, updated_at, paid_at,
 	card_brand, card_last4, refunded_minor, gateway_no, terminal_no, idempotency_key, request_hash,
-	attempts, override, version`
+	attempts, override, version, scheduled_checks`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -33,7 +33,7 @@ func scanOrder(s scanner) (posbridge.Order, error) {
 	err := s.Scan(&no, &o.Lane, &o.Amount.Minor, &o.Amount.Currency, &o.Reference, &status, &reason, &outcome,
 		&o.NeedsAttention, &o.Attention, &o.Checks, &nextCheck, &verifyUntil, &created, &updated, &paid,
 		&o.Card.Brand, &o.Card.Last4, &refunded, &o.GatewayNo, &o.TerminalNo, &idemKey, &o.RequestHash,
-		&o.Attempts, &override, &o.Version)
+		&o.Attempts, &override, &o.Version, &o.ScheduledChecks)
 	if err != nil {
 		return posbridge.Order{}, err
 	}
@@ -69,7 +69,7 @@ func orderArgs(o *posbridge.Order) ([]any, error) {
 	return []any{string(o.No), o.Lane, o.Amount.Minor, o.Amount.Currency, o.Reference, string(o.Status), string(o.Reason),
 		string(o.TerminalOutcome), o.NeedsAttention, o.Attention, o.Checks, millis(o.NextCheckAt), millis(o.VerifyUntil),
 		millis(o.CreatedAt), millis(o.UpdatedAt), millis(o.PaidAt), o.Card.Brand, o.Card.Last4, o.Refunded.Minor,
-		o.GatewayNo, o.TerminalNo, idemKey, o.RequestHash, o.Attempts, override, o.Version}, nil
+		o.GatewayNo, o.TerminalNo, idemKey, o.RequestHash, o.Attempts, override, o.Version, o.ScheduledChecks}, nil
 }
 
 func invalid(field, format string, args ...any) error {

@@ -247,6 +247,7 @@ func TestDB_Order_RoundTrip(t *testing.T) {
 		o.GatewayNo = "G123"
 		o.TerminalNo = "T456"
 		o.Attempts = 2
+		o.ScheduledChecks = 3
 		o.Override = &posbridge.Override{By: "amal", Reason: "saw approved", At: start.Add(3 * time.Second)}
 		return nil
 	}
