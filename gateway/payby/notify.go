@@ -215,7 +215,7 @@ func VerifyNotification(key *rsa.PublicKey, body []byte, sign string, now time.T
 		if err != nil {
 			return posbridge.Notification{}, malformed("%v", err)
 		}
-		if !validMerchantNo(string(g.OrderNo)) {
+		if !ValidMerchantOrderNo(string(g.OrderNo)) {
 			return posbridge.Notification{}, malformed("refundOrder: originMerchantOrderNo %q", g.OrderNo)
 		}
 		n.Kind, n.OrderNo, n.OrigNo, n.GatewayNo, n.Refund, n.Amount =
@@ -226,7 +226,7 @@ func VerifyNotification(key *rsa.PublicKey, body []byte, sign string, now time.T
 		if !ok {
 			return posbridge.Notification{}, malformed("transferBankCardOrder: unknown status %q", t.Status)
 		}
-		if !validMerchantNo(t.MerchantOrderNo) {
+		if !ValidMerchantOrderNo(t.MerchantOrderNo) {
 			return posbridge.Notification{}, malformed("transferBankCardOrder: merchantOrderNo %q", t.MerchantOrderNo)
 		}
 		amount, err := t.Amount.Parse()

@@ -164,7 +164,7 @@ func (a *AcquireOrder) Gateway() (posbridge.GatewayOrder, error) {
 	if !ok {
 		return posbridge.GatewayOrder{}, fmt.Errorf("acquireOrder: unknown status %q", a.Status)
 	}
-	if !validMerchantNo(a.MerchantOrderNo) {
+	if !ValidMerchantOrderNo(a.MerchantOrderNo) {
 		return posbridge.GatewayOrder{}, fmt.Errorf("acquireOrder: merchantOrderNo %q", a.MerchantOrderNo)
 	}
 	amount, err := a.TotalAmount.Parse()
@@ -227,7 +227,7 @@ func (r *RefundOrder) Gateway() (posbridge.GatewayRefund, error) {
 	if !ok {
 		return posbridge.GatewayRefund{}, fmt.Errorf("refundOrder: unknown status %q", r.Status)
 	}
-	if !validMerchantNo(r.RefundMerchantOrderNo) {
+	if !ValidMerchantOrderNo(r.RefundMerchantOrderNo) {
 		return posbridge.GatewayRefund{}, fmt.Errorf("refundOrder: refundMerchantOrderNo %q", r.RefundMerchantOrderNo)
 	}
 	amount, err := r.Amount.Parse()
@@ -281,7 +281,9 @@ var transferStatuses = map[string]posbridge.GatewayStatus{
 	"FAILURE": posbridge.GatewayFailed,
 }
 
-func validMerchantNo(s string) bool {
+// ValidMerchantOrderNo reports whether s follows PayBy's rule for merchant
+// (and refund) order numbers: 1 to 64 letters, digits, "-" and "_".
+func ValidMerchantOrderNo(s string) bool {
 	if len(s) == 0 || len(s) > 64 {
 		return false
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/posbridge/posbridge"
 	"github.com/posbridge/posbridge/gateway"
+	"github.com/posbridge/posbridge/gateway/payby"
 )
 
 // apiPrefix is where the PayBy API lives, as in https://api.payby.com/sgs/api.
@@ -251,19 +252,6 @@ func parseMillis(raw json.RawMessage) (int64, error) {
 	return strconv.ParseInt(s, 10, 64)
 }
 
-func validMerchantNo(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
 // canonical re-encodes a JSON object with sorted keys, for comparing the
 // parameters of repeated creates.
 func canonical(raw json.RawMessage) string {
@@ -306,7 +294,7 @@ func (s *Sandbox) placeOrder(biz json.RawMessage, rt int64) answer {
 	if err := json.Unmarshal(biz, &req); err != nil {
 		return failure("400", "INVALID_PARAMETER: bizContent")
 	}
-	if !validMerchantNo(req.MerchantOrderNo) {
+	if !payby.ValidMerchantOrderNo(req.MerchantOrderNo) {
 		return failure("400", "INVALID_PARAMETER: merchantOrderNo")
 	}
 	if req.Subject == "" {
@@ -427,7 +415,7 @@ func (s *Sandbox) placeRefund(biz json.RawMessage, rt int64) answer {
 	if err := json.Unmarshal(biz, &req); err != nil {
 		return failure("400", "INVALID_PARAMETER: bizContent")
 	}
-	if !validMerchantNo(req.RefundMerchantOrderNo) {
+	if !payby.ValidMerchantOrderNo(req.RefundMerchantOrderNo) {
 		return failure("400", "INVALID_PARAMETER: refundMerchantOrderNo")
 	}
 	if (req.OriginMerchantOrderNo == "") == (req.OriginOrderNo == "") {

@@ -56,6 +56,7 @@ import (
 
 	"github.com/posbridge/posbridge"
 	"github.com/posbridge/posbridge/gateway"
+	"github.com/posbridge/posbridge/gateway/payby"
 )
 
 // DefaultPartnerID is the merchant id the sandbox accepts unless told otherwise.
@@ -585,7 +586,7 @@ func (s *Sandbox) Record(ctx context.Context, r posbridge.AcquirerRecord) error 
 		return err
 	}
 	no := string(r.OrderNo)
-	if !validMerchantNo(no) {
+	if !payby.ValidMerchantOrderNo(no) {
 		return fmt.Errorf("%w: merchant order number %q", ErrInvalid, no)
 	}
 	if _, ok := posbridge.CurrencyExponent(r.Amount.Currency); !ok || r.Amount.Minor <= 0 {
