@@ -246,7 +246,17 @@ sale_timeout = %q
 	cleanups = append(cleanups, d.Close)
 	w.Sandbox.SetNotifyURL(d.NotifyURL() + "/notify/payby")
 	if s.outage {
-		w.Sandbox.SetFault("*", sandbox.Fault{Kind: sandbox.FaultCode, Code: "504", Msg: "SERVICE_TIMEOUT", Unsigned: true, Times: 30})
+		// The gateway is down for a bit more than the cashier's minute of
+		// waiting (30 queries at 2 s), so the payment shows "not confirmed
+		// yet" before the reconciler confirms it: its API answers 504 and
+		// its notifications are held, then delivered late.
+		w.Sandbox.SetFault("*", sandbox.Fault{Kind: sandbox.FaultCode, Code: "504", Msg: "SERVICE_TIMEOUT", Unsigned: true, Times: 33})
+		w.Sandbox.SetNotifier(sandbox.NotifierOptions{OutOfOrder: true})
+		outageOver := time.AfterFunc(90*time.Second, func() {
+			w.Sandbox.SetNotifier(sandbox.NotifierOptions{})
+			w.Sandbox.FlushNotifications()
+		})
+		cleanups = append(cleanups, func(context.Context) error { outageOver.Stop(); return nil })
 	}
 	return d, w, stop, nil
 }
