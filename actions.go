@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 func (e *Engine) load(ctx context.Context, no OrderNo) (Order, error) {
@@ -34,6 +35,13 @@ func (e *Engine) Cancel(ctx context.Context, no OrderNo, by By) (Order, error) {
 	case StatusFailed, StatusCanceled:
 		return o, &Error{Code: EFINAL, Message: "This payment is already closed; the customer was not charged."}
 	}
+	if e.onTerminal(o) {
+		// The customer may be tapping right now: ask the terminal to close
+		// the sale and let the sale's own answer say what happened.
+		if o, done, err := e.closeOnTerminal(ctx, o); done {
+			return o, err
+		}
+	}
 	o, err = e.closeOrder(ctx, no, byCause(by, "cancel"), ReasonCanceledByClerk, true)
 	if err != nil {
 		return o, err
@@ -42,6 +50,34 @@ func (e *Engine) Cancel(ctx context.Context, no OrderNo, by By) (Order, error) {
 		return o, &Error{Code: EFINAL, Message: "This payment went through while it was being canceled; do not take payment again."}
 	}
 	return o, nil
+}
+
+// cancelWait bounds how long Cancel waits for a closed sale's answer.
+const cancelWait = 15 * time.Second
+
+// closeOnTerminal sends ecrhub.pay.close for an order whose sale is on the
+// terminal and waits up to cancelWait for the sale's result. done is false
+// when the sale ended with an answer that still needs closing at the
+// gateway (the caller goes on with closeOrder).
+func (e *Engine) closeOnTerminal(ctx context.Context, o Order) (Order, bool, error) {
+	l := e.lanes[o.Lane]
+	start := e.now()
+	cerr := l.term.CloseOrder(ctx, o.No)
+	e.recordCheck(ctx, o.No, CheckTerminalClose, "ecrhub.pay.close", start, resultText("closed", cerr), cerr)
+	wctx, cancel := context.WithTimeout(ctx, cancelWait)
+	got, err := e.Await(wctx, o.No)
+	cancel()
+	switch {
+	case err != nil:
+		return got, true, err
+	case got.Status == StatusPaid:
+		return got, true, &Error{Code: EFINAL, Message: "This payment went through before it could be canceled; do not take payment again."}
+	case !got.Open():
+		return got, true, nil
+	case e.onTerminal(got) || got.Status == StatusAtTerminal:
+		return got, true, &Error{Code: ECONFLICT, Message: "The terminal is closing the sale; its result will show in a moment."}
+	}
+	return got, false, nil
 }
 
 // Verify implements PaymentService. A final order is verified too: a payment
@@ -100,6 +136,19 @@ func (e *Engine) Retry(ctx context.Context, no OrderNo, by By) (Order, error) {
 	g, err := e.queryGateway(ctx, no, true)
 	switch {
 	case errors.Is(err, ErrGatewayNotFound):
+		// The acquirer may not have reported a payment yet: the terminal
+		// must say it did not charge this number before it is sent again.
+		start := e.now()
+		r, qerr := l.term.Query(ctx, no)
+		e.recordCheck(ctx, no, CheckTerminalQuery, "ecrhub.pay.query", start, resultText(string(r.Outcome)+" "+r.Code, qerr), qerr)
+		switch {
+		case qerr != nil:
+			return o, &Error{Code: EUNAVAILABLE, Message: "The terminal did not answer; a retry needs its word that the customer was not charged.", Err: qerr}
+		case r.Outcome == OutcomeApproved:
+			return o, &Error{Code: ECONFLICT, Message: "The terminal reports this payment approved; it is being confirmed with the gateway. Do not take payment again."}
+		case !r.Outcome.NotCharged():
+			return o, &Error{Code: ELANEBUSY, Message: "The terminal is still handling this payment."}
+		}
 	case err != nil:
 		return o, &Error{Code: EUNAVAILABLE, Message: "The gateway could not be reached; a retry needs its answer first.", Err: err}
 	case g.Status != GatewayCreated:
@@ -231,7 +280,9 @@ func refundStatus(s GatewayRefundStatus) RefundStatus {
 func (e *Engine) applyRefund(ctx context.Context, no OrderNo, g GatewayRefund, actor Actor) (Refund, error) {
 	to := refundStatus(g.Status)
 	r, ev, err := e.store.UpdateRefund(ctx, no, Cause{Actor: actor, Action: "refund " + string(to), Detail: g.FailMsg}, func(r *Refund) error {
-		if r.Status.Final() || r.Status == to {
+		// The gateway's word wins over a failed refund (the store allows
+		// failed → succeeded); a succeeded one never changes.
+		if r.Status == to || r.Status == RefundSucceeded || r.Status == RefundFailed && to != RefundSucceeded {
 			return ErrNoChange
 		}
 		r.Status = to

@@ -301,6 +301,17 @@ func (e *Engine) freeTerminal(l *lane, no OrderNo) {
 	}
 }
 
+// onTerminal reports whether o's sale is running on its lane's terminal now.
+func (e *Engine) onTerminal(o Order) bool {
+	l := e.lanes[o.Lane]
+	if l == nil {
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return l.active == o.No
+}
+
 func (e *Engine) isInflight(no OrderNo) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -421,6 +432,12 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
 		return Order{}, fmt.Errorf("store order: %w", err)
 	}
 	e.Bus.Publish(ev)
+
+	// The lane names the order before at_terminal is committed, so a cancel
+	// that commits after it sees the sale as on the terminal (closeOrder).
+	e.mu.Lock()
+	l.active = no
+	e.mu.Unlock()
 
 	// Write-ahead: at_terminal is committed before the first byte goes out.
 	sent, err := e.update(ctx, no, Cause{Actor: ActorEngine, Action: "send", Detail: "sale sent to the terminal"}, func(o *Order) error {

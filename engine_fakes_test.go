@@ -120,6 +120,12 @@ type saleScript struct {
 	delay  time.Duration
 	charge bool // the acquirer tells the gateway the order is paid before the answer
 	create bool // the acquirer tells the gateway the order exists, unpaid
+	// chargeLate: the customer pays at the end of the delay, so the gateway
+	// learns of the order only then (the acquirer reports after the tap).
+	chargeLate bool
+	// closeEnds: ecrhub.pay.close during the delay ends the sale with 102
+	// (closed, not charged), as termsim and the real terminal do.
+	closeEnds bool
 }
 
 // fakeTerminal answers sales from a script and tells the fake gateway, as an
@@ -132,6 +138,7 @@ type fakeTerminal struct {
 	closes  int
 	queries int
 	query   posbridge.TerminalResult
+	closing chan struct{} // closed by CloseOrder to end a closeEnds sale
 }
 
 func newFakeTerminal(gw *fakeGateway, script ...saleScript) *fakeTerminal {
@@ -152,11 +159,22 @@ func (t *fakeTerminal) Sale(ctx context.Context, s posbridge.Sale) (posbridge.Te
 		t.gw.set(s.OrderNo, s.Amount, posbridge.GatewayCreated)
 	}
 	if sc.delay > 0 {
+		closed := make(chan struct{})
+		if sc.closeEnds {
+			t.mu.Lock()
+			t.closing = closed
+			t.mu.Unlock()
+		}
 		select {
 		case <-time.After(sc.delay):
+		case <-closed:
+			return posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "102", TransStatus: "1"}, nil
 		case <-ctx.Done():
 			return posbridge.TerminalResult{}, ctx.Err()
 		}
+	}
+	if sc.chargeLate {
+		t.gw.set(s.OrderNo, s.Amount, posbridge.GatewayPaid)
 	}
 	return sc.result, sc.err
 }
@@ -172,6 +190,10 @@ func (t *fakeTerminal) CloseOrder(ctx context.Context, no posbridge.OrderNo) err
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.closes++
+	if t.closing != nil {
+		close(t.closing)
+		t.closing = nil
+	}
 	return nil
 }
 

@@ -418,3 +418,29 @@ func TestEngine_GatewayOutageKeepsSchedule(t *testing.T) {
 		}
 	})
 }
+
+func TestEngine_CancelWhileOnTerminal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, delay: time.Minute, chargeLate: true, closeEnds: true})
+		te := newTestEngine(t, "", gw, term, true)
+		ctx := context.Background()
+		o := pay(t, te, "15.00")
+		time.Sleep(3 * time.Second)
+		got, err := te.Cancel(ctx, o.No, cashier)
+		if err != nil || got.Status != posbridge.StatusFailed {
+			t.Fatalf("cancel during the sale: %s (%s), %v; want failed, closed on the terminal", got.Status, got.Reason, err)
+		}
+		if term.closes == 0 {
+			t.Fatal("the sale was not closed on the terminal")
+		}
+		time.Sleep(5 * time.Minute)
+		synctest.Wait()
+		if s := gw.status(o.No); s == posbridge.GatewayPaid {
+			t.Fatal("the customer was charged after the cancel")
+		}
+		if got, _ = te.Payment(ctx, o.No); got.Status != posbridge.StatusFailed || !got.NextCheckAt.IsZero() {
+			t.Fatalf("after a while: %s next %v", got.Status, got.NextCheckAt)
+		}
+	})
+}

@@ -87,10 +87,11 @@ func (e *Engine) applyNotification(ctx context.Context, in InboxEntry, n *Notifi
 	if n == nil {
 		// Received before a restart and not applied: ask the gateway again
 		// rather than trust a body we cannot re-verify here.
-		if _, err := e.verify(ctx, o, false, cause); err != nil {
-			if o.Open() {
-				e.reschedule(ctx, o, e.now(), cause)
-			}
+		if _, err := e.verify(ctx, o, false, cause); err != nil && o.Status != StatusPaid {
+			// The query is what applies it now: keep one scheduled even for a
+			// failed or canceled order, whose check (cancel, then query when
+			// refused as paid) finds a payment the notification reported.
+			e.reschedule(ctx, o, e.now(), cause)
 		}
 		return NotifyApplied, nil
 	}
@@ -108,7 +109,10 @@ func (e *Engine) applyNotification(ctx context.Context, in InboxEntry, n *Notifi
 	}
 	g := GatewayOrder{OrderNo: n.OrderNo, GatewayNo: n.GatewayNo, Status: n.Status, Revoked: n.Revoked, Amount: n.Amount, Card: n.Card}
 	_, err = e.applyInput(ctx, o.No, cause, gatewayInput(g), func(o *Order) bool { return learn(o, g) })
-	if err != nil && ErrorCode(err) == EINTERNAL {
+	var te *TransitionError
+	if err != nil && !errors.As(err, &te) {
+		// Not written (a busy database, shutdown): the gateway must deliver
+		// it again, so it is not acknowledged.
 		return "", err
 	}
 	return NotifyApplied, nil

@@ -153,7 +153,9 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 		return
 	}
 	if after.Status == StatusVerifying && e.now().Before(after.VerifyUntil) {
-		return // its fast verification is running or resumes
+		// Its fast verification owns it until the window ends; check again then.
+		e.reschedule(ctx, after, after.VerifyUntil, cause)
+		return
 	}
 	checks := after.ScheduledChecks + 1
 	if e.exhausted(after, checks) {

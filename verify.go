@@ -181,6 +181,11 @@ func (e *Engine) closeOrder(ctx context.Context, no OrderNo, cause Cause, reason
 	if !o.Open() {
 		return o, nil
 	}
+	if e.onTerminal(o) {
+		// The customer can still tap: closing now could record "canceled"
+		// for a charge the gateway has not heard of yet, with no check left.
+		return o, &Error{Code: ELANEBUSY, Message: "The sale is still on the terminal. Cancel it on the terminal, or wait for its result."}
+	}
 	foreground := cause.Actor == ActorCashier || cause.Actor == ActorAPI
 	unavailable := func(err error) (Order, error) {
 		return o, &Error{Code: EUNAVAILABLE, Message: "The gateway cannot be reached to confirm the payment is closed; try again.", Err: err}
@@ -254,6 +259,23 @@ func (e *Engine) closeOrder(ctx context.Context, no OrderNo, cause Cause, reason
 	if strict && !terminalClosed {
 		return o, &Error{Code: EUNAVAILABLE, Message: "Neither the gateway nor the terminal can confirm that this payment is closed. Check the terminal, then try again."}
 	}
-	return e.applyInput(ctx, no, Cause{Actor: cause.Actor, Who: cause.Who, Action: cause.Action, Detail: joinDetail(cause.Detail, "gateway does not know the order")},
-		Input{Kind: InputCanceled, Reason: reason}, nil)
+	// Checked again inside the commit: a sale that started since the check
+	// above must not be closed on the word of a gateway that has not seen it.
+	return e.update(ctx, no, Cause{Actor: cause.Actor, Who: cause.Who, Action: cause.Action, Detail: joinDetail(cause.Detail, "gateway does not know the order")},
+		func(o *Order) error {
+			if e.onTerminal(*o) {
+				return &Error{Code: ELANEBUSY, Message: "The sale is on the terminal again. Cancel it on the terminal, or wait for its result."}
+			}
+			changed, err := o.Apply(Input{Kind: InputCanceled, Reason: reason}, e.now())
+			if errors.Is(err, ErrOrderFinal) {
+				return ErrNoChange
+			}
+			if err != nil {
+				return err
+			}
+			if !changed {
+				return ErrNoChange
+			}
+			return nil
+		})
 }
