@@ -3,6 +3,7 @@ package posbridge_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -218,7 +219,7 @@ type testEngine struct {
 
 func mustOpenStore(tb testing.TB, path string) *store.DB {
 	tb.Helper()
-	db, err := store.Open(path)
+	db, err := store.OpenOptions(path, store.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}
@@ -234,6 +235,7 @@ func newTestEngine(tb testing.TB, path string, gw *fakeGateway, term *fakeTermin
 	}
 	db := mustOpenStore(tb, path)
 	e := posbridge.NewEngine(db, gw, map[string]posbridge.Terminal{"1": term})
+	e.Logger = slog.New(slog.DiscardHandler)
 	if !loop {
 		e.ReconcileInterval = 0
 	}
