@@ -60,10 +60,7 @@ const cancelWait = 15 * time.Second
 // when the sale ended with an answer that still needs closing at the
 // gateway (the caller goes on with closeOrder).
 func (e *Engine) closeOnTerminal(ctx context.Context, o Order) (Order, bool, error) {
-	l := e.lanes[o.Lane]
-	start := e.now()
-	cerr := l.term.CloseOrder(ctx, o.No)
-	e.recordCheck(ctx, o.No, CheckTerminalClose, "ecrhub.pay.close", start, resultText("closed", cerr), cerr)
+	e.closeTerminal(ctx, e.lanes[o.Lane], o.No)
 	wctx, cancel := context.WithTimeout(ctx, cancelWait)
 	got, err := e.Await(wctx, o.No)
 	cancel()
@@ -138,9 +135,7 @@ func (e *Engine) Retry(ctx context.Context, no OrderNo, by By) (Order, error) {
 	case errors.Is(err, ErrGatewayNotFound):
 		// The acquirer may not have reported a payment yet: the terminal
 		// must say it did not charge this number before it is sent again.
-		start := e.now()
-		r, qerr := l.term.Query(ctx, no)
-		e.recordCheck(ctx, no, CheckTerminalQuery, "ecrhub.pay.query", start, resultText(string(r.Outcome)+" "+r.Code, qerr), qerr)
+		r, qerr := e.queryTerminal(ctx, l, no)
 		switch {
 		case qerr != nil:
 			return o, &Error{Code: EUNAVAILABLE, Message: "The terminal did not answer; a retry needs its word that the customer was not charged.", Err: qerr}

@@ -250,12 +250,8 @@ func (e *Engine) closeInterrupted(ctx context.Context, no OrderNo, why string) b
 // terminal did not answer). The terminal saying "charged" is only
 // information: the gateway decides that.
 func (e *Engine) terminalFollowUp(ctx context.Context, l *lane, no OrderNo) (TerminalResult, bool) {
-	start := e.now()
-	err := l.term.CloseOrder(ctx, no)
-	e.recordCheck(ctx, no, CheckTerminalClose, "ecrhub.pay.close", start, resultText("closed", err), err)
-	start = e.now()
-	r, err := l.term.Query(ctx, no)
-	e.recordCheck(ctx, no, CheckTerminalQuery, "ecrhub.pay.query", start, resultText(string(r.Outcome)+" "+r.Code, err), err)
+	e.closeTerminal(ctx, l, no)
+	r, err := e.queryTerminal(ctx, l, no)
 	if err == nil && r.Card.Last4 != "" {
 		e.update(ctx, no, Cause{Actor: ActorTerminal, Action: "terminal query", Detail: string(r.Outcome)}, func(o *Order) error {
 			if o.Card == r.Card {

@@ -110,6 +110,22 @@ func (e *Engine) cancelGateway(ctx context.Context, no OrderNo, foreground bool)
 	return g, err
 }
 
+// closeTerminal sends ecrhub.pay.close for an order and records the call.
+func (e *Engine) closeTerminal(ctx context.Context, l *lane, no OrderNo) error {
+	start := e.now()
+	err := l.term.CloseOrder(ctx, no)
+	e.recordCheck(ctx, no, CheckTerminalClose, "ecrhub.pay.close", start, resultText("closed", err), err)
+	return err
+}
+
+// queryTerminal sends ecrhub.pay.query for an order and records the call.
+func (e *Engine) queryTerminal(ctx context.Context, l *lane, no OrderNo) (TerminalResult, error) {
+	start := e.now()
+	r, err := l.term.Query(ctx, no)
+	e.recordCheck(ctx, no, CheckTerminalQuery, "ecrhub.pay.query", start, resultText(string(r.Outcome)+" "+r.Code, err), err)
+	return r, err
+}
+
 // gatewayInput turns what the gateway says into a state-machine input.
 func gatewayInput(g GatewayOrder) Input {
 	switch {
@@ -204,13 +220,9 @@ func (e *Engine) closeOrder(ctx context.Context, no OrderNo, cause Cause, reason
 	// Close the sale on the terminal, so the customer can no longer pay it there.
 	terminalClosed := false
 	if l := e.lanes[o.Lane]; l != nil {
-		start := e.now()
-		cerr := l.term.CloseOrder(ctx, no)
-		e.recordCheck(ctx, no, CheckTerminalClose, "ecrhub.pay.close", start, resultText("closed", cerr), cerr)
+		cerr := e.closeTerminal(ctx, l, no)
 		if !knownAtGateway {
-			start = e.now()
-			r, qerr := l.term.Query(ctx, no)
-			e.recordCheck(ctx, no, CheckTerminalQuery, "ecrhub.pay.query", start, resultText(string(r.Outcome)+" "+r.Code, qerr), qerr)
+			r, qerr := e.queryTerminal(ctx, l, no)
 			if qerr == nil && r.Outcome == OutcomeApproved {
 				// The terminal says charged but the gateway does not know yet:
 				// never cancel on that; keep verifying.
