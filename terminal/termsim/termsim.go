@@ -443,7 +443,7 @@ func (s *Sim) Serve(ctx context.Context, rw io.ReadWriteCloser) error {
 	s.mu.Unlock()
 	tick := s.clock.NewTimer(s.cfg.Retransmit)
 	defer tick.Stop()
-	hb := s.clock.NewTimer(s.cfg.Heartbeat)
+	hb := s.clock.NewTimer(s.heartbeat())
 	defer hb.Stop()
 	for {
 		select {
@@ -451,8 +451,9 @@ func (s *Sim) Serve(ctx context.Context, rw io.ReadWriteCloser) error {
 			if err := c.handle(f); err != nil {
 				return err
 			}
+			tick.Reset(c.nextTick())
 		case <-tick.C():
-			tick.Reset(s.cfg.Retransmit)
+			tick.Reset(c.nextTick())
 			s.mu.Lock()
 			msgs := s.completeDueLocked(ctx)
 			s.mu.Unlock()
@@ -464,7 +465,7 @@ func (s *Sim) Serve(ctx context.Context, rw io.ReadWriteCloser) error {
 				return err
 			}
 		case <-hb.C():
-			hb.Reset(s.cfg.Heartbeat)
+			hb.Reset(s.heartbeat())
 			s.mu.Lock()
 			quiet := s.faults.NoHeartbeats
 			s.mu.Unlock()
@@ -472,6 +473,7 @@ func (s *Sim) Serve(ctx context.Context, rw io.ReadWriteCloser) error {
 				if err := c.write(terminal.HeartbeatFrame); err != nil {
 					return err
 				}
+				tick.Reset(c.nextTick())
 			}
 		case err := <-readErr:
 			return fmt.Errorf("termsim read: %w", err)
@@ -479,6 +481,43 @@ func (s *Sim) Serve(ctx context.Context, rw io.ReadWriteCloser) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// idleTick is how long the send tick sleeps when nothing is to be sent or
+// completed: a quiet terminal costs no wake-ups in simulated time.
+const idleTick = time.Hour
+
+// nextTick returns when the send tick should fire next: every Retransmit
+// while a frame waits for its ACK or coalesced bytes wait, when the open
+// sale is due to complete, and otherwise after idleTick.
+func (c *conn) nextTick() time.Duration {
+	s := c.s
+	if len(c.outq) > 0 || len(c.coalesced) > 0 {
+		return s.cfg.Retransmit
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.pending; p != nil && !p.completeAt.IsZero() {
+		return max(p.completeAt.Sub(s.clock.Now()), s.cfg.Retransmit)
+	}
+	return idleTick
+}
+
+func (s *Sim) heartbeat() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg.Heartbeat
+}
+
+// SetHeartbeat changes the period of the terminal's heartbeats (from the
+// next one on); zero restores DefaultHeartbeat.
+func (s *Sim) SetHeartbeat(d time.Duration) {
+	if d <= 0 {
+		d = DefaultHeartbeat
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg.Heartbeat = d
 }
 
 func (c *conn) handle(f terminal.Frame) error {
