@@ -49,7 +49,7 @@ type simStore struct {
 
 // busyLoopLimit is how many writes may fail on one held lock before the
 // simulation calls it a busy loop: waiting loops make a few dozen.
-const busyLoopLimit = 500
+const busyLoopLimit = 300
 
 // holding arms the busy counter for one lock hold and returns the channel
 // closed when the engine has failed busyLoopLimit writes on it.

@@ -685,7 +685,7 @@ func (w *world) pickStoreFault(r *rand.Rand) {
 		d.st.crashIn.Store(int64(n))
 		w.note("the process dies right after database write %d from now", n)
 	case 5:
-		hold := time.Duration(1+r.Intn(40)) * time.Second
+		hold := time.Duration(1+r.Intn(20)) * time.Second
 		wait := time.Duration(r.Intn(20000)) * time.Millisecond
 		go func() {
 			time.Sleep(wait)
@@ -916,8 +916,12 @@ func (w *world) awkward(l *simLane, no posbridge.OrderNo, r *rand.Rand) {
 	case 13:
 		w.replayOld(r)
 	case 14:
-		if err := w.sb.Revoke(string(no)); err == nil {
-			w.note("the merchant revokes %s in the gateway's portal", no)
+		// The merchant reverses a confirmed sale from the gateway's portal
+		// (posbridge is not told; the order stays paid here).
+		if o, err := w.eng().Payment(context.Background(), no); err == nil && o.Status == posbridge.StatusPaid {
+			if err := w.sb.Revoke(string(no)); err == nil {
+				w.note("the merchant revokes %s in the gateway's portal", no)
+			}
 		}
 	}
 }
@@ -1178,7 +1182,8 @@ func (w *world) check() {
 				paidSeen[p.No] = true
 			}
 			unpaid := p.Status == posbridge.StatusFailed || p.Status == posbridge.StatusCanceled
-			if unpaid && !p.NeedsAttention && !shownUnpaid[p.No] && (everPaid(p.No) || termCharges[string(p.No)] > 0) {
+			charged := everPaid(p.No) && !truth[string(p.No)].Revoked || termCharges[string(p.No)] > 0
+			if unpaid && !p.NeedsAttention && !shownUnpaid[p.No] && charged {
 				shownUnpaid[p.No] = true
 				g := truth[string(p.No)]
 				t.Errorf("invariant 8: %s was shown %s (%s) at %s without needs_attention, but the customer was charged (gateway paid at %s, terminal charges %d)",
@@ -1188,8 +1193,8 @@ func (w *world) check() {
 	}
 
 	// 9. No card number anywhere: not in the database, not in the log.
-	for _, p := range scanForPANs(w.dbPath, w.logMu.bytes()) {
-		t.Errorf("invariant 9: a card number is stored: %s", p)
+	if pans := scanForPANs(w.dbPath, w.logMu.bytes()); len(pans) > 0 {
+		t.Errorf("invariant 9: %d card numbers stored (first at %s)", len(pans), pans[0])
 	}
 
 	if t.Failed() {
