@@ -3,6 +3,8 @@ package posbridge_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -14,11 +16,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/gateway/sandbox"
 	"github.com/posbridge/posbridge/store"
 )
 
@@ -396,4 +400,30 @@ func (l *lockedList) all() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]string(nil), l.l...)
+}
+
+var (
+	simKeysOnce sync.Once
+	simKeysVal  sandbox.Keys
+	simKeysErr  error
+)
+
+// simKeys returns the gateway and merchant keys every scenario shares:
+// RSA-1024, not production's 2048, because signing every request and answer
+// is most of a scenario's CPU and the simulation checks logic, not crypto.
+func simKeys(t *testing.T) sandbox.Keys {
+	simKeysOnce.Do(func() {
+		var k sandbox.Keys
+		if k.Merchant, simKeysErr = rsa.GenerateKey(rand.Reader, 1024); simKeysErr != nil {
+			return
+		}
+		if k.Gateway, simKeysErr = rsa.GenerateKey(rand.Reader, 1024); simKeysErr != nil {
+			return
+		}
+		simKeysVal = k
+	})
+	if simKeysErr != nil {
+		t.Fatalf("simulation keys: %v", simKeysErr)
+	}
+	return simKeysVal
 }

@@ -432,7 +432,7 @@ func runScenario(t *testing.T, seed int64) {
 	w.sc = sc
 	w.note("scenario %s", sc)
 	var err error
-	w.sb, err = sandbox.New(sandbox.Config{HTTPClient: w.net.client(), NotifyURL: "http://notify/notify/payby", Logger: w.log,
+	w.sb, err = sandbox.New(sandbox.Config{Keys: simKeys(t), HTTPClient: w.net.client(), NotifyURL: "http://notify/notify/payby", Logger: w.log,
 		ExpireAfter: sc.expireAfter, SettleAfter: sc.settleAfter, RefundSucceedAfter: sc.refundAfter, CaptureAfterClose: true})
 	if err != nil {
 		t.Fatalf("sandbox: %v", err)
@@ -558,7 +558,9 @@ func (w *world) longWait() {
 		time.Sleep(30 * time.Minute)
 	}
 	w.note("night: every acquirer record arrived; a day for the daily checks")
-	time.Sleep(26 * time.Hour)
+	for i := 0; i < 26 && open(); i++ {
+		time.Sleep(time.Hour)
+	}
 	w.sb.FlushNotifications()
 	w.finishRefunds()
 	time.Sleep(time.Hour)
