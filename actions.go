@@ -84,16 +84,19 @@ func (e *Engine) Verify(ctx context.Context, no OrderNo, by By) (Order, error) {
 	if err != nil {
 		return o, err
 	}
-	o, err = e.verify(ctx, o, true, byCause(by, "verify now"))
+	o, _, err = e.verify(ctx, o, true, byCause(by, "verify now"))
 	if err != nil {
 		return o, &Error{Code: EUNAVAILABLE, Message: "The gateway could not be reached; the payment will be checked again automatically.", Err: err}
 	}
 	return o, nil
 }
 
-// Retry implements PaymentService: the same order number goes to the terminal
-// again, only while the order is open, no sale is running on the lane, and the
-// gateway says it is unpaid.
+// Retry implements PaymentService: the customer tries again for an order
+// that is open and unpaid at the gateway. A CodePay terminal refuses a
+// number it has seen (113), so the same number goes out again only when the
+// terminal has no record of it; otherwise the order is closed (query first,
+// then cancel) and a new payment replaces it, for the same amount and
+// reference. A terminal that reports the sale approved stops the retry.
 func (e *Engine) Retry(ctx context.Context, no OrderNo, by By) (Order, error) {
 	o, err := e.load(ctx, no)
 	if err != nil {
@@ -102,12 +105,15 @@ func (e *Engine) Retry(ctx context.Context, no OrderNo, by By) (Order, error) {
 	if !o.Open() {
 		return o, &Error{Code: EFINAL, Message: "This payment is final; start a new one if needed."}
 	}
+	if o.TerminalOutcome == OutcomeApproved {
+		return o, &Error{Code: ECONFLICT, Message: "The terminal reported this payment approved; it is being confirmed with the gateway. Do not take payment again."}
+	}
 	l := e.lanes[o.Lane]
 	if l == nil {
 		return o, &Error{Code: EINVALID, Message: fmt.Sprintf("Lane %s is not configured.", o.Lane)}
 	}
 	e.mu.Lock()
-	if l.active != "" || e.inflight[no] {
+	if l.active != "" || e.inflight[no] || e.closing[no] > 0 {
 		e.mu.Unlock()
 		return o, &Error{Code: ELANEBUSY, Message: fmt.Sprintf("Lane %s is busy.", o.Lane)}
 	}
@@ -132,26 +138,33 @@ func (e *Engine) Retry(ctx context.Context, no OrderNo, by By) (Order, error) {
 	}
 	g, err := e.queryGateway(ctx, no, true)
 	switch {
-	case errors.Is(err, ErrGatewayNotFound):
-		// The acquirer may not have reported a payment yet: the terminal
-		// must say it did not charge this number before it is sent again.
-		r, qerr := e.queryTerminal(ctx, l, no)
-		switch {
-		case qerr != nil:
-			return o, &Error{Code: EUNAVAILABLE, Message: "The terminal did not answer; a retry needs its word that the customer was not charged.", Err: qerr}
-		case r.Outcome == OutcomeApproved:
-			return o, &Error{Code: ECONFLICT, Message: "The terminal reports this payment approved; it is being confirmed with the gateway. Do not take payment again."}
-		case !r.Outcome.NotCharged():
-			return o, &Error{Code: ELANEBUSY, Message: "The terminal is still handling this payment."}
-		}
+	case errors.Is(err, ErrGatewayNotFound), err == nil && g.Status == GatewayCreated:
 	case err != nil:
 		return o, &Error{Code: EUNAVAILABLE, Message: "The gateway could not be reached; a retry needs its answer first.", Err: err}
-	case g.Status != GatewayCreated:
-		o, err = e.applyInput(ctx, no, byCause(by, "retry refused"), gatewayInput(g), func(o *Order) bool { return learn(o, g) })
+	default:
+		o, err = e.applyGateway(ctx, no, byCause(by, "retry refused"), g, false)
 		if err != nil {
 			return o, err
 		}
 		return o, &Error{Code: EFINAL, Message: fmt.Sprintf("The gateway says this payment is %s; it cannot be retried.", g.Status)}
+	}
+	// The acquirer may not have reported a payment yet: the terminal must
+	// say it did not charge this number before anything is sent again.
+	r, qerr := e.queryTerminal(ctx, l, no)
+	switch {
+	case qerr != nil:
+		return o, &Error{Code: EUNAVAILABLE, Message: "The terminal did not answer; a retry needs its word that the customer was not charged.", Err: qerr}
+	case r.Outcome == OutcomeApproved:
+		return o, &Error{Code: ECONFLICT, Message: "The terminal reports this payment approved; it is being confirmed with the gateway. Do not take payment again."}
+	case !r.Outcome.NotCharged():
+		return o, &Error{Code: ELANEBUSY, Message: "The terminal is still handling this payment."}
+	case !r.NoRecord:
+		// The terminal knows this number and would refuse it: replace the
+		// order with a new one (closing it first).
+		e.freeTerminal(l, no)
+		e.release(no)
+		started = true
+		return e.Pay(ctx, PayRequest{Lane: o.Lane, Amount: o.Amount, Reference: o.Reference, Replaces: no, By: by})
 	}
 	now := e.now()
 	o, err = e.update(ctx, no, byCause(by, "retry"), func(o *Order) error {
@@ -251,13 +264,13 @@ func (e *Engine) submitRefund(ctx context.Context, r Refund, foreground bool) (R
 	e.recordCheck(ctx, r.OrderNo, CheckRefund, "refund "+string(r.No)+" "+r.Amount.String(), start, resultText(string(g.Status), err), err)
 	switch {
 	case err == nil:
-		return e.applyRefund(ctx, r.No, g, ActorGatewayQuery)
+		return e.applyRefund(ctx, r.No, g, Cause{Actor: ActorGatewayQuery})
 	case errors.Is(err, ErrUnknownOutcome), errors.Is(err, ErrRetryable):
 		// Stays requested; the reconciler asks again with the same number.
 		e.wake()
 		return r, nil
 	default:
-		return e.applyRefund(ctx, r.No, GatewayRefund{Status: GatewayRefundFailed, FailMsg: err.Error()}, ActorGatewayQuery)
+		return e.applyRefund(ctx, r.No, GatewayRefund{Status: GatewayRefundFailed, FailMsg: err.Error()}, Cause{Actor: ActorGatewayQuery})
 	}
 }
 
@@ -272,9 +285,12 @@ func refundStatus(s GatewayRefundStatus) RefundStatus {
 	}
 }
 
-func (e *Engine) applyRefund(ctx context.Context, no OrderNo, g GatewayRefund, actor Actor) (Refund, error) {
+// applyRefund applies the gateway's word on a refund. cause names who said
+// it (and, for a notification, the inbox entry it applies).
+func (e *Engine) applyRefund(ctx context.Context, no OrderNo, g GatewayRefund, cause Cause) (Refund, error) {
 	to := refundStatus(g.Status)
-	r, ev, err := e.store.UpdateRefund(ctx, no, Cause{Actor: actor, Action: "refund " + string(to), Detail: g.FailMsg}, func(r *Refund) error {
+	cause.Action, cause.Detail = joinDetail(cause.Action, "refund "+string(to)), g.FailMsg
+	r, ev, err := e.store.UpdateRefund(ctx, no, cause, func(r *Refund) error {
 		// The gateway's word wins over a failed refund (the store allows
 		// failed → succeeded); a succeeded one never changes.
 		if r.Status == to || r.Status == RefundSucceeded || r.Status == RefundFailed && to != RefundSucceeded {
@@ -298,15 +314,50 @@ func (e *Engine) applyRefund(ctx context.Context, no OrderNo, g GatewayRefund, a
 	return r, nil
 }
 
-func (e *Engine) applyRefundNotification(ctx context.Context, n Notification) (string, error) {
-	_, err := e.applyRefund(ctx, n.OrderNo, GatewayRefund{RefundNo: n.OrderNo, GatewayNo: n.GatewayNo, Status: n.Refund}, ActorNotification)
-	if errors.Is(err, ErrNotFound) {
-		return NotifyUnknownOrder, nil
+// applyRefundNotification applies a refund notification after checking it
+// against the stored refund: the refund must exist, belong to the order the
+// notification names, and have its amount and currency. A mismatch is
+// refused, audited and flagged on the order, never applied.
+func (e *Engine) applyRefundNotification(ctx context.Context, in InboxEntry) (string, error) {
+	n := in.Notification
+	refunds, err := e.store.Refunds(ctx, n.OrigNo)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return "", err
 	}
-	if err != nil {
+	var stored *Refund
+	for i := range refunds {
+		if refunds[i].No == n.OrderNo {
+			stored = &refunds[i]
+		}
+	}
+	if stored == nil {
+		// Unknown refund, or a refund of another order than the one named.
+		if _, err := e.store.Order(ctx, n.OrigNo); err == nil {
+			return e.refuseRefundNotification(ctx, in, n.OrigNo, fmt.Sprintf("notification names refund %s, which order %s does not have", n.OrderNo, n.OrigNo))
+		}
+		return e.markOnly(ctx, in, NotifyUnknownOrder)
+	}
+	if n.Amount != stored.Amount {
+		return e.refuseRefundNotification(ctx, in, stored.OrderNo, fmt.Sprintf("refund notification says %s, refund %s is %s", n.Amount, stored.No, stored.Amount))
+	}
+	cause := Cause{Actor: ActorNotification, Who: in.Gateway + " " + in.NotificationID, Action: "refund notification",
+		Applies: &InboxMark{ID: in.ID, Result: NotifyApplied}}
+	if _, err := e.applyRefund(ctx, n.OrderNo, GatewayRefund{RefundNo: n.OrderNo, GatewayNo: n.GatewayNo, Status: n.Refund}, cause); err != nil {
 		return "", err
 	}
 	return NotifyApplied, nil
+}
+
+// refuseRefundNotification records a refund notification that disagrees
+// with the stored refund: audited and flagged on the order, not applied.
+func (e *Engine) refuseRefundNotification(ctx context.Context, in InboxEntry, orderNo OrderNo, detail string) (string, error) {
+	cause := Cause{Actor: ActorNotification, Who: in.Gateway + " " + in.NotificationID, Action: "refund notification refused", Detail: detail,
+		Applies: &InboxMark{ID: in.ID, Result: NotifyMismatch}}
+	_, err := e.update(ctx, orderNo, cause, func(o *Order) error {
+		o.NeedsAttention, o.Attention = true, "a refund notification disagreed with the stored refund"
+		return nil
+	})
+	return NotifyMismatch, err
 }
 
 // reconcileRefunds re-submits requested refunds and queries pending ones, at
@@ -330,7 +381,7 @@ func (e *Engine) reconcileRefunds(ctx context.Context) error {
 		g, err := e.gateway.QueryRefund(ctx, r.No)
 		e.recordCheck(ctx, r.OrderNo, CheckRefundQuery, "refund query "+string(r.No), start, resultText(string(g.Status), err), err)
 		if err == nil {
-			e.applyRefund(ctx, r.No, g, ActorReconciler)
+			e.applyRefund(ctx, r.No, g, Cause{Actor: ActorReconciler})
 		}
 	}
 	return nil

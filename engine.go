@@ -55,6 +55,7 @@ type Engine struct {
 
 	mu              sync.Mutex
 	inflight        map[OrderNo]bool // orders a foreground goroutine (sale, fast poll) owns
+	closing         map[OrderNo]int  // orders being closed (closeOrder): no sale may start for them
 	failures        map[OrderNo]int  // consecutive gateway errors per order, for backoff
 	lastRefundCheck time.Time
 
@@ -91,6 +92,7 @@ func NewEngine(store Store, gateway Gateway, terminals map[string]Terminal) *Eng
 		lanes:             make(map[string]*lane),
 		kick:              make(chan struct{}, 1),
 		inflight:          make(map[OrderNo]bool),
+		closing:           make(map[OrderNo]int),
 		failures:          make(map[OrderNo]int),
 	}
 	for id, t := range terminals {
@@ -214,7 +216,7 @@ func (e *Engine) recover(ctx context.Context) error {
 		return err
 	}
 	for _, in := range inbox {
-		if err := e.applyInbox(ctx, in, nil); err != nil {
+		if err := e.applyInbox(ctx, in); err != nil {
 			return err
 		}
 	}
@@ -286,6 +288,26 @@ func (e *Engine) release(no OrderNo) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.inflight, no)
+}
+
+// beginClose marks o as being closed, so that no sale starts for it (a
+// retry) while it is; false when its sale is on the terminal now.
+func (e *Engine) beginClose(o Order) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if l := e.lanes[o.Lane]; l != nil && l.active == o.No {
+		return false
+	}
+	e.closing[o.No]++
+	return true
+}
+
+func (e *Engine) endClose(no OrderNo) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closing[no]--; e.closing[no] <= 0 {
+		delete(e.closing, no)
+	}
 }
 
 // freeTerminal marks the lane's terminal as no longer used by no's sale.
@@ -408,16 +430,28 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
 	if err := e.checkLaneFree(ctx, r); err != nil {
 		return Order{}, err
 	}
+	e.closePrevious(ctx, l)
 
 	now := e.now()
 	no, err := NewOrderNo(now, r.Lane, e.Random)
 	if err != nil {
 		return Order{}, err
 	}
+	// The number is claimed before it is stored, so the reconciler leaves
+	// it alone while this call owns it; the check stored with it is what
+	// frees the lane if this call cannot finish (a failed write).
+	e.claim(no)
+	claimed := true
+	defer func() {
+		if claimed {
+			e.release(no)
+			e.wake()
+		}
+	}()
 	o := &Order{
 		No: no, Lane: r.Lane, Amount: r.Amount, Reference: r.Reference, Status: StatusCreated,
 		CreatedAt: now, UpdatedAt: now, Refunded: Money{Currency: r.Amount.Currency},
-		IdempotencyKey: r.IdempotencyKey, RequestHash: hash,
+		IdempotencyKey: r.IdempotencyKey, RequestHash: hash, NextCheckAt: now,
 	}
 	ev, err := e.store.CreateOrder(ctx, o, Cause{Actor: r.By.Actor, Who: r.By.Who, Action: "create", Detail: "payment requested"})
 	if errors.Is(err, ErrIdempotencyKeyUsed) {
@@ -445,13 +479,14 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
 		return nil
 	})
 	if err != nil {
+		// Nothing was sent; the check stored with the order closes it as
+		// not sent, and the lane is free again.
 		return Order{}, fmt.Errorf("mark order at terminal: %w", err)
 	}
 	e.mu.Lock()
 	l.active, l.last = no, no
-	e.inflight[no] = true
 	e.mu.Unlock()
-	reserved = false
+	reserved, claimed = false, false
 	e.wg.Go(func() { e.runSale(l, sent) })
 	return sent, nil
 }
@@ -484,6 +519,9 @@ func (e *Engine) checkLaneFree(ctx context.Context, r PayRequest) error {
 		return fmt.Errorf("list open orders of lane %s: %w", r.Lane, err)
 	}
 	for _, o := range page.Orders {
+		if o.Status == StatusPending && o.Reason == ReasonUnconfirmed {
+			continue // flagged and checked daily; the customer is long gone
+		}
 		if o.No != r.Replaces {
 			return &Error{Code: ELANEBUSY, Message: fmt.Sprintf(
 				"Payment %s on lane %s is not confirmed yet. Do not take payment again: wait, or replace it (which cancels it first).", o.No, r.Lane)}
@@ -513,6 +551,25 @@ func (e *Engine) checkLaneFree(ctx context.Context, r PayRequest) error {
 		return &Error{Code: ECONFLICT, Message: fmt.Sprintf("Payment %s went through; do not take payment again.", prev.No)}
 	}
 	return nil
+}
+
+// closePrevious closes the lane's most recent order at the gateway before a
+// new payment starts, when it failed and is not closed there yet (query
+// first, then cancel). A gateway that cannot be reached does not stop the
+// new payment: the reconciler closes the old order later.
+func (e *Engine) closePrevious(ctx context.Context, l *lane) {
+	e.mu.Lock()
+	prev := l.last
+	e.mu.Unlock()
+	if prev == "" {
+		return
+	}
+	o, err := e.store.Order(ctx, prev)
+	if err != nil || o.Open() || o.Status == StatusPaid || o.NextCheckAt.IsZero() || !e.claim(prev) {
+		return
+	}
+	defer e.release(prev)
+	e.closeFinal(ctx, o, true)
 }
 
 // runSale sends the sale and follows the order until the cashier's wait is over.
@@ -549,20 +606,23 @@ func (e *Engine) runSale(l *lane, o Order) {
 				o.NextCheckAt = o.VerifyUntil
 			}
 			if o.Status == StatusFailed {
-				// Close it at the gateway too, so it can never be paid later.
+				// Close it at the gateway too (query first), so it can
+				// never be paid later.
 				o.NextCheckAt = now
 			}
 			return true
 		})
 	if err != nil {
-		e.Logger.Error("record terminal outcome", LogKeyOrder, o.No, LogKeyError, err)
+		if ctx.Err() == nil {
+			e.Logger.Error("record terminal outcome", LogKeyOrder, o.No, LogKeyError, err)
+		}
 		return
 	}
 	if after.Status == StatusFailed {
 		e.wake()
 		return
 	}
-	if q := res.QueryAfter; q != nil && q.Outcome.NotCharged() && e.closeInterrupted(ctx, o.No, "the sale was cut off; the terminal closed it and says not charged") {
+	if q := res.QueryAfter; q != nil && q.Outcome.NotCharged() && !q.NoRecord && e.closeInterrupted(ctx, o.No, "the sale was cut off; the terminal closed it and says not charged") {
 		return
 	}
 	e.followVerification(ctx, o.No)
@@ -570,7 +630,8 @@ func (e *Engine) runSale(l *lane, o Order) {
 
 // followVerification asks the gateway every FastPollEvery while the cashier
 // waits, until the order is final or VerifyUntil passes; then the order is
-// pending under the reconciler.
+// pending under the reconciler. A sale the terminal declined that the
+// gateway has, unpaid, is closed at once (its cancel is the confirmation).
 func (e *Engine) followVerification(ctx context.Context, no OrderNo) {
 	first := true
 	for {
@@ -582,14 +643,16 @@ func (e *Engine) followVerification(ctx context.Context, no OrderNo) {
 		if err != nil || o.Status != StatusVerifying {
 			return
 		}
-		o, err = e.verify(ctx, o, true, Cause{Actor: ActorGatewayQuery, Action: "verify", Detail: "while the cashier waits"})
+		o, g, err := e.verify(ctx, o, true, Cause{Actor: ActorGatewayQuery, Action: "verify", Detail: "while the cashier waits"})
 		if err == nil && o.Status != StatusVerifying {
 			return
 		}
+		if err == nil && g.Status == GatewayCreated && o.TerminalOutcome == OutcomeDeclined {
+			if c, err := e.closeOrder(ctx, no, Cause{Actor: ActorEngine, Action: "close declined sale", Detail: "the terminal declined; the gateway has the order unpaid"}, ReasonDeclined, true); err == nil && !c.Open() {
+				return
+			}
+		}
 		if !e.now().Before(o.VerifyUntil) {
-			// Hand the order to the reconciler before it is committed as
-			// pending, so a retry or replace right after sees it free.
-			e.release(no)
 			now := e.now()
 			e.applyInput(ctx, no, Cause{Actor: ActorEngine, Action: "wait over", Detail: "not confirmed while the cashier waited"},
 				Input{Kind: InputWaitOver}, func(o *Order) bool {

@@ -27,6 +27,17 @@ type Cause struct {
 	Who    string // the person or client, when known (cashier name, API client address)
 	Action string // what was done, e.g. "terminal outcome", "query", "cancel"
 	Detail string // why, or what was seen (free text; never card data or secrets)
+	// Applies, when set, is the inbox entry this change applies: the store
+	// marks it applied in the same transaction, also when the change turns
+	// out to be no change, so a notification is never marked applied
+	// without its effect, nor its effect written without the mark.
+	Applies *InboxMark
+}
+
+// InboxMark marks an inbox entry applied, and says how.
+type InboxMark struct {
+	ID     int64
+	Result string
 }
 
 // AuditEntry is a stored audit row.
@@ -90,11 +101,14 @@ type InboxEntry struct {
 	Kind           NotificationKind
 	OrderNo        OrderNo
 	Status         string
-	Body           []byte
-	Verified       bool
-	ReceivedAt     time.Time
-	AppliedAt      time.Time // zero until applied
-	Result         string    // what applying it did ("applied", "duplicate", "mismatch", "unknown order", ...)
+	// Notification is the verified notification as decoded, redacted
+	// (Notification.Redacted): what applying it needs after a restart. Nil
+	// for entries stored by versions that kept no decoded copy.
+	Notification *Notification
+	Verified     bool
+	ReceivedAt   time.Time
+	AppliedAt    time.Time // zero until applied
+	Result       string    // what applying it did ("applied", "duplicate", "mismatch", "unknown order", ...)
 }
 
 // ErrIdempotencyKeyUsed is wrapped in an *IdempotencyError.

@@ -23,7 +23,11 @@ type TerminalResult struct {
 	Message     string // the terminal's response_msg
 	TransStatus string // trans_status as sent ("0".."4", "9"); empty when absent
 	TransNo     string // the terminal's transaction number
-	Card        Card
+	// NoRecord: the terminal has no transaction for the order (it never got
+	// the sale, or it lost its table in a reboot). Weaker than a "not
+	// charged" with a transaction status.
+	NoRecord bool
+	Card     Card
 	// QueryAfter is the result of the ecrhub.pay.query the driver made after
 	// an ambiguous sale (after ecrhub.pay.close), when it got one.
 	QueryAfter *TerminalResult

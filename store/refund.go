@@ -165,7 +165,7 @@ func (db *DB) UpdateRefund(ctx context.Context, no posbridge.OrderNo, cause posb
 	n := old
 	if err := fn(&n); err != nil {
 		if errors.Is(err, posbridge.ErrNoChange) {
-			return old, posbridge.Event{}, nil
+			return old, posbridge.Event{}, db.commitMarkOnly(ctx, tx, cause)
 		}
 		return posbridge.Refund{}, posbridge.Event{}, err
 	}
@@ -219,6 +219,9 @@ func (db *DB) UpdateRefund(ctx context.Context, no posbridge.OrderNo, cause posb
 		return posbridge.Refund{}, posbridge.Event{}, fmt.Errorf("update refund %s: %w", no, err)
 	}
 	if err := insertAudit(ctx, tx, n.No, order.No, now, cause, string(old.Status), string(n.Status), n.Version); err != nil {
+		return posbridge.Refund{}, posbridge.Event{}, fmt.Errorf("update refund %s: %w", no, err)
+	}
+	if err := db.markCause(ctx, tx, cause); err != nil {
 		return posbridge.Refund{}, posbridge.Event{}, fmt.Errorf("update refund %s: %w", no, err)
 	}
 	if err := db.commit(tx); err != nil {

@@ -317,10 +317,14 @@ func (c *Conn) deliver(p []byte) {
 		}
 	}
 	if match == nil {
-		// Some firmware omits or garbles request_id: fall back to the
-		// order number within the same topic.
+		// Some firmware omits request_id: fall back to the order number
+		// within the same topic. An answer that names another request is a
+		// late answer to one that gave up; it must never stand in for a
+		// newer request's answer. A waiter without a request id (a sale
+		// re-attached after a restart) matches by order number alone.
 		for w := range c.waiters {
-			if m.Biz.MerchantOrderNo != "" && w.orderNo == m.Biz.MerchantOrderNo && w.topic == m.Topic {
+			if m.Biz.MerchantOrderNo != "" && w.orderNo == m.Biz.MerchantOrderNo && w.topic == m.Topic &&
+				(m.RequestID == "" || w.requestID == "") {
 				match = w
 				break
 			}
