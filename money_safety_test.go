@@ -406,8 +406,8 @@ func TestRefundNotificationMismatchIsRefused(t *testing.T) {
 		}
 		usd := posbridge.Money{Minor: 100, Currency: "USD"}
 		for i, n := range []posbridge.Notification{
-			{ID: "m1", OrderNo: r.No, OrigNo: o.No, Amount: usd},              // wrong amount and currency
-			{ID: "m2", OrderNo: r.No, OrigNo: other.No, Amount: r.Amount},     // names another order
+			{ID: "m1", OrderNo: r.No, OrigNo: o.No, Amount: usd},               // wrong amount and currency
+			{ID: "m2", OrderNo: r.No, OrigNo: other.No, Amount: r.Amount},      // names another order
 			{ID: "m3", OrderNo: "R-UNKNOWN-000001", OrigNo: o.No, Amount: usd}, // a refund the order does not have
 		} {
 			n.Gateway, n.Kind, n.Refund = "fake", posbridge.NotifyRefund, posbridge.GatewayRefundSuccess
