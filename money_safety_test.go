@@ -424,3 +424,23 @@ func TestRefundNotificationMismatchIsRefused(t *testing.T) {
 		}
 	})
 }
+
+// A cashier's cancel asks the gateway before it cancels there: a paid order
+// must never be "canceled".
+func TestCancelQueriesFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: saleTimeout, create: true})
+		te := newTestEngine(t, "", gw, term, true)
+		o := pay(t, te, "6.00")
+		await(t, te, o.No)
+		before := len(gw.callsFor(o.No))
+		if _, err := te.Cancel(context.Background(), o.No, cashier); err != nil {
+			t.Fatal(err)
+		}
+		calls := gw.callsFor(o.No)[before:]
+		if len(calls) < 2 || calls[0] != "query" || !slices.Contains(calls, "cancel") {
+			t.Fatalf("calls made by the cancel: %v; want a query, then the cancel", calls)
+		}
+	})
+}
