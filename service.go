@@ -85,6 +85,9 @@ func Instruction(o Order) string {
 		if o.Override != nil {
 			return "Marked paid after checking the terminal — still being confirmed"
 		}
+		if o.Reason == ReasonUnconfirmed {
+			return "Not confirmed by the bank — the customer may have been charged; tell the supervisor"
+		}
 		return "Not confirmed yet — do not take payment again"
 	case StatusPaid:
 		if o.NeedsAttention {

@@ -124,6 +124,7 @@ func newOrdersFixture(t *testing.T) *ordersFixture {
 	create("20250310090100000A2DECL", "2", "7.25", "R-1002")
 	apply("20250310090100000A2DECL", posbridge.ActorEngine, "sent", posbridge.Input{Kind: posbridge.InputSend}, nil)
 	apply("20250310090100000A2DECL", posbridge.ActorTerminal, "code 51", posbridge.Input{Kind: posbridge.InputTerminal, Outcome: posbridge.OutcomeDeclined}, nil)
+	apply("20250310090100000A2DECL", posbridge.ActorGatewayQuery, "gateway says failed", posbridge.Input{Kind: posbridge.InputGatewayFailed, Reason: posbridge.ReasonDeclined}, nil)
 
 	// Lost, canceled when the checks ran out, then proved paid. Its
 	// reference would run as a formula in a spreadsheet.
