@@ -85,7 +85,7 @@ func TestOpenAPI_RoutesMatch(t *testing.T) {
 func TestOpenAPI_ErrorCodesDocumented(t *testing.T) {
 	for _, code := range []string{posbridge.EINVALID, posbridge.ENOTFOUND, posbridge.ECONFLICT, posbridge.ELANEBUSY,
 		posbridge.EIDEMPOTENCY, posbridge.EFINAL, posbridge.EUNAVAILABLE, posbridge.EINTERNAL,
-		codeUnauthorized, codeForbidden, codeTooLarge, codeMethod} {
+		codeUnauthorized, codeForbidden, codeTooLarge, codeMethod, codeUnsupportedMedia, codeMisdirected} {
 		if !bytes.Contains(openAPI, []byte(code)) {
 			t.Errorf("openapi.yaml does not mention error code %q", code)
 		}
