@@ -2,6 +2,8 @@ package posbridge
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -220,26 +222,51 @@ func (e *Engine) Override(ctx context.Context, no OrderNo, by By) (Order, error)
 	return o, err
 }
 
+// refundHash identifies a refund request for idempotency.
+func refundHash(no OrderNo, amount Money, reason string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "refund\x00%s\x00%d\x00%s\x00%s", no, amount.Minor, amount.Currency, reason)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // Refund implements PaymentService.
-func (e *Engine) Refund(ctx context.Context, no OrderNo, amount Money, by By) (Refund, error) {
+func (e *Engine) Refund(ctx context.Context, no OrderNo, p RefundParams, by By) (Refund, error) {
+	if len(p.IdempotencyKey) > 255 {
+		return Refund{}, &Error{Code: EINVALID, Field: "Idempotency-Key", Message: "The idempotency key is longer than 255 bytes."}
+	}
 	o, err := e.load(ctx, no)
 	if err != nil {
 		return Refund{}, err
 	}
-	if o.Status != StatusPaid {
-		return Refund{}, &Error{Code: ECONFLICT, Message: "Only a paid payment can be refunded."}
-	}
+	amount := p.Amount
 	if amount.Currency == "" {
 		amount.Currency = o.Amount.Currency
+	}
+	hash := refundHash(no, amount, by.Reason)
+	if p.IdempotencyKey != "" {
+		// Before anything else: a replay of a refund that used up the
+		// order is still the same refund, not "more than refundable".
+		if r, done, err := e.refundReplay(ctx, no, p.IdempotencyKey, hash, ""); done {
+			return r, err
+		}
+	}
+	if o.Status != StatusPaid {
+		return Refund{}, &Error{Code: ECONFLICT, Message: "Only a paid payment can be refunded."}
 	}
 	now := e.now()
 	rno, err := NewOrderNo(now, "R", e.Random)
 	if err != nil {
 		return Refund{}, err
 	}
-	r := &Refund{No: rno, OrderNo: no, Amount: amount, Status: RefundRequested, Reason: by.Reason, Actor: by.Who, CreatedAt: now, UpdatedAt: now}
+	r := &Refund{No: rno, OrderNo: no, Amount: amount, Status: RefundRequested, Reason: by.Reason, Actor: by.Who, CreatedAt: now, UpdatedAt: now,
+		IdempotencyKey: p.IdempotencyKey, RequestHash: hash}
 	ev, err := e.store.CreateRefund(ctx, r, byCause(by, "refund"))
+	var used *IdempotencyError
 	switch {
+	case errors.As(err, &used):
+		// Another request with the key committed first.
+		r, _, err := e.refundReplay(ctx, no, p.IdempotencyKey, hash, used.RequestHash)
+		return r, err
 	case errors.Is(err, ErrRefundExceeded), errors.Is(err, ErrCurrencyMismatch), errors.Is(err, ErrZeroAmount):
 		return Refund{}, &Error{Code: EINVALID, Field: "amount", Message: "The amount is more than can be refunded.", Err: err}
 	case err != nil:
@@ -247,6 +274,32 @@ func (e *Engine) Refund(ctx context.Context, no OrderNo, amount Money, by By) (R
 	}
 	e.Bus.Publish(ev)
 	return e.submitRefund(ctx, *r, true)
+}
+
+// refundReplay returns the refund of order no made earlier with key, or a
+// conflict when key was used with a different request (or for another
+// order). done is false when no refund of the order has the key and
+// usedHash, the hash the store reported for the key, is empty.
+func (e *Engine) refundReplay(ctx context.Context, no OrderNo, key, hash, usedHash string) (Refund, bool, error) {
+	conflict := &Error{Code: EIDEMPOTENCY, Field: "Idempotency-Key",
+		Message: "This idempotency key was used for a different refund request."}
+	refunds, err := e.store.Refunds(ctx, no)
+	if err != nil {
+		return Refund{}, true, fmt.Errorf("look up refund idempotency key: %w", err)
+	}
+	for _, r := range refunds {
+		if r.IdempotencyKey != key {
+			continue
+		}
+		if r.RequestHash != hash {
+			return Refund{}, true, conflict
+		}
+		return r, true, nil
+	}
+	if usedHash != "" {
+		return Refund{}, true, conflict // the key belongs to a refund of another order
+	}
+	return Refund{}, false, nil
 }
 
 // submitRefund sends a requested refund to the gateway (idempotent by refund

@@ -176,6 +176,9 @@ type Store interface {
 	// CreateRefund inserts a refund (status requested) after checking, in the
 	// same transaction, that the order is paid and that the amount fits in
 	// what is refundable (ErrRefundExceeded otherwise). It appends an event.
+	// When r.IdempotencyKey is already used by a refund it returns an
+	// *IdempotencyError (its OrderNo is that refund's number) and stores
+	// nothing; this is checked before the order and the amount.
 	CreateRefund(ctx context.Context, r *Refund, cause Cause) (Event, error)
 	// UpdateRefund changes a refund like UpdateOrder changes an order. When
 	// the refund becomes succeeded, the order's Refunded grows by its amount

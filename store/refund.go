@@ -11,7 +11,7 @@ import (
 	"github.com/posbridge/posbridge"
 )
 
-const refundColumns = `refund_no, order_no, amount_minor, currency, status, reason, gateway_no, actor, created_at, updated_at, version`
+const refundColumns = `refund_no, order_no, amount_minor, currency, status, reason, gateway_no, actor, created_at, updated_at, version, idempotency_key, request_hash`
 
 func scanRefund(s scanner) (posbridge.Refund, error) {
 	var (
@@ -20,7 +20,7 @@ func scanRefund(s scanner) (posbridge.Refund, error) {
 		created, updated    sql.NullInt64
 	)
 	if err := s.Scan(&no, &orderNo, &r.Amount.Minor, &r.Amount.Currency, &status, &r.Reason, &r.GatewayNo, &r.Actor,
-		&created, &updated, &r.Version); err != nil {
+		&created, &updated, &r.Version, &r.IdempotencyKey, &r.RequestHash); err != nil {
 		return posbridge.Refund{}, err
 	}
 	r.No, r.OrderNo, r.Status = posbridge.OrderNo(no), posbridge.OrderNo(orderNo), posbridge.RefundStatus(status)
@@ -62,7 +62,9 @@ func queryRefunds(ctx context.Context, q interface {
 // (posbridge.ErrNotFound), is paid (ECONFLICT otherwise) and that the amount
 // fits what is refundable (posbridge.ErrRefundExceeded, or a currency or zero
 // amount error). r is updated to what was stored. An existing refund number
-// is ECONFLICT.
+// is ECONFLICT. A non-empty r.IdempotencyKey already used by a refund (of any
+// order) is a *posbridge.IdempotencyError naming that refund and its request
+// hash, checked before anything else.
 func (db *DB) CreateRefund(ctx context.Context, r *posbridge.Refund, cause posbridge.Cause) (posbridge.Event, error) {
 	if err := validCause(cause); err != nil {
 		return posbridge.Event{}, err
@@ -82,6 +84,16 @@ func (db *DB) CreateRefund(ctx context.Context, r *posbridge.Refund, cause posbr
 		return posbridge.Event{}, fmt.Errorf("create refund %s: %w", n.No, err)
 	}
 	defer done()
+	if n.IdempotencyKey != "" {
+		var owner, hash string
+		err := tx.QueryRowContext(ctx, `SELECT refund_no, request_hash FROM refunds WHERE idempotency_key = ?`, n.IdempotencyKey).Scan(&owner, &hash)
+		switch {
+		case err == nil:
+			return posbridge.Event{}, &posbridge.IdempotencyError{Key: n.IdempotencyKey, OrderNo: posbridge.OrderNo(owner), RequestHash: hash}
+		case !errors.Is(err, sql.ErrNoRows):
+			return posbridge.Event{}, fmt.Errorf("create refund %s: look up idempotency key: %w", n.No, err)
+		}
+	}
 	order, err := loadOrder(ctx, tx, n.OrderNo)
 	if err != nil {
 		return posbridge.Event{}, fmt.Errorf("create refund %s: %w", n.No, err)
@@ -111,9 +123,9 @@ func (db *DB) CreateRefund(ctx context.Context, r *posbridge.Refund, cause posbr
 	}
 	n.CreatedAt, n.UpdatedAt = norm(n.CreatedAt), norm(now)
 	n.Version = 1
-	_, err = tx.ExecContext(ctx, `INSERT INTO refunds (`+refundColumns+`) VALUES (`+placeholders(11)+`)`,
+	_, err = tx.ExecContext(ctx, `INSERT INTO refunds (`+refundColumns+`) VALUES (`+placeholders(13)+`)`,
 		string(n.No), string(n.OrderNo), n.Amount.Minor, n.Amount.Currency, string(n.Status), n.Reason, n.GatewayNo, n.Actor,
-		millis(n.CreatedAt), millis(n.UpdatedAt), n.Version)
+		millis(n.CreatedAt), millis(n.UpdatedAt), n.Version, n.IdempotencyKey, n.RequestHash)
 	if isConstraint(err, sqlite3.ErrConstraintPrimaryKey) {
 		return posbridge.Event{}, &posbridge.Error{Code: posbridge.ECONFLICT, Field: "refund_no",
 			Message: fmt.Sprintf("refund %s already exists", n.No), Err: err}
