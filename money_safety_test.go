@@ -219,7 +219,7 @@ func TestStoredRefundNotificationAppliedAfterRestart(t *testing.T) {
 		}
 		time.Sleep(10 * time.Second)
 		gw.setErr(fmt.Errorf("refund: code 999: %w", posbridge.ErrGatewayFinal))
-		r, err := e.Refund(ctx, o.No, mustAED(t, "10.00"), cashier)
+		r, err := e.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
 		gw.setErr(nil)
 		if err != nil || r.Status != posbridge.RefundFailed {
 			t.Fatalf("refund: %s, %v; want failed", r.Status, err)
@@ -244,7 +244,7 @@ func TestStoredRefundNotificationAppliedAfterRestart(t *testing.T) {
 		if len(rs) != 1 || rs[0].Status != posbridge.RefundSucceeded {
 			t.Fatalf("refunds %+v, want the one refund succeeded", rs)
 		}
-		if _, err := e2.Refund(ctx, o.No, mustAED(t, "10.00"), cashier); !errors.Is(err, posbridge.ErrRefundExceeded) {
+		if _, err := e2.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier); !errors.Is(err, posbridge.ErrRefundExceeded) {
 			t.Fatalf("a second full refund: %v, want ErrRefundExceeded", err)
 		}
 	})
@@ -399,7 +399,7 @@ func TestRefundNotificationMismatchIsRefused(t *testing.T) {
 		await(t, te, o.No)
 		await(t, te, other.No)
 		gw.setErr(fmt.Errorf("refund: %w", posbridge.ErrUnknownOutcome))
-		r, err := te.Refund(ctx, o.No, mustAED(t, "999.00"), cashier)
+		r, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "999.00")}, cashier)
 		gw.setErr(nil)
 		if err != nil || r.Status.Final() {
 			t.Fatalf("refund: %+v, %v; want it open", r, err)
