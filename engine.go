@@ -229,7 +229,7 @@ func (e *Engine) resume(o Order) {
 	defer e.release(o.No)
 	ctx := e.ctx
 	if l := e.lanes[o.Lane]; l != nil {
-		if r, ok := e.terminalFollowUp(ctx, l, o.No); ok && r.Outcome.NotCharged() {
+		if r, ok := e.terminalFollowUp(ctx, l, o.No); ok && r.Outcome.NotCharged() && !r.NoRecord {
 			if e.closeInterrupted(ctx, o.No, "after a restart the terminal says not charged") {
 				return
 			}
@@ -430,7 +430,9 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
 	if err := e.checkLaneFree(ctx, r); err != nil {
 		return Order{}, err
 	}
-	e.closePrevious(ctx, l)
+	if err := e.closePrevious(ctx, l); err != nil {
+		return Order{}, err
+	}
 
 	now := e.now()
 	no, err := NewOrderNo(now, r.Lane, e.Random)
@@ -553,23 +555,38 @@ func (e *Engine) checkLaneFree(ctx context.Context, r PayRequest) error {
 	return nil
 }
 
+// paidLateHold is how long a lane's last order, found paid after it was
+// shown not paid, stops a new payment on the lane: the cashier is about to
+// take payment again from a customer who has paid.
+const paidLateHold = 2 * time.Minute
+
 // closePrevious closes the lane's most recent order at the gateway before a
 // new payment starts, when it failed and is not closed there yet (query
-// first, then cancel). A gateway that cannot be reached does not stop the
-// new payment: the reconciler closes the old order later.
-func (e *Engine) closePrevious(ctx context.Context, l *lane) {
+// first, then cancel). A payment found there (now, or by the reconciler a
+// moment ago) stops the new payment with a conflict. A gateway that cannot
+// be reached does not: the reconciler closes the old order later.
+func (e *Engine) closePrevious(ctx context.Context, l *lane) error {
 	e.mu.Lock()
 	prev := l.last
 	e.mu.Unlock()
 	if prev == "" {
-		return
+		return nil
 	}
 	o, err := e.store.Order(ctx, prev)
-	if err != nil || o.Open() || o.Status == StatusPaid || o.NextCheckAt.IsZero() || !e.claim(prev) {
-		return
+	if err != nil {
+		return nil
 	}
-	defer e.release(prev)
-	e.closeFinal(ctx, o, true)
+	if (o.Status == StatusFailed || o.Status == StatusCanceled) && !o.NextCheckAt.IsZero() && e.claim(prev) {
+		e.closeFinal(ctx, o, true)
+		e.release(prev)
+		if o, err = e.store.Order(ctx, prev); err != nil {
+			return nil
+		}
+	}
+	if o.Status == StatusPaid && o.Reason == ReasonPaidAfterClose && e.now().Sub(o.PaidAt) < paidLateHold {
+		return &Error{Code: ECONFLICT, Message: fmt.Sprintf("Payment %s went through after all; do not take payment again.", o.No)}
+	}
+	return nil
 }
 
 // runSale sends the sale and follows the order until the cashier's wait is over.

@@ -444,3 +444,101 @@ func TestCancelQueriesFirst(t *testing.T) {
 		}
 	})
 }
+
+// The terminal said "canceled by user" but the acquirer charged. A new
+// payment on the lane first closes the previous order at the gateway and
+// finds it paid: the new payment must not start (the customer would pay twice).
+func TestNewPaymentStopsWhenThePreviousOrderTurnsOutPaid(t *testing.T) {
+	for _, loop := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reconciler=%v", loop), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				gw := newFakeGateway()
+				term := newFakeTerminal(gw, saleScript{result: saleByUser, charge: true})
+				te := newTestEngine(t, "", gw, term, loop)
+				ctx := context.Background()
+				first := pay(t, te, "50.00")
+				await(t, te, first.No)
+				synctest.Wait()
+				second, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "50.00"), By: cashier})
+				if err == nil {
+					prev, _ := te.Payment(ctx, first.No)
+					t.Fatalf("the previous order is %s (%s), and payment %s started anyway", prev.Status, prev.Reason, second.No)
+				}
+				if posbridge.ErrorCode(err) != posbridge.ECONFLICT {
+					t.Fatalf("Pay: %v, want a conflict", err)
+				}
+			})
+		})
+	}
+}
+
+// A refund the engine recorded as failed that the gateway did: its signed
+// SUCCESS arrives first outside the time window, then again inside it. The
+// refund must end succeeded, so a second full refund is refused.
+func TestStaleRefundNotificationForAFailedRefund(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		te := newTestEngine(t, "", gw, newFakeTerminal(gw), true)
+		ctx := context.Background()
+		o := pay(t, te, "10.00")
+		await(t, te, o.No)
+		gw.setErr(fmt.Errorf("refund: code 999: %w", posbridge.ErrGatewayFinal))
+		r, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
+		gw.setErr(nil)
+		if err != nil || r.Status != posbridge.RefundFailed {
+			t.Fatalf("setup refund: %s %v", r.Status, err)
+		}
+		gw.mu.Lock()
+		gw.refunds[r.No] = &posbridge.GatewayRefund{RefundNo: r.No, OrderNo: o.No, Status: posbridge.GatewayRefundSuccess, Amount: r.Amount}
+		gw.mu.Unlock()
+		n := posbridge.Notification{Gateway: "fake", ID: "r1", Kind: posbridge.NotifyRefund, OrderNo: r.No, OrigNo: o.No,
+			Refund: posbridge.GatewayRefundSuccess, Amount: r.Amount, Stale: true}
+		if err := te.ApplyNotification(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		n.Stale = false // PayBy's retry, inside the window
+		if err := te.ApplyNotification(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		rs, _ := te.Refunds(ctx, o.No)
+		if rs[0].Status != posbridge.RefundSucceeded {
+			t.Fatalf("the gateway refunded and said so twice; the refund is %s", rs[0].Status)
+		}
+		if _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier); !errors.Is(err, posbridge.ErrRefundExceeded) {
+			t.Fatalf("a second full refund: %v", err)
+		}
+	})
+}
+
+// A retry sends the same number again; the first attempt's decline says
+// nothing about the second. After a restart with the terminal silent, a
+// cancel must not close the order on "not found" and the old decline.
+func TestRetryForgetsThePreviousAttemptsAnswer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw,
+			saleScript{result: saleFailed},
+			saleScript{result: saleApproved, delay: time.Hour, chargeAfter: time.Hour})
+		path := filepath.Join(t.TempDir(), "posbridge.db")
+		te := newTestEngine(t, path, gw, term, true)
+		ctx := context.Background()
+		o := pay(t, te, "70.00")
+		await(t, te, o.No)
+		if _, err := te.Retry(ctx, o.No, cashier); err != nil {
+			t.Fatalf("Retry: %v", err)
+		}
+		time.Sleep(10 * time.Second)
+		te.close(t) // the power goes during the second sale
+
+		term2 := newFakeTerminal(gw)
+		term2.setQueryErr(errors.New("terminal rebooting"))
+		te2 := newTestEngine(t, path, gw, term2, true)
+		time.Sleep(5 * time.Second)
+		got, err := te2.Cancel(ctx, o.No, cashier)
+		if err == nil && got.Status == posbridge.StatusCanceled && !got.NeedsAttention {
+			t.Fatalf("attempt %d had no answer; canceled on 'not found' and the first attempt's %q", got.Attempts, got.TerminalOutcome)
+		}
+	})
+}

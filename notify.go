@@ -38,7 +38,7 @@ func (e *Engine) ApplyNotification(ctx context.Context, n Notification) error {
 	if err != nil {
 		return fmt.Errorf("store notification %s: %w", n.ID, err)
 	}
-	if dup && !entry.AppliedAt.IsZero() {
+	if dup && !entry.AppliedAt.IsZero() && (entry.Result != NotifyStale || n.Stale) {
 		e.count(&e.notifyResults, NotifyDuplicate)
 		return nil
 	}
@@ -82,13 +82,44 @@ func (e *Engine) markOnly(ctx context.Context, in InboxEntry, result string) (st
 	return result, nil
 }
 
+// verifyRefundNotification asks the gateway about the refund a stale (or
+// legacy) notification names and applies its answer, marking the entry in
+// the same commit. A gateway that cannot answer leaves the entry unapplied
+// (not acknowledged), so PayBy delivers it again.
+func (e *Engine) verifyRefundNotification(ctx context.Context, in InboxEntry) (string, error) {
+	if !e.gate.enter(false, ctx) {
+		return "", ctx.Err()
+	}
+	start := e.now()
+	g, err := e.gateway.QueryRefund(ctx, in.OrderNo)
+	e.gate.leave(false)
+	if errors.Is(err, ErrGatewayNotFound) {
+		return e.markOnly(ctx, in, NotifyUnknownOrder)
+	}
+	if err != nil {
+		e.count(&e.gwErrors, errorClass(err))
+		return "", fmt.Errorf("query refund %s: %w", in.OrderNo, err)
+	}
+	r, err := e.applyRefund(ctx, in.OrderNo, g, Cause{Actor: ActorGatewayQuery, Who: in.Gateway + " " + in.NotificationID,
+		Applies: &InboxMark{ID: in.ID, Result: NotifyStale}})
+	if errors.Is(err, ErrNotFound) {
+		return e.markOnly(ctx, in, NotifyUnknownOrder)
+	}
+	if err != nil {
+		return "", err
+	}
+	e.recordCheck(ctx, r.OrderNo, CheckRefundQuery, "refund query "+string(in.OrderNo), start, string(g.Status), nil)
+	return NotifyStale, nil
+}
+
 func (e *Engine) applyNotification(ctx context.Context, in InboxEntry) (string, error) {
 	switch in.Kind {
 	case NotifyOrder:
 	case NotifyRefund:
 		if in.Notification == nil || in.Notification.Stale {
-			// Open refunds are re-queried by the reconciler.
-			return e.markOnly(ctx, in, NotifyNotApplicable)
+			// Not to be trusted as it stands: ask the gateway about the
+			// refund now, whatever its stored status.
+			return e.verifyRefundNotification(ctx, in)
 		}
 		return e.applyRefundNotification(ctx, in)
 	default:

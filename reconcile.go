@@ -169,9 +169,9 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 			return nil
 		})
 		closed, err := e.closeOrder(ctx, o.No, Cause{Actor: ActorReconciler, Action: "expire", Detail: "not confirmed after every check"}, ReasonExpired, false)
-		if err != nil && closed.Open() {
+		if err != nil && (closed.No == "" || closed.Open()) {
 			n := e.failed(o.No)
-			e.reschedule(ctx, closed, e.now().Add(e.backoff(n)), Cause{Actor: ActorReconciler, Action: "expire failed", Detail: err.Error()})
+			e.reschedule(ctx, o, e.now().Add(e.backoff(n)), Cause{Actor: ActorReconciler, Action: "expire failed", Detail: err.Error()})
 		}
 		return
 	}

@@ -193,6 +193,10 @@ func (o *Order) Apply(in Input, now time.Time) (bool, error) {
 	if in.Kind == InputTerminal {
 		o.TerminalOutcome = in.Outcome
 	}
+	if in.Kind == InputRetry {
+		// The previous attempt's answer says nothing about the next one.
+		o.TerminalOutcome, o.TerminalNo = "", ""
+	}
 	o.Status = r.To
 	if r.Reason != ReasonNone || r.To == StatusAtTerminal {
 		o.Reason = r.Reason
