@@ -122,6 +122,7 @@ func (s *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request) {
 	rec.SignOK = gateway.VerifySHA256(&s.keys.Merchant.PublicKey, raw, r.Header.Get("sign")) == nil
 
 	s.mu.Lock()
+	s.advanceLocked()
 	f, faulty := s.takeFault(path)
 	var a answer
 	switch {

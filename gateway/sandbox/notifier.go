@@ -32,6 +32,10 @@ type Delivery struct {
 	Held            bool      `json:"held"`
 	NextAt          time.Time `json:"nextAt,omitzero"`
 	LastResult      string    `json:"lastResult,omitempty"`
+	// Timestamp is the notify_timestamp of the first attempt.
+	Timestamp time.Time `json:"timestamp,omitzero"`
+	// Replay marks a delivered notification sent again by Replay.
+	Replay bool `json:"replay,omitempty"`
 }
 
 type delivery struct {
@@ -57,6 +61,7 @@ type notifier struct {
 	ids        int64
 	duplicates bool
 	outOfOrder bool
+	keepStamp  bool
 }
 
 func newNotifier(s *Sandbox, client *http.Client, schedule []time.Duration) *notifier {
@@ -109,6 +114,7 @@ func (n *notifier) newID(now time.Time) string {
 func (n *notifier) set(o NotifierOptions) {
 	n.mu.Lock()
 	n.duplicates = o.Duplicates
+	n.keepStamp = o.KeepTimestamp
 	wasHolding := n.outOfOrder
 	n.outOfOrder = o.OutOfOrder
 	n.mu.Unlock()
@@ -199,13 +205,42 @@ func (n *notifier) run() {
 	}
 }
 
-// deliver makes one attempt. Each attempt carries the current
+// replay queues a copy of the delivered notification id, keeping its first
+// timestamp, for one attempt now.
+func (n *notifier) replay(id string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, d := range n.all {
+		if d.NotifyID != id || !d.Delivered || d.Replay {
+			continue
+		}
+		n.seq++
+		c := &delivery{Delivery: Delivery{NotifyID: d.NotifyID, URL: d.URL, Kind: d.Kind, MerchantOrderNo: d.MerchantOrderNo,
+			Status: d.Status, NextAt: n.s.clock.Now(), Timestamp: d.Timestamp, Replay: true}, payload: d.payload, seq: n.seq}
+		n.all = append(n.all, c)
+		n.poke()
+		return nil
+	}
+	return fmt.Errorf("replay notification %s: %w", id, ErrNotFound)
+}
+
+// deliver makes one attempt. By default each attempt carries the current
 // notify_timestamp and a fresh signature (an assumption: research §1.9 does
-// not say; a receiver's timestamp window would refuse retries otherwise).
+// not say; a receiver's timestamp window would refuse retries otherwise);
+// with KeepTimestamp, and for a replay, the first attempt's.
 func (n *notifier) deliver(d *delivery) {
 	at := n.s.clock.Now()
+	n.mu.Lock()
+	if d.Timestamp.IsZero() {
+		d.Timestamp = at
+	}
+	stamp := at
+	if n.keepStamp || d.Replay {
+		stamp = d.Timestamp
+	}
+	n.mu.Unlock()
 	id, _ := json.Marshal(d.NotifyID)
-	body := fmt.Appendf(nil, `{"notify_id":%s,"notify_timestamp":%d,"%s":%s}`, id, at.UnixMilli(), d.Kind, d.payload)
+	body := fmt.Appendf(nil, `{"notify_id":%s,"notify_timestamp":%d,"%s":%s}`, id, stamp.UnixMilli(), d.Kind, d.payload)
 	result := n.post(d.URL, body)
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -215,7 +250,7 @@ func (n *notifier) deliver(d *delivery) {
 	case result == "ok":
 		d.Delivered = true
 		d.NextAt = time.Time{}
-	case d.Attempts > len(n.schedule):
+	case d.Replay || d.Attempts > len(n.schedule):
 		d.GaveUp = true
 		d.NextAt = time.Time{}
 	default:

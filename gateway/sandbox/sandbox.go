@@ -180,7 +180,26 @@ type Config struct {
 	// failed or settled order return the order instead of 62001/62002/62003
 	// (research §1.8 leaves this open).
 	RecreateFinalReturnsOrder bool
-	Logger                    *slog.Logger
+	// ExpireAfter, when positive, lets CREATED orders expire on their own
+	// (FAILURE with failCode ORDER_EXPIRED, notified): orders made by
+	// placeOrder at their expiredTime, orders made on a terminal this long
+	// after they were recorded. Zero: only Expire expires an order.
+	ExpireAfter time.Duration
+	// SettleAfter, when positive, settles a PAID_SUCCESS order this long
+	// after it was paid (no notification, as PayBy). Zero: only Settle does.
+	SettleAfter time.Duration
+	// RefundSucceedAfter, when positive, makes a refund that is not final
+	// succeed this long after it was created (notified). Zero: only
+	// SucceedRefund does.
+	RefundSucceedAfter time.Duration
+	// CaptureAfterClose makes a paid sale record for an order that was
+	// closed by a cancel or by expiry (not revoked, not declined) pay it:
+	// the acquirer took the money on the terminal before the gateway closed
+	// the order, and the gateway reports the capture when it arrives
+	// (PayBy's documents do not say; a real acquirer cannot un-take money).
+	// False: such a record is refused with ErrConflict.
+	CaptureAfterClose bool
+	Logger            *slog.Logger
 }
 
 // Sandbox is a running fake PayBy gateway. Its methods are safe for
@@ -194,6 +213,8 @@ type Sandbox struct {
 	log       *slog.Logger
 	notifier  *notifier
 	handler   http.Handler
+	capture   bool
+	timed     clockwork
 
 	mu          sync.Mutex
 	orders      map[string]*order // by merchantOrderNo
@@ -253,16 +274,20 @@ func New(cfg Config) (*Sandbox, error) {
 		faults:      map[string][]Fault{},
 		charges:     map[string]int{},
 		notifyURL:   cfg.NotifyURL,
+		capture:     cfg.CaptureAfterClose,
+		timed:       clockwork{expireAfter: cfg.ExpireAfter, settleAfter: cfg.SettleAfter, refundAfter: cfg.RefundSucceedAfter},
 	}
 	s.notifier = newNotifier(s, cfg.HTTPClient, cfg.RetrySchedule)
 	s.handler = s.routes()
 	s.notifier.open()
+	s.startClockwork()
 	return s, nil
 }
 
 // Close stops the notifier and waits for it; undelivered notifications are
 // dropped. The handler keeps answering API calls.
 func (s *Sandbox) Close() error {
+	s.stopClockwork()
 	s.notifier.close()
 	return nil
 }
@@ -316,6 +341,7 @@ type Refund struct {
 func (s *Sandbox) Order(no string) (Order, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.advanceLocked()
 	o, ok := s.orders[no]
 	if !ok {
 		return Order{}, false
@@ -327,6 +353,7 @@ func (s *Sandbox) Order(no string) (Order, bool) {
 func (s *Sandbox) Orders() []Order {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.advanceLocked()
 	out := make([]Order, 0, len(s.orders))
 	for _, o := range s.orders {
 		out = append(out, s.view(o))
@@ -339,6 +366,7 @@ func (s *Sandbox) Orders() []Order {
 func (s *Sandbox) Refunds() []Refund {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.advanceLocked()
 	out := make([]Refund, 0, len(s.refunds))
 	for _, r := range s.refunds {
 		out = append(out, r.view())
@@ -478,6 +506,11 @@ type NotifierOptions struct {
 	// OutOfOrder holds new notifications back until FlushNotifications (or
 	// until it is switched off), then delivers them newest first.
 	OutOfOrder bool `json:"outOfOrder"`
+	// KeepTimestamp makes every retry of a notification carry its first
+	// attempt's notify_timestamp (freshly signed), so a retry made more
+	// than the receiver's window later is stale. False: each attempt
+	// carries the time it is made.
+	KeepTimestamp bool `json:"keepTimestamp"`
 }
 
 // SetNotifier sets the notifier's switches.
@@ -489,11 +522,19 @@ func (s *Sandbox) FlushNotifications() { s.notifier.flush() }
 // Notifications returns every notification and its delivery state.
 func (s *Sandbox) Notifications() []Delivery { return s.notifier.list() }
 
+// Replay sends a delivered notification again now, byte for byte as first
+// delivered (same notify_id, same notify_timestamp, so it is stale once the
+// receiver's window has passed), once and without retries: an old
+// notification replayed by PayBy or by an attacker who kept it.
+// ErrNotFound when no delivered notification has that id.
+func (s *Sandbox) Replay(notifyID string) error { return s.notifier.replay(notifyID) }
+
 // Pay makes the customer pay a CREATED order in full, with card (which may be
 // zero). ErrNotFound, or ErrConflict when it is not CREATED.
 func (s *Sandbox) Pay(no string, card posbridge.Card) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.advanceLocked()
 	o, ok := s.orders[no]
 	if !ok {
 		return fmt.Errorf("pay %s: %w", no, ErrNotFound)
@@ -518,6 +559,7 @@ func (s *Sandbox) Expire(no string) error {
 func (s *Sandbox) closeCreated(no, code, des string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.advanceLocked()
 	o, ok := s.orders[no]
 	if !ok {
 		return fmt.Errorf("close %s: %w", no, ErrNotFound)
@@ -533,6 +575,7 @@ func (s *Sandbox) closeCreated(no, code, des string) error {
 func (s *Sandbox) Settle(no string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.advanceLocked()
 	o, ok := s.orders[no]
 	if !ok {
 		return fmt.Errorf("settle %s: %w", no, ErrNotFound)
@@ -558,6 +601,7 @@ func (s *Sandbox) FailRefund(no string) error { return s.moveRefund(no, RefundFa
 func (s *Sandbox) moveRefund(no, to string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.advanceLocked()
 	r, ok := s.refunds[no]
 	if !ok {
 		return fmt.Errorf("refund %s: %w", no, ErrNotFound)
@@ -599,6 +643,7 @@ func (s *Sandbox) Record(ctx context.Context, r posbridge.AcquirerRecord) error 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.advanceLocked()
 	switch r.Kind {
 	case "", "sale":
 		return s.recordSale(no, r)
@@ -633,6 +678,11 @@ func (s *Sandbox) recordSale(no string, r posbridge.AcquirerRecord) error {
 		case StatusCreated:
 			s.pay(o, r.Card)
 		case StatusFailure:
+			if s.capture && !o.revoked && (o.failCode == "CANCELLED" || o.failCode == "ORDER_EXPIRED") {
+				o.failCode, o.failDes = "", ""
+				s.pay(o, r.Card)
+				return nil
+			}
 			return fmt.Errorf("order %s failed, record says paid: %w", no, ErrConflict)
 		}
 	case posbridge.GatewayFailed:

@@ -64,6 +64,7 @@ func (s *Sandbox) newOrder(no string, amount posbridge.Money) *order {
 	}
 	s.orders[no] = o
 	s.ordersByNo[o.orderNo] = o
+	s.poke()
 	return o
 }
 
@@ -83,6 +84,7 @@ func (s *Sandbox) newRefund(no string, o *order, amount posbridge.Money) *refund
 	s.refunds[no] = r
 	s.refundsByNo[r.orderNo] = r
 	o.refunds = append(o.refunds, r)
+	s.poke()
 	return r
 }
 
@@ -93,6 +95,7 @@ func (s *Sandbox) pay(o *order, card posbridge.Card) {
 	o.paidTime = s.clock.Now()
 	o.card = card
 	s.charges[o.merchantOrderNo]++
+	s.poke()
 	s.notifyOrder(o)
 }
 
@@ -314,6 +317,9 @@ func (s *Sandbox) wireOrder(o *order) wireAcquireOrder {
 		w.PaymentInfo = &wirePaymentInfo{PaidAmount: moneyOf(o.paid), PaidTime: o.paidTime.UnixMilli(), PayChannel: "BANKCARD"}
 		if o.card != (posbridge.Card{}) {
 			w.PaymentInfo.CardInfo = &wireCardInfo{CardBrand: o.card.Brand, CardNo: "************" + o.card.Last4}
+			if s.timed.fullCardNums {
+				w.PaymentInfo.CardInfo.CardNo = fullCardNo(o.orderNo, o.card.Last4)
+			}
 		}
 	}
 	return w

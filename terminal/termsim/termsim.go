@@ -42,7 +42,17 @@ const (
 	Cancel      Action = "cancel"       // the customer cancels on the terminal (110)
 	ReadTimeout Action = "read_timeout" // no card presented in time (111)
 	Never       Action = "never"        // the sale stays open and unanswered
+	// DeclineCharged is the real-world fault of a terminal that says the
+	// sale failed while the customer was charged: it answers Code (default
+	// 106 Transaction failed) with trans_status 1 and keeps the sale as
+	// failed in its table, yet the acquirer records the sale paid
+	// AcquirerDelay (default DefaultChargedDelay) later.
+	DeclineCharged Action = "decline_charged"
 )
+
+// DefaultChargedDelay is how long after a DeclineCharged sale the acquirer
+// records it paid when the script sets no AcquirerDelay.
+const DefaultChargedDelay = time.Minute
 
 // Script says how the terminal handles a sale.
 type Script struct {
@@ -61,6 +71,13 @@ type Script struct {
 	Code string `json:"code,omitempty"`
 	// SuccessCode is "000" (default) or "0", as seen live.
 	SuccessCode string `json:"success_code,omitempty"`
+	// AcquirerDelay makes the sale's paid or failed record reach the
+	// acquirer this long after the terminal completed the sale (the
+	// terminal answers at once): meanwhile the gateway does not know the
+	// order, or has it CREATED when Config.ReportCreated is set.
+	AcquirerDelay time.Duration `json:"-"`
+	// AcquirerDelayText is AcquirerDelay as text ("3m") in script files.
+	AcquirerDelayText string `json:"acquirer_delay,omitempty"`
 }
 
 // Faults are link faults. Counters are consumed as they apply; tests and the
@@ -116,6 +133,11 @@ type Config struct {
 	Seed uint64
 	// Currency is assumed when a sale omits price_currency.
 	Currency string
+	// ReportCreated records every sale {Kind "sale", Status created} with
+	// the Acquirer when it starts (the card is presented), before its paid
+	// or failed record at completion, so the gateway has the order CREATED
+	// while the customer decides. A failing created record is logged only.
+	ReportCreated bool
 }
 
 // Sim is a simulated terminal. It is safe for concurrent use; Serve one
@@ -134,8 +156,16 @@ type Sim struct {
 	pending    *pendingSale
 	held       []terminal.Message
 	sales      map[string]int
+	charges    map[string]int
 	handshakes int
 	seq        int
+	reboots    int
+	delayed    int     // acquirer records waiting for their delay
+	lost       []error // delayed acquirer records the acquirer refused
+	reportNew  bool
+	done       chan struct{}
+	closeOnce  sync.Once
+	wg         sync.WaitGroup
 }
 
 type pendingSale struct {
@@ -165,8 +195,94 @@ func New(cfg Config) *Sim {
 		cfg: cfg, clock: cfg.Clock, log: cfg.Logger.With(posbridge.LogKeyComponent, "termsim"),
 		rnd:     rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		scripts: map[string]Script{}, def: cfg.Default,
-		txns: map[string]*Txn{}, sales: map[string]int{},
+		txns: map[string]*Txn{}, sales: map[string]int{}, charges: map[string]int{},
+		reportNew: cfg.ReportCreated, done: make(chan struct{}),
 	}
+}
+
+// Close drops the acquirer records still waiting for their delay and waits
+// for their goroutines. The Sim keeps serving; later delayed records are
+// dropped at once.
+func (s *Sim) Close() error {
+	s.closeOnce.Do(func() { close(s.done) })
+	s.wg.Wait()
+	return nil
+}
+
+// SetReportCreated switches Config.ReportCreated.
+func (s *Sim) SetReportCreated(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reportNew = on
+}
+
+// Reboot is the terminal restarting: its transaction table, the open sale
+// and any held responses are lost, so a later ecrhub.pay.query of an
+// earlier sale answers 104 (does not exist). Money already taken stays taken
+// (Charges), and acquirer records on their way still arrive. The link is not
+// touched: pair it with Pipe.Unplug and Plug.
+func (s *Sim) Reboot() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.txns = map[string]*Txn{}
+	s.pending = nil
+	s.held = nil
+	s.reboots++
+}
+
+// Charges returns how many times the terminal took the customer's money
+// for each order number (approved sales, and DeclineCharged sales). It
+// survives Reboot. Anything above 1 is a double charge.
+func (s *Sim) Charges() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.charges))
+	for k, v := range s.charges {
+		out[k] = v
+	}
+	return out
+}
+
+// DelayedRecords returns how many acquirer records are still waiting for
+// their AcquirerDelay.
+func (s *Sim) DelayedRecords() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.delayed
+}
+
+// LostRecords returns the errors of delayed acquirer records the acquirer
+// refused (the money was taken on the terminal all the same).
+func (s *Sim) LostRecords() []error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]error(nil), s.lost...)
+}
+
+// recordLater sends rec to the acquirer after d, from its own goroutine;
+// s.mu must be held.
+func (s *Sim) recordLater(rec posbridge.AcquirerRecord, d time.Duration) {
+	s.delayed++
+	s.wg.Go(func() {
+		t := s.clock.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C():
+		case <-s.done:
+			s.mu.Lock()
+			s.delayed--
+			s.mu.Unlock()
+			return
+		}
+		err := s.cfg.Acquirer.Record(context.Background(), rec)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.delayed--
+		if err != nil {
+			s.lost = append(s.lost, fmt.Errorf("delayed record of %s: %w", rec.OrderNo, err))
+			s.log.Warn("delayed acquirer record", posbridge.LogKeyOrder, rec.OrderNo, posbridge.LogKeyError, err)
+		}
+	})
 }
 
 // SetScript sets the script of one order number.
@@ -245,7 +361,7 @@ func ParseScripts(b []byte) (def Script, orders map[string]Script, err error) {
 	}
 	fix := func(name string, sc *Script) error {
 		switch sc.Action {
-		case "", Approve, Decline, Cancel, ReadTimeout, Never:
+		case "", Approve, Decline, Cancel, ReadTimeout, Never, DeclineCharged:
 		default:
 			return fmt.Errorf("parse script: %s: unknown action %q", name, sc.Action)
 		}
@@ -255,6 +371,13 @@ func ParseScripts(b []byte) (def Script, orders map[string]Script, err error) {
 				return fmt.Errorf("parse script: %s: delay %q is not a duration", name, sc.DelayText)
 			}
 			sc.Delay = d
+		}
+		if sc.AcquirerDelayText != "" {
+			d, err := time.ParseDuration(sc.AcquirerDelayText)
+			if err != nil || d < 0 {
+				return fmt.Errorf("parse script: %s: acquirer_delay %q is not a duration", name, sc.AcquirerDelayText)
+			}
+			sc.AcquirerDelay = d
 		}
 		return nil
 	}
@@ -657,6 +780,12 @@ func (s *Sim) orderLocked(ctx context.Context, m terminal.Message) ([]terminal.M
 	}
 	s.txns[no] = t
 	sc := s.scriptLocked(no)
+	if s.reportNew && s.cfg.Acquirer != nil {
+		err := s.cfg.Acquirer.Record(ctx, posbridge.AcquirerRecord{OrderNo: posbridge.OrderNo(no), Kind: "sale", Amount: amount, Status: posbridge.GatewayCreated})
+		if err != nil {
+			s.log.Warn("acquirer created record", posbridge.LogKeyOrder, no, posbridge.LogKeyError, err)
+		}
+	}
 	p := &pendingSale{txn: t, script: sc}
 	if sc.Action != Never {
 		p.completeAt = s.clock.Now().Add(sc.Delay)
@@ -726,16 +855,35 @@ func (s *Sim) completeDueLocked(ctx context.Context) []terminal.Message {
 		t.Status, code, msg = "1", terminal.CodeUserCancel, "Operator cancellation[[K026]Manual cancelation by operator]"
 	case ReadTimeout:
 		t.Status, code, msg = "1", terminal.CodeReadTimeout, "Read card timeout"
+	case DeclineCharged:
+		// The terminal believes the sale failed; the acquirer took the money.
+		t.Status, code, msg = "1", "106", "Transaction failed"
+		rec.Status = posbridge.GatewayPaid
+		rec.Card = posbridge.Card{Brand: "Visa", Last4: "1111"}
+		if sc.AcquirerDelay == 0 {
+			sc.AcquirerDelay = DefaultChargedDelay
+		}
 	}
 	if sc.Code != "" {
 		code = sc.Code
 	}
-	if rec.Status != "" && s.cfg.Acquirer != nil {
+	if rec.Status == posbridge.GatewayPaid {
+		s.charges[t.OrderNo]++
+	}
+	switch {
+	case rec.Status == "" || s.cfg.Acquirer == nil:
+	case sc.AcquirerDelay > 0:
+		// The terminal answers now; the acquirer reports later.
+		s.recordLater(rec, sc.AcquirerDelay)
+	default:
 		// The acquirer learns of the money before the ECR does, so a lost
 		// response still leaves the payment on record.
 		if err := s.cfg.Acquirer.Record(ctx, rec); err != nil {
 			s.log.Warn("acquirer record", posbridge.LogKeyOrder, t.OrderNo, posbridge.LogKeyError, err)
 			t.Status, code, msg = "1", "109", "Network anomaly"
+			if rec.Status == posbridge.GatewayPaid {
+				s.charges[t.OrderNo]--
+			}
 		}
 	}
 	t.Code = code

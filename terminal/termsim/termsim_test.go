@@ -222,3 +222,106 @@ func TestParseScripts(t *testing.T) {
 }
 
 var _ io.ReadWriteCloser = (*termsim.PTY)(nil)
+
+func (r *recorder) list() []posbridge.AcquirerRecord {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]posbridge.AcquirerRecord(nil), r.recs...)
+}
+
+func TestSim_ReportCreated(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		acq := &recorder{}
+		sim, e := startSim(t, termsim.Config{Acquirer: acq, ReportCreated: true})
+		sim.SetScript("P1", termsim.Script{Action: termsim.Approve, Delay: 10 * time.Second})
+		e.id++
+		p, _ := terminal.EncodeMessage(sale("P1", "4.00"))
+		e.write(terminal.Frame{ID: e.id, Payload: p})
+		time.Sleep(time.Second)
+		if got := acq.list(); len(got) != 1 || got[0].Status != posbridge.GatewayCreated || got[0].OrderNo != "P1" {
+			t.Fatalf("while the customer decides: records %+v, want one created", got)
+		}
+		time.Sleep(10 * time.Second)
+		if got := acq.list(); len(got) != 2 || got[1].Status != posbridge.GatewayPaid {
+			t.Fatalf("after approval: records %+v, want created then paid", got)
+		}
+	})
+}
+
+func TestSim_AcquirerDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		acq := &recorder{}
+		sim, e := startSim(t, termsim.Config{Acquirer: acq})
+		sim.SetScript("P1", termsim.Script{Action: termsim.Approve, AcquirerDelay: 3 * time.Minute})
+		if r, _ := e.send(sale("P1", "4.00"), false); r.ResponseCode != "000" || r.Biz.TransStatus != "2" {
+			t.Fatalf("delayed-acquirer sale: %+v, want approved at once", r)
+		}
+		if got := acq.list(); len(got) != 0 || sim.DelayedRecords() != 1 {
+			t.Fatalf("before the delay: records %+v, %d delayed", got, sim.DelayedRecords())
+		}
+		time.Sleep(3*time.Minute + time.Second)
+		if got := acq.list(); len(got) != 1 || got[0].Status != posbridge.GatewayPaid || sim.DelayedRecords() != 0 {
+			t.Fatalf("after the delay: records %+v", got)
+		}
+		if n := sim.Charges()["P1"]; n != 1 {
+			t.Fatalf("charges %d, want 1", n)
+		}
+		// Close drops what is still on its way.
+		sim.SetScript("P2", termsim.Script{Action: termsim.Approve, AcquirerDelay: time.Hour})
+		e.send(sale("P2", "1.00"), false)
+		sim.Close()
+		if got := acq.list(); len(got) != 1 || sim.DelayedRecords() != 0 {
+			t.Fatalf("after Close: records %+v, %d delayed", got, sim.DelayedRecords())
+		}
+	})
+}
+
+func TestSim_DeclineCharged(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		acq := &recorder{}
+		sim, e := startSim(t, termsim.Config{Acquirer: acq})
+		sim.SetScript("P1", termsim.Script{Action: termsim.DeclineCharged})
+		if r, _ := e.send(sale("P1", "4.00"), false); r.ResponseCode != "106" || r.Biz.TransStatus != "1" {
+			t.Fatalf("decline_charged: %+v, want 106 with trans_status 1", r)
+		}
+		q := terminal.Message{Topic: terminal.TopicQuery, RequestID: "q", Biz: terminal.BizData{MerchantOrderNo: "P1"}}
+		if r, _ := e.send(q, false); r.Biz.TransStatus != "1" {
+			t.Fatalf("query: %+v, want the terminal to believe status 1", r)
+		}
+		time.Sleep(termsim.DefaultChargedDelay + time.Second)
+		if got := acq.list(); len(got) != 1 || got[0].Status != posbridge.GatewayPaid {
+			t.Fatalf("records %+v, want paid a minute later", got)
+		}
+		if n := sim.Charges()["P1"]; n != 1 {
+			t.Fatalf("charges %d, want 1", n)
+		}
+	})
+}
+
+func TestSim_Reboot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim, e := startSim(t, termsim.Config{})
+		e.send(sale("P1", "4.00"), false)
+		sim.Reboot()
+		q := terminal.Message{Topic: terminal.TopicQuery, RequestID: "q", Biz: terminal.BizData{MerchantOrderNo: "P1"}}
+		if r, _ := e.send(q, false); r.ResponseCode != "104" {
+			t.Fatalf("query after reboot: %+v, want 104", r)
+		}
+		if n := sim.Charges()["P1"]; n != 1 {
+			t.Fatalf("charges after reboot %d, want 1 (money taken stays taken)", n)
+		}
+	})
+}
+
+func TestParseScripts_AcquirerDelay(t *testing.T) {
+	def, _, err := termsim.ParseScripts([]byte(`{"default":{"action":"decline_charged","acquirer_delay":"2m"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.Action != termsim.DeclineCharged || def.AcquirerDelay != 2*time.Minute {
+		t.Fatalf("parsed %+v", def)
+	}
+	if _, _, err := termsim.ParseScripts([]byte(`{"default":{"acquirer_delay":"later"}}`)); err == nil {
+		t.Error("a bad acquirer_delay was accepted")
+	}
+}
