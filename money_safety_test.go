@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -124,24 +125,41 @@ func TestTerminalApprovedGatewayFailedIsFlagged(t *testing.T) {
 	})
 }
 
-// failStore fails the next writes of orders or refunds, as a busy or broken
-// database does.
+// failStore fails the next writes of orders or refunds made by actor (any
+// actor when empty), as a busy or broken database does.
 type failStore struct {
 	posbridge.Store
-	orders, refunds, creates int
+	mu              sync.Mutex
+	actor           posbridge.Actor
+	orders, refunds int
+}
+
+// failNext makes the next orders and refunds writes by actor fail.
+func (s *failStore) failNext(actor posbridge.Actor, orders, refunds int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.actor, s.orders, s.refunds = actor, orders, refunds
+}
+
+func (s *failStore) fail(cause posbridge.Cause, n *int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if *n > 0 && (s.actor == "" || cause.Actor == s.actor) {
+		*n--
+		return true
+	}
+	return false
 }
 
 func (s *failStore) UpdateOrder(ctx context.Context, no posbridge.OrderNo, cause posbridge.Cause, fn func(*posbridge.Order) error) (posbridge.Order, posbridge.Event, error) {
-	if s.orders > 0 {
-		s.orders--
+	if s.fail(cause, &s.orders) {
 		return posbridge.Order{}, posbridge.Event{}, errors.New("database is locked")
 	}
 	return s.Store.UpdateOrder(ctx, no, cause, fn)
 }
 
 func (s *failStore) UpdateRefund(ctx context.Context, no posbridge.OrderNo, cause posbridge.Cause, fn func(*posbridge.Refund) error) (posbridge.Refund, posbridge.Event, error) {
-	if s.refunds > 0 {
-		s.refunds--
+	if s.fail(cause, &s.refunds) {
 		return posbridge.Refund{}, posbridge.Event{}, errors.New("database is locked")
 	}
 	return s.Store.UpdateRefund(ctx, no, cause, fn)
@@ -177,7 +195,7 @@ func TestStoredNotificationAppliedAfterRestartWithGatewayDown(t *testing.T) {
 		gw.set(o.No, o.Amount, posbridge.GatewayPaid)
 		n := posbridge.Notification{Gateway: "fake", ID: "n1", Kind: posbridge.NotifyOrder, OrderNo: o.No, GatewayNo: "G1",
 			Status: posbridge.GatewayPaid, Amount: o.Amount, Body: []byte(`{"notify_id":"n1"}`)}
-		fs.orders = 1
+		fs.failNext(posbridge.ActorNotification, 1, 0)
 		if err := e.ApplyNotification(ctx, n); err == nil {
 			t.Fatal("a notification that could not be applied was acknowledged")
 		}
@@ -226,7 +244,7 @@ func TestStoredRefundNotificationAppliedAfterRestart(t *testing.T) {
 		}
 		n := posbridge.Notification{Gateway: "fake", ID: "r1", Kind: posbridge.NotifyRefund, OrderNo: r.No, OrigNo: o.No,
 			Refund: posbridge.GatewayRefundSuccess, Amount: r.Amount, Body: []byte(`{"notify_id":"r1"}`)}
-		fs.refunds = 1
+		fs.failNext(posbridge.ActorNotification, 0, 1)
 		if err := e.ApplyNotification(ctx, n); err == nil {
 			t.Fatal("a refund notification that could not be applied was acknowledged")
 		}
@@ -262,7 +280,7 @@ func TestOrderThatNeverReachedTheTerminalFreesTheLane(t *testing.T) {
 		e := openOn(t, fs, gw, term)
 		defer e.Close()
 		ctx := context.Background()
-		fs.orders = 1
+		fs.failNext("", 1, 0)
 		if _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), By: cashier}); err == nil {
 			t.Fatal("Pay succeeded although the order could not be marked at the terminal")
 		}
