@@ -93,6 +93,10 @@ func (e *Engine) Verify(ctx context.Context, no OrderNo, by By) (Order, error) {
 	return o, nil
 }
 
+// claimWait bounds how long a cashier's action waits for a check in
+// progress (one gateway call) to end before it answers "busy".
+const claimWait = 10 * time.Second
+
 // Retry implements PaymentService: the customer tries again for an order
 // that is open and unpaid at the gateway. A CodePay terminal refuses a
 // number it has seen (113), so the same number goes out again only when the
@@ -114,19 +118,23 @@ func (e *Engine) Retry(ctx context.Context, no OrderNo, by By) (Order, error) {
 	if l == nil {
 		return o, &Error{Code: EINVALID, Message: fmt.Sprintf("Lane %s is not configured.", o.Lane)}
 	}
+	tok := e.waitClaim(ctx, no, claimWait)
+	if tok == 0 {
+		return o, &Error{Code: ELANEBUSY, Message: fmt.Sprintf("Payment %s is being checked; try again in a moment.", no)}
+	}
 	e.mu.Lock()
-	if l.active != "" || e.inflight[no] || e.closing[no] > 0 {
+	if l.active != "" || e.closing[no] > 0 {
 		e.mu.Unlock()
+		e.release(no, tok)
 		return o, &Error{Code: ELANEBUSY, Message: fmt.Sprintf("Lane %s is busy.", o.Lane)}
 	}
 	l.active = no
-	e.inflight[no] = true
 	e.mu.Unlock()
 	started := false
 	defer func() {
 		if !started {
 			e.freeTerminal(l, no)
-			e.release(no)
+			e.release(no, tok)
 		}
 	}()
 	busy, err := e.store.ListOrders(ctx, OrderFilter{Lane: o.Lane, Statuses: []Status{StatusCreated, StatusAtTerminal, StatusVerifying}, Limit: 10})
@@ -164,7 +172,7 @@ func (e *Engine) Retry(ctx context.Context, no OrderNo, by By) (Order, error) {
 		// The terminal knows this number and would refuse it: replace the
 		// order with a new one (closing it first).
 		e.freeTerminal(l, no)
-		e.release(no)
+		e.release(no, tok)
 		started = true
 		return e.Pay(ctx, PayRequest{Lane: o.Lane, Amount: o.Amount, Reference: o.Reference, Replaces: no, By: by})
 	}
@@ -188,7 +196,7 @@ func (e *Engine) Retry(ctx context.Context, no OrderNo, by By) (Order, error) {
 	e.mu.Lock()
 	l.last = no
 	e.mu.Unlock()
-	e.wg.Go(func() { e.runSale(l, o) })
+	e.wg.Go(func() { e.runSale(l, o, tok) })
 	return o, nil
 }
 

@@ -54,7 +54,9 @@ type Engine struct {
 	kick   chan struct{}
 
 	mu              sync.Mutex
-	inflight        map[OrderNo]bool // orders a foreground goroutine (sale, fast poll) owns
+	inflight        map[OrderNo]claimToken // orders a goroutine (sale, fast poll, check) owns, and the claim
+	claims          claimToken             // the last claim token handed out
+	freed           chan struct{}          // closed (and replaced) when a claim ends
 	closing         map[OrderNo]int  // orders being closed (closeOrder): no sale may start for them
 	failures        map[OrderNo]int  // consecutive gateway errors per order, for backoff
 	lastRefundCheck time.Time
@@ -91,7 +93,7 @@ func NewEngine(store Store, gateway Gateway, terminals map[string]Terminal) *Eng
 		gateway:           gateway,
 		lanes:             make(map[string]*lane),
 		kick:              make(chan struct{}, 1),
-		inflight:          make(map[OrderNo]bool),
+		inflight:          make(map[OrderNo]claimToken),
 		closing:           make(map[OrderNo]int),
 		failures:          make(map[OrderNo]int),
 	}
@@ -189,8 +191,10 @@ func (e *Engine) recover(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if o.Status == StatusVerifying && e.claim(o.No) {
-				e.wg.Go(func() { e.resume(o) })
+			if o.Status == StatusVerifying {
+				if tok := e.claim(o.No); tok != 0 {
+					e.wg.Go(func() { e.resume(o, tok) })
+				}
 			}
 		case StatusPending:
 			if o.NextCheckAt.IsZero() {
@@ -225,8 +229,8 @@ func (e *Engine) recover(ctx context.Context) error {
 
 // resume finishes an order found at the terminal or verifying after a
 // restart: ask the terminal (close, then query), then verify with the gateway.
-func (e *Engine) resume(o Order) {
-	defer e.release(o.No)
+func (e *Engine) resume(o Order, tok claimToken) {
+	defer e.release(o.No, tok)
 	ctx := e.ctx
 	if l := e.lanes[o.Lane]; l != nil {
 		if r, ok := e.terminalFollowUp(ctx, l, o.No); ok && r.Outcome.NotCharged() && !r.NoRecord {
@@ -235,7 +239,7 @@ func (e *Engine) resume(o Order) {
 			}
 		}
 	}
-	e.followVerification(ctx, o.No)
+	e.followVerification(ctx, o.No, tok)
 }
 
 // closeInterrupted closes an order whose sale was cut off when the terminal
@@ -273,21 +277,64 @@ func resultText(ok string, err error) string {
 	return ok
 }
 
-// claim marks an order as owned by a foreground goroutine; false if another has it.
-func (e *Engine) claim(no OrderNo) bool {
+// claimToken names one claim of an order; 0 is no claim.
+type claimToken uint64
+
+// claim marks an order as owned by one goroutine (a sale, a verification,
+// a reconciler check) and returns the claim's token; 0 if another has it.
+func (e *Engine) claim(no OrderNo) claimToken {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.inflight[no] {
-		return false
-	}
-	e.inflight[no] = true
-	return true
+	return e.claimLocked(no)
 }
 
-func (e *Engine) release(no OrderNo) {
+func (e *Engine) claimLocked(no OrderNo) claimToken {
+	if e.inflight[no] != 0 {
+		return 0
+	}
+	e.claims++
+	e.inflight[no] = e.claims
+	return e.claims
+}
+
+// waitClaim claims no, waiting up to d for a claim another goroutine holds
+// (a reconciler check takes one gateway call) to end; 0 if it did not.
+func (e *Engine) waitClaim(ctx context.Context, no OrderNo, d time.Duration) claimToken {
+	t := e.Clock.NewTimer(d)
+	defer t.Stop()
+	for {
+		e.mu.Lock()
+		if tok := e.claimLocked(no); tok != 0 {
+			e.mu.Unlock()
+			return tok
+		}
+		if e.freed == nil {
+			e.freed = make(chan struct{})
+		}
+		freed := e.freed
+		e.mu.Unlock()
+		select {
+		case <-freed:
+		case <-t.C():
+			return 0
+		case <-ctx.Done():
+			return 0
+		}
+	}
+}
+
+// release ends the claim tok of no. A claim that was already handed on and
+// taken by someone else (a retry after the wait was over) is left alone.
+func (e *Engine) release(no OrderNo, tok claimToken) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	delete(e.inflight, no)
+	if tok != 0 && e.inflight[no] == tok {
+		delete(e.inflight, no)
+		if e.freed != nil {
+			close(e.freed)
+			e.freed = nil
+		}
+	}
 }
 
 // beginClose marks o as being closed, so that no sale starts for it (a
@@ -333,7 +380,7 @@ func (e *Engine) onTerminal(o Order) bool {
 func (e *Engine) isInflight(no OrderNo) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.inflight[no]
+	return e.inflight[no] != 0
 }
 
 // update runs Store.UpdateOrder and publishes the event after the commit.
@@ -442,11 +489,11 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
 	// The number is claimed before it is stored, so the reconciler leaves
 	// it alone while this call owns it; the check stored with it is what
 	// frees the lane if this call cannot finish (a failed write).
-	e.claim(no)
+	tok := e.claim(no)
 	claimed := true
 	defer func() {
 		if claimed {
-			e.release(no)
+			e.release(no, tok)
 			e.wake()
 		}
 	}()
@@ -489,7 +536,7 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
 	l.active, l.last = no, no
 	e.mu.Unlock()
 	reserved, claimed = false, false
-	e.wg.Go(func() { e.runSale(l, sent) })
+	e.wg.Go(func() { e.runSale(l, sent, tok) })
 	return sent, nil
 }
 
@@ -576,9 +623,11 @@ func (e *Engine) closePrevious(ctx context.Context, l *lane) error {
 	if err != nil {
 		return nil
 	}
-	if (o.Status == StatusFailed || o.Status == StatusCanceled) && !o.NextCheckAt.IsZero() && e.claim(prev) {
-		e.closeFinal(ctx, o, true)
-		e.release(prev)
+	if (o.Status == StatusFailed || o.Status == StatusCanceled) && !o.NextCheckAt.IsZero() {
+		if tok := e.claim(prev); tok != 0 {
+			e.closeFinal(ctx, o, true)
+			e.release(prev, tok)
+		}
 		if o, err = e.store.Order(ctx, prev); err != nil {
 			return nil
 		}
@@ -590,8 +639,8 @@ func (e *Engine) closePrevious(ctx context.Context, l *lane) error {
 }
 
 // runSale sends the sale and follows the order until the cashier's wait is over.
-func (e *Engine) runSale(l *lane, o Order) {
-	defer e.release(o.No)
+func (e *Engine) runSale(l *lane, o Order, tok claimToken) {
+	defer e.release(o.No, tok)
 	ctx := e.ctx
 	res, err := l.term.Sale(ctx, Sale{OrderNo: o.No, Amount: o.Amount})
 	e.freeTerminal(l, o.No)
@@ -642,14 +691,14 @@ func (e *Engine) runSale(l *lane, o Order) {
 	if q := res.QueryAfter; q != nil && q.Outcome.NotCharged() && !q.NoRecord && e.closeInterrupted(ctx, o.No, "the sale was cut off; the terminal closed it and says not charged") {
 		return
 	}
-	e.followVerification(ctx, o.No)
+	e.followVerification(ctx, o.No, tok)
 }
 
 // followVerification asks the gateway every FastPollEvery while the cashier
 // waits, until the order is final or VerifyUntil passes; then the order is
 // pending under the reconciler. A sale the terminal declined that the
 // gateway has, unpaid, is closed at once (its cancel is the confirmation).
-func (e *Engine) followVerification(ctx context.Context, no OrderNo) {
+func (e *Engine) followVerification(ctx context.Context, no OrderNo, tok claimToken) {
 	first := true
 	for {
 		if !first && !e.sleep(ctx, e.Reconcile.FastPollEvery) {
@@ -670,6 +719,9 @@ func (e *Engine) followVerification(ctx context.Context, no OrderNo) {
 			}
 		}
 		if !e.now().Before(o.VerifyUntil) {
+			// Hand the order on before it is committed as pending, so a
+			// retry or check right after finds it free.
+			e.release(no, tok)
 			now := e.now()
 			e.applyInput(ctx, no, Cause{Actor: ActorEngine, Action: "wait over", Detail: "not confirmed while the cashier waited"},
 				Input{Kind: InputWaitOver}, func(o *Order) bool {

@@ -70,12 +70,13 @@ func (e *Engine) ReconcileOnce(ctx context.Context) (time.Time, error) {
 			if ctx.Err() != nil {
 				return time.Time{}, ctx.Err()
 			}
-			if !e.claim(o.No) {
+			tok := e.claim(o.No)
+			if tok == 0 {
 				continue
 			}
 			progressed = true
 			e.reconcileOrder(ctx, o)
-			e.release(o.No)
+			e.release(o.No, tok)
 		}
 		if !progressed || len(due) < reconcileBatch {
 			break
