@@ -57,8 +57,8 @@ type Engine struct {
 	inflight        map[OrderNo]claimToken // orders a goroutine (sale, fast poll, check) owns, and the claim
 	claims          claimToken             // the last claim token handed out
 	freed           chan struct{}          // closed (and replaced) when a claim ends
-	closing         map[OrderNo]int  // orders being closed (closeOrder): no sale may start for them
-	failures        map[OrderNo]int  // consecutive gateway errors per order, for backoff
+	closing         map[OrderNo]int        // orders being closed (closeOrder): no sale may start for them
+	failures        map[OrderNo]int        // consecutive gateway errors per order, for backoff
 	lastRefundCheck time.Time
 
 	gate gatewayGate
