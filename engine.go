@@ -179,7 +179,14 @@ func (e *Engine) recover(ctx context.Context) error {
 			if _, err := e.applyInput(ctx, o.No, cause, Input{Kind: InputResume}, nil); err != nil {
 				return err
 			}
-		case StatusAtTerminal, StatusVerifying:
+		case StatusAtTerminal:
+			// The terminal is asked first, in the background: a sale the
+			// customer is still deciding on is followed, not closed. Its
+			// check at the sale's deadline stays as the safety net.
+			if tok := e.claim(o.No); tok != 0 {
+				e.wg.Go(func() { e.resume(o, tok) })
+			}
+		case StatusVerifying:
 			o, err := e.update(ctx, o.No, cause, func(o *Order) error {
 				if _, err := o.Apply(Input{Kind: InputResume}, now); err != nil {
 					return err
@@ -215,24 +222,74 @@ func (e *Engine) recover(ctx context.Context) error {
 			}
 		}
 	}
-	inbox, err := e.store.UnappliedNotifications(ctx, 1000)
-	if err != nil {
-		return err
-	}
-	for _, in := range inbox {
-		if err := e.applyInbox(ctx, in); err != nil {
-			return err
-		}
-	}
+	// Notifications received but not applied are applied in the background:
+	// readiness never waits for them (one may need the gateway).
+	e.wg.Go(e.applyUnapplied)
 	return nil
 }
 
+// applyUnapplied applies the inbox entries a previous run stored but did
+// not apply. One that fails stays in the inbox: its next delivery, or the
+// next start, applies it.
+func (e *Engine) applyUnapplied() {
+	ctx := e.ctx
+	inbox, err := e.store.UnappliedNotifications(ctx, 1000)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.Logger.Error("read unapplied notifications", LogKeyError, err)
+		}
+		return
+	}
+	for _, in := range inbox {
+		if err := e.applyInbox(ctx, in); err != nil && ctx.Err() == nil {
+			e.Logger.Warn("apply stored notification", LogKeyOrder, in.OrderNo, LogKeyError, err)
+		}
+	}
+	if len(inbox) > 0 {
+		e.wake()
+	}
+}
+
 // resume finishes an order found at the terminal or verifying after a
-// restart: ask the terminal (close, then query), then verify with the gateway.
+// restart. A sale the terminal still has in progress (the customer is
+// deciding) is re-attached and followed like a new one, until its deadline.
+// Otherwise: ask the terminal (close, then query), then verify with the
+// gateway.
 func (e *Engine) resume(o Order, tok claimToken) {
 	defer e.release(o.No, tok)
 	ctx := e.ctx
-	if l := e.lanes[o.Lane]; l != nil {
+	l := e.lanes[o.Lane]
+	if o.Status == StatusAtTerminal {
+		deadline := o.NextCheckAt
+		if l != nil && e.now().Before(deadline) {
+			r, err := e.queryTerminal(ctx, l, o.No)
+			if err == nil && r.Outcome == OutcomeUnknown && (r.TransStatus == "0" || r.TransStatus == "9") {
+				e.mu.Lock()
+				if l.active == "" {
+					l.active = o.No
+				}
+				l.last = o.No
+				e.mu.Unlock()
+				e.driveSale(l, o, tok, func(ctx context.Context) (TerminalResult, error) {
+					return l.term.Reattach(ctx, o.No, deadline)
+				})
+				return
+			}
+		}
+		now := e.now()
+		after, err := e.update(ctx, o.No, Cause{Actor: ActorRecovery, Action: "resume", Detail: "found at_terminal at start-up; the terminal has no sale in progress"}, func(o *Order) error {
+			if _, err := o.Apply(Input{Kind: InputResume}, now); err != nil {
+				return err
+			}
+			o.VerifyUntil = now.Add(e.Reconcile.FastPollFor)
+			o.NextCheckAt = o.VerifyUntil
+			return nil
+		})
+		if err != nil || after.Status != StatusVerifying {
+			return
+		}
+	}
+	if l != nil {
 		if r, ok := e.terminalFollowUp(ctx, l, o.No); ok && r.Outcome.NotCharged() && !r.NoRecord {
 			if e.closeInterrupted(ctx, o.No, "after a restart the terminal says not charged") {
 				return
@@ -641,8 +698,33 @@ func (e *Engine) closePrevious(ctx context.Context, l *lane) error {
 // runSale sends the sale and follows the order until the cashier's wait is over.
 func (e *Engine) runSale(l *lane, o Order, tok claimToken) {
 	defer e.release(o.No, tok)
+	e.driveSale(l, o, tok, func(ctx context.Context) (TerminalResult, error) {
+		return l.term.Sale(ctx, Sale{OrderNo: o.No, Amount: o.Amount})
+	})
+}
+
+// driveSale runs a terminal call for o's sale (a new sale, or one
+// re-attached after a restart) and, while it runs, asks the gateway every
+// FastPollEvery: a payment the gateway confirms makes the order paid and
+// frees the lane at once, whatever the terminal says later. Then it records
+// the terminal's answer and follows the order until the cashier's wait is over.
+func (e *Engine) driveSale(l *lane, o Order, tok claimToken, call func(context.Context) (TerminalResult, error)) {
 	ctx := e.ctx
-	res, err := l.term.Sale(ctx, Sale{OrderNo: o.No, Amount: o.Amount})
+	// A payment the gateway confirms ends the terminal call too (the driver
+	// then closes and queries, never sells again), so the terminal is free
+	// for the next customer even when its answer was lost.
+	saleCtx, endSale := context.WithCancel(ctx)
+	pollCtx, stopPoll := context.WithCancel(ctx)
+	var poller sync.WaitGroup
+	poller.Go(func() {
+		if e.pollWhileAtTerminal(pollCtx, l, o.No) {
+			endSale()
+		}
+	})
+	res, err := call(saleCtx)
+	stopPoll()
+	poller.Wait()
+	endSale()
 	e.freeTerminal(l, o.No)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -676,6 +758,9 @@ func (e *Engine) runSale(l *lane, o Order, tok claimToken) {
 				// never be paid later.
 				o.NextCheckAt = now
 			}
+			if o.Status == StatusPaid && res.Outcome.NotCharged() && !o.NeedsAttention {
+				o.NeedsAttention, o.Attention = true, "the gateway confirmed the payment but the terminal answered "+string(res.Outcome)
+			}
 			return true
 		})
 	if err != nil {
@@ -688,10 +773,35 @@ func (e *Engine) runSale(l *lane, o Order, tok claimToken) {
 		e.wake()
 		return
 	}
+	if !after.Open() {
+		return
+	}
 	if q := res.QueryAfter; q != nil && q.Outcome.NotCharged() && !q.NoRecord && e.closeInterrupted(ctx, o.No, "the sale was cut off; the terminal closed it and says not charged") {
 		return
 	}
 	e.followVerification(ctx, o.No, tok)
+}
+
+// pollWhileAtTerminal asks the gateway about a sale every FastPollEvery
+// while it is on the terminal, as a cashier-waiting (foreground) call. A
+// payment found is committed and frees the lane (it reports true); nothing
+// else is acted on until the terminal answers.
+func (e *Engine) pollWhileAtTerminal(ctx context.Context, l *lane, no OrderNo) bool {
+	if e.Reconcile.FastPollEvery <= 0 {
+		return false
+	}
+	for e.sleep(ctx, e.Reconcile.FastPollEvery) {
+		g, err := e.queryGateway(ctx, no, true)
+		if err != nil || !g.Status.Paid() {
+			continue
+		}
+		after, err := e.applyGateway(ctx, no, Cause{Actor: ActorGatewayQuery, Action: "verify", Detail: "while the sale is on the terminal; gateway says " + string(g.Status)}, g, true)
+		if err == nil && after.Status == StatusPaid {
+			e.freeTerminal(l, no)
+			return true
+		}
+	}
+	return false
 }
 
 // followVerification asks the gateway every FastPollEvery while the cashier

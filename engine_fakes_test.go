@@ -167,6 +167,9 @@ type fakeTerminal struct {
 	// has seen answers 113 (duplicate number, unknown outcome), and a query
 	// for a seen number answers with its transaction (declined, status 1).
 	codePay bool
+	// reattach, when set, answers a re-attached sale (the customer taps after
+	// a restart); Reattach waits for it.
+	reattach chan posbridge.TerminalResult
 }
 
 func newFakeTerminal(gw *fakeGateway, script ...saleScript) *fakeTerminal {
@@ -315,4 +318,23 @@ func mustAED(tb testing.TB, s string) posbridge.Money {
 		tb.Fatal(err)
 	}
 	return m
+}
+
+// Reattach follows a sale of a previous process: the fake answers with its
+// query result at once, or waits for reattach (when set) to say.
+func (t *fakeTerminal) Reattach(ctx context.Context, no posbridge.OrderNo, until time.Time) (posbridge.TerminalResult, error) {
+	t.mu.Lock()
+	ch := t.reattach
+	t.mu.Unlock()
+	if ch == nil {
+		return t.Query(ctx, no)
+	}
+	select {
+	case r := <-ch:
+		return r, nil
+	case <-time.After(time.Until(until)):
+		return posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, nil
+	case <-ctx.Done():
+		return posbridge.TerminalResult{}, ctx.Err()
+	}
 }

@@ -3,6 +3,7 @@ package posbridge
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // ErrTerminalUnavailable is returned by Terminal.Sale only when not one byte
@@ -48,6 +49,13 @@ type Terminal interface {
 	// means charged (trans_status 2/4, code 103); Declined means the terminal
 	// says not charged (trans_status 1 or 3, code 104); anything else Unknown.
 	Query(ctx context.Context, no OrderNo) (TerminalResult, error)
+	// Reattach follows a sale a previous process started for no and that the
+	// terminal still has in progress (its request id is gone, so its answer
+	// is matched by order number), until the sale's answer arrives, a query
+	// finds it finished, or until passes; then, as Sale does after silence,
+	// it closes and queries. It never sends a sale. It returns an error only
+	// when ctx ends or the driver closes.
+	Reattach(ctx context.Context, no OrderNo, until time.Time) (TerminalResult, error)
 	// CloseOrder asks the terminal to close an open sale (ecrhub.pay.close).
 	CloseOrder(ctx context.Context, no OrderNo) error
 	// Link reports the link's state and counters.
