@@ -49,7 +49,7 @@ type Engine struct {
 	laneIDs []string
 
 	ctx    context.Context
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 	wg     sync.WaitGroup
 	kick   chan struct{}
 
@@ -118,9 +118,9 @@ func (e *Engine) Open(ctx context.Context) error {
 	if err := e.Reconcile.Validate(); err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
-	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.ctx, e.cancel = context.WithCancelCause(context.Background())
 	if err := e.recover(ctx); err != nil {
-		e.cancel()
+		e.cancel(ErrClosed)
 		e.wg.Wait()
 		return fmt.Errorf("engine: recover open orders: %w", err)
 	}
@@ -134,7 +134,9 @@ func (e *Engine) Open(ctx context.Context) error {
 // in flight stay as stored; the next Open resumes them.
 func (e *Engine) Close() error {
 	if e.cancel != nil {
-		e.cancel()
+		// The cause tells the terminal driver this is a shutdown: a sale
+		// in progress is left open for the next start to re-attach to.
+		e.cancel(ErrClosed)
 	}
 	e.wg.Wait()
 	return nil

@@ -41,7 +41,9 @@ type Terminal interface {
 	// result: a clear answer, or, after any ambiguity (no ACK, no answer by the
 	// deadline, link lost, a re-handshake while the sale was open, an ambiguous
 	// code), OutcomeUnknown or OutcomeTimeout after it has sent
-	// ecrhub.pay.close and ecrhub.pay.query for the order. It returns an
+	// ecrhub.pay.close and ecrhub.pay.query for the order — except when ctx
+	// ends with ErrClosed as its cause (a shutdown): then the sale is left
+	// open on the terminal for the next start to re-attach to. It returns an
 	// error wrapping ErrTerminalUnavailable only if nothing was written; any
 	// other failure is a result with OutcomeTimeout.
 	Sale(ctx context.Context, s Sale) (TerminalResult, error)

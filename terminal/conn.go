@@ -486,6 +486,14 @@ func (c *Conn) order(ctx context.Context, transType string, no, orig posbridge.O
 	default:
 		r = resultOf(resp, SaleOutcome(resp))
 	}
+	if c.ctx.Err() != nil || errors.Is(context.Cause(ctx), posbridge.ErrClosed) {
+		// Shutting down (the driver, or the engine, whose context ends with
+		// ErrClosed as its cause): the sale stays open on the terminal for
+		// the next start to re-attach to (Reattach); closing it now would
+		// make the customer tap again.
+		log.Info("sale left on the terminal at shutdown")
+		return r, nil
+	}
 	if r.Outcome == posbridge.OutcomeUnknown || r.Outcome == posbridge.OutcomeTimeout {
 		r.QueryAfter = c.resolve(context.WithoutCancel(ctx), no)
 	}
