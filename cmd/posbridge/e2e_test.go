@@ -28,7 +28,7 @@ type e2eWorld struct {
 	sim                  *termsim.Sim
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -174,7 +174,7 @@ type apiPayment struct {
 	Amount  string `json:"amount"`
 }
 
-func (w *e2eWorld) post(t *testing.T, path, body string) apiPayment {
+func (w *e2eWorld) post(t testing.TB, path, body string) apiPayment {
 	t.Helper()
 	resp, err := http.Post(w.apiURL+path, "application/json", strings.NewReader(body))
 	if err != nil {
@@ -192,7 +192,7 @@ func (w *e2eWorld) post(t *testing.T, path, body string) apiPayment {
 	return p
 }
 
-func (w *e2eWorld) get(t *testing.T, no string) apiPayment {
+func (w *e2eWorld) get(t testing.TB, no string) apiPayment {
 	t.Helper()
 	resp, err := http.Get(w.apiURL + "/api/v1/payments/" + no)
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 )
 
 // buildBinary builds posbridge into dir and returns its path.
-func buildBinary(t *testing.T, dir string) string {
+func buildBinary(t testing.TB, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "posbridge")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
@@ -25,7 +25,7 @@ func buildBinary(t *testing.T, dir string) string {
 
 // startProcess runs the real binary on the world's config and waits until
 // its API answers.
-func (w *e2eWorld) startProcess(t *testing.T, bin string) *exec.Cmd {
+func (w *e2eWorld) startProcess(t testing.TB, bin string) *exec.Cmd {
 	t.Helper()
 	logs := &syncBuffer{}
 	cmd := exec.Command(bin, "run", "--config", w.cfgPath)
