@@ -421,8 +421,12 @@ func (e *Engine) refuseRefundNotification(ctx context.Context, in InboxEntry, or
 	return NotifyMismatch, err
 }
 
+// DefaultFailedRefundCheck is how often refunds that failed in the last
+// DefaultWatchFor are asked about again.
+const DefaultFailedRefundCheck = time.Hour
+
 // reconcileRefunds re-submits requested refunds and queries pending ones, at
-// most once per DefaultRefundCheck.
+// most once per DefaultRefundCheck, and recently failed ones hourly.
 func (e *Engine) reconcileRefunds(ctx context.Context) error {
 	now := e.now()
 	if !e.lastRefundCheck.IsZero() && now.Sub(e.lastRefundCheck) < DefaultRefundCheck {
@@ -433,6 +437,16 @@ func (e *Engine) reconcileRefunds(ctx context.Context) error {
 		return err
 	}
 	e.lastRefundCheck = now
+	if e.lastFailedCheck.IsZero() || now.Sub(e.lastFailedCheck) >= DefaultFailedRefundCheck {
+		// A refund the gateway refused may have gone through after all
+		// (an error after the fact): ask about recent failures, hourly.
+		failed, err := e.store.FailedRefundsSince(ctx, now.Add(-DefaultWatchFor))
+		if err != nil {
+			return err
+		}
+		e.lastFailedCheck = now
+		open = append(open, failed...)
+	}
 	for _, r := range open {
 		if r.Status == RefundRequested {
 			e.submitRefund(ctx, r, false)

@@ -60,6 +60,7 @@ type Engine struct {
 	closing         map[OrderNo]int        // orders being closed (closeOrder): no sale may start for them
 	failures        map[OrderNo]int        // consecutive gateway errors per order, for backoff
 	lastRefundCheck time.Time
+	lastFailedCheck time.Time // when failed refunds were last asked about
 
 	gate gatewayGate
 

@@ -560,3 +560,33 @@ func TestRetryForgetsThePreviousAttemptsAnswer(t *testing.T) {
 		}
 	})
 }
+
+// A refund the gateway refused with a final error, that it did after all,
+// with no notification: the reconciler's hourly question about recent
+// failures finds it, so the same money cannot be refunded twice.
+func TestFailedRefundIsAskedAboutAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		te := newTestEngine(t, "", gw, newFakeTerminal(gw), true)
+		ctx := context.Background()
+		o := pay(t, te, "10.00")
+		await(t, te, o.No)
+		gw.setErr(fmt.Errorf("refund: code 999: %w", posbridge.ErrGatewayFinal))
+		r, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
+		gw.setErr(nil)
+		if err != nil || r.Status != posbridge.RefundFailed {
+			t.Fatalf("setup refund: %s %v", r.Status, err)
+		}
+		gw.mu.Lock()
+		gw.refunds[r.No] = &posbridge.GatewayRefund{RefundNo: r.No, OrderNo: o.No, Status: posbridge.GatewayRefundSuccess, Amount: r.Amount}
+		gw.mu.Unlock()
+		time.Sleep(2 * time.Hour)
+		synctest.Wait()
+		if rs, _ := te.Refunds(ctx, o.No); rs[0].Status != posbridge.RefundSucceeded {
+			t.Fatalf("the gateway did the refund; it is still %s here", rs[0].Status)
+		}
+		if _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier); !errors.Is(err, posbridge.ErrRefundExceeded) {
+			t.Fatalf("a second full refund: %v", err)
+		}
+	})
+}

@@ -188,6 +188,9 @@ type Store interface {
 	Refunds(ctx context.Context, orderNo OrderNo) ([]Refund, error)
 	// OpenRefunds returns refunds that are not final, oldest first.
 	OpenRefunds(ctx context.Context) ([]Refund, error)
+	// FailedRefundsSince returns failed refunds last changed at or after
+	// since, oldest first.
+	FailedRefundsSince(ctx context.Context, since time.Time) ([]Refund, error)
 
 	// CountOrders counts orders by status, needing attention, and scheduled.
 	CountOrders(ctx context.Context) (OrderCounts, error)

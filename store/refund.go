@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/mattn/go-sqlite3"
 
@@ -250,6 +251,20 @@ func (db *DB) Refunds(ctx context.Context, orderNo posbridge.OrderNo) ([]posbrid
 	rs, err := queryRefunds(ctx, db.db, `SELECT `+refundColumns+` FROM refunds WHERE order_no = ? ORDER BY created_at, rowid`, string(orderNo))
 	if err != nil {
 		return nil, fmt.Errorf("refunds of %s: %w", orderNo, err)
+	}
+	return rs, nil
+}
+
+// FailedRefundsSince returns failed refunds last changed at or after since,
+// oldest first: the ones the reconciler still asks the gateway about, in
+// case the gateway did them after all.
+func (db *DB) FailedRefundsSince(ctx context.Context, since time.Time) ([]posbridge.Refund, error) {
+	if err := db.reading(); err != nil {
+		return nil, err
+	}
+	rs, err := queryRefunds(ctx, db.db, `SELECT `+refundColumns+` FROM refunds WHERE status = 'failed' AND updated_at >= ? ORDER BY created_at, rowid`, millis(since))
+	if err != nil {
+		return nil, fmt.Errorf("failed refunds: %w", err)
 	}
 	return rs, nil
 }
