@@ -26,6 +26,7 @@ type e2eWorld struct {
 	dir, cfgPath, apiURL string
 	sb                   *sandbox.Sandbox
 	sim                  *termsim.Sim
+	logs                 []*syncBuffer // every daemon life's log, oldest first
 }
 
 func freeAddr(t testing.TB) string {
@@ -126,6 +127,7 @@ func (w *e2eWorld) startDaemon(t *testing.T) (stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
+	w.logs = append(w.logs, logs)
 	m := &Main{Stdout: logs, Stderr: logs}
 	errc := make(chan error, 1)
 	go func() { errc <- m.Run(ctx, []string{"run", "--config", w.cfgPath}) }()
