@@ -2,6 +2,8 @@ package posbridge
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -84,16 +86,23 @@ func (e *Engine) Verify(ctx context.Context, no OrderNo, by By) (Order, error) {
 	if err != nil {
 		return o, err
 	}
-	o, err = e.verify(ctx, o, true, byCause(by, "verify now"))
+	o, _, err = e.verify(ctx, o, true, byCause(by, "verify now"))
 	if err != nil {
 		return o, &Error{Code: EUNAVAILABLE, Message: "The gateway could not be reached; the payment will be checked again automatically.", Err: err}
 	}
 	return o, nil
 }
 
-// Retry implements PaymentService: the same order number goes to the terminal
-// again, only while the order is open, no sale is running on the lane, and the
-// gateway says it is unpaid.
+// claimWait bounds how long a cashier's action waits for a check in
+// progress (one gateway call) to end before it answers "busy".
+const claimWait = 10 * time.Second
+
+// Retry implements PaymentService: the customer tries again for an order
+// that is open and unpaid at the gateway. A CodePay terminal refuses a
+// number it has seen (113), so the same number goes out again only when the
+// terminal has no record of it; otherwise the order is closed (query first,
+// then cancel) and a new payment replaces it, for the same amount and
+// reference. A terminal that reports the sale approved stops the retry.
 func (e *Engine) Retry(ctx context.Context, no OrderNo, by By) (Order, error) {
 	o, err := e.load(ctx, no)
 	if err != nil {
@@ -102,23 +111,30 @@ func (e *Engine) Retry(ctx context.Context, no OrderNo, by By) (Order, error) {
 	if !o.Open() {
 		return o, &Error{Code: EFINAL, Message: "This payment is final; start a new one if needed."}
 	}
+	if o.TerminalOutcome == OutcomeApproved {
+		return o, &Error{Code: ECONFLICT, Message: "The terminal reported this payment approved; it is being confirmed with the gateway. Do not take payment again."}
+	}
 	l := e.lanes[o.Lane]
 	if l == nil {
 		return o, &Error{Code: EINVALID, Message: fmt.Sprintf("Lane %s is not configured.", o.Lane)}
 	}
+	tok := e.waitClaim(ctx, no, claimWait)
+	if tok == 0 {
+		return o, &Error{Code: ELANEBUSY, Message: fmt.Sprintf("Payment %s is being checked; try again in a moment.", no)}
+	}
 	e.mu.Lock()
-	if l.active != "" || e.inflight[no] {
+	if l.active != "" || e.closing[no] > 0 {
 		e.mu.Unlock()
+		e.release(no, tok)
 		return o, &Error{Code: ELANEBUSY, Message: fmt.Sprintf("Lane %s is busy.", o.Lane)}
 	}
 	l.active = no
-	e.inflight[no] = true
 	e.mu.Unlock()
 	started := false
 	defer func() {
 		if !started {
 			e.freeTerminal(l, no)
-			e.release(no)
+			e.release(no, tok)
 		}
 	}()
 	busy, err := e.store.ListOrders(ctx, OrderFilter{Lane: o.Lane, Statuses: []Status{StatusCreated, StatusAtTerminal, StatusVerifying}, Limit: 10})
@@ -132,26 +148,33 @@ func (e *Engine) Retry(ctx context.Context, no OrderNo, by By) (Order, error) {
 	}
 	g, err := e.queryGateway(ctx, no, true)
 	switch {
-	case errors.Is(err, ErrGatewayNotFound):
-		// The acquirer may not have reported a payment yet: the terminal
-		// must say it did not charge this number before it is sent again.
-		r, qerr := e.queryTerminal(ctx, l, no)
-		switch {
-		case qerr != nil:
-			return o, &Error{Code: EUNAVAILABLE, Message: "The terminal did not answer; a retry needs its word that the customer was not charged.", Err: qerr}
-		case r.Outcome == OutcomeApproved:
-			return o, &Error{Code: ECONFLICT, Message: "The terminal reports this payment approved; it is being confirmed with the gateway. Do not take payment again."}
-		case !r.Outcome.NotCharged():
-			return o, &Error{Code: ELANEBUSY, Message: "The terminal is still handling this payment."}
-		}
+	case errors.Is(err, ErrGatewayNotFound), err == nil && g.Status == GatewayCreated:
 	case err != nil:
 		return o, &Error{Code: EUNAVAILABLE, Message: "The gateway could not be reached; a retry needs its answer first.", Err: err}
-	case g.Status != GatewayCreated:
-		o, err = e.applyInput(ctx, no, byCause(by, "retry refused"), gatewayInput(g), func(o *Order) bool { return learn(o, g) })
+	default:
+		o, err = e.applyGateway(ctx, no, byCause(by, "retry refused"), g, false)
 		if err != nil {
 			return o, err
 		}
 		return o, &Error{Code: EFINAL, Message: fmt.Sprintf("The gateway says this payment is %s; it cannot be retried.", g.Status)}
+	}
+	// The acquirer may not have reported a payment yet: the terminal must
+	// say it did not charge this number before anything is sent again.
+	r, qerr := e.queryTerminal(ctx, l, no)
+	switch {
+	case qerr != nil:
+		return o, &Error{Code: EUNAVAILABLE, Message: "The terminal did not answer; a retry needs its word that the customer was not charged.", Err: qerr}
+	case r.Outcome == OutcomeApproved:
+		return o, &Error{Code: ECONFLICT, Message: "The terminal reports this payment approved; it is being confirmed with the gateway. Do not take payment again."}
+	case !r.Outcome.NotCharged():
+		return o, &Error{Code: ELANEBUSY, Message: "The terminal is still handling this payment."}
+	case !r.NoRecord:
+		// The terminal knows this number and would refuse it: replace the
+		// order with a new one (closing it first).
+		e.freeTerminal(l, no)
+		e.release(no, tok)
+		started = true
+		return e.Pay(ctx, PayRequest{Lane: o.Lane, Amount: o.Amount, Reference: o.Reference, Replaces: no, By: by})
 	}
 	now := e.now()
 	o, err = e.update(ctx, no, byCause(by, "retry"), func(o *Order) error {
@@ -173,7 +196,7 @@ func (e *Engine) Retry(ctx context.Context, no OrderNo, by By) (Order, error) {
 	e.mu.Lock()
 	l.last = no
 	e.mu.Unlock()
-	e.wg.Go(func() { e.runSale(l, o) })
+	e.wg.Go(func() { e.runSale(l, o, tok) })
 	return o, nil
 }
 
@@ -207,26 +230,51 @@ func (e *Engine) Override(ctx context.Context, no OrderNo, by By) (Order, error)
 	return o, err
 }
 
+// refundHash identifies a refund request for idempotency.
+func refundHash(no OrderNo, amount Money, reason string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "refund\x00%s\x00%d\x00%s\x00%s", no, amount.Minor, amount.Currency, reason)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // Refund implements PaymentService.
-func (e *Engine) Refund(ctx context.Context, no OrderNo, amount Money, by By) (Refund, error) {
+func (e *Engine) Refund(ctx context.Context, no OrderNo, p RefundParams, by By) (Refund, error) {
+	if len(p.IdempotencyKey) > 255 {
+		return Refund{}, &Error{Code: EINVALID, Field: "Idempotency-Key", Message: "The idempotency key is longer than 255 bytes."}
+	}
 	o, err := e.load(ctx, no)
 	if err != nil {
 		return Refund{}, err
 	}
-	if o.Status != StatusPaid {
-		return Refund{}, &Error{Code: ECONFLICT, Message: "Only a paid payment can be refunded."}
-	}
+	amount := p.Amount
 	if amount.Currency == "" {
 		amount.Currency = o.Amount.Currency
+	}
+	hash := refundHash(no, amount, by.Reason)
+	if p.IdempotencyKey != "" {
+		// Before anything else: a replay of a refund that used up the
+		// order is still the same refund, not "more than refundable".
+		if r, done, err := e.refundReplay(ctx, no, p.IdempotencyKey, hash, ""); done {
+			return r, err
+		}
+	}
+	if o.Status != StatusPaid {
+		return Refund{}, &Error{Code: ECONFLICT, Message: "Only a paid payment can be refunded."}
 	}
 	now := e.now()
 	rno, err := NewOrderNo(now, "R", e.Random)
 	if err != nil {
 		return Refund{}, err
 	}
-	r := &Refund{No: rno, OrderNo: no, Amount: amount, Status: RefundRequested, Reason: by.Reason, Actor: by.Who, CreatedAt: now, UpdatedAt: now}
+	r := &Refund{No: rno, OrderNo: no, Amount: amount, Status: RefundRequested, Reason: by.Reason, Actor: by.Who, CreatedAt: now, UpdatedAt: now,
+		IdempotencyKey: p.IdempotencyKey, RequestHash: hash}
 	ev, err := e.store.CreateRefund(ctx, r, byCause(by, "refund"))
+	var used *IdempotencyError
 	switch {
+	case errors.As(err, &used):
+		// Another request with the key committed first.
+		r, _, err := e.refundReplay(ctx, no, p.IdempotencyKey, hash, used.RequestHash)
+		return r, err
 	case errors.Is(err, ErrRefundExceeded), errors.Is(err, ErrCurrencyMismatch), errors.Is(err, ErrZeroAmount):
 		return Refund{}, &Error{Code: EINVALID, Field: "amount", Message: "The amount is more than can be refunded.", Err: err}
 	case err != nil:
@@ -234,6 +282,32 @@ func (e *Engine) Refund(ctx context.Context, no OrderNo, amount Money, by By) (R
 	}
 	e.Bus.Publish(ev)
 	return e.submitRefund(ctx, *r, true)
+}
+
+// refundReplay returns the refund of order no made earlier with key, or a
+// conflict when key was used with a different request (or for another
+// order). done is false when no refund of the order has the key and
+// usedHash, the hash the store reported for the key, is empty.
+func (e *Engine) refundReplay(ctx context.Context, no OrderNo, key, hash, usedHash string) (Refund, bool, error) {
+	conflict := &Error{Code: EIDEMPOTENCY, Field: "Idempotency-Key",
+		Message: "This idempotency key was used for a different refund request."}
+	refunds, err := e.store.Refunds(ctx, no)
+	if err != nil {
+		return Refund{}, true, fmt.Errorf("look up refund idempotency key: %w", err)
+	}
+	for _, r := range refunds {
+		if r.IdempotencyKey != key {
+			continue
+		}
+		if r.RequestHash != hash {
+			return Refund{}, true, conflict
+		}
+		return r, true, nil
+	}
+	if usedHash != "" {
+		return Refund{}, true, conflict // the key belongs to a refund of another order
+	}
+	return Refund{}, false, nil
 }
 
 // submitRefund sends a requested refund to the gateway (idempotent by refund
@@ -251,13 +325,13 @@ func (e *Engine) submitRefund(ctx context.Context, r Refund, foreground bool) (R
 	e.recordCheck(ctx, r.OrderNo, CheckRefund, "refund "+string(r.No)+" "+r.Amount.String(), start, resultText(string(g.Status), err), err)
 	switch {
 	case err == nil:
-		return e.applyRefund(ctx, r.No, g, ActorGatewayQuery)
+		return e.applyRefund(ctx, r.No, g, Cause{Actor: ActorGatewayQuery})
 	case errors.Is(err, ErrUnknownOutcome), errors.Is(err, ErrRetryable):
 		// Stays requested; the reconciler asks again with the same number.
 		e.wake()
 		return r, nil
 	default:
-		return e.applyRefund(ctx, r.No, GatewayRefund{Status: GatewayRefundFailed, FailMsg: err.Error()}, ActorGatewayQuery)
+		return e.applyRefund(ctx, r.No, GatewayRefund{Status: GatewayRefundFailed, FailMsg: err.Error()}, Cause{Actor: ActorGatewayQuery})
 	}
 }
 
@@ -272,9 +346,12 @@ func refundStatus(s GatewayRefundStatus) RefundStatus {
 	}
 }
 
-func (e *Engine) applyRefund(ctx context.Context, no OrderNo, g GatewayRefund, actor Actor) (Refund, error) {
+// applyRefund applies the gateway's word on a refund. cause names who said
+// it (and, for a notification, the inbox entry it applies).
+func (e *Engine) applyRefund(ctx context.Context, no OrderNo, g GatewayRefund, cause Cause) (Refund, error) {
 	to := refundStatus(g.Status)
-	r, ev, err := e.store.UpdateRefund(ctx, no, Cause{Actor: actor, Action: "refund " + string(to), Detail: g.FailMsg}, func(r *Refund) error {
+	cause.Action, cause.Detail = joinDetail(cause.Action, "refund "+string(to)), g.FailMsg
+	r, ev, err := e.store.UpdateRefund(ctx, no, cause, func(r *Refund) error {
 		// The gateway's word wins over a failed refund (the store allows
 		// failed → succeeded); a succeeded one never changes.
 		if r.Status == to || r.Status == RefundSucceeded || r.Status == RefundFailed && to != RefundSucceeded {
@@ -298,19 +375,58 @@ func (e *Engine) applyRefund(ctx context.Context, no OrderNo, g GatewayRefund, a
 	return r, nil
 }
 
-func (e *Engine) applyRefundNotification(ctx context.Context, n Notification) (string, error) {
-	_, err := e.applyRefund(ctx, n.OrderNo, GatewayRefund{RefundNo: n.OrderNo, GatewayNo: n.GatewayNo, Status: n.Refund}, ActorNotification)
-	if errors.Is(err, ErrNotFound) {
-		return NotifyUnknownOrder, nil
+// applyRefundNotification applies a refund notification after checking it
+// against the stored refund: the refund must exist, belong to the order the
+// notification names, and have its amount and currency. A mismatch is
+// refused, audited and flagged on the order, never applied.
+func (e *Engine) applyRefundNotification(ctx context.Context, in InboxEntry) (string, error) {
+	n := in.Notification
+	refunds, err := e.store.Refunds(ctx, n.OrigNo)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return "", err
 	}
-	if err != nil {
+	var stored *Refund
+	for i := range refunds {
+		if refunds[i].No == n.OrderNo {
+			stored = &refunds[i]
+		}
+	}
+	if stored == nil {
+		// Unknown refund, or a refund of another order than the one named.
+		if _, err := e.store.Order(ctx, n.OrigNo); err == nil {
+			return e.refuseRefundNotification(ctx, in, n.OrigNo, fmt.Sprintf("notification names refund %s, which order %s does not have", n.OrderNo, n.OrigNo))
+		}
+		return e.markOnly(ctx, in, NotifyUnknownOrder)
+	}
+	if n.Amount != stored.Amount {
+		return e.refuseRefundNotification(ctx, in, stored.OrderNo, fmt.Sprintf("refund notification says %s, refund %s is %s", n.Amount, stored.No, stored.Amount))
+	}
+	cause := Cause{Actor: ActorNotification, Who: in.Gateway + " " + in.NotificationID, Action: "refund notification",
+		Applies: &InboxMark{ID: in.ID, Result: NotifyApplied}}
+	if _, err := e.applyRefund(ctx, n.OrderNo, GatewayRefund{RefundNo: n.OrderNo, GatewayNo: n.GatewayNo, Status: n.Refund}, cause); err != nil {
 		return "", err
 	}
 	return NotifyApplied, nil
 }
 
+// refuseRefundNotification records a refund notification that disagrees
+// with the stored refund: audited and flagged on the order, not applied.
+func (e *Engine) refuseRefundNotification(ctx context.Context, in InboxEntry, orderNo OrderNo, detail string) (string, error) {
+	cause := Cause{Actor: ActorNotification, Who: in.Gateway + " " + in.NotificationID, Action: "refund notification refused", Detail: detail,
+		Applies: &InboxMark{ID: in.ID, Result: NotifyMismatch}}
+	_, err := e.update(ctx, orderNo, cause, func(o *Order) error {
+		o.NeedsAttention, o.Attention = true, "a refund notification disagreed with the stored refund"
+		return nil
+	})
+	return NotifyMismatch, err
+}
+
+// DefaultFailedRefundCheck is how often refunds that failed in the last
+// DefaultWatchFor are asked about again.
+const DefaultFailedRefundCheck = time.Hour
+
 // reconcileRefunds re-submits requested refunds and queries pending ones, at
-// most once per DefaultRefundCheck.
+// most once per DefaultRefundCheck, and recently failed ones hourly.
 func (e *Engine) reconcileRefunds(ctx context.Context) error {
 	now := e.now()
 	if !e.lastRefundCheck.IsZero() && now.Sub(e.lastRefundCheck) < DefaultRefundCheck {
@@ -321,6 +437,16 @@ func (e *Engine) reconcileRefunds(ctx context.Context) error {
 		return err
 	}
 	e.lastRefundCheck = now
+	if e.lastFailedCheck.IsZero() || now.Sub(e.lastFailedCheck) >= DefaultFailedRefundCheck {
+		// A refund the gateway refused may have gone through after all
+		// (an error after the fact): ask about recent failures, hourly.
+		failed, err := e.store.FailedRefundsSince(ctx, now.Add(-DefaultWatchFor))
+		if err != nil {
+			return err
+		}
+		e.lastFailedCheck = now
+		open = append(open, failed...)
+	}
 	for _, r := range open {
 		if r.Status == RefundRequested {
 			e.submitRefund(ctx, r, false)
@@ -330,7 +456,7 @@ func (e *Engine) reconcileRefunds(ctx context.Context) error {
 		g, err := e.gateway.QueryRefund(ctx, r.No)
 		e.recordCheck(ctx, r.OrderNo, CheckRefundQuery, "refund query "+string(r.No), start, resultText(string(g.Status), err), err)
 		if err == nil {
-			e.applyRefund(ctx, r.No, g, ActorReconciler)
+			e.applyRefund(ctx, r.No, g, Cause{Actor: ActorReconciler})
 		}
 	}
 	return nil

@@ -49,14 +49,18 @@ type Engine struct {
 	laneIDs []string
 
 	ctx    context.Context
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 	wg     sync.WaitGroup
 	kick   chan struct{}
 
 	mu              sync.Mutex
-	inflight        map[OrderNo]bool // orders a foreground goroutine (sale, fast poll) owns
-	failures        map[OrderNo]int  // consecutive gateway errors per order, for backoff
+	inflight        map[OrderNo]claimToken // orders a goroutine (sale, fast poll, check) owns, and the claim
+	claims          claimToken             // the last claim token handed out
+	freed           chan struct{}          // closed (and replaced) when a claim ends
+	closing         map[OrderNo]int        // orders being closed (closeOrder): no sale may start for them
+	failures        map[OrderNo]int        // consecutive gateway errors per order, for backoff
 	lastRefundCheck time.Time
+	lastFailedCheck time.Time // when failed refunds were last asked about
 
 	gate gatewayGate
 
@@ -90,7 +94,8 @@ func NewEngine(store Store, gateway Gateway, terminals map[string]Terminal) *Eng
 		gateway:           gateway,
 		lanes:             make(map[string]*lane),
 		kick:              make(chan struct{}, 1),
-		inflight:          make(map[OrderNo]bool),
+		inflight:          make(map[OrderNo]claimToken),
+		closing:           make(map[OrderNo]int),
 		failures:          make(map[OrderNo]int),
 	}
 	for id, t := range terminals {
@@ -114,9 +119,9 @@ func (e *Engine) Open(ctx context.Context) error {
 	if err := e.Reconcile.Validate(); err != nil {
 		return fmt.Errorf("engine: %w", err)
 	}
-	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.ctx, e.cancel = context.WithCancelCause(context.Background())
 	if err := e.recover(ctx); err != nil {
-		e.cancel()
+		e.cancel(ErrClosed)
 		e.wg.Wait()
 		return fmt.Errorf("engine: recover open orders: %w", err)
 	}
@@ -130,7 +135,9 @@ func (e *Engine) Open(ctx context.Context) error {
 // in flight stay as stored; the next Open resumes them.
 func (e *Engine) Close() error {
 	if e.cancel != nil {
-		e.cancel()
+		// The cause tells the terminal driver this is a shutdown: a sale
+		// in progress is left open for the next start to re-attach to.
+		e.cancel(ErrClosed)
 	}
 	e.wg.Wait()
 	return nil
@@ -175,7 +182,14 @@ func (e *Engine) recover(ctx context.Context) error {
 			if _, err := e.applyInput(ctx, o.No, cause, Input{Kind: InputResume}, nil); err != nil {
 				return err
 			}
-		case StatusAtTerminal, StatusVerifying:
+		case StatusAtTerminal:
+			// The terminal is asked first, in the background: a sale the
+			// customer is still deciding on is followed, not closed. Its
+			// check at the sale's deadline stays as the safety net.
+			if tok := e.claim(o.No); tok != 0 {
+				e.wg.Go(func() { e.resume(o, tok) })
+			}
+		case StatusVerifying:
 			o, err := e.update(ctx, o.No, cause, func(o *Order) error {
 				if _, err := o.Apply(Input{Kind: InputResume}, now); err != nil {
 					return err
@@ -187,8 +201,10 @@ func (e *Engine) recover(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if o.Status == StatusVerifying && e.claim(o.No) {
-				e.wg.Go(func() { e.resume(o) })
+			if o.Status == StatusVerifying {
+				if tok := e.claim(o.No); tok != 0 {
+					e.wg.Go(func() { e.resume(o, tok) })
+				}
 			}
 		case StatusPending:
 			if o.NextCheckAt.IsZero() {
@@ -209,31 +225,81 @@ func (e *Engine) recover(ctx context.Context) error {
 			}
 		}
 	}
-	inbox, err := e.store.UnappliedNotifications(ctx, 1000)
-	if err != nil {
-		return err
-	}
-	for _, in := range inbox {
-		if err := e.applyInbox(ctx, in, nil); err != nil {
-			return err
-		}
-	}
+	// Notifications received but not applied are applied in the background:
+	// readiness never waits for them (one may need the gateway).
+	e.wg.Go(e.applyUnapplied)
 	return nil
 }
 
-// resume finishes an order found at the terminal or verifying after a
-// restart: ask the terminal (close, then query), then verify with the gateway.
-func (e *Engine) resume(o Order) {
-	defer e.release(o.No)
+// applyUnapplied applies the inbox entries a previous run stored but did
+// not apply. One that fails stays in the inbox: its next delivery, or the
+// next start, applies it.
+func (e *Engine) applyUnapplied() {
 	ctx := e.ctx
-	if l := e.lanes[o.Lane]; l != nil {
-		if r, ok := e.terminalFollowUp(ctx, l, o.No); ok && r.Outcome.NotCharged() {
+	inbox, err := e.store.UnappliedNotifications(ctx, 1000)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.Logger.Error("read unapplied notifications", LogKeyError, err)
+		}
+		return
+	}
+	for _, in := range inbox {
+		if err := e.applyInbox(ctx, in); err != nil && ctx.Err() == nil {
+			e.Logger.Warn("apply stored notification", LogKeyOrder, in.OrderNo, LogKeyError, err)
+		}
+	}
+	if len(inbox) > 0 {
+		e.wake()
+	}
+}
+
+// resume finishes an order found at the terminal or verifying after a
+// restart. A sale the terminal still has in progress (the customer is
+// deciding) is re-attached and followed like a new one, until its deadline.
+// Otherwise: ask the terminal (close, then query), then verify with the
+// gateway.
+func (e *Engine) resume(o Order, tok claimToken) {
+	defer e.release(o.No, tok)
+	ctx := e.ctx
+	l := e.lanes[o.Lane]
+	if o.Status == StatusAtTerminal {
+		deadline := o.NextCheckAt
+		if l != nil && e.now().Before(deadline) {
+			r, err := e.queryTerminal(ctx, l, o.No)
+			if err == nil && r.Outcome == OutcomeUnknown && (r.TransStatus == "0" || r.TransStatus == "9") {
+				e.mu.Lock()
+				if l.active == "" {
+					l.active = o.No
+				}
+				l.last = o.No
+				e.mu.Unlock()
+				e.driveSale(l, o, tok, func(ctx context.Context) (TerminalResult, error) {
+					return l.term.Reattach(ctx, o.No, deadline)
+				})
+				return
+			}
+		}
+		now := e.now()
+		after, err := e.update(ctx, o.No, Cause{Actor: ActorRecovery, Action: "resume", Detail: "found at_terminal at start-up; the terminal has no sale in progress"}, func(o *Order) error {
+			if _, err := o.Apply(Input{Kind: InputResume}, now); err != nil {
+				return err
+			}
+			o.VerifyUntil = now.Add(e.Reconcile.FastPollFor)
+			o.NextCheckAt = o.VerifyUntil
+			return nil
+		})
+		if err != nil || after.Status != StatusVerifying {
+			return
+		}
+	}
+	if l != nil {
+		if r, ok := e.terminalFollowUp(ctx, l, o.No); ok && r.Outcome.NotCharged() && !r.NoRecord {
 			if e.closeInterrupted(ctx, o.No, "after a restart the terminal says not charged") {
 				return
 			}
 		}
 	}
-	e.followVerification(ctx, o.No)
+	e.followVerification(ctx, o.No, tok)
 }
 
 // closeInterrupted closes an order whose sale was cut off when the terminal
@@ -271,21 +337,84 @@ func resultText(ok string, err error) string {
 	return ok
 }
 
-// claim marks an order as owned by a foreground goroutine; false if another has it.
-func (e *Engine) claim(no OrderNo) bool {
+// claimToken names one claim of an order; 0 is no claim.
+type claimToken uint64
+
+// claim marks an order as owned by one goroutine (a sale, a verification,
+// a reconciler check) and returns the claim's token; 0 if another has it.
+func (e *Engine) claim(no OrderNo) claimToken {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.inflight[no] {
+	return e.claimLocked(no)
+}
+
+func (e *Engine) claimLocked(no OrderNo) claimToken {
+	if e.inflight[no] != 0 {
+		return 0
+	}
+	e.claims++
+	e.inflight[no] = e.claims
+	return e.claims
+}
+
+// waitClaim claims no, waiting up to d for a claim another goroutine holds
+// (a reconciler check takes one gateway call) to end; 0 if it did not.
+func (e *Engine) waitClaim(ctx context.Context, no OrderNo, d time.Duration) claimToken {
+	t := e.Clock.NewTimer(d)
+	defer t.Stop()
+	for {
+		e.mu.Lock()
+		if tok := e.claimLocked(no); tok != 0 {
+			e.mu.Unlock()
+			return tok
+		}
+		if e.freed == nil {
+			e.freed = make(chan struct{})
+		}
+		freed := e.freed
+		e.mu.Unlock()
+		select {
+		case <-freed:
+		case <-t.C():
+			return 0
+		case <-ctx.Done():
+			return 0
+		}
+	}
+}
+
+// release ends the claim tok of no. A claim that was already handed on and
+// taken by someone else (a retry after the wait was over) is left alone.
+func (e *Engine) release(no OrderNo, tok claimToken) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if tok != 0 && e.inflight[no] == tok {
+		delete(e.inflight, no)
+		if e.freed != nil {
+			close(e.freed)
+			e.freed = nil
+		}
+	}
+}
+
+// beginClose marks o as being closed, so that no sale starts for it (a
+// retry) while it is; false when its sale is on the terminal now.
+func (e *Engine) beginClose(o Order) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if l := e.lanes[o.Lane]; l != nil && l.active == o.No {
 		return false
 	}
-	e.inflight[no] = true
+	e.closing[o.No]++
 	return true
 }
 
-func (e *Engine) release(no OrderNo) {
+func (e *Engine) endClose(no OrderNo) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	delete(e.inflight, no)
+	if e.closing[no]--; e.closing[no] <= 0 {
+		delete(e.closing, no)
+	}
 }
 
 // freeTerminal marks the lane's terminal as no longer used by no's sale.
@@ -311,7 +440,7 @@ func (e *Engine) onTerminal(o Order) bool {
 func (e *Engine) isInflight(no OrderNo) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.inflight[no]
+	return e.inflight[no] != 0
 }
 
 // update runs Store.UpdateOrder and publishes the event after the commit.
@@ -408,16 +537,30 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
 	if err := e.checkLaneFree(ctx, r); err != nil {
 		return Order{}, err
 	}
+	if err := e.closePrevious(ctx, l); err != nil {
+		return Order{}, err
+	}
 
 	now := e.now()
 	no, err := NewOrderNo(now, r.Lane, e.Random)
 	if err != nil {
 		return Order{}, err
 	}
+	// The number is claimed before it is stored, so the reconciler leaves
+	// it alone while this call owns it; the check stored with it is what
+	// frees the lane if this call cannot finish (a failed write).
+	tok := e.claim(no)
+	claimed := true
+	defer func() {
+		if claimed {
+			e.release(no, tok)
+			e.wake()
+		}
+	}()
 	o := &Order{
 		No: no, Lane: r.Lane, Amount: r.Amount, Reference: r.Reference, Status: StatusCreated,
 		CreatedAt: now, UpdatedAt: now, Refunded: Money{Currency: r.Amount.Currency},
-		IdempotencyKey: r.IdempotencyKey, RequestHash: hash,
+		IdempotencyKey: r.IdempotencyKey, RequestHash: hash, NextCheckAt: now,
 	}
 	ev, err := e.store.CreateOrder(ctx, o, Cause{Actor: r.By.Actor, Who: r.By.Who, Action: "create", Detail: "payment requested"})
 	if errors.Is(err, ErrIdempotencyKeyUsed) {
@@ -445,14 +588,15 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
 		return nil
 	})
 	if err != nil {
+		// Nothing was sent; the check stored with the order closes it as
+		// not sent, and the lane is free again.
 		return Order{}, fmt.Errorf("mark order at terminal: %w", err)
 	}
 	e.mu.Lock()
 	l.active, l.last = no, no
-	e.inflight[no] = true
 	e.mu.Unlock()
-	reserved = false
-	e.wg.Go(func() { e.runSale(l, sent) })
+	reserved, claimed = false, false
+	e.wg.Go(func() { e.runSale(l, sent, tok) })
 	return sent, nil
 }
 
@@ -484,6 +628,9 @@ func (e *Engine) checkLaneFree(ctx context.Context, r PayRequest) error {
 		return fmt.Errorf("list open orders of lane %s: %w", r.Lane, err)
 	}
 	for _, o := range page.Orders {
+		if o.Status == StatusPending && o.Reason == ReasonUnconfirmed {
+			continue // flagged and checked daily; the customer is long gone
+		}
 		if o.No != r.Replaces {
 			return &Error{Code: ELANEBUSY, Message: fmt.Sprintf(
 				"Payment %s on lane %s is not confirmed yet. Do not take payment again: wait, or replace it (which cancels it first).", o.No, r.Lane)}
@@ -515,11 +662,72 @@ func (e *Engine) checkLaneFree(ctx context.Context, r PayRequest) error {
 	return nil
 }
 
+// paidLateHold is how long a lane's last order, found paid after it was
+// shown not paid, stops a new payment on the lane: the cashier is about to
+// take payment again from a customer who has paid.
+const paidLateHold = 2 * time.Minute
+
+// closePrevious closes the lane's most recent order at the gateway before a
+// new payment starts, when it failed and is not closed there yet (query
+// first, then cancel). A payment found there (now, or by the reconciler a
+// moment ago) stops the new payment with a conflict. A gateway that cannot
+// be reached does not: the reconciler closes the old order later.
+func (e *Engine) closePrevious(ctx context.Context, l *lane) error {
+	e.mu.Lock()
+	prev := l.last
+	e.mu.Unlock()
+	if prev == "" {
+		return nil
+	}
+	o, err := e.store.Order(ctx, prev)
+	if err != nil {
+		return nil
+	}
+	if (o.Status == StatusFailed || o.Status == StatusCanceled) && !o.NextCheckAt.IsZero() {
+		if tok := e.claim(prev); tok != 0 {
+			e.closeFinal(ctx, o, true)
+			e.release(prev, tok)
+		}
+		if o, err = e.store.Order(ctx, prev); err != nil {
+			return nil
+		}
+	}
+	if o.Status == StatusPaid && o.Reason == ReasonPaidAfterClose && e.now().Sub(o.PaidAt) < paidLateHold {
+		return &Error{Code: ECONFLICT, Message: fmt.Sprintf("Payment %s went through after all; do not take payment again.", o.No)}
+	}
+	return nil
+}
+
 // runSale sends the sale and follows the order until the cashier's wait is over.
-func (e *Engine) runSale(l *lane, o Order) {
-	defer e.release(o.No)
+func (e *Engine) runSale(l *lane, o Order, tok claimToken) {
+	defer e.release(o.No, tok)
+	e.driveSale(l, o, tok, func(ctx context.Context) (TerminalResult, error) {
+		return l.term.Sale(ctx, Sale{OrderNo: o.No, Amount: o.Amount})
+	})
+}
+
+// driveSale runs a terminal call for o's sale (a new sale, or one
+// re-attached after a restart) and, while it runs, asks the gateway every
+// FastPollEvery: a payment the gateway confirms makes the order paid and
+// frees the lane at once, whatever the terminal says later. Then it records
+// the terminal's answer and follows the order until the cashier's wait is over.
+func (e *Engine) driveSale(l *lane, o Order, tok claimToken, call func(context.Context) (TerminalResult, error)) {
 	ctx := e.ctx
-	res, err := l.term.Sale(ctx, Sale{OrderNo: o.No, Amount: o.Amount})
+	// A payment the gateway confirms ends the terminal call too (the driver
+	// then closes and queries, never sells again), so the terminal is free
+	// for the next customer even when its answer was lost.
+	saleCtx, endSale := context.WithCancel(ctx)
+	pollCtx, stopPoll := context.WithCancel(ctx)
+	var poller sync.WaitGroup
+	poller.Go(func() {
+		if e.pollWhileAtTerminal(pollCtx, l, o.No) {
+			endSale()
+		}
+	})
+	res, err := call(saleCtx)
+	stopPoll()
+	poller.Wait()
+	endSale()
 	e.freeTerminal(l, o.No)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -549,29 +757,61 @@ func (e *Engine) runSale(l *lane, o Order) {
 				o.NextCheckAt = o.VerifyUntil
 			}
 			if o.Status == StatusFailed {
-				// Close it at the gateway too, so it can never be paid later.
+				// Close it at the gateway too (query first), so it can
+				// never be paid later.
 				o.NextCheckAt = now
+			}
+			if o.Status == StatusPaid && res.Outcome.NotCharged() && !o.NeedsAttention {
+				o.NeedsAttention, o.Attention = true, "the gateway confirmed the payment but the terminal answered "+string(res.Outcome)
 			}
 			return true
 		})
 	if err != nil {
-		e.Logger.Error("record terminal outcome", LogKeyOrder, o.No, LogKeyError, err)
+		if ctx.Err() == nil {
+			e.Logger.Error("record terminal outcome", LogKeyOrder, o.No, LogKeyError, err)
+		}
 		return
 	}
 	if after.Status == StatusFailed {
 		e.wake()
 		return
 	}
-	if q := res.QueryAfter; q != nil && q.Outcome.NotCharged() && e.closeInterrupted(ctx, o.No, "the sale was cut off; the terminal closed it and says not charged") {
+	if !after.Open() {
 		return
 	}
-	e.followVerification(ctx, o.No)
+	if q := res.QueryAfter; q != nil && q.Outcome.NotCharged() && !q.NoRecord && e.closeInterrupted(ctx, o.No, "the sale was cut off; the terminal closed it and says not charged") {
+		return
+	}
+	e.followVerification(ctx, o.No, tok)
+}
+
+// pollWhileAtTerminal asks the gateway about a sale every FastPollEvery
+// while it is on the terminal, as a cashier-waiting (foreground) call. A
+// payment found is committed and frees the lane (it reports true); nothing
+// else is acted on until the terminal answers.
+func (e *Engine) pollWhileAtTerminal(ctx context.Context, l *lane, no OrderNo) bool {
+	if e.Reconcile.FastPollEvery <= 0 {
+		return false
+	}
+	for e.sleep(ctx, e.Reconcile.FastPollEvery) {
+		g, err := e.queryGateway(ctx, no, true)
+		if err != nil || !g.Status.Paid() {
+			continue
+		}
+		after, err := e.applyGateway(ctx, no, Cause{Actor: ActorGatewayQuery, Action: "verify", Detail: "while the sale is on the terminal; gateway says " + string(g.Status)}, g, true)
+		if err == nil && after.Status == StatusPaid {
+			e.freeTerminal(l, no)
+			return true
+		}
+	}
+	return false
 }
 
 // followVerification asks the gateway every FastPollEvery while the cashier
 // waits, until the order is final or VerifyUntil passes; then the order is
-// pending under the reconciler.
-func (e *Engine) followVerification(ctx context.Context, no OrderNo) {
+// pending under the reconciler. A sale the terminal declined that the
+// gateway has, unpaid, is closed at once (its cancel is the confirmation).
+func (e *Engine) followVerification(ctx context.Context, no OrderNo, tok claimToken) {
 	first := true
 	for {
 		if !first && !e.sleep(ctx, e.Reconcile.FastPollEvery) {
@@ -582,14 +822,19 @@ func (e *Engine) followVerification(ctx context.Context, no OrderNo) {
 		if err != nil || o.Status != StatusVerifying {
 			return
 		}
-		o, err = e.verify(ctx, o, true, Cause{Actor: ActorGatewayQuery, Action: "verify", Detail: "while the cashier waits"})
+		o, g, err := e.verify(ctx, o, true, Cause{Actor: ActorGatewayQuery, Action: "verify", Detail: "while the cashier waits"})
 		if err == nil && o.Status != StatusVerifying {
 			return
 		}
+		if err == nil && g.Status == GatewayCreated && o.TerminalOutcome == OutcomeDeclined {
+			if c, err := e.closeOrder(ctx, no, Cause{Actor: ActorEngine, Action: "close declined sale", Detail: "the terminal declined; the gateway has the order unpaid"}, ReasonDeclined, true); err == nil && !c.Open() {
+				return
+			}
+		}
 		if !e.now().Before(o.VerifyUntil) {
-			// Hand the order to the reconciler before it is committed as
-			// pending, so a retry or replace right after sees it free.
-			e.release(no)
+			// Hand the order on before it is committed as pending, so a
+			// retry or check right after finds it free.
+			e.release(no, tok)
 			now := e.now()
 			e.applyInput(ctx, no, Cause{Actor: ActorEngine, Action: "wait over", Detail: "not confirmed while the cashier waited"},
 				Input{Kind: InputWaitOver}, func(o *Order) bool {

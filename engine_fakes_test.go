@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ type fakeGateway struct {
 	refunds map[posbridge.OrderNo]*posbridge.GatewayRefund
 	err     error // returned by every call while set
 	calls   map[string]int
+	log     []string // "query NO", "cancel NO", in the order they were made
 }
 
 func newFakeGateway() *fakeGateway {
@@ -47,6 +49,19 @@ func (g *fakeGateway) count(call string) int {
 	return g.calls[call]
 }
 
+// calls returns the calls made about no, oldest first ("query", "cancel").
+func (g *fakeGateway) callsFor(no posbridge.OrderNo) []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []string
+	for _, c := range g.log {
+		if verb, n, _ := strings.Cut(c, " "); n == string(no) {
+			out = append(out, verb)
+		}
+	}
+	return out
+}
+
 func (g *fakeGateway) status(no posbridge.OrderNo) posbridge.GatewayStatus {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -60,6 +75,7 @@ func (g *fakeGateway) QueryOrder(ctx context.Context, no posbridge.OrderNo) (pos
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.calls["query"]++
+	g.log = append(g.log, "query "+string(no))
 	if g.err != nil {
 		return posbridge.GatewayOrder{}, g.err
 	}
@@ -74,6 +90,7 @@ func (g *fakeGateway) CancelOrder(ctx context.Context, no posbridge.OrderNo) (po
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.calls["cancel"]++
+	g.log = append(g.log, "cancel "+string(no))
 	if g.err != nil {
 		return posbridge.GatewayOrder{}, g.err
 	}
@@ -127,27 +144,45 @@ type saleScript struct {
 	// closeEnds: ecrhub.pay.close during the delay ends the sale with 102
 	// (closed, not charged), as termsim and the real terminal do.
 	closeEnds bool
+	// chargeAfter: the acquirer reports the payment to the gateway this long
+	// after the terminal answered (a late acquirer).
+	chargeAfter time.Duration
+	// decline: the acquirer tells the gateway the order failed.
+	decline bool
 }
 
 // fakeTerminal answers sales from a script and tells the fake gateway, as an
 // acquirer would.
 type fakeTerminal struct {
-	mu      sync.Mutex
-	gw      *fakeGateway
-	script  []saleScript
-	sales   map[posbridge.OrderNo]int
-	closes  int
-	queries int
-	query   posbridge.TerminalResult
-	closing chan struct{} // closed by CloseOrder to end a closeEnds sale
+	mu       sync.Mutex
+	gw       *fakeGateway
+	script   []saleScript
+	sales    map[posbridge.OrderNo]int
+	closes   int
+	queries  int
+	query    posbridge.TerminalResult
+	queryErr error         // returned by Query while set (the cable is out)
+	closing  chan struct{} // closed by CloseOrder to end a closeEnds sale
+	// codePay: like a real CodePay terminal, a sale for a number the terminal
+	// has seen answers 113 (duplicate number, unknown outcome), and a query
+	// for a seen number answers with its transaction (declined, status 1).
+	codePay bool
+	// reattach, when set, answers a re-attached sale (the customer taps after
+	// a restart); Reattach waits for it.
+	reattach chan posbridge.TerminalResult
 }
 
 func newFakeTerminal(gw *fakeGateway, script ...saleScript) *fakeTerminal {
-	return &fakeTerminal{gw: gw, script: script, sales: map[posbridge.OrderNo]int{}, query: posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "104"}}
+	return &fakeTerminal{gw: gw, script: script, sales: map[posbridge.OrderNo]int{}, query: posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "104", NoRecord: true}}
 }
 
 func (t *fakeTerminal) Sale(ctx context.Context, s posbridge.Sale) (posbridge.TerminalResult, error) {
 	t.mu.Lock()
+	if t.codePay && t.sales[s.OrderNo] > 0 {
+		t.sales[s.OrderNo]++
+		t.mu.Unlock()
+		return posbridge.TerminalResult{Outcome: posbridge.OutcomeUnknown, Code: "113", Message: "Duplicate merchant order number"}, nil
+	}
 	t.sales[s.OrderNo]++
 	sc := saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000", TransStatus: "2"}, charge: true}
 	if len(t.script) > 0 {
@@ -158,6 +193,9 @@ func (t *fakeTerminal) Sale(ctx context.Context, s posbridge.Sale) (posbridge.Te
 		t.gw.set(s.OrderNo, s.Amount, posbridge.GatewayPaid)
 	} else if sc.create {
 		t.gw.set(s.OrderNo, s.Amount, posbridge.GatewayCreated)
+	}
+	if sc.decline {
+		t.gw.set(s.OrderNo, s.Amount, posbridge.GatewayFailed)
 	}
 	if sc.delay > 0 {
 		closed := make(chan struct{})
@@ -177,6 +215,9 @@ func (t *fakeTerminal) Sale(ctx context.Context, s posbridge.Sale) (posbridge.Te
 	if sc.chargeLate {
 		t.gw.set(s.OrderNo, s.Amount, posbridge.GatewayPaid)
 	}
+	if sc.chargeAfter > 0 {
+		time.AfterFunc(sc.chargeAfter, func() { t.gw.set(s.OrderNo, s.Amount, posbridge.GatewayPaid) })
+	}
 	return sc.result, sc.err
 }
 
@@ -184,6 +225,12 @@ func (t *fakeTerminal) Query(ctx context.Context, no posbridge.OrderNo) (posbrid
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.queries++
+	if t.queryErr != nil {
+		return posbridge.TerminalResult{}, t.queryErr
+	}
+	if t.codePay && t.sales[no] > 0 {
+		return posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "000", TransStatus: "1"}, nil
+	}
 	return t.query, nil
 }
 
@@ -200,6 +247,12 @@ func (t *fakeTerminal) CloseOrder(ctx context.Context, no posbridge.OrderNo) err
 
 func (t *fakeTerminal) Link() posbridge.LinkStatus {
 	return posbridge.LinkStatus{State: posbridge.LinkUp}
+}
+
+func (t *fakeTerminal) setQueryErr(err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.queryErr = err
 }
 
 func (t *fakeTerminal) salesOf(no posbridge.OrderNo) int {
@@ -265,4 +318,23 @@ func mustAED(tb testing.TB, s string) posbridge.Money {
 		tb.Fatal(err)
 	}
 	return m
+}
+
+// Reattach follows a sale of a previous process: the fake answers with its
+// query result at once, or waits for reattach (when set) to say.
+func (t *fakeTerminal) Reattach(ctx context.Context, no posbridge.OrderNo, until time.Time) (posbridge.TerminalResult, error) {
+	t.mu.Lock()
+	ch := t.reattach
+	t.mu.Unlock()
+	if ch == nil {
+		return t.Query(ctx, no)
+	}
+	select {
+	case r := <-ch:
+		return r, nil
+	case <-time.After(time.Until(until)):
+		return posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, nil
+	case <-ctx.Done():
+		return posbridge.TerminalResult{}, ctx.Err()
+	}
 }

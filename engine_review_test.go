@@ -133,7 +133,7 @@ func TestReview_RestartUnappliedPaidNotificationOnClosedOrder(t *testing.T) {
 		// notification is stored, then the process dies before applying it.
 		gw.set(o.No, o.Amount, posbridge.GatewayPaid)
 		if _, _, err := te.db.ReceiveNotification(ctx, posbridge.InboxEntry{Gateway: "fake", NotificationID: "late1", Kind: posbridge.NotifyOrder,
-			OrderNo: o.No, Status: string(posbridge.GatewayPaid), Body: []byte("{}"), Verified: true, ReceivedAt: time.Now()}); err != nil {
+			OrderNo: o.No, Status: string(posbridge.GatewayPaid), Verified: true, ReceivedAt: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 		te.close(t)
@@ -165,7 +165,7 @@ func TestReview_RefundFailedThenSucceeded(t *testing.T) {
 			t.Fatalf("order %s, want paid", o.Status)
 		}
 		gw.setErr(fmt.Errorf("refund: code 999: %w", posbridge.ErrGatewayFinal))
-		r, err := te.Refund(ctx, o.No, mustAED(t, "10.00"), cashier)
+		r, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
 		gw.setErr(nil)
 		if err != nil || r.Status != posbridge.RefundFailed {
 			t.Fatalf("refund: %s, %v; want failed", r.Status, err)
@@ -179,7 +179,7 @@ func TestReview_RefundFailedThenSucceeded(t *testing.T) {
 		if len(rs) != 1 || rs[0].Status != posbridge.RefundSucceeded {
 			t.Fatalf("refunds %+v, want the one refund succeeded", rs)
 		}
-		_, err = te.Refund(ctx, o.No, mustAED(t, "10.00"), cashier)
+		_, err = te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
 		if !errors.Is(err, posbridge.ErrRefundExceeded) {
 			t.Fatalf("a second full refund of an already refunded order: %v, want ErrRefundExceeded", err)
 		}

@@ -43,7 +43,10 @@ func TestEngine_Pay(t *testing.T) {
 	}{
 		{name: "approved and confirmed", script: saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000"}, charge: true}, want: posbridge.StatusPaid},
 		{name: "customer cancel", script: saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeCanceledByUser, Code: "110"}, create: true}, want: posbridge.StatusFailed, reason: posbridge.ReasonCanceledByUser, closeAtGw: true},
-		{name: "declined", script: saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "115"}}, want: posbridge.StatusFailed, reason: posbridge.ReasonDeclined},
+		// A decline is final once the gateway confirms it (the acquirer
+		// records the failed sale); a decline the gateway does not know is
+		// TestTerminalFailureCodeIsVerifiedWithTheGateway's case.
+		{name: "declined", script: saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "115"}, decline: true}, want: posbridge.StatusFailed, reason: posbridge.ReasonDeclined},
 		{name: "lost response but charged", script: saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, charge: true}, want: posbridge.StatusPaid},
 		{name: "approved but gateway disagrees", script: saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000"}, create: true}, gwLater: posbridge.GatewayFailed, want: posbridge.StatusFailed, reason: posbridge.ReasonGatewayFailed},
 		{name: "unknown then paid late", script: saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeUnknown, Code: "108"}, create: true}, gwLater: posbridge.GatewayPaid, want: posbridge.StatusPaid},
@@ -326,10 +329,10 @@ func TestEngine_CancelAndRetry(t *testing.T) {
 		if _, err := te.Cancel(ctx, o.No, cashier); posbridge.ErrorCode(err) != posbridge.EFINAL {
 			t.Fatalf("cancel of a paid order: %v", err)
 		}
-		if _, err := te.Refund(ctx, o.No, mustAED(t, "5.00"), cashier); posbridge.ErrorCode(err) != posbridge.EINVALID {
+		if _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "5.00")}, cashier); posbridge.ErrorCode(err) != posbridge.EINVALID {
 			t.Fatalf("refund above the paid amount: %v", err)
 		}
-		r, err := te.Refund(ctx, o.No, mustAED(t, "1.50"), posbridge.By{Actor: posbridge.ActorCashier, Who: "amal", Reason: "damaged"})
+		r, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "1.50")}, posbridge.By{Actor: posbridge.ActorCashier, Who: "amal", Reason: "damaged"})
 		if err != nil || r.Status != posbridge.RefundSucceeded {
 			t.Fatalf("refund: %+v, %v", r, err)
 		}
@@ -337,7 +340,7 @@ func TestEngine_CancelAndRetry(t *testing.T) {
 		if got.Refunded.Decimal() != "1.50" {
 			t.Fatalf("refunded %s", got.Refunded.Decimal())
 		}
-		if _, err := te.Refund(ctx, o.No, mustAED(t, "2.51"), cashier); posbridge.ErrorCode(err) != posbridge.EINVALID {
+		if _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "2.51")}, cashier); posbridge.ErrorCode(err) != posbridge.EINVALID {
 			t.Fatalf("refund above what is left: %v", err)
 		}
 	})
@@ -428,8 +431,11 @@ func TestEngine_CancelWhileOnTerminal(t *testing.T) {
 		o := pay(t, te, "15.00")
 		time.Sleep(3 * time.Second)
 		got, err := te.Cancel(ctx, o.No, cashier)
-		if err != nil || got.Status != posbridge.StatusFailed {
-			t.Fatalf("cancel during the sale: %s (%s), %v; want failed, closed on the terminal", got.Status, got.Reason, err)
+		// The terminal answers the closed sale with 102, which is verified
+		// like any code but 110; the gateway does not know the order, so it
+		// is closed on the terminal's word and watched for a late payment.
+		if err != nil || got.Status != posbridge.StatusCanceled || got.Reason != posbridge.ReasonCanceledByClerk {
+			t.Fatalf("cancel during the sale: %s (%s), %v; want canceled by the cashier, closed on the terminal", got.Status, got.Reason, err)
 		}
 		if term.closes == 0 {
 			t.Fatal("the sale was not closed on the terminal")
@@ -439,8 +445,8 @@ func TestEngine_CancelWhileOnTerminal(t *testing.T) {
 		if s := gw.status(o.No); s == posbridge.GatewayPaid {
 			t.Fatal("the customer was charged after the cancel")
 		}
-		if got, _ = te.Payment(ctx, o.No); got.Status != posbridge.StatusFailed || !got.NextCheckAt.IsZero() {
-			t.Fatalf("after a while: %s next %v", got.Status, got.NextCheckAt)
+		if got, _ = te.Payment(ctx, o.No); got.Status != posbridge.StatusCanceled || got.NextCheckAt.IsZero() {
+			t.Fatalf("after a while: %s next %v; want canceled and still watched", got.Status, got.NextCheckAt)
 		}
 	})
 }

@@ -115,20 +115,34 @@ const (
 // Notification is a gateway callback whose signature and timestamp the
 // gateway adapter has verified, decoded.
 type Notification struct {
-	Gateway    string // "payby"
-	ID         string // the gateway's notification id (notify_id)
-	Kind       NotificationKind
-	OrderNo    OrderNo // merchant order number (the refund's own number for refunds)
-	OrigNo     OrderNo // for refunds: the refunded order
-	GatewayNo  string
-	Status     GatewayStatus       // for orders
-	Refund     GatewayRefundStatus // for refunds
-	Revoked    bool
-	Amount     Money
-	Card       Card
-	SentAt     time.Time // the gateway's notify_timestamp
-	Body       []byte    // the raw, verified body
+	Gateway   string // "payby"
+	ID        string // the gateway's notification id (notify_id)
+	Kind      NotificationKind
+	OrderNo   OrderNo // merchant order number (the refund's own number for refunds)
+	OrigNo    OrderNo // for refunds: the refunded order
+	GatewayNo string
+	Status    GatewayStatus       // for orders
+	Refund    GatewayRefundStatus // for refunds
+	Revoked   bool
+	Amount    Money
+	Card      Card
+	SentAt    time.Time // the gateway's notify_timestamp
+	// Body is the raw, verified body. It is kept in memory only: it may
+	// carry a card number, so it is never stored or logged.
+	Body       []byte
 	ReceivedAt time.Time
+	// Stale: the signature is good but notify_timestamp is outside the
+	// gateway's window (a late retry or a replay). Its content is not
+	// applied; it only makes the engine ask the gateway about the order.
+	Stale bool
+}
+
+// Redacted returns n as it may be stored: without the raw body, and with
+// nothing of the card beyond brand and last four.
+func (n Notification) Redacted() Notification {
+	n.Body = nil
+	n.Card = Card{Brand: n.Card.Brand, Last4: n.Card.Last4}
+	return n
 }
 
 // NotificationService applies verified notifications. The gateway's HTTP

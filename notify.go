@@ -13,30 +13,41 @@ const (
 	NotifyMismatch      = "mismatch"
 	NotifyUnknownOrder  = "unknown_order"
 	NotifyNotApplicable = "not_applicable"
+	// NotifyStale: the signature was good but the timestamp outside the
+	// window; its content was not applied, a query of the order was
+	// scheduled instead.
+	NotifyStale = "stale_verified_by_query"
 )
 
 // ApplyNotification implements NotificationService: the notification is
-// stored in the inbox first, then checked against the stored order (number,
-// amount, currency) and applied through the same transition function as
-// every other source; a mismatch is refused, audited and flagged. It returns
-// nil only once the notification is durably stored and applied (or recorded
-// as not applicable), so the gateway's handler may acknowledge it.
+// stored in the inbox first (decoded and redacted: never its raw body), then
+// checked against the stored order or refund (number, amount, currency) and
+// applied through the same transition function as every other source; a
+// mismatch is refused, audited and flagged. The inbox entry is marked
+// applied in the same commit as its effect. It returns nil only once that
+// commit is done, so the gateway's handler may acknowledge it.
 func (e *Engine) ApplyNotification(ctx context.Context, n Notification) error {
 	if n.ReceivedAt.IsZero() {
 		n.ReceivedAt = e.now()
 	}
+	red := n.Redacted()
 	entry, dup, err := e.store.ReceiveNotification(ctx, InboxEntry{
 		Gateway: n.Gateway, NotificationID: n.ID, Kind: n.Kind, OrderNo: n.OrderNo,
-		Status: notificationStatus(n), Body: n.Body, Verified: true, ReceivedAt: n.ReceivedAt,
+		Status: notificationStatus(n), Notification: &red, Verified: !n.Stale, ReceivedAt: n.ReceivedAt,
 	})
 	if err != nil {
 		return fmt.Errorf("store notification %s: %w", n.ID, err)
 	}
-	if dup && !entry.AppliedAt.IsZero() {
+	if dup && !entry.AppliedAt.IsZero() && (entry.Result != NotifyStale || n.Stale) {
 		e.count(&e.notifyResults, NotifyDuplicate)
 		return nil
 	}
-	if err := e.applyInbox(ctx, entry, &n); err != nil {
+	if entry.Notification == nil || dup && entry.Notification.Stale && !n.Stale {
+		// Stored by an older version, or first seen stale: this delivery is
+		// verified and fresh, so apply what it says.
+		entry.Notification = &red
+	}
+	if err := e.applyInbox(ctx, entry); err != nil {
 		return err
 	}
 	e.wake()
@@ -50,54 +61,101 @@ func notificationStatus(n Notification) string {
 	return string(n.Status)
 }
 
-// applyInbox applies one stored notification. n is the decoded notification
-// when it just arrived; after a restart only the inbox entry is known and the
-// order is verified with a fresh query instead.
-func (e *Engine) applyInbox(ctx context.Context, in InboxEntry, n *Notification) error {
-	result, err := e.applyNotification(ctx, in, n)
+// applyInbox applies one stored notification and marks it applied in the
+// same commit as its effect. Entries stored without a decoded copy (by
+// older versions) schedule a query of their order instead.
+func (e *Engine) applyInbox(ctx context.Context, in InboxEntry) error {
+	result, err := e.applyNotification(ctx, in)
 	if err != nil {
-		return err
+		return fmt.Errorf("apply notification %s: %w", in.NotificationID, err)
 	}
 	e.count(&e.notifyResults, result)
-	if err := e.store.MarkNotificationApplied(ctx, in.ID, e.now(), result); err != nil {
-		return fmt.Errorf("mark notification %s applied: %w", in.NotificationID, err)
-	}
 	return nil
 }
 
-func (e *Engine) applyNotification(ctx context.Context, in InboxEntry, n *Notification) (string, error) {
+// markOnly marks an inbox entry applied when applying it changes nothing
+// stored (an unknown order, a kind that is only recorded).
+func (e *Engine) markOnly(ctx context.Context, in InboxEntry, result string) (string, error) {
+	if err := e.store.MarkNotificationApplied(ctx, in.ID, e.now(), result); err != nil {
+		return "", fmt.Errorf("mark notification %s applied: %w", in.NotificationID, err)
+	}
+	return result, nil
+}
+
+// verifyRefundNotification asks the gateway about the refund a stale (or
+// legacy) notification names and applies its answer, marking the entry in
+// the same commit. A gateway that cannot answer leaves the entry unapplied
+// (not acknowledged), so PayBy delivers it again.
+func (e *Engine) verifyRefundNotification(ctx context.Context, in InboxEntry) (string, error) {
+	if !e.gate.enter(false, ctx) {
+		return "", ctx.Err()
+	}
+	start := e.now()
+	g, err := e.gateway.QueryRefund(ctx, in.OrderNo)
+	e.gate.leave(false)
+	if errors.Is(err, ErrGatewayNotFound) {
+		return e.markOnly(ctx, in, NotifyUnknownOrder)
+	}
+	if err != nil {
+		e.count(&e.gwErrors, errorClass(err))
+		return "", fmt.Errorf("query refund %s: %w", in.OrderNo, err)
+	}
+	r, err := e.applyRefund(ctx, in.OrderNo, g, Cause{Actor: ActorGatewayQuery, Who: in.Gateway + " " + in.NotificationID,
+		Applies: &InboxMark{ID: in.ID, Result: NotifyStale}})
+	if errors.Is(err, ErrNotFound) {
+		return e.markOnly(ctx, in, NotifyUnknownOrder)
+	}
+	if err != nil {
+		return "", err
+	}
+	e.recordCheck(ctx, r.OrderNo, CheckRefundQuery, "refund query "+string(in.OrderNo), start, string(g.Status), nil)
+	return NotifyStale, nil
+}
+
+func (e *Engine) applyNotification(ctx context.Context, in InboxEntry) (string, error) {
 	switch in.Kind {
 	case NotifyOrder:
 	case NotifyRefund:
-		if n == nil {
-			return NotifyApplied, nil // open refunds are re-queried by the reconciler
+		if in.Notification == nil || in.Notification.Stale {
+			// Not to be trusted as it stands: ask the gateway about the
+			// refund now, whatever its stored status.
+			return e.verifyRefundNotification(ctx, in)
 		}
-		return e.applyRefundNotification(ctx, *n)
+		return e.applyRefundNotification(ctx, in)
 	default:
-		return NotifyNotApplicable, nil
+		return e.markOnly(ctx, in, NotifyNotApplicable)
 	}
 	o, err := e.store.Order(ctx, in.OrderNo)
+	if errors.Is(err, ErrNotFound) {
+		return e.markOnly(ctx, in, NotifyUnknownOrder)
+	}
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return NotifyUnknownOrder, nil
-		}
 		return "", err
 	}
 	cause := Cause{Actor: ActorNotification, Who: in.Gateway + " " + in.NotificationID, Action: "notification", Detail: "gateway says " + in.Status}
-	if n == nil {
-		// Received before a restart and not applied: ask the gateway again
-		// rather than trust a body we cannot re-verify here.
-		if _, err := e.verify(ctx, o, false, cause); err != nil && o.Status != StatusPaid {
-			// The query is what applies it now: keep one scheduled even for a
-			// failed or canceled order, whose check (cancel, then query when
-			// refused as paid) finds a payment the notification reported.
-			e.reschedule(ctx, o, e.now(), cause)
+	n := in.Notification
+	if n == nil || n.Stale {
+		// Nothing here that can be trusted as it stands: ask the gateway.
+		// The query is scheduled in the same commit as the mark, for a
+		// final order too (its check queries first and finds a payment).
+		result := NotifyApplied
+		if n != nil {
+			result, cause.Detail = NotifyStale, "notification outside the time window; verify by query"
 		}
-		return NotifyApplied, nil
+		cause.Applies = &InboxMark{ID: in.ID, Result: result}
+		_, err := e.update(ctx, o.No, cause, func(o *Order) error {
+			if o.Status == StatusPaid {
+				return ErrNoChange
+			}
+			o.NextCheckAt = e.now()
+			return nil
+		})
+		return result, err
 	}
 	if n.Amount != o.Amount {
-		_, err := e.update(ctx, o.No, Cause{Actor: ActorNotification, Who: cause.Who, Action: "notification refused",
-			Detail: fmt.Sprintf("notification says %s, order is %s", n.Amount, o.Amount)}, func(o *Order) error {
+		cause.Action, cause.Detail = "notification refused", fmt.Sprintf("notification says %s, order is %s", n.Amount, o.Amount)
+		cause.Applies = &InboxMark{ID: in.ID, Result: NotifyMismatch}
+		_, err := e.update(ctx, o.No, cause, func(o *Order) error {
 			o.NeedsAttention = true
 			o.Attention = string(ReasonAmountMismatch)
 			if o.Open() {
@@ -108,9 +166,15 @@ func (e *Engine) applyNotification(ctx context.Context, in InboxEntry, n *Notifi
 		return NotifyMismatch, err
 	}
 	g := GatewayOrder{OrderNo: n.OrderNo, GatewayNo: n.GatewayNo, Status: n.Status, Revoked: n.Revoked, Amount: n.Amount, Card: n.Card}
-	_, err = e.applyInput(ctx, o.No, cause, gatewayInput(g), func(o *Order) bool { return learn(o, g) })
+	cause.Applies = &InboxMark{ID: in.ID, Result: NotifyApplied}
+	_, err = e.applyGateway(ctx, o.No, cause, g, false)
 	var te *TransitionError
-	if err != nil && !errors.As(err, &te) {
+	if errors.As(err, &te) {
+		// The order refuses this news (e.g. "failed" for a paid order): it
+		// is recorded as seen, not applied.
+		return e.markOnly(ctx, in, NotifyNotApplicable)
+	}
+	if err != nil {
 		// Not written (a busy database, shutdown): the gateway must deliver
 		// it again, so it is not acknowledged.
 		return "", err

@@ -41,7 +41,7 @@ type Outcome string
 // Terminal outcomes (DESIGN.md §2).
 const (
 	OutcomeApproved       Outcome = "approved"         // the terminal says charged; still verified
-	OutcomeDeclined       Outcome = "declined"         // a clear "not charged" from the terminal
+	OutcomeDeclined       Outcome = "declined"         // the terminal says not charged; verified with the gateway before it is final
 	OutcomeCanceledByUser Outcome = "canceled_by_user" // the customer or operator canceled on the terminal (code 110)
 	OutcomeUnknown        Outcome = "unknown"          // an answer that does not say whether money moved
 	OutcomeTimeout        Outcome = "timeout"          // no ACK, no answer, link lost or terminal rebooted mid-sale
@@ -71,6 +71,11 @@ const (
 	ReasonCashierOverride Reason = "cashier_override" // the cashier checked the terminal and vouched for it
 	ReasonCancelRefused   Reason = "cancel_refused"   // the gateway refused to cancel because it is paid
 	ReasonInterrupted     Reason = "interrupted"      // the sale was cut off (timeout, lost link, restart); the terminal closed it and says not charged
+	// ReasonUnconfirmed: every scheduled check ran out while the gateway did
+	// not know the order, and the terminal did not say "not charged". The
+	// order stays pending, flagged, with a daily check; it no longer holds
+	// its lane.
+	ReasonUnconfirmed Reason = "unconfirmed"
 )
 
 // Card is what posbridge keeps of the card: never more than brand and last four.

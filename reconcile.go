@@ -70,12 +70,13 @@ func (e *Engine) ReconcileOnce(ctx context.Context) (time.Time, error) {
 			if ctx.Err() != nil {
 				return time.Time{}, ctx.Err()
 			}
-			if !e.claim(o.No) {
+			tok := e.claim(o.No)
+			if tok == 0 {
 				continue
 			}
 			progressed = true
 			e.reconcileOrder(ctx, o)
-			e.release(o.No)
+			e.release(o.No, tok)
 		}
 		if !progressed || len(due) < reconcileBatch {
 			break
@@ -114,7 +115,7 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 	cause := Cause{Actor: ActorReconciler, Action: "check"}
 	switch {
 	case o.Status == StatusFailed || o.Status == StatusCanceled:
-		e.closeFinal(ctx, o)
+		e.closeFinal(ctx, o, false)
 		return
 	case o.Status == StatusPaid:
 		e.reschedule(ctx, o, time.Time{}, cause)
@@ -122,7 +123,7 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 	case o.Status == StatusAtTerminal || o.Status == StatusCreated:
 		// The sale's owner is gone (it would hold the claim): treat it as a
 		// restart would.
-		e.update(ctx, o.No, Cause{Actor: ActorReconciler, Action: "resume", Detail: "stuck at " + string(o.Status)}, func(o *Order) error {
+		after, err := e.update(ctx, o.No, Cause{Actor: ActorReconciler, Action: "resume", Detail: "stuck at " + string(o.Status)}, func(o *Order) error {
 			if _, err := o.Apply(Input{Kind: InputResume}, e.now()); err != nil {
 				return err
 			}
@@ -136,19 +137,18 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 			}
 			return nil
 		})
-		if l := e.lanes[o.Lane]; l != nil {
+		if l := e.lanes[o.Lane]; l != nil && err == nil && after.Open() {
 			e.terminalFollowUp(ctx, l, o.No)
 		}
 		return
 	}
-	after, err := e.verify(ctx, o, false, cause)
+	after, _, err := e.verify(ctx, o, false, cause)
 	if err != nil {
-		e.failures[o.No]++
-		n := e.failures[o.No]
+		n := e.failed(o.No)
 		e.reschedule(ctx, o, e.now().Add(e.backoff(n)), Cause{Actor: ActorReconciler, Action: "check failed", Detail: errorClass(err) + ": " + err.Error()})
 		return
 	}
-	delete(e.failures, o.No)
+	e.succeeded(o.No)
 	if !after.Open() {
 		return
 	}
@@ -159,18 +159,20 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 	}
 	checks := after.ScheduledChecks + 1
 	if e.exhausted(after, checks) {
-		// Every check is spent: record it, then query once more and cancel.
+		// Every check is spent: record it, then query once more and cancel
+		// (or park it, when the gateway does not know it and the terminal
+		// may have charged it).
 		e.update(ctx, o.No, Cause{Actor: ActorReconciler, Action: "checks exhausted", Detail: "gateway says not paid; closing"}, func(o *Order) error {
-			if !o.Open() {
+			if !o.Open() || o.ScheduledChecks >= checks {
 				return ErrNoChange
 			}
 			o.ScheduledChecks = checks
 			return nil
 		})
 		closed, err := e.closeOrder(ctx, o.No, Cause{Actor: ActorReconciler, Action: "expire", Detail: "not confirmed after every check"}, ReasonExpired, false)
-		if err != nil && closed.Open() {
-			e.failures[o.No]++
-			e.reschedule(ctx, closed, e.now().Add(e.backoff(e.failures[o.No])), Cause{Actor: ActorReconciler, Action: "expire failed", Detail: err.Error()})
+		if err != nil && (closed.No == "" || closed.Open()) {
+			n := e.failed(o.No)
+			e.reschedule(ctx, o, e.now().Add(e.backoff(n)), Cause{Actor: ActorReconciler, Action: "expire failed", Detail: err.Error()})
 		}
 		return
 	}
@@ -185,6 +187,21 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 		o.NextCheckAt = e.now().Add(e.delayAfter(checks))
 		return nil
 	})
+}
+
+// failed counts a consecutive gateway error for an order and returns the count.
+func (e *Engine) failed(no OrderNo) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.failures[no]++
+	return e.failures[no]
+}
+
+// succeeded forgets an order's consecutive gateway errors.
+func (e *Engine) succeeded(no OrderNo) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.failures, no)
 }
 
 // exhausted reports whether an order has had every check its mode allows.
@@ -220,31 +237,56 @@ func (e *Engine) reschedule(ctx context.Context, o Order, at time.Time, cause Ca
 	})
 }
 
-// closeFinal closes a failed or canceled order at the gateway so that it can
-// never be paid later. A payment found on the way wins (paid, needs attention).
-func (e *Engine) closeFinal(ctx context.Context, o Order) {
+// closeFinal makes sure a failed or canceled order can never be paid later:
+// it asks the gateway first, cancels an order the gateway still has open,
+// and keeps asking, daily and for DefaultWatchFor after the order was
+// created, about one the gateway does not know (a payment the acquirer
+// reports late is found). A payment found on the way wins (paid, needs
+// attention).
+func (e *Engine) closeFinal(ctx context.Context, o Order, foreground bool) {
 	cause := Cause{Actor: ActorReconciler, Action: "close at gateway", Detail: "order " + string(o.Status)}
-	g, err := e.cancelGateway(ctx, o.No, false)
-	switch {
-	case err == nil, errors.Is(err, ErrOrderClosed), errors.Is(err, ErrGatewayNotFound):
-		delete(e.failures, o.No)
-		e.applyInput(ctx, o.No, cause, Input{Kind: InputCanceled}, func(o *Order) bool {
+	retry := func(err error) {
+		n := e.failed(o.No)
+		e.reschedule(ctx, o, e.now().Add(e.backoff(n)), Cause{Actor: ActorReconciler, Action: "close at gateway failed", Detail: err.Error()})
+	}
+	done := func(detail string, g GatewayOrder) {
+		e.succeeded(o.No)
+		e.update(ctx, o.No, Cause{Actor: cause.Actor, Action: cause.Action, Detail: joinDetail(cause.Detail, detail)}, func(o *Order) error {
 			learn(o, g)
 			o.NextCheckAt = time.Time{}
-			return true
+			return nil
 		})
-	case errors.Is(err, ErrOrderPaid):
-		g, err := e.queryGateway(ctx, o.No, false)
-		if err != nil || !g.Status.Paid() {
-			e.failures[o.No]++
-			e.reschedule(ctx, o, e.now().Add(e.backoff(e.failures[o.No])), cause)
+	}
+	g, err := e.queryGateway(ctx, o.No, foreground)
+	switch {
+	case errors.Is(err, ErrGatewayNotFound):
+		e.succeeded(o.No)
+		if e.now().Sub(o.CreatedAt) >= DefaultWatchFor {
+			done("the gateway never knew the order; watch over", GatewayOrder{})
 			return
 		}
-		delete(e.failures, o.No)
-		e.applyInput(ctx, o.No, Cause{Actor: ActorReconciler, Action: "close at gateway", Detail: "cancel refused: the gateway says paid"},
-			Input{Kind: InputGatewayPaid}, func(o *Order) bool { learn(o, g); return true })
+		e.reschedule(ctx, o, e.now().Add(DefaultSlowCheckEvery), Cause{Actor: ActorReconciler, Action: "watch", Detail: "the gateway does not know the order; asking again later"})
+		return
+	case err != nil:
+		retry(err)
+		return
+	case g.Status.Paid():
+		e.succeeded(o.No)
+		e.applyGateway(ctx, o.No, Cause{Actor: ActorReconciler, Action: "close at gateway", Detail: "the gateway says " + string(g.Status)}, g, false)
+		return
+	case g.Status == GatewayFailed:
+		done("the gateway says failed", g)
+		return
+	}
+	// The gateway has it open: cancel it.
+	g, err = e.cancelGateway(ctx, o.No, foreground)
+	switch {
+	case err == nil, errors.Is(err, ErrOrderClosed):
+		done("canceled at the gateway", g)
+	case errors.Is(err, ErrOrderPaid):
+		// Paid between the query and the cancel: the next check finds it.
+		retry(err)
 	default:
-		e.failures[o.No]++
-		e.reschedule(ctx, o, e.now().Add(e.backoff(e.failures[o.No])), Cause{Actor: ActorReconciler, Action: "close at gateway failed", Detail: err.Error()})
+		retry(err)
 	}
 }

@@ -35,6 +35,9 @@ type Refund struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	Version   int64
+
+	IdempotencyKey string // the key the refund was asked with ("" when none)
+	RequestHash    string // hash of the request that created it, for idempotency
 }
 
 // Refundable returns paid minus succeeded refunds minus refunds not yet final

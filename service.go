@@ -12,6 +12,12 @@ type PayRequest struct {
 	By             By
 }
 
+// RefundParams asks for a refund of a paid order.
+type RefundParams struct {
+	Amount         Money  // in the order's currency; an empty currency means the order's
+	IdempotencyKey string // optional; a repeat with the same key and request returns the same refund
+}
+
 // By says who asks for an action, for the audit log.
 type By struct {
 	Actor  Actor  // ActorAPI or ActorCashier
@@ -48,8 +54,10 @@ type PaymentService interface {
 	// verification and needs attention until the gateway confirms.
 	Override(ctx context.Context, no OrderNo, by By) (Order, error)
 	// Refund refunds part or all of a paid order through the gateway, never
-	// more than is refundable.
-	Refund(ctx context.Context, no OrderNo, amount Money, by By) (Refund, error)
+	// more than is refundable. With an idempotency key, a repeat of the same
+	// request (order, amount, by.Reason) returns the refund made the first
+	// time; the same key with another request is EIDEMPOTENCY.
+	Refund(ctx context.Context, no OrderNo, p RefundParams, by By) (Refund, error)
 	// Refunds lists an order's refunds.
 	Refunds(ctx context.Context, no OrderNo) ([]Refund, error)
 	// Lanes returns every lane's link and current payment.
@@ -84,6 +92,9 @@ func Instruction(o Order) string {
 	case StatusPending:
 		if o.Override != nil {
 			return "Marked paid after checking the terminal — still being confirmed"
+		}
+		if o.Reason == ReasonUnconfirmed {
+			return "Not confirmed by the bank — the customer may have been charged; tell the supervisor"
 		}
 		return "Not confirmed yet — do not take payment again"
 	case StatusPaid:

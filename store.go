@@ -27,6 +27,17 @@ type Cause struct {
 	Who    string // the person or client, when known (cashier name, API client address)
 	Action string // what was done, e.g. "terminal outcome", "query", "cancel"
 	Detail string // why, or what was seen (free text; never card data or secrets)
+	// Applies, when set, is the inbox entry this change applies: the store
+	// marks it applied in the same transaction, also when the change turns
+	// out to be no change, so a notification is never marked applied
+	// without its effect, nor its effect written without the mark.
+	Applies *InboxMark
+}
+
+// InboxMark marks an inbox entry applied, and says how.
+type InboxMark struct {
+	ID     int64
+	Result string
 }
 
 // AuditEntry is a stored audit row.
@@ -90,11 +101,14 @@ type InboxEntry struct {
 	Kind           NotificationKind
 	OrderNo        OrderNo
 	Status         string
-	Body           []byte
-	Verified       bool
-	ReceivedAt     time.Time
-	AppliedAt      time.Time // zero until applied
-	Result         string    // what applying it did ("applied", "duplicate", "mismatch", "unknown order", ...)
+	// Notification is the verified notification as decoded, redacted
+	// (Notification.Redacted): what applying it needs after a restart. Nil
+	// for entries stored by versions that kept no decoded copy.
+	Notification *Notification
+	Verified     bool
+	ReceivedAt   time.Time
+	AppliedAt    time.Time // zero until applied
+	Result       string    // what applying it did ("applied", "duplicate", "mismatch", "unknown order", ...)
 }
 
 // ErrIdempotencyKeyUsed is wrapped in an *IdempotencyError.
@@ -162,6 +176,9 @@ type Store interface {
 	// CreateRefund inserts a refund (status requested) after checking, in the
 	// same transaction, that the order is paid and that the amount fits in
 	// what is refundable (ErrRefundExceeded otherwise). It appends an event.
+	// When r.IdempotencyKey is already used by a refund it returns an
+	// *IdempotencyError (its OrderNo is that refund's number) and stores
+	// nothing; this is checked before the order and the amount.
 	CreateRefund(ctx context.Context, r *Refund, cause Cause) (Event, error)
 	// UpdateRefund changes a refund like UpdateOrder changes an order. When
 	// the refund becomes succeeded, the order's Refunded grows by its amount
@@ -171,6 +188,9 @@ type Store interface {
 	Refunds(ctx context.Context, orderNo OrderNo) ([]Refund, error)
 	// OpenRefunds returns refunds that are not final, oldest first.
 	OpenRefunds(ctx context.Context) ([]Refund, error)
+	// FailedRefundsSince returns failed refunds last changed at or after
+	// since, oldest first.
+	FailedRefundsSince(ctx context.Context, since time.Time) ([]Refund, error)
 
 	// CountOrders counts orders by status, needing attention, and scheduled.
 	CountOrders(ctx context.Context) (OrderCounts, error)

@@ -3,6 +3,7 @@ package posbridge
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // ErrTerminalUnavailable is returned by Terminal.Sale only when not one byte
@@ -23,7 +24,11 @@ type TerminalResult struct {
 	Message     string // the terminal's response_msg
 	TransStatus string // trans_status as sent ("0".."4", "9"); empty when absent
 	TransNo     string // the terminal's transaction number
-	Card        Card
+	// NoRecord: the terminal has no transaction for the order (it never got
+	// the sale, or it lost its table in a reboot). Weaker than a "not
+	// charged" with a transaction status.
+	NoRecord bool
+	Card     Card
 	// QueryAfter is the result of the ecrhub.pay.query the driver made after
 	// an ambiguous sale (after ecrhub.pay.close), when it got one.
 	QueryAfter *TerminalResult
@@ -36,7 +41,9 @@ type Terminal interface {
 	// result: a clear answer, or, after any ambiguity (no ACK, no answer by the
 	// deadline, link lost, a re-handshake while the sale was open, an ambiguous
 	// code), OutcomeUnknown or OutcomeTimeout after it has sent
-	// ecrhub.pay.close and ecrhub.pay.query for the order. It returns an
+	// ecrhub.pay.close and ecrhub.pay.query for the order — except when ctx
+	// ends with ErrClosed as its cause (a shutdown): then the sale is left
+	// open on the terminal for the next start to re-attach to. It returns an
 	// error wrapping ErrTerminalUnavailable only if nothing was written; any
 	// other failure is a result with OutcomeTimeout.
 	Sale(ctx context.Context, s Sale) (TerminalResult, error)
@@ -44,6 +51,13 @@ type Terminal interface {
 	// means charged (trans_status 2/4, code 103); Declined means the terminal
 	// says not charged (trans_status 1 or 3, code 104); anything else Unknown.
 	Query(ctx context.Context, no OrderNo) (TerminalResult, error)
+	// Reattach follows a sale a previous process started for no and that the
+	// terminal still has in progress (its request id is gone, so its answer
+	// is matched by order number), until the sale's answer arrives, a query
+	// finds it finished, or until passes; then, as Sale does after silence,
+	// it closes and queries. It never sends a sale. It returns an error only
+	// when ctx ends or the driver closes.
+	Reattach(ctx context.Context, no OrderNo, until time.Time) (TerminalResult, error)
 	// CloseOrder asks the terminal to close an open sale (ecrhub.pay.close).
 	CloseOrder(ctx context.Context, no OrderNo) error
 	// Link reports the link's state and counters.

@@ -131,11 +131,12 @@ func Transition(from Status, in Input) (Result, error) {
 		switch from {
 		case StatusAtTerminal:
 			switch in.Outcome {
-			case OutcomeDeclined:
-				return Result{To: StatusFailed, Reason: ReasonDeclined, Changed: true}, nil
 			case OutcomeCanceledByUser:
+				// The one answer that means unpaid without asking the gateway.
 				return Result{To: StatusFailed, Reason: ReasonCanceledByUser, Changed: true}, nil
-			case OutcomeApproved, OutcomeUnknown, OutcomeTimeout:
+			case OutcomeApproved, OutcomeDeclined, OutcomeUnknown, OutcomeTimeout:
+				// Any other answer, a decline included, is verified with the
+				// gateway: a terminal error code is not proof of no charge.
 				return Result{To: StatusVerifying, Changed: true}, nil
 			}
 		case StatusVerifying, StatusPending:
@@ -191,6 +192,10 @@ func (o *Order) Apply(in Input, now time.Time) (bool, error) {
 	}
 	if in.Kind == InputTerminal {
 		o.TerminalOutcome = in.Outcome
+	}
+	if in.Kind == InputRetry {
+		// The previous attempt's answer says nothing about the next one.
+		o.TerminalOutcome, o.TerminalNo = "", ""
 	}
 	o.Status = r.To
 	if r.Reason != ReasonNone || r.To == StatusAtTerminal {

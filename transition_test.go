@@ -20,7 +20,7 @@ var transitionTable = map[posbridge.Status]map[string]string{
 		"gateway_unpaid": "=", "wait_over": "no", "canceled": "canceled", "retry": "no", "resume": "failed",
 	},
 	posbridge.StatusAtTerminal: {
-		"send": "no", "terminal:approved": "verifying", "terminal:declined": "failed", "terminal:canceled_by_user": "failed",
+		"send": "no", "terminal:approved": "verifying", "terminal:declined": "verifying", "terminal:canceled_by_user": "failed",
 		"terminal:unknown": "verifying", "terminal:timeout": "verifying", "gateway_paid": "paid", "gateway_failed": "failed",
 		"gateway_unpaid": "=", "wait_over": "no", "canceled": "canceled", "retry": "no", "resume": "verifying",
 	},
@@ -119,7 +119,7 @@ func TestTransition_Reasons(t *testing.T) {
 		in   posbridge.Input
 		want posbridge.Reason
 	}{
-		{posbridge.StatusAtTerminal, posbridge.Input{Kind: posbridge.InputTerminal, Outcome: posbridge.OutcomeDeclined}, posbridge.ReasonDeclined},
+		{posbridge.StatusVerifying, posbridge.Input{Kind: posbridge.InputGatewayFailed, Reason: posbridge.ReasonDeclined}, posbridge.ReasonDeclined},
 		{posbridge.StatusAtTerminal, posbridge.Input{Kind: posbridge.InputTerminal, Outcome: posbridge.OutcomeCanceledByUser}, posbridge.ReasonCanceledByUser},
 		{posbridge.StatusPending, posbridge.Input{Kind: posbridge.InputCanceled}, posbridge.ReasonCanceledByClerk},
 		{posbridge.StatusPending, posbridge.Input{Kind: posbridge.InputCanceled, Reason: posbridge.ReasonExpired}, posbridge.ReasonExpired},

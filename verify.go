@@ -126,12 +126,28 @@ func (e *Engine) queryTerminal(ctx context.Context, l *lane, no OrderNo) (Termin
 	return r, err
 }
 
-// gatewayInput turns what the gateway says into a state-machine input.
-func gatewayInput(g GatewayOrder) Input {
+// Watching orders closed without the gateway's word: how often and for how long.
+const (
+	// DefaultSlowCheckEvery is how often an order is asked about when the
+	// gateway did not know it: a closed order under watch, and an
+	// unconfirmed one the terminal may have charged.
+	DefaultSlowCheckEvery = 24 * time.Hour
+	// DefaultWatchFor is how long after its creation an order closed on
+	// "the gateway does not know it" is still asked about, so that a
+	// payment the acquirer reports late is found.
+	DefaultWatchFor = 7 * 24 * time.Hour
+)
+
+// gatewayInput turns what the gateway says about o into a state-machine
+// input. A failure the terminal declined first keeps "declined" as reason.
+func gatewayInput(o Order, g GatewayOrder) Input {
 	switch {
 	case g.Status.Paid():
 		return Input{Kind: InputGatewayPaid}
 	case g.Status == GatewayFailed:
+		if o.TerminalOutcome == OutcomeDeclined {
+			return Input{Kind: InputGatewayFailed, Reason: ReasonDeclined}
+		}
 		return Input{Kind: InputGatewayFailed}
 	default:
 		return Input{Kind: InputGatewayUnpaid}
@@ -139,7 +155,8 @@ func gatewayInput(g GatewayOrder) Input {
 }
 
 // learn copies what the gateway knows into the order; it reports whether
-// anything changed. An amount that disagrees with the order is flagged.
+// anything changed. An amount that disagrees with the order, and a failure
+// of a sale the terminal approved, are flagged: the sources disagree.
 func learn(o *Order, g GatewayOrder) bool {
 	changed := false
 	if g.GatewayNo != "" && o.GatewayNo != g.GatewayNo {
@@ -151,28 +168,58 @@ func learn(o *Order, g GatewayOrder) bool {
 	if g.Status.Paid() && g.Amount.Currency != "" && g.Amount != o.Amount && !o.NeedsAttention {
 		o.NeedsAttention, o.Attention, changed = true, fmt.Sprintf("gateway reports %s paid for an order of %s", g.Amount, o.Amount), true
 	}
+	if g.Status == GatewayFailed && o.TerminalOutcome == OutcomeApproved && !o.NeedsAttention {
+		o.NeedsAttention, o.Attention, changed = true, "the terminal approved this sale but the gateway says it failed", true
+	}
 	if g.Status.Paid() && o.Override != nil && o.Attention == string(ReasonCashierOverride) {
 		// The cashier said so and the gateway agrees: nothing left to look at.
 		o.NeedsAttention, o.Attention, changed = false, "", true
 	}
+	if g.Status.Paid() && o.Reason == ReasonUnconfirmed {
+		o.Reason, changed = ReasonNone, true
+	}
 	return changed
 }
 
-// verify asks the gateway about an order and applies the answer.
-func (e *Engine) verify(ctx context.Context, o Order, foreground bool, cause Cause) (Order, error) {
+// applyGateway applies what the gateway says about an order: the transition,
+// what it knows of the card and numbers, and the flags for disagreements.
+// counted adds the query to the order's checks.
+func (e *Engine) applyGateway(ctx context.Context, no OrderNo, cause Cause, g GatewayOrder, counted bool) (Order, error) {
+	if cause.Action == "" {
+		cause.Action = "gateway says " + string(g.Status)
+	}
+	return e.update(ctx, no, cause, func(o *Order) error {
+		changed, err := o.Apply(gatewayInput(*o, g), e.now())
+		if err != nil && !errors.Is(err, ErrOrderFinal) {
+			return err
+		}
+		if learn(o, g) {
+			changed = true
+		}
+		if counted {
+			o.Checks++
+			changed = true
+		}
+		if !changed {
+			return ErrNoChange
+		}
+		return nil
+	})
+}
+
+// verify asks the gateway about an order and applies the answer. known is
+// false when the gateway does not know the order (not proof of anything).
+func (e *Engine) verify(ctx context.Context, o Order, foreground bool, cause Cause) (Order, GatewayOrder, error) {
 	g, err := e.queryGateway(ctx, o.No, foreground)
 	if errors.Is(err, ErrGatewayNotFound) {
-		return o, nil // not at the gateway (yet): unpaid
+		return o, GatewayOrder{}, nil // not at the gateway (yet): unpaid
 	}
 	if err != nil {
-		return o, err
+		return o, g, err
 	}
 	cause.Detail = joinDetail(cause.Detail, "gateway says "+string(g.Status))
-	return e.applyInput(ctx, o.No, cause, gatewayInput(g), func(o *Order) bool {
-		learn(o, g)
-		o.Checks++
-		return true
-	})
+	after, err := e.applyGateway(ctx, o.No, cause, g, true)
+	return after, g, err
 }
 
 func joinDetail(a, b string) string {
@@ -182,13 +229,44 @@ func joinDetail(a, b string) string {
 	return a + "; " + b
 }
 
+// evidence is how sure posbridge is that a customer was not charged for an
+// order the gateway does not know.
+type evidence int
+
+const (
+	noEvidence     evidence = iota // the terminal approved, or gave no clear word
+	weakEvidence                   // the terminal has no record of the sale (it may have lost it)
+	strongEvidence                 // never sent, or the terminal says not charged for a transaction it has
+)
+
+// notChargedEvidence judges an order the gateway does not know, from the
+// terminal's answer to the sale and its answer to a query now (q, when qok).
+// A sale the terminal ever approved is never closed without the gateway.
+func notChargedEvidence(o Order, q TerminalResult, qok bool) evidence {
+	switch {
+	case o.TerminalOutcome == OutcomeApproved || qok && q.Outcome == OutcomeApproved:
+		return noEvidence
+	case o.Attempts == 0 || o.TerminalOutcome.NotCharged():
+		return strongEvidence
+	case qok && q.Outcome.NotCharged() && !q.NoRecord:
+		return strongEvidence
+	case qok && q.Outcome.NotCharged():
+		return weakEvidence
+	}
+	return noEvidence
+}
+
 // closeOrder makes sure an open order can never be paid: query the gateway
 // first, close the sale on the terminal, then cancel at the gateway. A
 // payment found on the way wins: the order becomes paid and closeOrder
-// returns it with a nil error. When neither the gateway nor the terminal can
-// vouch that it is closed, it returns an EUNAVAILABLE error and the order
-// stays open under the reconciler. strict=false (the reconciler giving up
-// after every check) accepts a gateway that never heard of the order.
+// returns it with a nil error.
+//
+// When the gateway does not know the order, "not found" is not proof of no
+// charge: the order is closed only on the terminal's word that it did not
+// charge it (notChargedEvidence), and is then watched daily for
+// DefaultWatchFor. Without that word, strict callers (a cashier) get an
+// error and the order stays open; the reconciler giving up (strict=false)
+// parks it as unconfirmed: pending, flagged, checked daily, the lane free.
 func (e *Engine) closeOrder(ctx context.Context, no OrderNo, cause Cause, reason Reason, strict bool) (Order, error) {
 	o, err := e.store.Order(ctx, no)
 	if err != nil {
@@ -197,45 +275,38 @@ func (e *Engine) closeOrder(ctx context.Context, no OrderNo, cause Cause, reason
 	if !o.Open() {
 		return o, nil
 	}
-	if e.onTerminal(o) {
+	if !e.beginClose(o) {
 		// The customer can still tap: closing now could record "canceled"
 		// for a charge the gateway has not heard of yet, with no check left.
 		return o, &Error{Code: ELANEBUSY, Message: "The sale is still on the terminal. Cancel it on the terminal, or wait for its result."}
 	}
+	defer e.endClose(no)
 	foreground := cause.Actor == ActorCashier || cause.Actor == ActorAPI
 	unavailable := func(err error) (Order, error) {
 		return o, &Error{Code: EUNAVAILABLE, Message: "The gateway cannot be reached to confirm the payment is closed; try again.", Err: err}
+	}
+	withDetail := func(d string) Cause {
+		return Cause{Actor: cause.Actor, Who: cause.Who, Action: cause.Action, Detail: joinDetail(cause.Detail, d)}
 	}
 	// Query first: a paid order must never be "canceled".
 	g, err := e.queryGateway(ctx, no, foreground)
 	switch {
 	case err == nil && g.Status != GatewayCreated:
-		return e.applyInput(ctx, no, Cause{Actor: cause.Actor, Who: cause.Who, Action: cause.Action, Detail: joinDetail(cause.Detail, "gateway says "+string(g.Status))},
-			gatewayInput(g), func(o *Order) bool { return learn(o, g) })
+		return e.applyGateway(ctx, no, withDetail("gateway says "+string(g.Status)), g, false)
 	case err != nil && !errors.Is(err, ErrGatewayNotFound):
 		return unavailable(err)
 	}
 	knownAtGateway := err == nil
 
 	// Close the sale on the terminal, so the customer can no longer pay it there.
-	terminalClosed := false
-	if l := e.lanes[o.Lane]; l != nil {
-		cerr := e.closeTerminal(ctx, l, no)
+	var q TerminalResult
+	qok := false
+	if l := e.lanes[o.Lane]; l != nil && o.Attempts > 0 {
+		e.closeTerminal(ctx, l, no)
 		if !knownAtGateway {
-			r, qerr := e.queryTerminal(ctx, l, no)
-			if qerr == nil && r.Outcome == OutcomeApproved {
-				// The terminal says charged but the gateway does not know yet:
-				// never cancel on that; keep verifying.
-				o, _ = e.update(ctx, no, Cause{Actor: ActorTerminal, Action: "terminal query", Detail: "terminal reports approved; gateway does not know the order yet"}, func(o *Order) error {
-					if o.NeedsAttention {
-						return ErrNoChange
-					}
-					o.NeedsAttention, o.Attention = true, "terminal reports a payment the gateway does not know yet"
-					return nil
-				})
-				return o, &Error{Code: ECONFLICT, Message: "The terminal reports this payment approved; it cannot be canceled. It is being confirmed with the gateway."}
-			}
-			terminalClosed = qerr == nil && r.Outcome == OutcomeDeclined || cerr == nil
+			var qerr error
+			q, qerr = e.queryTerminal(ctx, l, no)
+			qok = qerr == nil
 		}
 	}
 
@@ -243,51 +314,112 @@ func (e *Engine) closeOrder(ctx context.Context, no OrderNo, cause Cause, reason
 		g, err = e.cancelGateway(ctx, no, foreground)
 		switch {
 		case err == nil:
-			return e.applyInput(ctx, no, cause, Input{Kind: InputCanceled, Reason: reason}, func(o *Order) bool { return learn(o, g) })
+			return e.applyInputLearn(ctx, no, cause, Input{Kind: InputCanceled, Reason: reason}, g)
 		case errors.Is(err, ErrOrderPaid), errors.Is(err, ErrOrderClosed):
 			// Refused: learn why from the gateway itself.
 			g, qerr := e.queryGateway(ctx, no, foreground)
 			if qerr != nil {
 				return unavailable(qerr)
 			}
-			in := gatewayInput(g)
-			if in.Kind == InputGatewayFailed {
-				in = Input{Kind: InputCanceled, Reason: reason}
+			if g.Status == GatewayFailed {
+				return e.applyInputLearn(ctx, no, withDetail("cancel refused; gateway says failed"), Input{Kind: InputCanceled, Reason: reason}, g)
 			}
-			return e.applyInput(ctx, no, Cause{Actor: cause.Actor, Who: cause.Who, Action: cause.Action, Detail: joinDetail(cause.Detail, "cancel refused; gateway says "+string(g.Status))},
-				in, func(o *Order) bool {
-					changed := learn(o, g)
-					if in.Kind == InputGatewayPaid && !o.NeedsAttention {
-						o.NeedsAttention, o.Attention, changed = true, string(ReasonCancelRefused), true
-					}
-					return changed
-				})
+			return e.update(ctx, no, withDetail("cancel refused; gateway says "+string(g.Status)), func(o *Order) error {
+				changed, err := o.Apply(gatewayInput(*o, g), e.now())
+				if err != nil && !errors.Is(err, ErrOrderFinal) {
+					return err
+				}
+				changed = learn(o, g) || changed
+				if g.Status.Paid() && !o.NeedsAttention {
+					o.NeedsAttention, o.Attention, changed = true, string(ReasonCancelRefused), true
+				}
+				if !changed {
+					return ErrNoChange
+				}
+				return nil
+			})
 		case errors.Is(err, ErrGatewayNotFound):
 			// Vanished between query and cancel: treat as unknown at the gateway.
+			if l := e.lanes[o.Lane]; l != nil && o.Attempts > 0 {
+				var qerr error
+				q, qerr = e.queryTerminal(ctx, l, no)
+				qok = qerr == nil
+			}
 		default:
 			return unavailable(err)
 		}
 	}
-	if strict && !terminalClosed {
-		return o, &Error{Code: EUNAVAILABLE, Message: "Neither the gateway nor the terminal can confirm that this payment is closed. Check the terminal, then try again."}
-	}
-	// Checked again inside the commit: a sale that started since the check
-	// above must not be closed on the word of a gateway that has not seen it.
-	return e.update(ctx, no, Cause{Actor: cause.Actor, Who: cause.Who, Action: cause.Action, Detail: joinDetail(cause.Detail, "gateway does not know the order")},
-		func(o *Order) error {
-			if e.onTerminal(*o) {
-				return &Error{Code: ELANEBUSY, Message: "The sale is on the terminal again. Cancel it on the terminal, or wait for its result."}
-			}
-			changed, err := o.Apply(Input{Kind: InputCanceled, Reason: reason}, e.now())
-			if errors.Is(err, ErrOrderFinal) {
-				return ErrNoChange
-			}
-			if err != nil {
-				return err
-			}
-			if !changed {
-				return ErrNoChange
+
+	ev := notChargedEvidence(o, q, qok)
+	if qok && q.Outcome == OutcomeApproved && o.TerminalOutcome != OutcomeApproved {
+		// The terminal says charged: remember it, so no later check closes
+		// the order on the gateway's silence.
+		o, _ = e.update(ctx, no, Cause{Actor: ActorTerminal, Action: "terminal query", Detail: "terminal reports approved; gateway does not know the order yet"}, func(o *Order) error {
+			o.TerminalOutcome = OutcomeApproved
+			if !o.NeedsAttention {
+				o.NeedsAttention, o.Attention = true, "terminal reports a payment the gateway does not know yet"
 			}
 			return nil
 		})
+	}
+	if ev == noEvidence {
+		if strict {
+			if o.TerminalOutcome == OutcomeApproved || qok && q.Outcome == OutcomeApproved {
+				return o, &Error{Code: ECONFLICT, Message: "The terminal reports this payment approved; it cannot be canceled. It is being confirmed with the gateway."}
+			}
+			return o, &Error{Code: EUNAVAILABLE, Message: "Neither the gateway nor the terminal can confirm that this payment is closed. Check the terminal, then try again."}
+		}
+		return e.park(ctx, no, withDetail("gateway does not know the order; the terminal did not say not charged"))
+	}
+	// Checked again inside the commit: a sale that started since the check
+	// above must not be closed on the word of a gateway that has not seen it.
+	return e.update(ctx, no, withDetail("gateway does not know the order"), func(o *Order) error {
+		if e.onTerminal(*o) {
+			return &Error{Code: ELANEBUSY, Message: "The sale is on the terminal again. Cancel it on the terminal, or wait for its result."}
+		}
+		changed, err := o.Apply(Input{Kind: InputCanceled, Reason: reason}, e.now())
+		if errors.Is(err, ErrOrderFinal) {
+			return ErrNoChange
+		}
+		if err != nil {
+			return err
+		}
+		if !changed {
+			return ErrNoChange
+		}
+		// The acquirer may still report a payment: keep asking for a while.
+		o.NextCheckAt = e.now().Add(DefaultSlowCheckEvery)
+		if ev == weakEvidence && !o.NeedsAttention {
+			o.NeedsAttention, o.Attention = true, "closed although neither the terminal nor the gateway has a record of the sale"
+		}
+		return nil
+	})
+}
+
+// applyInputLearn applies in and what the gateway said in one commit.
+func (e *Engine) applyInputLearn(ctx context.Context, no OrderNo, cause Cause, in Input, g GatewayOrder) (Order, error) {
+	return e.applyInput(ctx, no, cause, in, func(o *Order) bool { return learn(o, g) })
+}
+
+// park keeps an order the gateway does not know and the terminal may have
+// charged: pending, flagged, asked about daily until the gateway knows it.
+// It no longer holds its lane (the customer is long gone).
+func (e *Engine) park(ctx context.Context, no OrderNo, cause Cause) (Order, error) {
+	now := e.now()
+	return e.update(ctx, no, cause, func(o *Order) error {
+		if !o.Open() {
+			return ErrNoChange
+		}
+		if o.Status == StatusVerifying {
+			if _, err := o.Apply(Input{Kind: InputWaitOver}, now); err != nil {
+				return err
+			}
+		}
+		o.Reason = ReasonUnconfirmed
+		if !o.NeedsAttention {
+			o.NeedsAttention, o.Attention = true, "not confirmed by the gateway after every check; the terminal may have charged the customer"
+		}
+		o.NextCheckAt = now.Add(DefaultSlowCheckEvery)
+		return nil
+	})
 }

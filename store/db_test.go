@@ -70,7 +70,7 @@ func TestOpen_ReopenKeepsData(t *testing.T) {
 	MustCreate(t, db, o)
 	want := MustUpdate(t, db, o.No, func(o *posbridge.Order) { o.Status = posbridge.StatusAtTerminal; o.Attempts = 1 })
 	ctx := context.Background()
-	in, _, err := db.ReceiveNotification(ctx, posbridge.InboxEntry{Gateway: "payby", NotificationID: "n1", Body: []byte("{}")})
+	in, _, err := db.ReceiveNotification(ctx, posbridge.InboxEntry{Gateway: "payby", NotificationID: "n1"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,10 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -14,7 +16,10 @@ func TestDB_ReceiveNotification(t *testing.T) {
 	ctx := context.Background()
 	db, clock, _ := MustOpen(t)
 	in := posbridge.InboxEntry{Gateway: "payby", NotificationID: "N1", Kind: posbridge.NotifyOrder,
-		OrderNo: "O1", Status: "SUCCESS", Body: []byte(`{"raw":true}`), Verified: true}
+		OrderNo: "O1", Status: "SUCCESS", Verified: true, Notification: &posbridge.Notification{
+			Gateway: "payby", ID: "N1", Kind: posbridge.NotifyOrder, OrderNo: "O1", GatewayNo: "G1",
+			Status: posbridge.GatewayPaid, Amount: posbridge.Money{Minor: 1234, Currency: "AED"},
+			Card: posbridge.Card{Brand: "VISA", Last4: "1111"}, SentAt: start.Add(-time.Second).Truncate(time.Millisecond)}}
 	first, dup, err := db.ReceiveNotification(ctx, in)
 	if err != nil || dup {
 		t.Fatalf("first = %v, duplicate %v", err, dup)
@@ -28,7 +33,7 @@ func TestDB_ReceiveNotification(t *testing.T) {
 	t.Run("Duplicate", func(t *testing.T) {
 		clock.Advance(time.Minute)
 		again := in
-		again.Body = []byte(`{"raw":"different"}`)
+		again.Notification = &posbridge.Notification{Gateway: "payby", ID: "N1", Status: posbridge.GatewayFailed}
 		got, dup, err := db.ReceiveNotification(ctx, again)
 		if err != nil || !dup || !reflect.DeepEqual(got, first) {
 			t.Errorf("= %+v, %v, %v; want the first entry, duplicate", got, dup, err)
@@ -149,4 +154,66 @@ func TestDB_EventsSince_RollbackLeavesNoGap(t *testing.T) {
 			t.Errorf("EventsSince(last) = %+v, %v; want none", got, err)
 		}
 	})
+}
+
+// The inbox keeps the decoded notification, never the raw body: a body with
+// a card number given to ReceiveNotification must not reach the file.
+func TestDB_InboxKeepsNoRawBody(t *testing.T) {
+	ctx := context.Background()
+	db, _, path := MustOpen(t)
+	pan := "4111111111111111"
+	n := posbridge.Notification{Gateway: "payby", ID: "N9", Kind: posbridge.NotifyOrder, OrderNo: "O9",
+		Status: posbridge.GatewayPaid, Amount: posbridge.Money{Minor: 100, Currency: "AED"},
+		Card: posbridge.Card{Brand: "VISA", Last4: "1111"}, Body: []byte(`{"cardNo":"` + pan + `"}`)}
+	got, _, err := db.ReceiveNotification(ctx, posbridge.InboxEntry{Gateway: "payby", NotificationID: "N9", Notification: &n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Notification == nil || got.Notification.Body != nil || got.Notification.Status != posbridge.GatewayPaid || got.Notification.Card.Last4 != "1111" {
+		t.Fatalf("stored notification %+v", got.Notification)
+	}
+	db.Close()
+	for _, f := range []string{path, path + "-wal"} {
+		b, err := os.ReadFile(f)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(pan)) {
+			t.Fatalf("%s holds the card number", f)
+		}
+	}
+}
+
+// A change that applies an inbox entry marks it in the same transaction:
+// when the write fails nothing is marked, and a no-change still marks it.
+func TestDB_UpdateOrderMarksInboxEntry(t *testing.T) {
+	ctx := context.Background()
+	db, _, _ := MustOpen(t)
+	o := MustCreate(t, db, newOrder("1"))
+	e1, _, err := db.ReceiveNotification(ctx, posbridge.InboxEntry{Gateway: "payby", NotificationID: "A"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2, _, err := db.ReceiveNotification(ctx, posbridge.InboxEntry{Gateway: "payby", NotificationID: "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("refused")
+	cause := posbridge.Cause{Actor: posbridge.ActorNotification, Applies: &posbridge.InboxMark{ID: e1.ID, Result: "applied"}}
+	if _, _, err := db.UpdateOrder(ctx, o.No, cause, func(*posbridge.Order) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("failed change: %v", err)
+	}
+	if un, _ := db.UnappliedNotifications(ctx, 10); len(un) != 2 {
+		t.Fatalf("a failed change marked its notification: %d unapplied", len(un))
+	}
+	if _, _, err := db.UpdateOrder(ctx, o.No, cause, func(o *posbridge.Order) error { o.NeedsAttention = true; o.Attention = "x"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	cause.Applies = &posbridge.InboxMark{ID: e2.ID, Result: "duplicate"}
+	if _, _, err := db.UpdateOrder(ctx, o.No, cause, func(*posbridge.Order) error { return posbridge.ErrNoChange }); err != nil {
+		t.Fatal(err)
+	}
+	if un, _ := db.UnappliedNotifications(ctx, 10); len(un) != 0 {
+		t.Fatalf("%d entries still unapplied", len(un))
+	}
 }

@@ -65,6 +65,9 @@ type refundDoc struct {
 	CreatedAt *int64   `json:"created_at,omitempty"`
 	UpdatedAt *int64   `json:"updated_at,omitempty"`
 	Version   int64    `json:"version"`
+
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	RequestHash    string `json:"request_hash,omitempty"`
 }
 
 func docMillis(t time.Time) *int64 {
@@ -138,6 +141,7 @@ func encodeRefund(r *posbridge.Refund) ([]byte, error) {
 		No: string(r.No), OrderNo: string(r.OrderNo), Amount: moneyDoc(r.Amount), Status: string(r.Status),
 		Reason: r.Reason, GatewayNo: r.GatewayNo, Actor: r.Actor,
 		CreatedAt: docMillis(r.CreatedAt), UpdatedAt: docMillis(r.UpdatedAt), Version: r.Version,
+		IdempotencyKey: r.IdempotencyKey, RequestHash: r.RequestHash,
 	}
 	b, err := json.Marshal(d)
 	if err != nil {
@@ -155,6 +159,7 @@ func decodeRefund(b []byte) (*posbridge.Refund, error) {
 		No: posbridge.OrderNo(d.No), OrderNo: posbridge.OrderNo(d.OrderNo), Amount: posbridge.Money(d.Amount),
 		Status: posbridge.RefundStatus(d.Status), Reason: d.Reason, GatewayNo: d.GatewayNo, Actor: d.Actor,
 		CreatedAt: docTime(d.CreatedAt), UpdatedAt: docTime(d.UpdatedAt), Version: d.Version,
+		IdempotencyKey: d.IdempotencyKey, RequestHash: d.RequestHash,
 	}, nil
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -19,17 +20,83 @@ func scanInbox(s scanner) (posbridge.InboxEntry, error) {
 		received      int64
 		applied       sql.NullInt64
 	)
-	if err := s.Scan(&e.ID, &e.Gateway, &e.NotificationID, &kind, &orderNo, &e.Status, &e.Body, &e.Verified,
+	var body []byte
+	if err := s.Scan(&e.ID, &e.Gateway, &e.NotificationID, &kind, &orderNo, &e.Status, &body, &e.Verified,
 		&received, &applied, &e.Result); err != nil {
 		return posbridge.InboxEntry{}, err
 	}
 	e.Kind, e.OrderNo = posbridge.NotificationKind(kind), posbridge.OrderNo(orderNo)
 	e.ReceivedAt = fromMillis(sql.NullInt64{Int64: received, Valid: true})
 	e.AppliedAt = fromMillis(applied)
-	if e.Body == nil {
-		e.Body = []byte{}
+	if len(body) > 0 {
+		n, err := decodeStoredNotification(body)
+		if err != nil {
+			return posbridge.InboxEntry{}, fmt.Errorf("notification %d: %w", e.ID, err)
+		}
+		e.Notification = &n
 	}
 	return e, nil
+}
+
+// storedNotification is what the inbox keeps of a notification: the
+// decoded fields the engine applies, never the raw body or a card number.
+type storedNotification struct {
+	Gateway   string `json:"gateway"`
+	ID        string `json:"id"`
+	Kind      string `json:"kind"`
+	OrderNo   string `json:"order_no"`
+	OrigNo    string `json:"orig_no,omitempty"`
+	GatewayNo string `json:"gateway_no,omitempty"`
+	Status    string `json:"status,omitempty"`
+	Refund    string `json:"refund,omitempty"`
+	Revoked   bool   `json:"revoked,omitempty"`
+	Amount    int64  `json:"amount_minor"`
+	Currency  string `json:"currency"`
+	CardBrand string `json:"card_brand,omitempty"`
+	CardLast4 string `json:"card_last4,omitempty"`
+	SentAt    int64  `json:"sent_at,omitempty"`
+	Received  int64  `json:"received_at,omitempty"`
+	Stale     bool   `json:"stale,omitempty"`
+}
+
+func encodeStoredNotification(n posbridge.Notification) ([]byte, error) {
+	if len(n.Card.Last4) > 4 {
+		return nil, invalid("card", "only the last four digits of a card may be stored")
+	}
+	s := storedNotification{
+		Gateway: n.Gateway, ID: n.ID, Kind: string(n.Kind), OrderNo: string(n.OrderNo), OrigNo: string(n.OrigNo),
+		GatewayNo: n.GatewayNo, Status: string(n.Status), Refund: string(n.Refund), Revoked: n.Revoked,
+		Amount: n.Amount.Minor, Currency: n.Amount.Currency, CardBrand: n.Card.Brand, CardLast4: n.Card.Last4,
+		Stale: n.Stale,
+	}
+	if !n.SentAt.IsZero() {
+		s.SentAt = n.SentAt.UnixMilli()
+	}
+	if !n.ReceivedAt.IsZero() {
+		s.Received = n.ReceivedAt.UnixMilli()
+	}
+	return json.Marshal(s)
+}
+
+func decodeStoredNotification(b []byte) (posbridge.Notification, error) {
+	var s storedNotification
+	if err := json.Unmarshal(b, &s); err != nil {
+		return posbridge.Notification{}, fmt.Errorf("decode stored notification: %w", err)
+	}
+	n := posbridge.Notification{
+		Gateway: s.Gateway, ID: s.ID, Kind: posbridge.NotificationKind(s.Kind), OrderNo: posbridge.OrderNo(s.OrderNo),
+		OrigNo: posbridge.OrderNo(s.OrigNo), GatewayNo: s.GatewayNo, Status: posbridge.GatewayStatus(s.Status),
+		Refund: posbridge.GatewayRefundStatus(s.Refund), Revoked: s.Revoked,
+		Amount: posbridge.Money{Minor: s.Amount, Currency: s.Currency},
+		Card:   posbridge.Card{Brand: s.CardBrand, Last4: s.CardLast4}, Stale: s.Stale,
+	}
+	if s.SentAt != 0 {
+		n.SentAt = time.UnixMilli(s.SentAt).UTC()
+	}
+	if s.Received != 0 {
+		n.ReceivedAt = time.UnixMilli(s.Received).UTC()
+	}
+	return n, nil
 }
 
 // ReceiveNotification stores a notification in the inbox, unapplied (its
@@ -52,9 +119,11 @@ func (db *DB) ReceiveNotification(ctx context.Context, e posbridge.InboxEntry) (
 	if e.ReceivedAt.IsZero() {
 		e.ReceivedAt = db.now()
 	}
-	body := e.Body
-	if body == nil {
-		body = []byte{}
+	body := []byte{}
+	if e.Notification != nil {
+		if body, err = encodeStoredNotification(e.Notification.Redacted()); err != nil {
+			return posbridge.InboxEntry{}, false, fmt.Errorf("receive notification %s/%s: %w", e.Gateway, e.NotificationID, err)
+		}
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO notifications (gateway, notification_id, kind, order_no, status, body, verified, received_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (gateway, notification_id) DO NOTHING`,
@@ -92,8 +161,19 @@ func (db *DB) MarkNotificationApplied(ctx context.Context, id int64, at time.Tim
 	if at.IsZero() {
 		at = db.now()
 	}
+	if err := markApplied(ctx, tx, id, at, result); err != nil {
+		return err
+	}
+	if err := db.commit(tx); err != nil {
+		return fmt.Errorf("mark notification %d applied: %w", id, err)
+	}
+	return nil
+}
+
+// markApplied marks inbox entry id applied inside tx; the first mark wins.
+func markApplied(ctx context.Context, tx *sql.Tx, id int64, at time.Time, result string) error {
 	var applied sql.NullInt64
-	err = tx.QueryRowContext(ctx, `SELECT applied_at FROM notifications WHERE id = ?`, id).Scan(&applied)
+	err := tx.QueryRowContext(ctx, `SELECT applied_at FROM notifications WHERE id = ?`, id).Scan(&applied)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("notification %d: %w", id, posbridge.ErrNotFound)
 	}
@@ -106,8 +186,29 @@ func (db *DB) MarkNotificationApplied(ctx context.Context, id int64, at time.Tim
 	if _, err := tx.ExecContext(ctx, `UPDATE notifications SET applied_at = ?, result = ? WHERE id = ?`, at.UnixMilli(), result, id); err != nil {
 		return fmt.Errorf("mark notification %d applied: %w", id, err)
 	}
+	return nil
+}
+
+// markCause marks the inbox entry a change applies (cause.Applies), if any.
+func (db *DB) markCause(ctx context.Context, tx *sql.Tx, cause posbridge.Cause) error {
+	if cause.Applies == nil {
+		return nil
+	}
+	return markApplied(ctx, tx, cause.Applies.ID, db.now(), cause.Applies.Result)
+}
+
+// commitMarkOnly commits tx when a change turned out to be no change but
+// applies an inbox entry (cause.Applies): the mark is all that is written.
+// Without a mark it writes nothing and the deferred rollback ends tx.
+func (db *DB) commitMarkOnly(ctx context.Context, tx *sql.Tx, cause posbridge.Cause) error {
+	if cause.Applies == nil {
+		return nil
+	}
+	if err := db.markCause(ctx, tx, cause); err != nil {
+		return err
+	}
 	if err := db.commit(tx); err != nil {
-		return fmt.Errorf("mark notification %d applied: %w", id, err)
+		return fmt.Errorf("mark notification %d applied: %w", cause.Applies.ID, err)
 	}
 	return nil
 }

@@ -238,7 +238,7 @@ func (db *DB) UpdateOrder(ctx context.Context, no posbridge.OrderNo, cause posbr
 	}
 	if err := fn(&n); err != nil {
 		if errors.Is(err, posbridge.ErrNoChange) {
-			return old, posbridge.Event{}, nil
+			return old, posbridge.Event{}, db.commitMarkOnly(ctx, tx, cause)
 		}
 		return posbridge.Order{}, posbridge.Event{}, err
 	}
@@ -254,6 +254,9 @@ func (db *DB) UpdateOrder(ctx context.Context, no posbridge.OrderNo, cause posbr
 		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("update order %s: %w", no, err)
 	}
 	if err := insertAudit(ctx, tx, n.No, n.No, now, cause, string(old.Status), string(n.Status), n.Version); err != nil {
+		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("update order %s: %w", no, err)
+	}
+	if err := db.markCause(ctx, tx, cause); err != nil {
 		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("update order %s: %w", no, err)
 	}
 	if err := db.commit(tx); err != nil {

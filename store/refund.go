@@ -5,13 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/posbridge/posbridge"
 )
 
-const refundColumns = `refund_no, order_no, amount_minor, currency, status, reason, gateway_no, actor, created_at, updated_at, version`
+const refundColumns = `refund_no, order_no, amount_minor, currency, status, reason, gateway_no, actor, created_at, updated_at, version, idempotency_key, request_hash`
 
 func scanRefund(s scanner) (posbridge.Refund, error) {
 	var (
@@ -20,7 +21,7 @@ func scanRefund(s scanner) (posbridge.Refund, error) {
 		created, updated    sql.NullInt64
 	)
 	if err := s.Scan(&no, &orderNo, &r.Amount.Minor, &r.Amount.Currency, &status, &r.Reason, &r.GatewayNo, &r.Actor,
-		&created, &updated, &r.Version); err != nil {
+		&created, &updated, &r.Version, &r.IdempotencyKey, &r.RequestHash); err != nil {
 		return posbridge.Refund{}, err
 	}
 	r.No, r.OrderNo, r.Status = posbridge.OrderNo(no), posbridge.OrderNo(orderNo), posbridge.RefundStatus(status)
@@ -62,7 +63,9 @@ func queryRefunds(ctx context.Context, q interface {
 // (posbridge.ErrNotFound), is paid (ECONFLICT otherwise) and that the amount
 // fits what is refundable (posbridge.ErrRefundExceeded, or a currency or zero
 // amount error). r is updated to what was stored. An existing refund number
-// is ECONFLICT.
+// is ECONFLICT. A non-empty r.IdempotencyKey already used by a refund (of any
+// order) is a *posbridge.IdempotencyError naming that refund and its request
+// hash, checked before anything else.
 func (db *DB) CreateRefund(ctx context.Context, r *posbridge.Refund, cause posbridge.Cause) (posbridge.Event, error) {
 	if err := validCause(cause); err != nil {
 		return posbridge.Event{}, err
@@ -82,6 +85,16 @@ func (db *DB) CreateRefund(ctx context.Context, r *posbridge.Refund, cause posbr
 		return posbridge.Event{}, fmt.Errorf("create refund %s: %w", n.No, err)
 	}
 	defer done()
+	if n.IdempotencyKey != "" {
+		var owner, hash string
+		err := tx.QueryRowContext(ctx, `SELECT refund_no, request_hash FROM refunds WHERE idempotency_key = ?`, n.IdempotencyKey).Scan(&owner, &hash)
+		switch {
+		case err == nil:
+			return posbridge.Event{}, &posbridge.IdempotencyError{Key: n.IdempotencyKey, OrderNo: posbridge.OrderNo(owner), RequestHash: hash}
+		case !errors.Is(err, sql.ErrNoRows):
+			return posbridge.Event{}, fmt.Errorf("create refund %s: look up idempotency key: %w", n.No, err)
+		}
+	}
 	order, err := loadOrder(ctx, tx, n.OrderNo)
 	if err != nil {
 		return posbridge.Event{}, fmt.Errorf("create refund %s: %w", n.No, err)
@@ -111,9 +124,9 @@ func (db *DB) CreateRefund(ctx context.Context, r *posbridge.Refund, cause posbr
 	}
 	n.CreatedAt, n.UpdatedAt = norm(n.CreatedAt), norm(now)
 	n.Version = 1
-	_, err = tx.ExecContext(ctx, `INSERT INTO refunds (`+refundColumns+`) VALUES (`+placeholders(11)+`)`,
+	_, err = tx.ExecContext(ctx, `INSERT INTO refunds (`+refundColumns+`) VALUES (`+placeholders(13)+`)`,
 		string(n.No), string(n.OrderNo), n.Amount.Minor, n.Amount.Currency, string(n.Status), n.Reason, n.GatewayNo, n.Actor,
-		millis(n.CreatedAt), millis(n.UpdatedAt), n.Version)
+		millis(n.CreatedAt), millis(n.UpdatedAt), n.Version, n.IdempotencyKey, n.RequestHash)
 	if isConstraint(err, sqlite3.ErrConstraintPrimaryKey) {
 		return posbridge.Event{}, &posbridge.Error{Code: posbridge.ECONFLICT, Field: "refund_no",
 			Message: fmt.Sprintf("refund %s already exists", n.No), Err: err}
@@ -165,7 +178,7 @@ func (db *DB) UpdateRefund(ctx context.Context, no posbridge.OrderNo, cause posb
 	n := old
 	if err := fn(&n); err != nil {
 		if errors.Is(err, posbridge.ErrNoChange) {
-			return old, posbridge.Event{}, nil
+			return old, posbridge.Event{}, db.commitMarkOnly(ctx, tx, cause)
 		}
 		return posbridge.Refund{}, posbridge.Event{}, err
 	}
@@ -221,6 +234,9 @@ func (db *DB) UpdateRefund(ctx context.Context, no posbridge.OrderNo, cause posb
 	if err := insertAudit(ctx, tx, n.No, order.No, now, cause, string(old.Status), string(n.Status), n.Version); err != nil {
 		return posbridge.Refund{}, posbridge.Event{}, fmt.Errorf("update refund %s: %w", no, err)
 	}
+	if err := db.markCause(ctx, tx, cause); err != nil {
+		return posbridge.Refund{}, posbridge.Event{}, fmt.Errorf("update refund %s: %w", no, err)
+	}
 	if err := db.commit(tx); err != nil {
 		return posbridge.Refund{}, posbridge.Event{}, fmt.Errorf("update refund %s: %w", no, err)
 	}
@@ -235,6 +251,20 @@ func (db *DB) Refunds(ctx context.Context, orderNo posbridge.OrderNo) ([]posbrid
 	rs, err := queryRefunds(ctx, db.db, `SELECT `+refundColumns+` FROM refunds WHERE order_no = ? ORDER BY created_at, rowid`, string(orderNo))
 	if err != nil {
 		return nil, fmt.Errorf("refunds of %s: %w", orderNo, err)
+	}
+	return rs, nil
+}
+
+// FailedRefundsSince returns failed refunds last changed at or after since,
+// oldest first: the ones the reconciler still asks the gateway about, in
+// case the gateway did them after all.
+func (db *DB) FailedRefundsSince(ctx context.Context, since time.Time) ([]posbridge.Refund, error) {
+	if err := db.reading(); err != nil {
+		return nil, err
+	}
+	rs, err := queryRefunds(ctx, db.db, `SELECT `+refundColumns+` FROM refunds WHERE status = 'failed' AND updated_at >= ? ORDER BY created_at, rowid`, millis(since))
+	if err != nil {
+		return nil, fmt.Errorf("failed refunds: %w", err)
 	}
 	return rs, nil
 }

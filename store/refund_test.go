@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"reflect"
 	"testing"
@@ -183,4 +184,64 @@ func TestDB_OpenRefunds(t *testing.T) {
 	if !reflect.DeepEqual(gotNos, want) {
 		t.Errorf("OpenRefunds = %v, want %v", gotNos, want)
 	}
+}
+
+func TestDB_RefundIdempotencyKey(t *testing.T) {
+	ctx := context.Background()
+	db, _, path := MustOpen(t)
+	paid := MustPaid(t, db, 1000)
+	other := MustPaid(t, db, 1000)
+	first := newRefund(paid.No, 300)
+	first.IdempotencyKey, first.RequestHash = "till1-refund-1", "hash-a"
+	if _, err := db.CreateRefund(ctx, first, cause); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("Stored", func(t *testing.T) {
+		rs, err := db.Refunds(ctx, paid.No)
+		if err != nil || len(rs) != 1 || rs[0].IdempotencyKey != "till1-refund-1" || rs[0].RequestHash != "hash-a" {
+			t.Fatalf("Refunds = %+v, %v; want the key and hash stored", rs, err)
+		}
+	})
+	for _, tt := range []struct {
+		name  string
+		order posbridge.OrderNo
+		minor int64
+	}{
+		{"ErrSameOrder", paid.No, 100},
+		{"ErrOtherOrder", other.No, 100},
+		{"ErrBeyondRefundable", paid.No, 5000}, // the key is checked first
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := MustEvents(t, db)
+			r := newRefund(tt.order, tt.minor)
+			r.IdempotencyKey, r.RequestHash = "till1-refund-1", "hash-b"
+			_, err := db.CreateRefund(ctx, r, cause)
+			var ie *posbridge.IdempotencyError
+			if !errors.As(err, &ie) || ie.OrderNo != first.No || ie.RequestHash != "hash-a" {
+				t.Fatalf("CreateRefund = %v, want an IdempotencyError naming %s and hash-a", err, first.No)
+			}
+			if len(MustEvents(t, db)) != len(before) {
+				t.Error("a refused refund stored an event")
+			}
+		})
+	}
+	t.Run("EmptyKeysDoNotCollide", func(t *testing.T) {
+		for range 2 {
+			if _, err := db.CreateRefund(ctx, newRefund(other.No, 10), cause); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	t.Run("UniqueIndex", func(t *testing.T) {
+		sqlDB, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sqlDB.Close()
+		var n int
+		err = sqlDB.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'refunds' AND sql LIKE '%UNIQUE%idempotency_key%'`).Scan(&n)
+		if err != nil || n != 1 {
+			t.Fatalf("unique index on refunds(idempotency_key): %d, %v", n, err)
+		}
+	})
 }

@@ -33,6 +33,7 @@ const (
 	DefaultRequestTimeout   = 30 * time.Second
 	DefaultConnectWait      = 10 * time.Second
 	DefaultResolveTimeout   = 60 * time.Second
+	DefaultReattachPoll     = 5 * time.Second
 	DefaultReopenMin        = 250 * time.Millisecond
 	DefaultReopenMax        = 5 * time.Second
 	DefaultReadTick         = 100 * time.Millisecond
@@ -76,6 +77,7 @@ type Config struct {
 	RequestTimeout   time.Duration // wait for a query's or close's response
 	ConnectWait      time.Duration // how long a request waits for the link to come up
 	ResolveTimeout   time.Duration // bound on close+query after an ambiguous sale
+	ReattachPoll     time.Duration // how often a re-attached sale is queried while it waits
 	ReopenMin        time.Duration // first delay before reopening a lost port
 	ReopenMax        time.Duration // cap of the exponential reopen backoff
 	ReadTick         time.Duration // serial read timeout; an empty read is a tick
@@ -111,6 +113,7 @@ func (c *Config) setDefaults() {
 	d(&c.RequestTimeout, DefaultRequestTimeout)
 	d(&c.ConnectWait, DefaultConnectWait)
 	d(&c.ResolveTimeout, DefaultResolveTimeout)
+	d(&c.ReattachPoll, DefaultReattachPoll)
 	d(&c.ReopenMin, DefaultReopenMin)
 	d(&c.ReopenMax, DefaultReopenMax)
 	d(&c.ReadTick, DefaultReadTick)
@@ -317,10 +320,14 @@ func (c *Conn) deliver(p []byte) {
 		}
 	}
 	if match == nil {
-		// Some firmware omits or garbles request_id: fall back to the
-		// order number within the same topic.
+		// Some firmware omits request_id: fall back to the order number
+		// within the same topic. An answer that names another request is a
+		// late answer to one that gave up; it must never stand in for a
+		// newer request's answer. A waiter without a request id (a sale
+		// re-attached after a restart) matches by order number alone.
 		for w := range c.waiters {
-			if m.Biz.MerchantOrderNo != "" && w.orderNo == m.Biz.MerchantOrderNo && w.topic == m.Topic {
+			if m.Biz.MerchantOrderNo != "" && w.orderNo == m.Biz.MerchantOrderNo && w.topic == m.Topic &&
+				(m.RequestID == "" || w.requestID == "") {
 				match = w
 				break
 			}
@@ -479,11 +486,74 @@ func (c *Conn) order(ctx context.Context, transType string, no, orig posbridge.O
 	default:
 		r = resultOf(resp, SaleOutcome(resp))
 	}
+	if c.ctx.Err() != nil || errors.Is(context.Cause(ctx), posbridge.ErrClosed) {
+		// Shutting down (the driver, or the engine, whose context ends with
+		// ErrClosed as its cause): the sale stays open on the terminal for
+		// the next start to re-attach to (Reattach); closing it now would
+		// make the customer tap again.
+		log.Info("sale left on the terminal at shutdown")
+		return r, nil
+	}
 	if r.Outcome == posbridge.OutcomeUnknown || r.Outcome == posbridge.OutcomeTimeout {
 		r.QueryAfter = c.resolve(context.WithoutCancel(ctx), no)
 	}
 	log.Info("sale done", posbridge.LogKeyOutcome, string(r.Outcome))
 	return r, nil
+}
+
+// Reattach follows a sale started by a previous process; see
+// posbridge.Terminal. It holds the sale slot like Sale. Its waiter has no
+// request id, so the sale's answer (which names the old process's request)
+// is matched by order number; the waiter is registered before the first
+// query, so an answer that lands between the two is not lost.
+func (c *Conn) Reattach(ctx context.Context, no posbridge.OrderNo, until time.Time) (posbridge.TerminalResult, error) {
+	c.saleMu.Lock()
+	defer c.saleMu.Unlock()
+	log := c.log.With(posbridge.LogKeyOrder, string(no))
+	w := &waiter{topic: TopicOrder, orderNo: string(no), ch: make(chan Message, 1)}
+	c.mu.Lock()
+	c.waiters[w] = struct{}{}
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.waiters, w)
+		c.mu.Unlock()
+	}()
+	deadline := c.clock.NewTimer(max(until.Sub(c.clock.Now()), 0))
+	defer deadline.Stop()
+	for {
+		resp, _, err := c.exchange(ctx, queryMessage(no), c.cfg.ConnectWait, c.cfg.RequestTimeout, nil)
+		if err == nil {
+			if q := resultOf(resp, QueryOutcome(resp)); q.Outcome != posbridge.OutcomeUnknown {
+				log.Info("re-attached sale done", posbridge.LogKeyOutcome, string(q.Outcome))
+				return q, nil
+			}
+		}
+		poll := c.clock.NewTimer(c.cfg.ReattachPoll)
+		select {
+		case m := <-w.ch:
+			poll.Stop()
+			r := resultOf(m, SaleOutcome(m))
+			if r.Outcome == posbridge.OutcomeUnknown {
+				r.QueryAfter = c.resolve(context.WithoutCancel(ctx), no)
+			}
+			log.Info("re-attached sale answered", posbridge.LogKeyOutcome, string(r.Outcome))
+			return r, nil
+		case <-poll.C():
+		case <-deadline.C():
+			poll.Stop()
+			r := posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}
+			r.QueryAfter = c.resolve(context.WithoutCancel(ctx), no)
+			log.Warn("re-attached sale without answer")
+			return r, nil
+		case <-ctx.Done():
+			poll.Stop()
+			return posbridge.TerminalResult{}, ctx.Err()
+		case <-c.ctx.Done():
+			poll.Stop()
+			return posbridge.TerminalResult{}, posbridge.ErrClosed
+		}
+	}
 }
 
 // resolve closes the order on the terminal and queries it, within

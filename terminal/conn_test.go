@@ -248,3 +248,36 @@ func TestConn_UnplugReplugPipe(t *testing.T) {
 		}
 	})
 }
+
+// A process dies while its sale is on the terminal; the next process
+// re-attaches to it and gets the customer's tap, with no second sale.
+func TestConn_ReattachAfterRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim := termsim.New(simConfig())
+		link := termsim.NewPipe(sim)
+		defer link.Close()
+		cfg := testConfig(link.Open)
+		cfg.SaleTimeout = time.Minute
+		first, err := terminal.Open(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sim.SetScript("REATT1", termsim.Script{Delay: 20 * time.Second})
+		go first.Sale(context.Background(), posbridge.Sale{OrderNo: "REATT1", Amount: aed(1250)})
+		time.Sleep(2 * time.Second)
+		first.Close() // the process is gone; the customer is still deciding
+
+		second, err := terminal.Open(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer second.Close()
+		r, err := second.Reattach(context.Background(), "REATT1", time.Now().Add(2*time.Minute))
+		if err != nil || r.Outcome != posbridge.OutcomeApproved {
+			t.Fatalf("re-attached sale: %+v, %v; want approved", r, err)
+		}
+		if n := sim.SaleRequests("REATT1"); n != 1 {
+			t.Fatalf("the terminal got %d sales", n)
+		}
+	})
+}

@@ -251,6 +251,7 @@ func resultOf(m Message, o posbridge.Outcome) posbridge.TerminalResult {
 		Message:     m.ResponseMsg,
 		TransStatus: m.Biz.TransStatus,
 		TransNo:     m.Biz.TransNo,
+		NoRecord:    NormalizeCode(m.ResponseCode) == CodeNotExist,
 	}
 	r.Card.Brand = m.Biz.PayMethodID
 	if n := m.Biz.CardNo; len(n) >= 4 && allDigits(n[len(n)-4:]) {

@@ -65,8 +65,8 @@ func parsePayRequest(body []byte, lanes []string) (posbridge.PayRequest, error) 
 	if err != nil {
 		return posbridge.PayRequest{}, err
 	}
-	if len(req.Reference) > maxReferenceLen || !utf8.ValidString(req.Reference) {
-		return posbridge.PayRequest{}, invalid("reference", "The reference must be valid text of at most %d bytes.", maxReferenceLen)
+	if err := checkText("reference", "The reference", req.Reference, maxReferenceLen); err != nil {
+		return posbridge.PayRequest{}, err
 	}
 	pr := posbridge.PayRequest{Lane: req.Lane, Amount: amount, Reference: req.Reference}
 	if req.Replaces != "" {
@@ -106,12 +106,26 @@ func parseAmountJSON(raw json.RawMessage, currency string) (posbridge.Money, err
 }
 
 // byOf says who asks, for the audit: the cashier named by X-Cashier, or the
-// API client's address.
-func byOf(r *http.Request) posbridge.By {
-	if c := strings.TrimSpace(r.Header.Get("X-Cashier")); c != "" && len(c) <= maxCashierLen && utf8.ValidString(c) {
-		return posbridge.By{Actor: posbridge.ActorCashier, Who: c}
+// API client's address. A name with control characters is refused.
+func byOf(r *http.Request) (posbridge.By, error) {
+	c := strings.TrimSpace(r.Header.Get("X-Cashier"))
+	if hasControl(c) {
+		return posbridge.By{}, invalid("X-Cashier", "The X-Cashier header must not contain control characters.")
 	}
-	return posbridge.By{Actor: posbridge.ActorAPI, Who: r.RemoteAddr}
+	if c != "" && len(c) <= maxCashierLen && utf8.ValidString(c) {
+		return posbridge.By{Actor: posbridge.ActorCashier, Who: c}, nil
+	}
+	return posbridge.By{Actor: posbridge.ActorAPI, Who: r.RemoteAddr}, nil
+}
+
+// idempotencyKeyOf returns the request's Idempotency-Key header ("" when
+// absent), refusing one that is not short printable ASCII.
+func idempotencyKeyOf(r *http.Request) (string, error) {
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > maxIdempotencyLen || !printableASCII(key) {
+		return "", invalid("Idempotency-Key", "The Idempotency-Key header must be printable ASCII of at most %d characters.", maxIdempotencyLen)
+	}
+	return key, nil
 }
 
 func (s *Server) handlePay(w http.ResponseWriter, r *http.Request) {
@@ -133,13 +147,16 @@ func (s *Server) handlePay(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	key := r.Header.Get("Idempotency-Key")
-	if len(key) > maxIdempotencyLen || !printableASCII(key) {
-		writeError(w, r, s.logger, invalid("Idempotency-Key", "The Idempotency-Key header must be printable ASCII of at most %d characters.", maxIdempotencyLen))
+	key, err := idempotencyKeyOf(r)
+	if err != nil {
+		writeError(w, r, s.logger, err)
 		return
 	}
 	req.IdempotencyKey = key
-	req.By = byOf(r)
+	if req.By, err = byOf(r); err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
 	o, err := s.svc.Pay(r.Context(), req)
 	if err != nil {
 		writeError(w, r, s.logger, err)
@@ -291,11 +308,15 @@ func (s *Server) handleAction(a action) http.HandlerFunc {
 			writeError(w, r, s.logger, err)
 			return
 		}
-		if len(req.Reason) > maxReasonLen || !utf8.ValidString(req.Reason) {
-			writeError(w, r, s.logger, invalid("reason", "The reason must be valid text of at most %d bytes.", maxReasonLen))
+		if err := checkText("reason", "The reason", req.Reason, maxReasonLen); err != nil {
+			writeError(w, r, s.logger, err)
 			return
 		}
-		by := byOf(r)
+		by, err := byOf(r)
+		if err != nil {
+			writeError(w, r, s.logger, err)
+			return
+		}
 		by.Reason = req.Reason
 		var o posbridge.Order
 		switch a {
@@ -336,15 +357,19 @@ func (s *Server) handleOverride(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, invalid("reason", "Say what you checked on the terminal."))
 		return
 	}
-	if len(req.Reason) > maxReasonLen || !utf8.ValidString(req.Reason) {
-		writeError(w, r, s.logger, invalid("reason", "The reason must be valid text of at most %d bytes.", maxReasonLen))
+	if err := checkText("reason", "The reason", req.Reason, maxReasonLen); err != nil {
+		writeError(w, r, s.logger, err)
 		return
 	}
-	if len(req.By) > maxCashierLen || !utf8.ValidString(req.By) {
-		writeError(w, r, s.logger, invalid("by", "The name must be valid text of at most %d bytes.", maxCashierLen))
+	if err := checkText("by", "The name", req.By, maxCashierLen); err != nil {
+		writeError(w, r, s.logger, err)
 		return
 	}
-	by := byOf(r)
+	by, err := byOf(r)
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
 	if b := strings.TrimSpace(req.By); b != "" {
 		by = posbridge.By{Actor: posbridge.ActorCashier, Who: b}
 	}
@@ -379,8 +404,8 @@ func (s *Server) handleRefund(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, invalid("reason", "A reason for the refund is required."))
 		return
 	}
-	if len(req.Reason) > maxReasonLen || !utf8.ValidString(req.Reason) {
-		writeError(w, r, s.logger, invalid("reason", "The reason must be valid text of at most %d bytes.", maxReasonLen))
+	if err := checkText("reason", "The reason", req.Reason, maxReasonLen); err != nil {
+		writeError(w, r, s.logger, err)
 		return
 	}
 	if len(req.Amount) == 0 || string(req.Amount) == "null" {
@@ -398,14 +423,27 @@ func (s *Server) handleRefund(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, err)
 		return
 	}
-	by := byOf(r)
-	by.Reason = req.Reason
-	ref, err := s.svc.Refund(r.Context(), no, amount, by)
+	key, err := idempotencyKeyOf(r)
 	if err != nil {
 		writeError(w, r, s.logger, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, toRefund(ref))
+	by, err := byOf(r)
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	by.Reason = req.Reason
+	ref, err := s.svc.Refund(r.Context(), no, posbridge.RefundParams{Amount: amount, IdempotencyKey: key}, by)
+	if err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
+	status := http.StatusCreated
+	if key != "" && s.refundReplays.seen(key, ref.No) {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, toRefund(ref))
 }
 
 func (s *Server) handleRefunds(w http.ResponseWriter, r *http.Request) {

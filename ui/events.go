@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +26,10 @@ const (
 	// closeTryAgain tells a client that fell behind to reconnect with its
 	// last seq (RFC 6455 1013 "try again later").
 	closeTryAgain = 1013
+	// closeResync tells a client whose since is beyond the newest stored
+	// event (the database was restored or replaced) that its seqs mean
+	// nothing here: it must drop what it has and reconnect with since=0.
+	closeResync = 4409
 )
 
 // helloJSON is the stream's first message: the seq after which events follow.
@@ -44,31 +46,11 @@ var upgrader = websocket.Upgrader{
 	CheckOrigin: func(*http.Request) bool { return true },
 }
 
-// originAllowed allows requests without Origin (not from a browser), the
-// page's own origin, and the configured allowed origins.
-func (s *Server) originAllowed(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	for _, a := range s.cfg.AllowedOrigins {
-		if strings.EqualFold(strings.TrimRight(a, "/"), origin) {
-			return true
-		}
-	}
-	return false
-}
-
 // handleEvents streams every event after ?since=SEQ from the store, then live
 // events, in order and without gaps. Without since it starts at the newest
-// stored event. The first message is {"type":"hello","seq":N}.
+// stored event. The first message is {"type":"hello","seq":N}. A since
+// beyond the newest stored event is answered with close code closeResync
+// and no hello.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	since, hasSince := int64(0), false
 	if v := r.URL.Query().Get("since"); v != "" {
@@ -162,6 +144,18 @@ func (st *stream) run(since int64, hasSince bool) {
 			return
 		}
 		since = last
+	} else if since > 0 {
+		// Stored seqs have no gaps: since is known iff the event numbered
+		// since is stored.
+		evs, err := st.srv.svc.EventsSince(ctx, since-1, 1)
+		if err != nil {
+			st.fail(&storeError{fmt.Errorf("check since %d: %w", since, err)})
+			return
+		}
+		if len(evs) == 0 {
+			st.close(closeResync, "since is beyond the newest event: resync from since=0")
+			return
+		}
 	}
 	st.sent = since
 	if err := st.write(helloJSON{Type: "hello", Seq: since}); err != nil {

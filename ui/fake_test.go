@@ -366,7 +366,7 @@ func (f *fakeService) Override(ctx context.Context, no posbridge.OrderNo, by pos
 	return *o, nil
 }
 
-func (f *fakeService) Refund(ctx context.Context, no posbridge.OrderNo, amount posbridge.Money, by posbridge.By) (posbridge.Refund, error) {
+func (f *fakeService) Refund(ctx context.Context, no posbridge.OrderNo, p posbridge.RefundParams, by posbridge.By) (posbridge.Refund, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	o, err := f.get(no)
@@ -374,6 +374,21 @@ func (f *fakeService) Refund(ctx context.Context, no posbridge.OrderNo, amount p
 		return posbridge.Refund{}, err
 	}
 	f.byLog = append(f.byLog, by)
+	amount := p.Amount
+	hash := fmt.Sprintf("%s|%d|%s|%s", no, amount.Minor, amount.Currency, by.Reason)
+	if p.IdempotencyKey != "" {
+		for _, rs := range f.refunds {
+			for _, r := range rs {
+				if r.IdempotencyKey != p.IdempotencyKey {
+					continue
+				}
+				if r.RequestHash != hash {
+					return posbridge.Refund{}, posbridge.Errorf(posbridge.EIDEMPOTENCY, "This Idempotency-Key was used for another refund.")
+				}
+				return r, nil
+			}
+		}
+	}
 	if o.Status != posbridge.StatusPaid {
 		return posbridge.Refund{}, posbridge.Errorf(posbridge.ECONFLICT, "Only a paid payment can be refunded.")
 	}
@@ -384,6 +399,7 @@ func (f *fakeService) Refund(ctx context.Context, no posbridge.OrderNo, amount p
 	r := posbridge.Refund{
 		No: posbridge.OrderNo(fmt.Sprintf("R%s%02d", no, len(f.refunds[no])+1)), OrderNo: no, Amount: amount,
 		Status: posbridge.RefundSucceeded, Reason: by.Reason, Actor: by.Who, CreatedAt: now, UpdatedAt: now, Version: 1,
+		IdempotencyKey: p.IdempotencyKey, RequestHash: hash,
 	}
 	f.refunds[no] = append(f.refunds[no], r)
 	if o.Refunded.Currency == "" {

@@ -219,6 +219,10 @@ func statusOf(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case codeMethod:
 		return http.StatusMethodNotAllowed
+	case codeUnsupportedMedia:
+		return http.StatusUnsupportedMediaType
+	case codeMisdirected:
+		return http.StatusMisdirectedRequest
 	}
 	return http.StatusInternalServerError
 }

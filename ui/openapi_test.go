@@ -61,7 +61,8 @@ func TestOpenAPI_RoutesMatch(t *testing.T) {
 	for _, r := range documented {
 		method, path, _ := strings.Cut(r, " ")
 		path = strings.ReplaceAll(path, "{order_no}", "NOSUCHORDER1")
-		req := httptest.NewRequest(method, path, strings.NewReader("{}"))
+		req := httptest.NewRequest(method, "http://127.0.0.1:8080"+path, strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
 		req.RemoteAddr = "127.0.0.1:4000"
 		rec := httptest.NewRecorder()
 		s.Handler().ServeHTTP(rec, req)
@@ -72,7 +73,7 @@ func TestOpenAPI_RoutesMatch(t *testing.T) {
 		}
 	}
 	// And an undocumented one is not.
-	req := httptest.NewRequest("GET", "/api/v1/refunds", nil)
+	req := httptest.NewRequest("GET", "http://127.0.0.1:8080/api/v1/refunds", nil)
 	req.RemoteAddr = "127.0.0.1:4000"
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, req)
@@ -84,7 +85,7 @@ func TestOpenAPI_RoutesMatch(t *testing.T) {
 func TestOpenAPI_ErrorCodesDocumented(t *testing.T) {
 	for _, code := range []string{posbridge.EINVALID, posbridge.ENOTFOUND, posbridge.ECONFLICT, posbridge.ELANEBUSY,
 		posbridge.EIDEMPOTENCY, posbridge.EFINAL, posbridge.EUNAVAILABLE, posbridge.EINTERNAL,
-		codeUnauthorized, codeForbidden, codeTooLarge, codeMethod} {
+		codeUnauthorized, codeForbidden, codeTooLarge, codeMethod, codeUnsupportedMedia, codeMisdirected} {
 		if !bytes.Contains(openAPI, []byte(code)) {
 			t.Errorf("openapi.yaml does not mention error code %q", code)
 		}

@@ -43,9 +43,14 @@ type Config struct {
 	// Token is the bearer token a client that is not on loopback must send.
 	// When empty, such clients are refused.
 	Token string
-	// AllowedOrigins are the browser origins (scheme://host[:port]) allowed to
-	// open the event stream besides the page's own origin.
+	// AllowedOrigins are the browser origins (scheme://host[:port]) allowed,
+	// besides the page's own origin, to send state-changing requests and to
+	// open the event stream.
 	AllowedOrigins []string
+	// AllowedHosts are the host names (or IPs), besides loopback IPs,
+	// localhost and the literal IP of Addr, that requests may name in their
+	// Host header; any other is refused with 421 (DNS rebinding).
+	AllowedHosts []string
 	// Lanes, when set, are the only lane ids POST /payments accepts.
 	Lanes []string
 	// Currency is the currency the cashier page takes payments in
@@ -73,7 +78,8 @@ type Server struct {
 	ln       net.Listener
 	serveErr chan error
 
-	replays replaySet
+	replays       replaySet // payments' idempotency keys
+	refundReplays replaySet // refunds' idempotency keys
 
 	// shutdown is closed when the server shuts down; websocket writers then
 	// send a 1001 close frame and return.
@@ -234,6 +240,9 @@ func (s *Server) newHandler() http.Handler {
 	allow := map[string][]string{}
 	for _, rt := range s.routes {
 		h := http.Handler(rt.handler)
+		if rt.method != http.MethodGet {
+			h = s.guardWrite(h)
+		}
 		if !rt.public {
 			h = s.requireAuth(h)
 		}
@@ -253,7 +262,7 @@ func (s *Server) newHandler() http.Handler {
 		writeError(w, r, s.logger, posbridge.Errorf(posbridge.ENOTFOUND, "No such API route: %s %s.", r.Method, r.URL.Path))
 	})))
 	mux.Handle("/", s.requireAuth(staticHandler()))
-	return s.limitBody(mux)
+	return s.checkHost(s.limitBody(mux))
 }
 
 // limitBody caps every request body; reading past the cap fails with
@@ -271,16 +280,16 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 
 // requireAuth lets loopback clients through and asks every other client for
 // the bearer token: 401 without one, 403 with a wrong one (or when no token
-// is configured).
+// is configured). A request forwarded by a proxy (Forwarded, X-Forwarded-For
+// or X-Real-IP) is not a loopback client even when the proxy is.
 func (s *Server) requireAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isLoopback(r.RemoteAddr) {
+		if isLoopback(r.RemoteAddr) && !proxied(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		auth := r.Header.Get("Authorization")
-		token, ok := strings.CutPrefix(auth, "Bearer ")
-		if auth == "" || !ok || token == "" {
+		token, ok := bearerToken(r.Header.Get("Authorization"))
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="posbridge"`)
 			writeError(w, r, s.logger, &posbridge.Error{Code: codeUnauthorized, Message: "A bearer token is required from this address."})
 			return

@@ -77,12 +77,30 @@ func str(m map[string]any, path ...string) string {
 
 func doReq(t testing.TB, method, url, body string, header ...string) response {
 	t.Helper()
+	h := http.Header{}
+	if method != "GET" && method != "HEAD" {
+		// What every API client sends with a state-changing request.
+		h.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		h.Set(header[i], header[i+1])
+	}
+	return doReqHeader(t, method, url, body, h)
+}
+
+// doReqHeader sends exactly the headers given (and Go's own, such as Host
+// and User-Agent): no Content-Type is added.
+func doReqHeader(t testing.TB, method, url, body string, h http.Header) response {
+	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	if host := h.Get("Host"); host != "" {
+		req.Host = host
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -200,6 +218,7 @@ func TestServer_Pay(t *testing.T) {
 			_ = pw.Close()
 		}()
 		req, _ := http.NewRequest("POST", url, pr)
+		req.Header.Set("Content-Type", "application/json")
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -565,7 +584,7 @@ func TestServer_Auth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := httptest.NewRequest("GET", tt.path, nil)
+			req := httptest.NewRequest("GET", "http://127.0.0.1:8080"+tt.path, nil)
 			req.RemoteAddr = tt.remote
 			if tt.auth != "" {
 				req.Header.Set("Authorization", tt.auth)

@@ -46,6 +46,9 @@ type rigOptions struct {
 	script      termsim.Script // the simulated customer's default behaviour
 	saleTimeout time.Duration
 	reconcile   *ReconcileConfig
+	// hostRules maps host names for the browser (Chromium's
+	// --host-resolver-rules), e.g. "MAP evil.test 127.0.0.1".
+	hostRules string
 }
 
 func newBrowserRig(t *testing.T, o rigOptions) *browserRig {
@@ -105,6 +108,7 @@ func newBrowserRig(t *testing.T, o rigOptions) *browserRig {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("disable-extensions", true),
 		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("host-resolver-rules", o.hostRules),
 		chromedp.WindowSize(1024, 768),
 	)
 	ctx, cancelTab := chromedp.NewContext(allocCtx)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -68,7 +71,12 @@ type APIConfig struct {
 	Listen         string   `toml:"listen"`
 	Token          string   `toml:"token"`
 	AllowedOrigins []string `toml:"allowed_origins"`
+	AllowedHosts   []string `toml:"allowed_hosts"`
 }
+
+// MinAPITokenLen is the shortest [api] token accepted on a listener other
+// computers can reach.
+const MinAPITokenLen = 32
 
 // NotifyConfig is the [notify] section: where gateway notifications arrive.
 type NotifyConfig struct {
@@ -420,10 +428,18 @@ func (c *Config) Check() []ConfigError {
 		add("api.listen", "%v", err)
 	} else if err == nil && !isLoopbackListen(c.API.Listen) && c.API.Token == "" {
 		add("api.listen", "%s is reachable beyond this computer: set api.token so other clients must authenticate", c.API.Listen)
+	} else if err == nil && !isLoopbackListen(c.API.Listen) && len(c.API.Token) < MinAPITokenLen {
+		add("api.token", "%d characters is too short for a listener other computers reach: use at least %d, e.g. the output of `openssl rand -hex 32` or `head -c 32 /dev/urandom | base64`",
+			len(c.API.Token), MinAPITokenLen)
 	}
 	for _, o := range c.API.AllowedOrigins {
 		if err := checkOrigin(o); err != nil {
 			add("api.allowed_origins", "%v", err)
+		}
+	}
+	for _, h := range c.API.AllowedHosts {
+		if err := checkHostName(h); err != nil {
+			add("api.allowed_hosts", "%v", err)
 		}
 	}
 	// [notify]
@@ -485,13 +501,16 @@ func (c *Config) checkGateway(add func(key, format string, args ...any), reporte
 	} else if len(g.PartnerID) > 12 {
 		add("gateway.partner_id", "%q is longer than PayBy's 12 characters", g.PartnerID)
 	}
-	for _, k := range []struct{ key, path, what string }{
-		{"gateway.merchant_private_key", g.MerchantPrivateKey, "the merchant's RSA private key (PEM)"},
-		{"gateway.gateway_public_key", g.GatewayPublicKey, "the gateway's RSA public key (PEM)"},
+	for _, k := range []struct {
+		key, path, what string
+		private         bool
+	}{
+		{"gateway.merchant_private_key", g.MerchantPrivateKey, "the merchant's RSA private key (PEM)", true},
+		{"gateway.gateway_public_key", g.GatewayPublicKey, "the gateway's RSA public key (PEM)", false},
 	} {
 		if k.path == "" {
 			add(k.key, "missing: the file holding %s", k.what)
-		} else if err := checkPEMFile(k.path); err != nil {
+		} else if err := checkKeyFile(k.path, k.private); err != nil {
 			add(k.key, "%v", err)
 		}
 	}
@@ -660,11 +679,53 @@ func checkOrigin(s string) error {
 	return nil
 }
 
-// maxKeyFileSize bounds what checkPEMFile reads: an RSA key in PEM is a few
+// checkHostName accepts a DNS name or an IP address, without port or scheme.
+func checkHostName(h string) error {
+	if net.ParseIP(h) != nil {
+		return nil
+	}
+	if h == "" || len(h) > 253 || strings.ContainsAny(h, ":/@[] ") {
+		return fmt.Errorf("bad host %q: want a host name or IP address without port, like \"till1.shop.lan\"", h)
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 {
+			return fmt.Errorf("bad host %q: want a host name or IP address without port, like \"till1.shop.lan\"", h)
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return fmt.Errorf("bad host %q: %q is not a letter, digit or '-'", h, r)
+			}
+		}
+	}
+	return nil
+}
+
+// Warnings returns what in the config is allowed but unsafe, in the same
+// FILE:LINE: KEY: message form as Check: key files readable by group or
+// others (on unix). Like Check it changes nothing.
+func (c *Config) Warnings() []ConfigError {
+	var warns []ConfigError
+	if c.incomplete || runtime.GOOS == "windows" {
+		return nil
+	}
+	if p := c.Gateway.MerchantPrivateKey; p != "" {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
+			warns = append(warns, ConfigError{File: c.path, Line: c.index.line("gateway.merchant_private_key"), Key: "gateway.merchant_private_key",
+				Message: fmt.Sprintf("warning: %s is readable by group or others (mode %04o): chmod 600 %s, owned by the user posbridge runs as", p, fi.Mode().Perm(), p)})
+		}
+	}
+	return warns
+}
+
+// maxKeyFileSize bounds what checkKeyFile reads: an RSA key in PEM is a few
 // kilobytes.
 const maxKeyFileSize = 64 << 10
 
-func checkPEMFile(path string) error {
+// checkKeyFile reads a PEM key file and parses it: an RSA private key
+// (PKCS#1 "RSA PRIVATE KEY" or PKCS#8 "PRIVATE KEY") when private, else an
+// RSA public key (PKIX "PUBLIC KEY" or PKCS#1 "RSA PUBLIC KEY"). A key of the
+// other kind is named as such.
+func checkKeyFile(path string, private bool) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("read key file: %w", err)
@@ -680,10 +741,74 @@ func checkPEMFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("read key file %s: %w", path, err)
 	}
-	if b, _ := pem.Decode(data); b == nil {
+	b, _ := pem.Decode(data)
+	if b == nil {
 		return fmt.Errorf("%s holds no PEM block: want a -----BEGIN ...----- key file", path)
 	}
+	isPrivate := strings.Contains(b.Type, "PRIVATE KEY")
+	isPublic := strings.Contains(b.Type, "PUBLIC KEY") || b.Type == "CERTIFICATE"
+	switch {
+	case private && isPublic:
+		return fmt.Errorf("%s holds a public key (%s): this must be the merchant's RSA private key", path, b.Type)
+	case !private && isPrivate:
+		return fmt.Errorf("%s holds a private key (%s): this must be the gateway's RSA public key; keep private keys out of this slot", path, b.Type)
+	}
+	if private {
+		if _, err := parseRSAPrivateKey(b); err != nil {
+			return fmt.Errorf("%s is not a valid RSA private key: %w", path, err)
+		}
+		return nil
+	}
+	if _, err := parseRSAPublicKey(b); err != nil {
+		return fmt.Errorf("%s is not a valid RSA public key: %w", path, err)
+	}
 	return nil
+}
+
+func parseRSAPrivateKey(b *pem.Block) (*rsa.PrivateKey, error) {
+	switch b.Type {
+	case "RSA PRIVATE KEY":
+		return x509.ParsePKCS1PrivateKey(b.Bytes)
+	case "PRIVATE KEY":
+		k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		rk, ok := k.(*rsa.PrivateKey)
+		if !ok {
+			return nil, fmt.Errorf("a %T, not an RSA key", k)
+		}
+		return rk, nil
+	}
+	return nil, fmt.Errorf("PEM block %q: want RSA PRIVATE KEY or PRIVATE KEY", b.Type)
+}
+
+func parseRSAPublicKey(b *pem.Block) (*rsa.PublicKey, error) {
+	switch b.Type {
+	case "RSA PUBLIC KEY":
+		return x509.ParsePKCS1PublicKey(b.Bytes)
+	case "PUBLIC KEY":
+		k, err := x509.ParsePKIXPublicKey(b.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		rk, ok := k.(*rsa.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("a %T, not an RSA key", k)
+		}
+		return rk, nil
+	case "CERTIFICATE":
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		rk, ok := c.PublicKey.(*rsa.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("a certificate for a %T, not an RSA key", c.PublicKey)
+		}
+		return rk, nil
+	}
+	return nil, fmt.Errorf("PEM block %q: want PUBLIC KEY or RSA PUBLIC KEY", b.Type)
 }
 
 func sortByLine(errs []ConfigError) {

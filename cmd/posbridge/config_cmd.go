@@ -15,7 +15,9 @@ const configUsage = `Usage:
 
 Checks the config file: syntax, unknown keys, values, key files, listen
 addresses and serial ports. Prints every mistake as FILE:LINE: KEY: message
-and exits non-zero if there is any; prints "FILE: ok" otherwise.
+and exits non-zero if there is any; prints "FILE: ok" otherwise. Warnings
+(a private key file readable by group or others) are printed the same way,
+with "warning:" before the message, and do not fail the check.
 `
 
 // runConfig runs "posbridge config SUBCOMMAND".
@@ -41,6 +43,9 @@ func (m *Main) runConfig(ctx context.Context, args []string) error {
 	errs := c.Check()
 	for _, e := range errs {
 		fmt.Fprintln(m.Stdout, e.Error())
+	}
+	for _, w := range c.Warnings() {
+		fmt.Fprintln(m.Stdout, w.Error())
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s: %d mistake(s): %w", path, len(errs), errConfigMistakes)

@@ -86,9 +86,12 @@ func TestConfig_Example(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "posbridge.toml")
 	mustWrite(t, path, packaging.ExampleConfig)
-	pemBlock := "-----BEGIN KEY-----\nAAAA\n-----END KEY-----\n"
-	mustWrite(t, filepath.Join(dir, "merchant_private.pem"), pemBlock)
-	mustWrite(t, filepath.Join(dir, "gateway_public.pem"), pemBlock)
+	copyTestKeys(t, dir)
+	for from, to := range map[string]string{"merchant.pem": "merchant_private.pem", "gateway.pem": "gateway_public.pem"} {
+		if err := os.Rename(filepath.Join(dir, from), filepath.Join(dir, to)); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	c, err := LoadCheckedConfig(path)
 	if err != nil {

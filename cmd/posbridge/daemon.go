@@ -134,7 +134,7 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 		lanes = append(lanes, l.ID)
 	}
 	d.API = ui.NewServer(e, ui.Config{
-		Addr: cfg.API.Listen, Token: cfg.API.Token, AllowedOrigins: cfg.API.AllowedOrigins,
+		Addr: cfg.API.Listen, Token: cfg.API.Token, AllowedOrigins: cfg.API.AllowedOrigins, AllowedHosts: cfg.API.AllowedHosts,
 		Lanes: lanes, Logger: component("api"), Registry: reg,
 	})
 	if err := d.API.Open(); err != nil {

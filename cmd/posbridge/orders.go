@@ -15,6 +15,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/posbridge/posbridge"
 	"github.com/posbridge/posbridge/store"
@@ -364,6 +366,42 @@ func yesNo(b bool) string {
 	return "no"
 }
 
+// termText makes stored text safe to print on a terminal: every control
+// character (C0, DEL, C1), other unprintable rune (such as a bidirectional
+// override) and invalid byte is written escaped, strconv.Quote style (ESC as
+// \x1b, a newline as \n), so a reference or a name cannot move the cursor,
+// recolour or retitle the operator's terminal or forge a line.
+func termText(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case !unicode.IsPrint(r):
+			q := strconv.QuoteRune(r) // e.g. '\x1b', '\n', '\u009b'
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// textOrDash is termText(s), or "-" for empty s.
+func textOrDash(s string) string { return orDash(termText(s)) }
+
 func writeOrderTable(w io.Writer, orders []posbridge.Order, more bool) error {
 	if len(orders) == 0 {
 		_, err := fmt.Fprintln(w, "no orders match")
@@ -372,8 +410,8 @@ func writeOrderTable(w io.Writer, orders []posbridge.Order, more bool) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ORDER_NO\tLANE\tAMOUNT\tCURRENCY\tSTATUS\tREASON\tNEEDS_ATTENTION\tCREATED_AT")
 	for _, o := range orders {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", o.No, o.Lane, o.Amount.Decimal(), o.Amount.Currency,
-			o.Status, orDash(string(o.Reason)), yesNo(o.NeedsAttention), localTime(o.CreatedAt))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", termText(string(o.No)), termText(o.Lane), o.Amount.Decimal(), termText(o.Amount.Currency),
+			termText(string(o.Status)), textOrDash(string(o.Reason)), yesNo(o.NeedsAttention), localTime(o.CreatedAt))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write table: %w", err)
@@ -415,7 +453,7 @@ func showOrder(ctx context.Context, w io.Writer, s posbridge.Store, no posbridge
 	}
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	field := func(name, value string) { fmt.Fprintf(tw, "%s\t%s\n", name, value) }
+	field := func(name, value string) { fmt.Fprintf(tw, "%s\t%s\n", name, termText(value)) }
 	field("Order", string(o.No))
 	field("Instruction", posbridge.Instruction(o))
 	field("Lane", o.Lane)
@@ -450,7 +488,7 @@ func showOrder(ctx context.Context, w io.Writer, s posbridge.Store, no posbridge
 	field("Terminal txn", orDash(o.TerminalNo))
 	field("Idempotency key", orDash(o.IdempotencyKey))
 	if o.Override != nil {
-		field("Override", fmt.Sprintf("by %s at %s: %s", o.Override.By, localTime(o.Override.At), o.Override.Reason))
+		field("Override", fmt.Sprintf("by %s at %s: %s", termText(o.Override.By), localTime(o.Override.At), termText(o.Override.Reason)))
 	}
 	field("Version", strconv.FormatInt(o.Version, 10))
 	if err := tw.Flush(); err != nil {
@@ -462,7 +500,7 @@ func showOrder(ctx context.Context, w io.Writer, s posbridge.Store, no posbridge
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  REFUND_NO\tAMOUNT\tSTATUS\tBY\tREASON\tCREATED\tUPDATED")
 		for _, r := range refunds {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.No, r.Amount, r.Status, orDash(r.Actor), orDash(r.Reason),
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", termText(string(r.No)), r.Amount, termText(string(r.Status)), textOrDash(r.Actor), textOrDash(r.Reason),
 				localTime(r.CreatedAt), localTime(r.UpdatedAt))
 		}
 		if err := tw.Flush(); err != nil {
@@ -482,18 +520,18 @@ func showOrder(ctx context.Context, w io.Writer, s posbridge.Store, no posbridge
 	for _, a := range audit {
 		subject := ""
 		if a.OrderNo != o.No {
-			subject = "refund " + string(a.OrderNo) + " "
+			subject = "refund " + termText(string(a.OrderNo)) + " "
 		}
-		who := string(a.Cause.Actor)
+		who := termText(string(a.Cause.Actor))
 		if a.Cause.Who != "" {
-			who += " (" + a.Cause.Who + ")"
+			who += " (" + termText(a.Cause.Who) + ")"
 		}
-		move := string(a.To)
+		move := termText(string(a.To))
 		if a.From != "" && a.From != a.To {
-			move = string(a.From) + " → " + string(a.To)
+			move = termText(string(a.From)) + " → " + move
 		}
 		hist = append(hist, entry{a.At, 1, a.ID, fmt.Sprintf("change\t%s%s\t%s\t%s\t%s",
-			subject, move, who, orDash(a.Cause.Action), orDash(a.Cause.Detail))})
+			subject, move, who, textOrDash(a.Cause.Action), textOrDash(a.Cause.Detail))})
 	}
 	for _, c := range checks {
 		result := c.Result
@@ -501,7 +539,7 @@ func showOrder(ctx context.Context, w io.Writer, s posbridge.Store, no posbridge
 			result = "error: " + result
 		}
 		hist = append(hist, entry{c.At, 0, c.ID, fmt.Sprintf("check\t%s\t%s\t%s\t%s",
-			c.Kind, orDash(c.Request), orDash(result), c.Latency.Round(time.Millisecond))})
+			termText(string(c.Kind)), textOrDash(c.Request), textOrDash(result), c.Latency.Round(time.Millisecond))})
 	}
 	slices.SortStableFunc(hist, func(a, b entry) int {
 		return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.kind, b.kind), cmp.Compare(a.id, b.id))

@@ -31,9 +31,7 @@ type ordersFixture struct {
 // the given [api] and [store] lines; its key files are created beside it.
 func writeTestConfig(t *testing.T, dir, api, storePath string) string {
 	t.Helper()
-	pemBlock := "-----BEGIN KEY-----\nAAAA\n-----END KEY-----\n"
-	mustWrite(t, filepath.Join(dir, "merchant.pem"), pemBlock)
-	mustWrite(t, filepath.Join(dir, "gateway.pem"), pemBlock)
+	copyTestKeys(t, dir)
 	cfg := "[api]\n" + api + "\n\n[notify]\nlisten = \"127.0.0.1:0\"\n\n[store]\npath = \"" + storePath + "\"\n\n" +
 		"[gateway]\nkind = \"payby\"\nbase_url = \"https://uat.test2pay.com/sgs/api\"\npartner_id = \"200000000888\"\n" +
 		"merchant_private_key = \"merchant.pem\"\ngateway_public_key = \"gateway.pem\"\n\n" +
@@ -124,6 +122,7 @@ func newOrdersFixture(t *testing.T) *ordersFixture {
 	create("20250310090100000A2DECL", "2", "7.25", "R-1002")
 	apply("20250310090100000A2DECL", posbridge.ActorEngine, "sent", posbridge.Input{Kind: posbridge.InputSend}, nil)
 	apply("20250310090100000A2DECL", posbridge.ActorTerminal, "code 51", posbridge.Input{Kind: posbridge.InputTerminal, Outcome: posbridge.OutcomeDeclined}, nil)
+	apply("20250310090100000A2DECL", posbridge.ActorGatewayQuery, "gateway says failed", posbridge.Input{Kind: posbridge.InputGatewayFailed, Reason: posbridge.ReasonDeclined}, nil)
 
 	// Lost, canceled when the checks ran out, then proved paid. Its
 	// reference would run as a formula in a spreadsheet.
@@ -537,6 +536,50 @@ func TestParseTimeBound(t *testing.T) {
 		got, err := parseTimeBound("--from", tt.in, loc, tt.upper)
 		if (err != nil) != tt.bad || !got.Equal(tt.want) {
 			t.Errorf("parseTimeBound(%q, upper=%v) = %v, %v; want %v (error %v)", tt.in, tt.upper, got, err, tt.want, tt.bad)
+		}
+	}
+}
+
+// Text stored before the API refused control characters (or written by
+// anything else) must not reach the operator's terminal as escape sequences.
+func TestOrders_EscapesControlCharacters(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "posbridge.db")
+	db, err := store.OpenOptions(dbPath, store.Options{Logger: NewLogger(LogConfig{Level: "error"}, io.Discard, false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const no = "20250310090000000A1EVIL"
+	o := posbridge.Order{No: no, Lane: "1", Amount: posbridge.Money{Minor: 500, Currency: "AED"}, Reference: "R\x1b[2J\x1b[31m1001\nPAID"}
+	if _, err := db.CreateOrder(ctx, &o, posbridge.Cause{Actor: posbridge.ActorCashier, Who: "Mo\x1b]0;owned\x07na", Action: "pay", Detail: "x\u009b31my"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.UpdateOrder(ctx, no, posbridge.Cause{Actor: posbridge.ActorEngine, Action: "override"}, func(o *posbridge.Order) error {
+		o.Override = &posbridge.Override{By: "Sam\x1b[8m", Reason: "seen\x7f\r"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	cfg := writeTestConfig(t, dir, `listen = "127.0.0.1:8080"`, "posbridge.db")
+
+	for _, args := range [][]string{{"orders", "show", no, "--config", cfg}, {"orders", "list", "--config", cfg}} {
+		out, errOut, err := run(t, args...)
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, errOut)
+		}
+		for i, r := range out {
+			if (r < 0x20 && r != '\n') || r == 0x7f || (r >= 0x80 && r <= 0x9f) {
+				t.Fatalf("%v printed control character %U at byte %d:\n%q", args, r, i, out)
+			}
+		}
+		if args[1] == "show" {
+			for _, want := range []string{`R\x1b[2J\x1b[31m1001\nPAID`, `Mo\x1b]0;owned\ana`, `x\u009b31my`, `Sam\x1b[8m`, `seen\x7f\r`} {
+				if !strings.Contains(out, want) {
+					t.Errorf("show does not print %s escaped:\n%s", want, out)
+				}
+			}
 		}
 	}
 }

@@ -139,9 +139,8 @@ func verifyPayment(ctx context.Context, api APIConfig, no posbridge.OrderNo, rea
 	if err != nil {
 		return verifyAnswer{}, fmt.Errorf("verify %s: %w", no, err)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	// Always JSON: the API refuses a state-changing request that is not (415).
+	req.Header.Set("Content-Type", "application/json")
 	if api.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+api.Token)
 	}

@@ -3,6 +3,8 @@ package payby
 import (
 	"bytes"
 	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,6 +114,16 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n, err := VerifyNotification(h.key, body, r.Header.Get("sign"), h.clock.Now(), h.window)
+	if errors.Is(err, gateway.ErrStale) {
+		// Signed by the gateway but outside the window: a late retry (PayBy
+		// retries for hours, possibly with its first timestamp) or a replay.
+		// Handed over marked stale: its content is not trusted, it only
+		// makes the engine ask the gateway about the order.
+		h.stale.Add(1)
+		h.log.Info("stale notification verified by query", "notify_id", n.ID, posbridge.LogKeyOrder, n.OrderNo)
+		n.Stale = true
+		err = nil
+	}
 	if err != nil {
 		h.refuse(w, r, err)
 		return
@@ -195,6 +207,12 @@ func VerifyNotification(key *rsa.PublicKey, body []byte, sign string, now time.T
 	if nb.NotifyID == "" && nb.TransferBankCardOrder == nil {
 		return posbridge.Notification{}, malformed("notify_id missing")
 	}
+	if nb.NotifyID == "" {
+		// Transfer notifications may come without an id: the verified
+		// body's hash is stable across PayBy's retries of the same bytes.
+		sum := sha256.Sum256(body)
+		nb.NotifyID = flexString("body-sha256-" + hex.EncodeToString(sum[:16]))
+	}
 	n := posbridge.Notification{
 		Gateway:    "payby",
 		ID:         string(nb.NotifyID),
@@ -237,7 +255,7 @@ func VerifyNotification(key *rsa.PublicKey, body []byte, sign string, now time.T
 	}
 	if !sent.IsZero() {
 		if d := now.Sub(sent); d > window || d < -window {
-			return posbridge.Notification{}, fmt.Errorf("%w: sent %s, now %s", gateway.ErrStale, sent.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+			return n, fmt.Errorf("%w: sent %s, now %s", gateway.ErrStale, sent.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 		}
 	}
 	return n, nil

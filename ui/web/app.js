@@ -82,9 +82,10 @@ const t = (key) => (I18N[state.lang] && I18N[state.lang][key]) || I18N.en[key] |
 // --- API ------------------------------------------------------------------
 async function api(method, path, body, headers) {
   const opts = { method, headers: Object.assign({ "X-Cashier": "cashier page" }, headers || {}) };
-  if (body !== undefined) {
+  if (method !== "GET") {
+    // The API refuses a state-changing request that is not JSON (415).
     opts.headers["Content-Type"] = "application/json";
-    opts.body = JSON.stringify(body);
+    opts.body = JSON.stringify(body === undefined ? {} : body);
   }
   const res = await fetch("/api/v1" + path, opts);
   let data = null;
@@ -141,13 +142,15 @@ async function loadPayments() {
 }
 
 // --- event stream -----------------------------------------------------------
-function connect() {
+// connect opens the event stream after state.lastSeq; resync (after close
+// code 4409) replays every stored event from since=0 and reloads the lists.
+function connect(resync) {
   clearTimeout(state.retryTimer);
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
   const q = state.lastSeq === null ? "" : "?since=" + state.lastSeq;
   const ws = new WebSocket(proto + "//" + location.host + "/api/v1/events" + q);
   state.ws = ws;
-  let first = state.lastSeq === null;
+  let first = state.lastSeq === null || resync === true;
   ws.onmessage = async (msg) => {
     let ev;
     try { ev = JSON.parse(msg.data); } catch (e) { return; }
@@ -156,7 +159,8 @@ function connect() {
       if (first) {
         // First connect: the stream starts at the newest event; the
         // snapshot below is at least that new, and versions order the rest.
-        state.lastSeq = ev.seq;
+        // After a resync the stream replays from 0 and lastSeq follows it.
+        state.lastSeq = Math.max(ev.seq, state.lastSeq || 0);
         first = false;
         try { await loadPayments(); } catch (e) { showError(e); }
       }
@@ -174,9 +178,19 @@ function connect() {
     if (ev.type !== "lane" && ev.seq > (state.lastSeq || 0)) state.lastSeq = ev.seq;
     render();
   };
-  ws.onclose = () => {
+  ws.onclose = (ev) => {
     if (state.ws !== ws) return;
     setConnected(false);
+    if (ev.code === 4409) {
+      // Our seq is beyond the server's newest event (its database was
+      // restored): forget what we have and start again from since=0.
+      state.orders.clear();
+      state.active.clear();
+      state.lastSeq = 0;
+      state.backoff = 250;
+      state.retryTimer = setTimeout(() => connect(true), 0);
+      return;
+    }
     const delay = Math.min(state.backoff, 5000) * (0.8 + Math.random() * 0.4);
     state.backoff = Math.min(state.backoff * 2, 5000);
     state.retryTimer = setTimeout(connect, delay);

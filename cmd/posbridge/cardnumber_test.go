@@ -1,0 +1,112 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// luhnRuns returns the runs of 13 to 19 digits in b that look like a card
+// number: the whole run (digits on neither side), starting with a card
+// network's first digit (3 Amex/Diners/JCB, 4 Visa, 5 Mastercard, 6
+// Discover/UnionPay), not one digit repeated, and passing the Luhn check.
+// Order numbers (they start with the year), millisecond times (they start
+// with 1) and the gateway's numbers do not match.
+func luhnRuns(b []byte) []string {
+	var out []string
+	for i := 0; i < len(b); {
+		if b[i] < '0' || b[i] > '9' {
+			i++
+			continue
+		}
+		j := i
+		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+			j++
+		}
+		run := b[i:j]
+		i = j
+		if len(run) < 13 || len(run) > 19 || run[0] < '3' || run[0] > '6' {
+			continue
+		}
+		same := true
+		for _, c := range run {
+			same = same && c == run[0]
+		}
+		if !same && luhn(run) {
+			out = append(out, string(run))
+		}
+	}
+	return out
+}
+
+func luhn(d []byte) bool {
+	sum := 0
+	for i := len(d) - 1; i >= 0; i-- {
+		v := int(d[i] - '0')
+		if (len(d)-1-i)%2 == 1 {
+			if v *= 2; v > 9 {
+				v -= 9
+			}
+		}
+		sum += v
+	}
+	return sum%10 == 0
+}
+
+func TestLuhnRuns(t *testing.T) {
+	if got := luhnRuns([]byte(`"cardNo":"4111111111111111","x":12`)); len(got) == 0 || got[0] != "4111111111111111" {
+		t.Fatalf("luhnRuns missed a card number: %v", got)
+	}
+	if got := luhnRuns([]byte(`"last4":"1111","order":"20261130","at":1796077930824,"g":"1316583005178758"`)); len(got) != 0 {
+		t.Fatalf("luhnRuns found %v in text without a card number", got)
+	}
+}
+
+// The gateway's notifications and answers carry whole card numbers (as a
+// transfer notification or a careless acquirer may): after payments, the
+// database file, the daemon's log and the API's answers hold nothing that
+// looks like one.
+func TestE2E_NoCardNumberStoredOrLogged(t *testing.T) {
+	w := newE2EWorld(t)
+	w.sb.SetFullCardNumbers(true)
+	stop := w.startDaemon(t)
+	var answers []byte
+	for _, amount := range []string{"11.00", "22.00", "33.00"} {
+		p := w.post(t, "/api/v1/payments", `{"lane":"1","amount":"`+amount+`","currency":"AED"}`)
+		w.waitStatus(t, p.OrderNo, "paid")
+		answers = append(answers, w.getRaw(t, p.OrderNo)...)
+	}
+	w.sb.FlushNotifications()
+	resp, err := http.Get(w.apiURL + "/api/v1/payments?limit=50")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	answers = append(answers, list...)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.sb.Notifications()) == 0 {
+		t.Fatal("the sandbox sent no notification: the test proves nothing")
+	}
+	for _, f := range []string{"posbridge.db", "posbridge.db-wal", "posbridge.db-shm"} {
+		b, err := os.ReadFile(filepath.Join(w.dir, f))
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if runs := luhnRuns(b); len(runs) > 0 {
+			t.Errorf("%s holds what looks like a card number: %v", f, runs)
+		}
+	}
+	for i, l := range w.logs {
+		if runs := luhnRuns([]byte(l.String())); len(runs) > 0 {
+			t.Errorf("the daemon's log (life %d) holds what looks like a card number: %v", i+1, runs)
+		}
+	}
+	if runs := luhnRuns(answers); len(runs) > 0 {
+		t.Errorf("the API answered what looks like a card number: %v", runs)
+	}
+}

@@ -1,0 +1,57 @@
+package posbridge_test
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+
+	"github.com/posbridge/posbridge"
+)
+
+// A POS that retries a refund after a timeout gets the same refund, never a
+// second one; the same key with another request is refused.
+func TestEngine_RefundIdempotency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, charge: true})
+		te := newTestEngine(t, "", gw, term, true)
+		ctx := context.Background()
+		o := pay(t, te, "10.00")
+		if got := await(t, te, o.No); got.Status != posbridge.StatusPaid {
+			t.Fatalf("payment %s, want paid", got.Status)
+		}
+		by := posbridge.By{Actor: posbridge.ActorAPI, Who: "pos", Reason: "returned item"}
+		ask := posbridge.RefundParams{Amount: mustAED(t, "10.00"), IdempotencyKey: "till1-refund-1"}
+		first, err := te.Refund(ctx, o.No, ask, by)
+		if err != nil || first.Status != posbridge.RefundSucceeded {
+			t.Fatalf("first refund: %+v, %v", first, err)
+		}
+		// The retry comes after the whole amount was refunded: it is the same
+		// refund, not "more than refundable".
+		again, err := te.Refund(ctx, o.No, ask, by)
+		if err != nil || again.No != first.No {
+			t.Fatalf("retried refund: %+v, %v; want refund %s", again, err, first.No)
+		}
+		for name, tt := range map[string]struct {
+			ask posbridge.RefundParams
+			by  posbridge.By
+		}{
+			"OtherAmount": {posbridge.RefundParams{Amount: mustAED(t, "5.00"), IdempotencyKey: "till1-refund-1"}, by},
+			"OtherReason": {ask, posbridge.By{Actor: posbridge.ActorAPI, Who: "pos", Reason: "damaged"}},
+		} {
+			if _, err := te.Refund(ctx, o.No, tt.ask, tt.by); posbridge.ErrorCode(err) != posbridge.EIDEMPOTENCY {
+				t.Errorf("%s with the same key: %v, want %s", name, err, posbridge.EIDEMPOTENCY)
+			}
+		}
+		rs, err := te.Refunds(ctx, o.No)
+		if err != nil || len(rs) != 1 {
+			t.Fatalf("refunds = %+v, %v; want exactly one", rs, err)
+		}
+		if got, _ := te.Payment(ctx, o.No); got.Refunded.Decimal() != "10.00" {
+			t.Fatalf("refunded %s, want 10.00", got.Refunded.Decimal())
+		}
+		if n := len(gw.refunds); n != 1 {
+			t.Fatalf("the gateway got %d refunds, want 1", n)
+		}
+	})
+}

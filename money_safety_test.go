@@ -1,0 +1,592 @@
+package posbridge_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/posbridge/posbridge"
+)
+
+// The money-safety rules of the payment flow, each pinned by the failure it
+// prevents. Every test runs the real engine over a real SQLite store, with
+// the fake gateway and terminal of engine_fakes_test.go.
+
+var (
+	saleApproved = posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000", TransStatus: "2"}
+	saleFailed   = posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "106", Message: "Transaction failed", TransStatus: "1"}
+	saleByUser   = posbridge.TerminalResult{Outcome: posbridge.OutcomeCanceledByUser, Code: "110", TransStatus: "1"}
+	saleTimeout  = posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}
+)
+
+// A terminal error code other than "canceled by user" is not proof of no
+// charge: the terminal said 106 "Transaction failed", but the acquirer
+// reports the payment to the gateway a minute later. The order must end paid
+// and must never have been shown as not paid.
+func TestTerminalFailureCodeIsVerifiedWithTheGateway(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: saleFailed, chargeAfter: time.Minute})
+		te := newTestEngine(t, "", gw, term, true)
+		o := pay(t, te, "12.00")
+		time.Sleep(30 * time.Minute)
+		synctest.Wait()
+		got, _ := te.Payment(context.Background(), o.No)
+		if got.Status != posbridge.StatusPaid {
+			t.Fatalf("the customer was charged; the order is %s (%s)", got.Status, got.Reason)
+		}
+		if got.NeedsAttention {
+			t.Fatalf("the order was shown not paid before it was paid (attention %q)", got.Attention)
+		}
+	})
+}
+
+// A decline the gateway confirms is final at once.
+func TestTerminalDeclineConfirmedByGatewayIsFinal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: saleFailed, decline: true})
+		te := newTestEngine(t, "", gw, term, true)
+		o := pay(t, te, "12.00")
+		got := await(t, te, o.No)
+		if got.Status != posbridge.StatusFailed || got.Reason != posbridge.ReasonDeclined || got.NeedsAttention {
+			t.Fatalf("declined at the terminal and failed at the gateway: %s (%s) attention %v", got.Status, got.Reason, got.NeedsAttention)
+		}
+		if time.Since(got.CreatedAt) > 5*time.Second {
+			t.Fatalf("a confirmed decline took %v", time.Since(got.CreatedAt))
+		}
+	})
+}
+
+// "Canceled by user" (110) is the one answer that means unpaid without asking.
+func TestTerminalCanceledByUserIsUnpaid(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: saleByUser})
+		te := newTestEngine(t, "", gw, term, true)
+		o := pay(t, te, "12.00")
+		got := await(t, te, o.No)
+		if got.Status != posbridge.StatusFailed || got.Reason != posbridge.ReasonCanceledByUser {
+			t.Fatalf("canceled by the customer: %s (%s)", got.Status, got.Reason)
+		}
+	})
+}
+
+// The terminal approved; the gateway does not know the order through every
+// scheduled check (the acquirer reports days late); the terminal is
+// unplugged when the checks run out. "Not found" is not proof of no charge:
+// the order must never be closed, must be flagged, must keep a slow check,
+// and must end paid when the gateway learns of it. It must not hold the lane.
+func TestGatewayNotFoundIsNotProofOfNoCharge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: saleApproved, chargeAfter: 50 * time.Hour})
+		te := newTestEngine(t, "", gw, term, true)
+		ctx := context.Background()
+		o := pay(t, te, "80.00")
+		await(t, te, o.No)
+		term.setQueryErr(errors.New("link down"))
+		time.Sleep(3 * time.Hour)
+		synctest.Wait()
+		got, _ := te.Payment(ctx, o.No)
+		if !got.Open() || !got.NeedsAttention || got.NextCheckAt.IsZero() {
+			t.Fatalf("approved at the terminal, unknown at the gateway: %s (%s) attention %v next check %v", got.Status, got.Reason, got.NeedsAttention, got.NextCheckAt)
+		}
+		if _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "1.00"), By: cashier}); err != nil {
+			t.Fatalf("a new customer after every check ran out: %v", err)
+		}
+		time.Sleep(3 * 24 * time.Hour)
+		synctest.Wait()
+		got, _ = te.Payment(ctx, o.No)
+		if got.Status != posbridge.StatusPaid {
+			t.Fatalf("the gateway learned of the payment; the order is %s (%s)", got.Status, got.Reason)
+		}
+	})
+}
+
+// The terminal approved but the gateway says the order failed: the two
+// sources disagree, and a person must look.
+func TestTerminalApprovedGatewayFailedIsFlagged(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: saleApproved, decline: true})
+		te := newTestEngine(t, "", gw, term, true)
+		o := pay(t, te, "9.00")
+		got := await(t, te, o.No)
+		if got.Status != posbridge.StatusFailed || !got.NeedsAttention {
+			t.Fatalf("terminal approved, gateway failed: %s attention %v", got.Status, got.NeedsAttention)
+		}
+	})
+}
+
+// failStore fails the next writes of orders or refunds made by actor (any
+// actor when empty), as a busy or broken database does.
+type failStore struct {
+	posbridge.Store
+	mu              sync.Mutex
+	actor           posbridge.Actor
+	orders, refunds int
+}
+
+// failNext makes the next orders and refunds writes by actor fail.
+func (s *failStore) failNext(actor posbridge.Actor, orders, refunds int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.actor, s.orders, s.refunds = actor, orders, refunds
+}
+
+func (s *failStore) fail(cause posbridge.Cause, n *int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if *n > 0 && (s.actor == "" || cause.Actor == s.actor) {
+		*n--
+		return true
+	}
+	return false
+}
+
+func (s *failStore) UpdateOrder(ctx context.Context, no posbridge.OrderNo, cause posbridge.Cause, fn func(*posbridge.Order) error) (posbridge.Order, posbridge.Event, error) {
+	if s.fail(cause, &s.orders) {
+		return posbridge.Order{}, posbridge.Event{}, errors.New("database is locked")
+	}
+	return s.Store.UpdateOrder(ctx, no, cause, fn)
+}
+
+func (s *failStore) UpdateRefund(ctx context.Context, no posbridge.OrderNo, cause posbridge.Cause, fn func(*posbridge.Refund) error) (posbridge.Refund, posbridge.Event, error) {
+	if s.fail(cause, &s.refunds) {
+		return posbridge.Refund{}, posbridge.Event{}, errors.New("database is locked")
+	}
+	return s.Store.UpdateRefund(ctx, no, cause, fn)
+}
+
+// openOn opens an engine over st with lane "1" on term.
+func openOn(t *testing.T, st posbridge.Store, gw posbridge.Gateway, term posbridge.Terminal) *posbridge.Engine {
+	t.Helper()
+	e := posbridge.NewEngine(st, gw, map[string]posbridge.Terminal{"1": term})
+	if err := e.Open(context.Background()); err != nil {
+		t.Fatalf("open engine: %v", err)
+	}
+	return e
+}
+
+// A paid notification is stored, the power goes before it is applied, and
+// the gateway's API is down at start-up. The stored notification is what
+// the gateway told us: it must be applied from the inbox, not re-asked.
+func TestStoredNotificationAppliedAfterRestartWithGatewayDown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: saleTimeout, create: true})
+		path := filepath.Join(t.TempDir(), "posbridge.db")
+		db := mustOpenStore(t, path)
+		fs := &failStore{Store: db}
+		e := openOn(t, fs, gw, term)
+		ctx := context.Background()
+		o, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "30.00"), By: cashier})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Minute)
+		gw.set(o.No, o.Amount, posbridge.GatewayPaid)
+		n := posbridge.Notification{Gateway: "fake", ID: "n1", Kind: posbridge.NotifyOrder, OrderNo: o.No, GatewayNo: "G1",
+			Status: posbridge.GatewayPaid, Amount: o.Amount, Body: []byte(`{"notify_id":"n1"}`)}
+		fs.failNext(posbridge.ActorNotification, 1, 0)
+		if err := e.ApplyNotification(ctx, n); err == nil {
+			t.Fatal("a notification that could not be applied was acknowledged")
+		}
+		e.Close()
+		db.Close()
+
+		gw.setErr(fmt.Errorf("query: %w", posbridge.ErrUnknownOutcome)) // down for the rest of the test
+		db2 := mustOpenStore(t, path)
+		defer db2.Close()
+		e2 := openOn(t, db2, gw, newFakeTerminal(gw))
+		defer e2.Close()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		got, _ := e2.Payment(ctx, o.No)
+		if got.Status != posbridge.StatusPaid {
+			t.Fatalf("a verified paid notification was stored before the restart; the order is %s", got.Status)
+		}
+		// PayBy delivers it again: answered, and nothing changes.
+		if err := e2.ApplyNotification(ctx, n); err != nil {
+			t.Fatalf("redelivery: %v", err)
+		}
+	})
+}
+
+// The refund variant: a refund the engine recorded as failed, a SUCCESS
+// notification stored but not applied before the power went, the gateway
+// down at start-up. The refund must count, so a second full refund is refused.
+func TestStoredRefundNotificationAppliedAfterRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		path := filepath.Join(t.TempDir(), "posbridge.db")
+		db := mustOpenStore(t, path)
+		fs := &failStore{Store: db}
+		e := openOn(t, fs, gw, newFakeTerminal(gw))
+		ctx := context.Background()
+		o, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "10.00"), By: cashier})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Second)
+		gw.setErr(fmt.Errorf("refund: code 999: %w", posbridge.ErrGatewayFinal))
+		r, err := e.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
+		gw.setErr(nil)
+		if err != nil || r.Status != posbridge.RefundFailed {
+			t.Fatalf("refund: %s, %v; want failed", r.Status, err)
+		}
+		n := posbridge.Notification{Gateway: "fake", ID: "r1", Kind: posbridge.NotifyRefund, OrderNo: r.No, OrigNo: o.No,
+			Refund: posbridge.GatewayRefundSuccess, Amount: r.Amount, Body: []byte(`{"notify_id":"r1"}`)}
+		fs.failNext(posbridge.ActorNotification, 0, 1)
+		if err := e.ApplyNotification(ctx, n); err == nil {
+			t.Fatal("a refund notification that could not be applied was acknowledged")
+		}
+		e.Close()
+		db.Close()
+
+		gw.setErr(fmt.Errorf("down: %w", posbridge.ErrUnknownOutcome))
+		db2 := mustOpenStore(t, path)
+		defer db2.Close()
+		e2 := openOn(t, db2, gw, newFakeTerminal(gw))
+		defer e2.Close()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		rs, _ := e2.Refunds(ctx, o.No)
+		if len(rs) != 1 || rs[0].Status != posbridge.RefundSucceeded {
+			t.Fatalf("refunds %+v, want the one refund succeeded", rs)
+		}
+		if _, err := e2.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier); !errors.Is(err, posbridge.ErrRefundExceeded) {
+			t.Fatalf("a second full refund: %v, want ErrRefundExceeded", err)
+		}
+	})
+}
+
+// The order was stored but marking it at the terminal failed (database
+// busy): it never reached the terminal and must not hold the lane.
+func TestOrderThatNeverReachedTheTerminalFreesTheLane(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw)
+		db := mustOpenStore(t, filepath.Join(t.TempDir(), "posbridge.db"))
+		defer db.Close()
+		fs := &failStore{Store: db}
+		e := openOn(t, fs, gw, term)
+		defer e.Close()
+		ctx := context.Background()
+		fs.failNext("", 1, 0)
+		if _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), By: cashier}); err == nil {
+			t.Fatal("Pay succeeded although the order could not be marked at the terminal")
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		o, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), By: cashier})
+		if err != nil {
+			t.Fatalf("the lane is still held by an order that never reached the terminal: %v", err)
+		}
+		page, _ := e.Payments(ctx, posbridge.OrderFilter{Lane: "1"})
+		for _, p := range page.Orders {
+			if p.No != o.No && (p.Status != posbridge.StatusFailed || p.Reason != posbridge.ReasonNotSent) {
+				t.Errorf("the order that was never sent is %s (%s), want failed (not_sent)", p.Status, p.Reason)
+			}
+		}
+	})
+}
+
+// A failed order is closed at the gateway only after asking it first.
+func TestCloseAtGatewayQueriesFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: saleByUser, create: true})
+		te := newTestEngine(t, "", gw, term, true)
+		o := pay(t, te, "3.00")
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		calls := gw.callsFor(o.No)
+		i := slices.Index(calls, "cancel")
+		if i < 0 || !slices.Contains(calls[:i], "query") {
+			t.Fatalf("calls for a failed order: %v; want a query before the cancel", calls)
+		}
+	})
+}
+
+// After a sale the customer canceled, a new payment on the lane first closes
+// the previous order at the gateway (before creating the replacement).
+func TestNewPaymentClosesThePreviousOrderFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: saleByUser, create: true})
+		te := newTestEngine(t, "", gw, term, false)
+		o := pay(t, te, "3.00")
+		await(t, te, o.No)
+		next := pay(t, te, "3.00")
+		if s := gw.status(o.No); s != posbridge.GatewayFailed {
+			t.Fatalf("payment %s started while the previous order is %q at the gateway", next.No, s)
+		}
+	})
+}
+
+// On a CodePay terminal a number it has seen is refused (113), so a retry
+// after the terminal answered must go out under a new number, after the old
+// one is closed; the purchase is paid once.
+func TestRetryOnATerminalThatRefusesSeenNumbers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: saleTimeout, create: true}, saleScript{result: saleApproved, charge: true})
+		term.codePay = true
+		te := newTestEngine(t, "", gw, term, true)
+		ctx := context.Background()
+		o := pay(t, te, "25.00")
+		await(t, te, o.No)
+		r, err := te.Retry(ctx, o.No, cashier)
+		if err != nil {
+			t.Fatalf("Retry: %v", err)
+		}
+		got := await(t, te, r.No)
+		if got.Status != posbridge.StatusPaid {
+			t.Fatalf("after the retry: %s %s (%s)", got.No, got.Status, got.Reason)
+		}
+		old, _ := te.Payment(ctx, o.No)
+		if old.No != got.No && old.Open() {
+			t.Fatalf("the replaced order is still %s", old.Status)
+		}
+		for _, no := range []posbridge.OrderNo{o.No, r.No} {
+			if n := term.salesOf(no); n > 1 {
+				t.Fatalf("the terminal got %d sales for %s", n, no)
+			}
+		}
+	})
+}
+
+// A signed notification outside the timestamp window (a late PayBy retry
+// that kept its first timestamp, or a replay) is answered, and makes the
+// engine ask the gateway instead of trusting it.
+func TestStaleNotificationIsVerifiedByQuery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: saleTimeout, create: true})
+		te := newTestEngine(t, "", gw, term, true)
+		ctx := context.Background()
+		o := pay(t, te, "44.00")
+		await(t, te, o.No)
+		// The stale notification says paid, the gateway says not (a replay
+		// of another order's news cannot move money)...
+		stale := posbridge.Notification{Gateway: "fake", ID: "s1", Kind: posbridge.NotifyOrder, OrderNo: o.No,
+			Status: posbridge.GatewayPaid, Amount: o.Amount, Stale: true}
+		if err := te.ApplyNotification(ctx, stale); err != nil {
+			t.Fatalf("stale notification: %v", err)
+		}
+		synctest.Wait()
+		if got, _ := te.Payment(ctx, o.No); got.Status == posbridge.StatusPaid {
+			t.Fatal("a stale notification was applied as it stands")
+		}
+		// ...and when the gateway does say paid, the query it caused finds it.
+		gw.set(o.No, o.Amount, posbridge.GatewayPaid)
+		stale.ID = "s2"
+		before := gw.count("query")
+		if err := te.ApplyNotification(ctx, stale); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		got, _ := te.Payment(ctx, o.No)
+		if got.Status != posbridge.StatusPaid || gw.count("query") == before {
+			t.Fatalf("after a stale notification and a query: %s (queries %d → %d)", got.Status, before, gw.count("query"))
+		}
+	})
+}
+
+// A refund notification is checked like an order's: the amount, the
+// currency and the order it names must match the stored refund.
+func TestRefundNotificationMismatchIsRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		te := newTestEngine(t, "", gw, newFakeTerminal(gw), true)
+		ctx := context.Background()
+		o := pay(t, te, "999.00")
+		other := func() posbridge.Order {
+			time.Sleep(time.Minute)
+			return pay(t, te, "5.00")
+		}()
+		await(t, te, o.No)
+		await(t, te, other.No)
+		gw.setErr(fmt.Errorf("refund: %w", posbridge.ErrUnknownOutcome))
+		r, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "999.00")}, cashier)
+		gw.setErr(nil)
+		if err != nil || r.Status.Final() {
+			t.Fatalf("refund: %+v, %v; want it open", r, err)
+		}
+		usd := posbridge.Money{Minor: 100, Currency: "USD"}
+		for i, n := range []posbridge.Notification{
+			{ID: "m1", OrderNo: r.No, OrigNo: o.No, Amount: usd},               // wrong amount and currency
+			{ID: "m2", OrderNo: r.No, OrigNo: other.No, Amount: r.Amount},      // names another order
+			{ID: "m3", OrderNo: "R-UNKNOWN-000001", OrigNo: o.No, Amount: usd}, // a refund the order does not have
+		} {
+			n.Gateway, n.Kind, n.Refund = "fake", posbridge.NotifyRefund, posbridge.GatewayRefundSuccess
+			if err := te.ApplyNotification(ctx, n); err != nil {
+				t.Fatalf("notification %d: %v", i, err)
+			}
+		}
+		rs, _ := te.Refunds(ctx, o.No)
+		if len(rs) != 1 || rs[0].Status == posbridge.RefundSucceeded {
+			t.Fatalf("refunds %+v: a mismatched notification was applied", rs)
+		}
+		if got, _ := te.Payment(ctx, o.No); !got.NeedsAttention || !got.Refunded.IsZero() {
+			t.Fatalf("order after mismatched refund notifications: attention %v refunded %s", got.NeedsAttention, got.Refunded)
+		}
+	})
+}
+
+// A cashier's cancel asks the gateway before it cancels there: a paid order
+// must never be "canceled".
+func TestCancelQueriesFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: saleTimeout, create: true})
+		te := newTestEngine(t, "", gw, term, true)
+		o := pay(t, te, "6.00")
+		await(t, te, o.No)
+		before := len(gw.callsFor(o.No))
+		if _, err := te.Cancel(context.Background(), o.No, cashier); err != nil {
+			t.Fatal(err)
+		}
+		calls := gw.callsFor(o.No)[before:]
+		if len(calls) < 2 || calls[0] != "query" || !slices.Contains(calls, "cancel") {
+			t.Fatalf("calls made by the cancel: %v; want a query, then the cancel", calls)
+		}
+	})
+}
+
+// The terminal said "canceled by user" but the acquirer charged. A new
+// payment on the lane first closes the previous order at the gateway and
+// finds it paid: the new payment must not start (the customer would pay twice).
+func TestNewPaymentStopsWhenThePreviousOrderTurnsOutPaid(t *testing.T) {
+	for _, loop := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reconciler=%v", loop), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				gw := newFakeGateway()
+				term := newFakeTerminal(gw, saleScript{result: saleByUser, charge: true})
+				te := newTestEngine(t, "", gw, term, loop)
+				ctx := context.Background()
+				first := pay(t, te, "50.00")
+				await(t, te, first.No)
+				synctest.Wait()
+				second, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "50.00"), By: cashier})
+				if err == nil {
+					prev, _ := te.Payment(ctx, first.No)
+					t.Fatalf("the previous order is %s (%s), and payment %s started anyway", prev.Status, prev.Reason, second.No)
+				}
+				if posbridge.ErrorCode(err) != posbridge.ECONFLICT {
+					t.Fatalf("Pay: %v, want a conflict", err)
+				}
+			})
+		})
+	}
+}
+
+// A refund the engine recorded as failed that the gateway did: its signed
+// SUCCESS arrives first outside the time window, then again inside it. The
+// refund must end succeeded, so a second full refund is refused.
+func TestStaleRefundNotificationForAFailedRefund(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		te := newTestEngine(t, "", gw, newFakeTerminal(gw), true)
+		ctx := context.Background()
+		o := pay(t, te, "10.00")
+		await(t, te, o.No)
+		gw.setErr(fmt.Errorf("refund: code 999: %w", posbridge.ErrGatewayFinal))
+		r, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
+		gw.setErr(nil)
+		if err != nil || r.Status != posbridge.RefundFailed {
+			t.Fatalf("setup refund: %s %v", r.Status, err)
+		}
+		gw.mu.Lock()
+		gw.refunds[r.No] = &posbridge.GatewayRefund{RefundNo: r.No, OrderNo: o.No, Status: posbridge.GatewayRefundSuccess, Amount: r.Amount}
+		gw.mu.Unlock()
+		n := posbridge.Notification{Gateway: "fake", ID: "r1", Kind: posbridge.NotifyRefund, OrderNo: r.No, OrigNo: o.No,
+			Refund: posbridge.GatewayRefundSuccess, Amount: r.Amount, Stale: true}
+		if err := te.ApplyNotification(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		n.Stale = false // PayBy's retry, inside the window
+		if err := te.ApplyNotification(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		rs, _ := te.Refunds(ctx, o.No)
+		if rs[0].Status != posbridge.RefundSucceeded {
+			t.Fatalf("the gateway refunded and said so twice; the refund is %s", rs[0].Status)
+		}
+		if _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier); !errors.Is(err, posbridge.ErrRefundExceeded) {
+			t.Fatalf("a second full refund: %v", err)
+		}
+	})
+}
+
+// A retry sends the same number again; the first attempt's decline says
+// nothing about the second. After a restart with the terminal silent, a
+// cancel must not close the order on "not found" and the old decline.
+func TestRetryForgetsThePreviousAttemptsAnswer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw,
+			saleScript{result: saleFailed},
+			saleScript{result: saleApproved, delay: time.Hour, chargeAfter: time.Hour})
+		path := filepath.Join(t.TempDir(), "posbridge.db")
+		te := newTestEngine(t, path, gw, term, true)
+		ctx := context.Background()
+		o := pay(t, te, "70.00")
+		await(t, te, o.No)
+		if _, err := te.Retry(ctx, o.No, cashier); err != nil {
+			t.Fatalf("Retry: %v", err)
+		}
+		time.Sleep(10 * time.Second)
+		te.close(t) // the power goes during the second sale
+
+		term2 := newFakeTerminal(gw)
+		term2.setQueryErr(errors.New("terminal rebooting"))
+		te2 := newTestEngine(t, path, gw, term2, true)
+		time.Sleep(5 * time.Second)
+		got, err := te2.Cancel(ctx, o.No, cashier)
+		if err == nil && got.Status == posbridge.StatusCanceled && !got.NeedsAttention {
+			t.Fatalf("attempt %d had no answer; canceled on 'not found' and the first attempt's %q", got.Attempts, got.TerminalOutcome)
+		}
+	})
+}
+
+// A refund the gateway refused with a final error, that it did after all,
+// with no notification: the reconciler's hourly question about recent
+// failures finds it, so the same money cannot be refunded twice.
+func TestFailedRefundIsAskedAboutAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		te := newTestEngine(t, "", gw, newFakeTerminal(gw), true)
+		ctx := context.Background()
+		o := pay(t, te, "10.00")
+		await(t, te, o.No)
+		gw.setErr(fmt.Errorf("refund: code 999: %w", posbridge.ErrGatewayFinal))
+		r, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
+		gw.setErr(nil)
+		if err != nil || r.Status != posbridge.RefundFailed {
+			t.Fatalf("setup refund: %s %v", r.Status, err)
+		}
+		gw.mu.Lock()
+		gw.refunds[r.No] = &posbridge.GatewayRefund{RefundNo: r.No, OrderNo: o.No, Status: posbridge.GatewayRefundSuccess, Amount: r.Amount}
+		gw.mu.Unlock()
+		time.Sleep(2 * time.Hour)
+		synctest.Wait()
+		if rs, _ := te.Refunds(ctx, o.No); rs[0].Status != posbridge.RefundSucceeded {
+			t.Fatalf("the gateway did the refund; it is still %s here", rs[0].Status)
+		}
+		if _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier); !errors.Is(err, posbridge.ErrRefundExceeded) {
+			t.Fatalf("a second full refund: %v", err)
+		}
+	})
+}
