@@ -333,7 +333,7 @@ func findPANs(b []byte) []string {
 			j++
 		}
 		if n := j - i; n >= 13 && n <= 19 && cardPrefix(b[i:j]) && luhnValid(b[i:j]) {
-			out = append(out, fmt.Sprintf("offset %d: %s%s%s", i, b[i:i+4], strings.Repeat("*", n-8), b[j-4:j]))
+			out = append(out, fmt.Sprintf("offset %d: %s%s%s after %q", i, b[i:i+4], strings.Repeat("*", n-8), b[j-4:j], b[max(0, i-24):i]))
 		}
 		i = j
 	}

@@ -817,17 +817,21 @@ func (w *world) refunds(o posbridge.Order, r *rand.Rand) {
 			amounts = append(amounts, posbridge.Money{Minor: 1 + r.Int63n(o.Amount.Minor), Currency: o.Amount.Currency})
 		}
 	}
-	double := r.Intn(3) == 0
+	double, keyed := r.Intn(3) == 0, r.Intn(2) == 0
 	var wg sync.WaitGroup
-	for _, a := range amounts {
+	for i, a := range amounts {
 		clicks := 1
 		if double {
 			clicks = 2
 		}
+		p := posbridge.RefundParams{Amount: a}
+		if keyed {
+			p.IdempotencyKey = fmt.Sprintf("refund-%s-%d", o.No, i)
+		}
 		for c := 0; c < clicks; c++ {
 			wg.Go(func() {
-				rf, err := w.eng().Refund(context.Background(), o.No, a, simCashier)
-				w.note("refund %s of %s: %s %v", a, o.No, rf.Status, err)
+				rf, err := w.eng().Refund(context.Background(), o.No, p, simCashier)
+				w.note("refund %s of %s (key %q): %s %v", a, o.No, p.IdempotencyKey, rf.Status, err)
 			})
 		}
 		time.Sleep(time.Duration(r.Intn(3000)) * time.Millisecond)
