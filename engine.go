@@ -58,6 +58,7 @@ type Engine struct {
 	claims          claimToken             // the last claim token handed out
 	freed           chan struct{}          // closed (and replaced) when a claim ends
 	closing         map[OrderNo]int        // orders being closed (closeOrder): no sale may start for them
+	held            map[OrderNo]time.Time  // orders whose reschedule could not be written: not checked before then
 	failures        map[OrderNo]int        // consecutive gateway errors per order, for backoff
 	lastRefundCheck time.Time
 	lastFailedCheck time.Time // when failed refunds were last asked about
@@ -96,6 +97,7 @@ func NewEngine(store Store, gateway Gateway, terminals map[string]Terminal) *Eng
 		kick:              make(chan struct{}, 1),
 		inflight:          make(map[OrderNo]claimToken),
 		closing:           make(map[OrderNo]int),
+		held:              make(map[OrderNo]time.Time),
 		failures:          make(map[OrderNo]int),
 	}
 	for id, t := range terminals {

@@ -81,8 +81,14 @@ func TestEngine_Pay(t *testing.T) {
 				if tt.closeAtGw && gw.status(o.No) != posbridge.GatewayFailed {
 					t.Fatalf("a canceled sale was not closed at the gateway: %s", gw.status(o.No))
 				}
-				if !got.NextCheckAt.IsZero() {
-					t.Fatalf("final order still scheduled at %v", got.NextCheckAt)
+				// A paid order is done; one shown not paid is watched daily
+				// for a week (a late payment is found), except one that never
+				// reached the terminal.
+				switch watched := !got.NextCheckAt.IsZero(); {
+				case got.Status == posbridge.StatusPaid && watched:
+					t.Fatalf("paid order still scheduled at %v", got.NextCheckAt)
+				case got.Status != posbridge.StatusPaid && got.Reason != posbridge.ReasonTerminalDown && (!watched || got.NextCheckAt.After(time.Now().Add(posbridge.DefaultSlowCheckEvery))):
+					t.Fatalf("order shown not paid: next check %v, want a daily watch", got.NextCheckAt)
 				}
 				audit, err := te.db.Audit(context.Background(), o.No)
 				if err != nil || len(audit) < 3 {

@@ -70,6 +70,9 @@ func (e *Engine) ReconcileOnce(ctx context.Context) (time.Time, error) {
 			if ctx.Err() != nil {
 				return time.Time{}, ctx.Err()
 			}
+			if until, held := e.heldUntil(o.No); held && e.now().Before(until) {
+				continue
+			}
 			tok := e.claim(o.No)
 			if tok == 0 {
 				continue
@@ -85,14 +88,27 @@ func (e *Engine) ReconcileOnce(ctx context.Context) (time.Time, error) {
 	if err := e.reconcileRefunds(ctx); err != nil {
 		return time.Time{}, err
 	}
-	next, err := e.store.DueChecks(ctx, farFuture, 1+len(e.inflightList()))
+	e.mu.Lock()
+	skip := len(e.inflight) + len(e.held)
+	e.mu.Unlock()
+	next, err := e.store.DueChecks(ctx, farFuture, 1+skip)
 	if err != nil {
 		return time.Time{}, err
 	}
+	var at time.Time
 	for _, o := range next {
-		if !e.isInflight(o.No) {
-			return o.NextCheckAt, nil
+		cand := o.NextCheckAt
+		if until, held := e.heldUntil(o.No); held && e.now().Before(until) {
+			cand = until
+		} else if e.isInflight(o.No) {
+			continue
 		}
+		if at.IsZero() || cand.Before(at) {
+			at = cand
+		}
+	}
+	if !at.IsZero() {
+		return at, nil
 	}
 	if e.hasOpenRefunds(ctx) {
 		return e.now().Add(DefaultRefundCheck), nil
@@ -225,7 +241,7 @@ func (e *Engine) delayAfter(checks int) time.Duration {
 }
 
 func (e *Engine) reschedule(ctx context.Context, o Order, at time.Time, cause Cause) {
-	e.update(ctx, o.No, cause, func(o *Order) error {
+	_, err := e.update(ctx, o.No, cause, func(o *Order) error {
 		if o.NextCheckAt.Equal(at) {
 			return ErrNoChange
 		}
@@ -235,37 +251,70 @@ func (e *Engine) reschedule(ctx context.Context, o Order, at time.Time, cause Ca
 		o.NextCheckAt = at
 		return nil
 	})
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err != nil {
+		// The stored check stays in the past: without a hold the loop would
+		// run it again at once, hammering the gateway while the database
+		// refuses writes. Hold it in memory until the backoff has passed.
+		until := e.now().Add(e.backoffLocked(o.No))
+		if at.After(until) {
+			until = at
+		}
+		e.held[o.No] = until
+		return
+	}
+	delete(e.held, o.No)
 }
 
-// closeFinal makes sure a failed or canceled order can never be paid later:
-// it asks the gateway first, cancels an order the gateway still has open,
-// and keeps asking, daily and for DefaultWatchFor after the order was
-// created, about one the gateway does not know (a payment the acquirer
-// reports late is found). A payment found on the way wins (paid, needs
-// attention).
+// heldUntil reports until when a failed reschedule holds an order back.
+func (e *Engine) heldUntil(no OrderNo) (time.Time, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t, ok := e.held[no]
+	return t, ok
+}
+
+func (e *Engine) backoffLocked(no OrderNo) time.Duration {
+	return e.backoff(max(e.failures[no], 1))
+}
+
+// closeFinal makes sure a failed or canceled order can never be paid later,
+// and watches it: it asks the gateway first, cancels an order the gateway
+// still has open, and keeps asking daily until DefaultWatchFor after the
+// order was created, so that a payment the acquirer reports late (even
+// after the gateway closed the order) is found. A payment found wins
+// (paid, needs attention).
 func (e *Engine) closeFinal(ctx context.Context, o Order, foreground bool) {
 	cause := Cause{Actor: ActorReconciler, Action: "close at gateway", Detail: "order " + string(o.Status)}
 	retry := func(err error) {
 		n := e.failed(o.No)
 		e.reschedule(ctx, o, e.now().Add(e.backoff(n)), Cause{Actor: ActorReconciler, Action: "close at gateway failed", Detail: err.Error()})
 	}
-	done := func(detail string, g GatewayOrder) {
+	watch := func(detail string, g GatewayOrder) {
 		e.succeeded(o.No)
-		e.update(ctx, o.No, Cause{Actor: cause.Actor, Action: cause.Action, Detail: joinDetail(cause.Detail, detail)}, func(o *Order) error {
-			learn(o, g)
-			o.NextCheckAt = time.Time{}
+		next := e.now().Add(watchDelay(e.now().Sub(o.CreatedAt)))
+		if e.now().Sub(o.CreatedAt) >= DefaultWatchFor {
+			next, detail = time.Time{}, joinDetail(detail, "watch over")
+		}
+		_, err := e.update(ctx, o.No, Cause{Actor: ActorReconciler, Action: "watch", Detail: joinDetail(cause.Detail, detail)}, func(o *Order) error {
+			changed := learn(o, g)
+			if !o.NextCheckAt.Equal(next) {
+				o.NextCheckAt, changed = next, true
+			}
+			if !changed {
+				return ErrNoChange
+			}
 			return nil
 		})
+		if err != nil {
+			e.reschedule(ctx, o, next, cause) // holds the order back if the write keeps failing
+		}
 	}
 	g, err := e.queryGateway(ctx, o.No, foreground)
 	switch {
 	case errors.Is(err, ErrGatewayNotFound):
-		e.succeeded(o.No)
-		if e.now().Sub(o.CreatedAt) >= DefaultWatchFor {
-			done("the gateway never knew the order; watch over", GatewayOrder{})
-			return
-		}
-		e.reschedule(ctx, o, e.now().Add(DefaultSlowCheckEvery), Cause{Actor: ActorReconciler, Action: "watch", Detail: "the gateway does not know the order; asking again later"})
+		watch("the gateway does not know the order", GatewayOrder{})
 		return
 	case err != nil:
 		retry(err)
@@ -275,18 +324,17 @@ func (e *Engine) closeFinal(ctx context.Context, o Order, foreground bool) {
 		e.applyGateway(ctx, o.No, Cause{Actor: ActorReconciler, Action: "close at gateway", Detail: "the gateway says " + string(g.Status)}, g, false)
 		return
 	case g.Status == GatewayFailed:
-		done("the gateway says failed", g)
+		watch("the gateway says failed", g)
 		return
 	}
 	// The gateway has it open: cancel it.
 	g, err = e.cancelGateway(ctx, o.No, foreground)
 	switch {
 	case err == nil, errors.Is(err, ErrOrderClosed):
-		done("canceled at the gateway", g)
-	case errors.Is(err, ErrOrderPaid):
-		// Paid between the query and the cancel: the next check finds it.
-		retry(err)
+		watch("canceled at the gateway", g)
 	default:
+		// Paid between the query and the cancel (ErrOrderPaid), or no
+		// answer: the next check asks first and finds out.
 		retry(err)
 	}
 }

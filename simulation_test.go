@@ -1189,6 +1189,14 @@ func (w *world) check() {
 			}
 			unpaid := p.Status == posbridge.StatusFailed || p.Status == posbridge.StatusCanceled
 			charged := everPaid(p.No) && !truth[string(p.No)].Revoked || termCharges[string(p.No)] > 0
+			// An order the gateway itself had closed (a cancel it accepted,
+			// or its expiry) when it was shown not paid, and that an
+			// acquirer's late capture paid after that, was shown what the
+			// gateway said; the watch must then find the payment (checked
+			// at the end: invariant 3/5).
+			if g := truth[string(p.No)]; !g.ClosedAt.IsZero() && !ev.At.Before(g.ClosedAt) && (g.PaidAt.IsZero() || g.PaidAt.After(g.ClosedAt)) {
+				charged = false
+			}
 			if unpaid && !p.NeedsAttention && !shownUnpaid[p.No] && charged {
 				shownUnpaid[p.No] = true
 				g := truth[string(p.No)]

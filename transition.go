@@ -210,8 +210,15 @@ func (o *Order) Apply(in Input, now time.Time) (bool, error) {
 	if r.To == StatusPaid && o.PaidAt.IsZero() {
 		o.PaidAt = now
 	}
-	if r.To.Final() {
+	switch {
+	case r.To == StatusPaid:
 		o.NextCheckAt = time.Time{}
+	case r.To.Final() && (o.Reason == ReasonNotSent || o.Reason == ReasonTerminalDown):
+		o.NextCheckAt = time.Time{} // never reached the terminal: nothing to watch for
+	case r.To.Final():
+		// Shown not paid: the gateway is asked again daily for a week, so a
+		// payment the acquirer reports late is found (then paid, flagged).
+		o.NextCheckAt = now.Add(watchDelay(now.Sub(o.CreatedAt)))
 	}
 	return true, nil
 }

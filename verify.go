@@ -128,15 +128,27 @@ func (e *Engine) queryTerminal(ctx context.Context, l *lane, no OrderNo) (Termin
 
 // Watching orders closed without the gateway's word: how often and for how long.
 const (
-	// DefaultSlowCheckEvery is how often an order is asked about when the
-	// gateway did not know it: a closed order under watch, and an
-	// unconfirmed one the terminal may have charged.
+	// DefaultSlowCheckEvery is the longest wait between two questions about
+	// an order shown not paid (under watch) or unconfirmed: see watchDelay.
 	DefaultSlowCheckEvery = 24 * time.Hour
 	// DefaultWatchFor is how long after its creation an order closed on
 	// "the gateway does not know it" is still asked about, so that a
 	// payment the acquirer reports late is found.
 	DefaultWatchFor = 7 * 24 * time.Hour
 )
+
+// watchDelay is the wait before the next question about an order shown not
+// paid, or unconfirmed, age after it was created: acquirers mostly report
+// late by minutes, sometimes by hours, rarely by days.
+func watchDelay(age time.Duration) time.Duration {
+	switch {
+	case age < 2*time.Hour:
+		return 15 * time.Minute
+	case age < 24*time.Hour:
+		return 6 * time.Hour
+	}
+	return DefaultSlowCheckEvery
+}
 
 // gatewayInput turns what the gateway says about o into a state-machine
 // input. A failure the terminal declined first keeps "declined" as reason.
@@ -235,22 +247,23 @@ type evidence int
 
 const (
 	noEvidence     evidence = iota // the terminal approved, or gave no clear word
-	weakEvidence                   // the terminal has no record of the sale (it may have lost it)
-	strongEvidence                 // never sent, or the terminal says not charged for a transaction it has
+	weakEvidence                   // the terminal says not charged, which only the gateway can confirm
+	strongEvidence                 // never sent, or canceled by the customer or operator (110)
 )
 
 // notChargedEvidence judges an order the gateway does not know, from the
 // terminal's answer to the sale and its answer to a query now (q, when qok).
-// A sale the terminal ever approved is never closed without the gateway.
+// Only "canceled by user" (110) is unpaid on the terminal's word; any other
+// "not charged" (a decline code, a closed or unknown transaction) is weak:
+// the order may be closed, but flagged, and watched for a late payment. A
+// sale the terminal ever approved is never closed without the gateway.
 func notChargedEvidence(o Order, q TerminalResult, qok bool) evidence {
 	switch {
 	case o.TerminalOutcome == OutcomeApproved || qok && q.Outcome == OutcomeApproved:
 		return noEvidence
-	case o.Attempts == 0 || o.TerminalOutcome.NotCharged():
+	case o.Attempts == 0 || o.TerminalOutcome == OutcomeCanceledByUser:
 		return strongEvidence
-	case qok && q.Outcome.NotCharged() && !q.NoRecord:
-		return strongEvidence
-	case qok && q.Outcome.NotCharged():
+	case o.TerminalOutcome.NotCharged() || qok && q.Outcome.NotCharged():
 		return weakEvidence
 	}
 	return noEvidence
@@ -298,16 +311,34 @@ func (e *Engine) closeOrder(ctx context.Context, no OrderNo, cause Cause, reason
 	}
 	knownAtGateway := err == nil
 
-	// Close the sale on the terminal, so the customer can no longer pay it there.
+	// Close the sale on the terminal, so the customer can no longer pay it
+	// there, and ask it what happened.
 	var q TerminalResult
 	qok := false
 	if l := e.lanes[o.Lane]; l != nil && o.Attempts > 0 {
 		e.closeTerminal(ctx, l, no)
-		if !knownAtGateway {
-			var qerr error
-			q, qerr = e.queryTerminal(ctx, l, no)
-			qok = qerr == nil
+		var qerr error
+		q, qerr = e.queryTerminal(ctx, l, no)
+		qok = qerr == nil
+	}
+	if approved := o.TerminalOutcome == OutcomeApproved || qok && q.Outcome == OutcomeApproved; approved {
+		// The terminal charged the customer: the gateway (which has the
+		// order unpaid, or not at all) will hear of it from the acquirer.
+		// Never cancel on that.
+		o, _ = e.update(ctx, no, Cause{Actor: ActorTerminal, Action: "terminal query", Detail: "terminal reports approved; the gateway has not confirmed it"}, func(o *Order) error {
+			if o.TerminalOutcome == OutcomeApproved && o.NeedsAttention {
+				return ErrNoChange
+			}
+			o.TerminalOutcome = OutcomeApproved
+			if !o.NeedsAttention {
+				o.NeedsAttention, o.Attention = true, "terminal reports a payment the gateway has not confirmed yet"
+			}
+			return nil
+		})
+		if strict {
+			return o, &Error{Code: ECONFLICT, Message: "The terminal reports this payment approved; it cannot be canceled. It is being confirmed with the gateway."}
 		}
+		return e.park(ctx, no, withDetail("the terminal reports approved; the gateway has not confirmed it"))
 	}
 
 	if knownAtGateway {
@@ -340,33 +371,14 @@ func (e *Engine) closeOrder(ctx context.Context, no OrderNo, cause Cause, reason
 			})
 		case errors.Is(err, ErrGatewayNotFound):
 			// Vanished between query and cancel: treat as unknown at the gateway.
-			if l := e.lanes[o.Lane]; l != nil && o.Attempts > 0 {
-				var qerr error
-				q, qerr = e.queryTerminal(ctx, l, no)
-				qok = qerr == nil
-			}
 		default:
 			return unavailable(err)
 		}
 	}
 
 	ev := notChargedEvidence(o, q, qok)
-	if qok && q.Outcome == OutcomeApproved && o.TerminalOutcome != OutcomeApproved {
-		// The terminal says charged: remember it, so no later check closes
-		// the order on the gateway's silence.
-		o, _ = e.update(ctx, no, Cause{Actor: ActorTerminal, Action: "terminal query", Detail: "terminal reports approved; gateway does not know the order yet"}, func(o *Order) error {
-			o.TerminalOutcome = OutcomeApproved
-			if !o.NeedsAttention {
-				o.NeedsAttention, o.Attention = true, "terminal reports a payment the gateway does not know yet"
-			}
-			return nil
-		})
-	}
 	if ev == noEvidence {
 		if strict {
-			if o.TerminalOutcome == OutcomeApproved || qok && q.Outcome == OutcomeApproved {
-				return o, &Error{Code: ECONFLICT, Message: "The terminal reports this payment approved; it cannot be canceled. It is being confirmed with the gateway."}
-			}
 			return o, &Error{Code: EUNAVAILABLE, Message: "Neither the gateway nor the terminal can confirm that this payment is closed. Check the terminal, then try again."}
 		}
 		return e.park(ctx, no, withDetail("gateway does not know the order; the terminal did not say not charged"))
@@ -388,9 +400,9 @@ func (e *Engine) closeOrder(ctx context.Context, no OrderNo, cause Cause, reason
 			return ErrNoChange
 		}
 		// The acquirer may still report a payment: keep asking for a while.
-		o.NextCheckAt = e.now().Add(DefaultSlowCheckEvery)
+		o.NextCheckAt = e.now().Add(watchDelay(e.now().Sub(o.CreatedAt)))
 		if ev == weakEvidence && !o.NeedsAttention {
-			o.NeedsAttention, o.Attention = true, "closed although neither the terminal nor the gateway has a record of the sale"
+			o.NeedsAttention, o.Attention = true, "closed on the terminal's word that the customer was not charged; the gateway never confirmed it"
 		}
 		return nil
 	})
@@ -419,7 +431,7 @@ func (e *Engine) park(ctx context.Context, no OrderNo, cause Cause) (Order, erro
 		if !o.NeedsAttention {
 			o.NeedsAttention, o.Attention = true, "not confirmed by the gateway after every check; the terminal may have charged the customer"
 		}
-		o.NextCheckAt = now.Add(DefaultSlowCheckEvery)
+		o.NextCheckAt = now.Add(watchDelay(now.Sub(o.CreatedAt)))
 		return nil
 	})
 }

@@ -324,6 +324,9 @@ type Order struct {
 	NotifyURL       string          `json:"notifyUrl,omitempty"`
 	CreatedAt       time.Time       `json:"createdAt"`
 	PaidAt          time.Time       `json:"paidAt,omitzero"`
+	// ClosedAt is when the order first failed (canceled, expired or
+	// declined); a capture after it (CaptureAfterClose) pays it later.
+	ClosedAt time.Time `json:"closedAt,omitzero"`
 }
 
 // Refund is a snapshot of a refund in the sandbox.

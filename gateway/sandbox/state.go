@@ -32,6 +32,7 @@ type order struct {
 	failDes         string
 	refunds         []*refund
 	created         time.Time
+	closed          time.Time // when it first went FAILURE (cancel, expiry, decline), zero if never
 }
 
 type refund struct {
@@ -103,6 +104,9 @@ func (s *Sandbox) pay(o *order, card posbridge.Card) {
 func (s *Sandbox) fail(o *order, code, des string) {
 	o.status = StatusFailure
 	o.failCode, o.failDes = code, des
+	if o.closed.IsZero() {
+		o.closed = s.clock.Now()
+	}
 	s.notifyOrder(o)
 }
 
@@ -210,6 +214,7 @@ func (s *Sandbox) view(o *order) Order {
 		NotifyURL:       o.notifyURL,
 		CreatedAt:       o.created,
 		PaidAt:          o.paidTime,
+		ClosedAt:        o.closed,
 	}
 }
 
