@@ -168,6 +168,11 @@ func (e *Engine) Retry(ctx context.Context, no OrderNo, by By) (Order, error) {
 		return o, &Error{Code: ECONFLICT, Message: "The terminal reports this payment approved; it is being confirmed with the gateway. Do not take payment again."}
 	case !r.Outcome.NotCharged():
 		return o, &Error{Code: ELANEBUSY, Message: "The terminal is still handling this payment."}
+	case r.NoRecord && err == nil:
+		// The gateway has the order (the terminal reported the sale), but
+		// the terminal no longer knows it: it restarted and lost its
+		// table. It would take the same number again and could charge twice.
+		return o, &Error{Code: ECONFLICT, Message: "The terminal lost its record of this payment (it restarted); it cannot be retried safely. Wait for the gateway to confirm it."}
 	case !r.NoRecord:
 		// The terminal knows this number and would refuse it: replace the
 		// order with a new one (closing it first).

@@ -811,8 +811,9 @@ func (e *Engine) pollWhileAtTerminal(ctx context.Context, l *lane, no OrderNo) b
 
 // followVerification asks the gateway every FastPollEvery while the cashier
 // waits, until the order is final or VerifyUntil passes; then the order is
-// pending under the reconciler. A sale the terminal declined that the
-// gateway has, unpaid, is closed at once (its cancel is the confirmation).
+// pending under the reconciler. A decline is final only when the gateway
+// confirms it (failed): an order it has unpaid may still be paid by an
+// acquirer reporting late.
 func (e *Engine) followVerification(ctx context.Context, no OrderNo, tok claimToken) {
 	first := true
 	for {
@@ -824,14 +825,9 @@ func (e *Engine) followVerification(ctx context.Context, no OrderNo, tok claimTo
 		if err != nil || o.Status != StatusVerifying {
 			return
 		}
-		o, g, err := e.verify(ctx, o, true, Cause{Actor: ActorGatewayQuery, Action: "verify", Detail: "while the cashier waits"})
+		o, _, err = e.verify(ctx, o, true, Cause{Actor: ActorGatewayQuery, Action: "verify", Detail: "while the cashier waits"})
 		if err == nil && o.Status != StatusVerifying {
 			return
-		}
-		if err == nil && g.Status == GatewayCreated && o.TerminalOutcome == OutcomeDeclined {
-			if c, err := e.closeOrder(ctx, no, Cause{Actor: ActorEngine, Action: "close declined sale", Detail: "the terminal declined; the gateway has the order unpaid"}, ReasonDeclined, true); err == nil && !c.Open() {
-				return
-			}
 		}
 		if !e.now().Before(o.VerifyUntil) {
 			// Hand the order on before it is committed as pending, so a

@@ -96,6 +96,8 @@ func TestInstruction(t *testing.T) {
 		{posbridge.Order{Status: posbridge.StatusPaid}, "Payment successful"},
 		{posbridge.Order{Status: posbridge.StatusFailed, Reason: posbridge.ReasonCanceledByUser}, "Payment not completed"},
 		{posbridge.Order{Status: posbridge.StatusFailed, Reason: posbridge.ReasonDeclined}, "Payment not completed"},
+		{posbridge.Order{Status: posbridge.StatusCanceled, Reason: posbridge.ReasonInterrupted, NeedsAttention: true}, "Not confirmed as unpaid — do not take payment again until a supervisor has checked"},
+		{posbridge.Order{Status: posbridge.StatusPending, Reason: posbridge.ReasonUnconfirmed, NeedsAttention: true}, "Not confirmed by the bank — the customer may have been charged; tell the supervisor"},
 		{posbridge.Order{Status: posbridge.StatusPending}, "Not confirmed yet — do not take payment again"},
 	}
 	for _, tt := range tests {

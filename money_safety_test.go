@@ -110,6 +110,51 @@ func TestGatewayNotFoundIsNotProofOfNoCharge(t *testing.T) {
 	})
 }
 
+// The sale got no answer and the terminal cannot be asked when the checks
+// run out; the gateway never heard of the order. Nobody can say the customer
+// was not charged: the order is parked (flagged, checked on), never closed.
+func TestUnansweredSaleIsNotClosedOnNotFound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: saleTimeout})
+		te := newTestEngine(t, "", gw, term, true)
+		o := pay(t, te, "18.00")
+		await(t, te, o.No)
+		term.setQueryErr(errors.New("link down"))
+		time.Sleep(3 * time.Hour)
+		synctest.Wait()
+		got, _ := te.Payment(context.Background(), o.No)
+		if !got.Open() || got.Reason != posbridge.ReasonUnconfirmed || !got.NeedsAttention || got.NextCheckAt.IsZero() {
+			t.Fatalf("no answer, no gateway, no terminal: %s (%s) attention %v next %v; want parked unconfirmed", got.Status, got.Reason, got.NeedsAttention, got.NextCheckAt)
+		}
+	})
+}
+
+// The terminal approved; the gateway has the order open (unpaid) through
+// every check, because the acquirer reports hours late. Canceling it would
+// turn a charged customer into a "canceled" order: it is parked instead,
+// and ends paid when the capture arrives.
+func TestApprovedSaleIsNotCanceledWhileTheGatewayHasItOpen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: saleApproved, create: true, chargeAfter: 5 * time.Hour})
+		te := newTestEngine(t, "", gw, term, true)
+		ctx := context.Background()
+		o := pay(t, te, "55.00")
+		time.Sleep(3 * time.Hour)
+		synctest.Wait()
+		got, _ := te.Payment(ctx, o.No)
+		if slices.Contains(gw.callsFor(o.No), "cancel") || !got.Open() || !got.NeedsAttention {
+			t.Fatalf("approved at the terminal, open at the gateway: %s (%s) attention %v, gateway calls %v", got.Status, got.Reason, got.NeedsAttention, gw.callsFor(o.No))
+		}
+		time.Sleep(24 * time.Hour)
+		synctest.Wait()
+		if got, _ = te.Payment(ctx, o.No); got.Status != posbridge.StatusPaid {
+			t.Fatalf("after the capture: %s", got.Status)
+		}
+	})
+}
+
 // The terminal approved but the gateway says the order failed: the two
 // sources disagree, and a person must look.
 func TestTerminalApprovedGatewayFailedIsFlagged(t *testing.T) {
@@ -518,7 +563,7 @@ func TestStaleRefundNotificationForAFailedRefund(t *testing.T) {
 		if err := te.ApplyNotification(ctx, n); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Hour)
+		time.Sleep(time.Minute) // before the hourly question about failed refunds
 		synctest.Wait()
 		rs, _ := te.Refunds(ctx, o.No)
 		if rs[0].Status != posbridge.RefundSucceeded {
@@ -555,8 +600,9 @@ func TestRetryForgetsThePreviousAttemptsAnswer(t *testing.T) {
 		te2 := newTestEngine(t, path, gw, term2, true)
 		time.Sleep(5 * time.Second)
 		got, err := te2.Cancel(ctx, o.No, cashier)
-		if err == nil && got.Status == posbridge.StatusCanceled && !got.NeedsAttention {
-			t.Fatalf("attempt %d had no answer; canceled on 'not found' and the first attempt's %q", got.Attempts, got.TerminalOutcome)
+		if err == nil {
+			t.Fatalf("attempt %d had no answer and the terminal cannot be asked; canceled (%s, attention %v) on 'not found' and the first attempt's %q",
+				got.Attempts, got.Reason, got.NeedsAttention, got.TerminalOutcome)
 		}
 	})
 }

@@ -107,13 +107,12 @@ func (e *Engine) ReconcileOnce(ctx context.Context) (time.Time, error) {
 			at = cand
 		}
 	}
-	if !at.IsZero() {
-		return at, nil
-	}
 	if e.hasOpenRefunds(ctx) {
-		return e.now().Add(DefaultRefundCheck), nil
+		if refunds := e.now().Add(DefaultRefundCheck); at.IsZero() || refunds.Before(at) {
+			at = refunds
+		}
 	}
-	return time.Time{}, nil
+	return at, nil
 }
 
 func (e *Engine) inflightList() []OrderNo {

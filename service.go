@@ -102,13 +102,19 @@ func Instruction(o Order) string {
 			return "Payment successful — it was confirmed late; tell the supervisor"
 		}
 		return "Payment successful"
-	case StatusFailed:
+	case StatusFailed, StatusCanceled:
+		if o.NeedsAttention {
+			// Closed on the terminal's word alone, or the sources disagree:
+			// the customer may have been charged.
+			return "Not confirmed as unpaid — do not take payment again until a supervisor has checked"
+		}
+		if o.Status == StatusCanceled {
+			return "Payment canceled — the customer was not charged"
+		}
 		if o.Reason == ReasonTerminalDown || o.Reason == ReasonNotSent {
 			return "Payment not completed — the terminal was not reachable; the customer was not charged"
 		}
 		return "Payment not completed"
-	case StatusCanceled:
-		return "Payment canceled — the customer was not charged"
 	}
 	return ""
 }

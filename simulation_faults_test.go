@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -385,6 +386,12 @@ func scanForPANs(dbPath string, log []byte) []string {
 		for _, p := range findPANs(b) {
 			out = append(out, f[strings.LastIndex(f, "/")+1:]+" "+p)
 		}
+	}
+	// The scenario's own directory (the seed and random digits chosen by
+	// t.TempDir) appears in log lines: it is no card number.
+	dir := filepath.Dir(dbPath)
+	for d := dir; d != "/" && d != "."; d = filepath.Dir(d) {
+		log = bytes.ReplaceAll(log, []byte(d), nil)
 	}
 	for _, p := range findPANs(log) {
 		out = append(out, "log "+p)

@@ -256,6 +256,12 @@ func (w *world) start() {
 	w.t.Helper()
 	w.lives++
 	db, err := store.OpenOptions(w.dbPath, store.Options{Logger: w.log, BusyTimeout: simBusyTimeout})
+	for try := 0; err != nil && posbridge.ErrorCode(err) == posbridge.EUNAVAILABLE && try < 120; try++ {
+		// Another connection holds the write lock: the service fails to
+		// start and its supervisor starts it again a second later.
+		time.Sleep(time.Second)
+		db, err = store.OpenOptions(w.dbPath, store.Options{Logger: w.log, BusyTimeout: simBusyTimeout})
+	}
 	if err != nil {
 		w.t.Fatalf("life %d: open store: %v", w.lives, err)
 	}
@@ -789,9 +795,10 @@ func (w *world) afterwards(l *simLane, ref string, o posbridge.Order, amount pos
 		return
 	}
 	switch {
-	case (got.Status == posbridge.StatusFailed || got.Status == posbridge.StatusCanceled) && r.Intn(2) == 0:
+	case (got.Status == posbridge.StatusFailed || got.Status == posbridge.StatusCanceled) && !got.NeedsAttention && r.Intn(2) == 0:
 		// "Payment not completed": the customer pays again, on a new order
-		// of the same purchase.
+		// of the same purchase. A screen that says "do not take payment
+		// again until a supervisor has checked" (needs attention) is obeyed.
 		name, script := pickScript(r, w.scenario())
 		l.sim.SetDefault(script)
 		w.note("%s shows %s: the cashier takes payment again for %s (customer %s)", o.No, got.Status, ref, name)

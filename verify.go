@@ -345,7 +345,23 @@ func (e *Engine) closeOrder(ctx context.Context, no OrderNo, cause Cause, reason
 		g, err = e.cancelGateway(ctx, no, foreground)
 		switch {
 		case err == nil:
-			return e.applyInputLearn(ctx, no, cause, Input{Kind: InputCanceled, Reason: reason}, g)
+			lost := qok && q.NoRecord && o.Attempts > 0 && !o.TerminalOutcome.NotCharged()
+			declined := o.TerminalOutcome == OutcomeDeclined
+			return e.applyInput(ctx, no, cause, Input{Kind: InputCanceled, Reason: reason}, func(o *Order) bool {
+				changed := learn(o, g)
+				switch {
+				case o.NeedsAttention:
+				case lost:
+					// The terminal reported the sale to the gateway, then
+					// lost it: nobody can say the customer was not charged.
+					o.NeedsAttention, o.Attention, changed = true, "canceled at the gateway, but the terminal lost its record of the sale; a late payment will show here", true
+				case declined:
+					// The terminal's decline was never confirmed by the
+					// gateway, and terminals have declined sales they charged.
+					o.NeedsAttention, o.Attention, changed = true, "canceled at the gateway on the terminal's decline, which the gateway never confirmed; a late payment will show here", true
+				}
+				return changed
+			})
 		case errors.Is(err, ErrOrderPaid), errors.Is(err, ErrOrderClosed):
 			// Refused: learn why from the gateway itself.
 			g, qerr := e.queryGateway(ctx, no, foreground)
