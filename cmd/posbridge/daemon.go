@@ -228,7 +228,7 @@ func (c notifyCollector) Collect(ch chan<- prometheus.Metric) {
 func runDaemon(ctx context.Context, cfgPath string) error {
 	cfg, err := LoadCheckedConfig(cfgPath)
 	if err != nil {
-		return err
+		return &configFailure{path: cfgPath, err: err}
 	}
 	logger := slog.Default()
 	if !loggerSetByService.Load() {
