@@ -149,8 +149,11 @@ func TestLinuxPackageRecipe(t *testing.T) {
 	for _, want := range []string{
 		"dst: /usr/bin/posbridge",
 		"src: packaging/linux/posbridge.service\n    dst: /usr/lib/systemd/system/posbridge.service",
-		"dst: /usr/lib/udev/rules.d/99-posbridge.rules",
-		"src: packaging/posbridge.example.toml\n    dst: /etc/posbridge/posbridge.toml\n    type: config|noreplace",
+		"src: packaging/linux/99-posbridge.rules\n    dst: /usr/share/posbridge/99-posbridge.rules",
+		"src: packaging/posbridge.example.toml\n    dst: /usr/share/doc/posbridge/posbridge.example.toml",
+		"dst: /usr/share/man/man1/posbridge.1.gz",
+		"- libc6 (>= 2.34)",
+		"- glibc >= 2.34",
 		"postinstall: packaging/linux/postinstall.sh",
 		"preremove: packaging/linux/preremove.sh",
 	} {
@@ -158,9 +161,23 @@ func TestLinuxPackageRecipe(t *testing.T) {
 			t.Errorf("nfpm.yaml lacks %q", want)
 		}
 	}
+	// No package owns the live config or the udev rule IT fills in: an
+	// upgrade must never ask about them or replace them.
+	for _, owned := range []string{"dst: /etc/posbridge/posbridge.toml", "dst: /etc/udev/", "dst: /usr/lib/udev/"} {
+		if strings.Contains(nfpm, owned) {
+			t.Errorf("nfpm.yaml installs %q", owned)
+		}
+	}
 	post := read("linux/postinstall.sh")
 	if !strings.Contains(post, "useradd --system --user-group --groups dialout") || !strings.Contains(post, " posbridge\n") {
 		t.Errorf("postinstall.sh does not create the posbridge system user in dialout")
+	}
+	// The service is enabled only inside the branch where config check passes.
+	check := strings.Index(post, "if posbridge config check ")
+	enable := strings.Index(post, "systemctl enable posbridge.service")
+	elseAt := strings.Index(post[max(check, 0):], "\nelif ")
+	if check < 0 || enable < check || elseAt < 0 || enable > check+elseAt || strings.Count(post, "systemctl enable posbridge.service") != 1 {
+		t.Errorf("postinstall.sh enables the service outside the branch where \"posbridge config check\" passes")
 	}
 	if pre := read("linux/preremove.sh"); !strings.Contains(pre, "systemctl stop posbridge.service") {
 		t.Errorf("preremove.sh does not stop the service")
