@@ -8,9 +8,13 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/posbridge/posbridge"
 	"github.com/posbridge/posbridge/ui"
@@ -118,5 +122,92 @@ func TestDaemon_MetricsListener(t *testing.T) {
 	}
 	if code, _ := get("/api/v1/payments"); code != http.StatusNotFound {
 		t.Errorf("the metrics listener serves /api/v1/payments (%d)", code)
+	}
+	checkMonitoringFiles(t, metrics)
+}
+
+// checkMonitoringFiles checks packaging/monitoring against what the daemon
+// exports (metrics, the text of a scrape): every posbridge_* metric the
+// alert rules and the Grafana dashboard use exists, every rule has an
+// expression, a severity and a summary, and the fleet's alerts are there.
+func checkMonitoringFiles(t *testing.T, metrics string) {
+	t.Helper()
+	exported := map[string]bool{}
+	for _, l := range strings.Split(metrics, "\n") {
+		if rest, ok := strings.CutPrefix(l, "# TYPE "); ok {
+			exported[strings.Fields(rest)[0]] = true
+		}
+	}
+	metricName := regexp.MustCompile(`posbridge_[a-z_]+`)
+	// The gateway's gauges appear only after its first call: take their
+	// names from the collector.
+	descs := make(chan *prometheus.Desc, 16)
+	healthCollector{}.Describe(descs)
+	close(descs)
+	for d := range descs {
+		exported[metricName.FindString(d.String())] = true
+	}
+	used := func(file, expr string) {
+		for _, m := range metricName.FindAllString(expr, -1) {
+			if !exported[m] {
+				t.Errorf("%s uses %s, which posbridge does not export", file, m)
+			}
+		}
+	}
+
+	rules, err := os.ReadFile(filepath.Join(packagingDir, "monitoring", "posbridge-alerts.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts := map[string]bool{}
+	for _, block := range strings.Split(string(rules), "- alert: ")[1:] {
+		name, _, _ := strings.Cut(block, "\n")
+		alerts[name] = true
+		expr := regexp.MustCompile(`(?m)^\s+expr: (.+)$`).FindStringSubmatch(block)
+		if expr == nil || !strings.Contains(block, "severity: ") || !strings.Contains(block, "summary: ") {
+			t.Errorf("alert %s lacks an expr, a severity or a summary", name)
+			continue
+		}
+		used("posbridge-alerts.yml", expr[1])
+	}
+	for _, want := range []string{"PosbridgeDown", "PosbridgeTerminalDown", "PosbridgeGatewayDown", "PosbridgeGatewayErrors",
+		"PosbridgeOrdersNeedAttention", "PosbridgeReconcileBacklog", "PosbridgeDiskLow"} {
+		if !alerts[want] {
+			t.Errorf("posbridge-alerts.yml has no %s alert", want)
+		}
+	}
+	if !strings.Contains(string(rules), "expr: posbridge_terminal_link_state{state=\"up\"} == 0\n        for: 2m\n") {
+		t.Errorf("PosbridgeTerminalDown does not fire after 2 minutes of no link")
+	}
+
+	b, err := os.ReadFile(filepath.Join(packagingDir, "monitoring", "posbridge-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		UID    string `json:"uid"`
+		Panels []struct {
+			ID      int    `json:"id"`
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatalf("posbridge-dashboard.json: %v", err)
+	}
+	ids := map[int]bool{}
+	for _, p := range dash.Panels {
+		if ids[p.ID] || len(p.Targets) == 0 {
+			t.Errorf("dashboard panel %d %q: duplicate id or no query", p.ID, p.Title)
+		}
+		ids[p.ID] = true
+		for _, tg := range p.Targets {
+			used("posbridge-dashboard.json", tg.Expr)
+		}
+	}
+	if dash.UID == "" || len(dash.Panels) < 6 {
+		t.Errorf("dashboard uid %q with %d panels", dash.UID, len(dash.Panels))
 	}
 }
