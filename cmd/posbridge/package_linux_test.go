@@ -155,6 +155,7 @@ func TestDebPackage(t *testing.T) {
 		rule    = "/etc/udev/rules.d/99-posbridge.rules"
 		db      = "/var/lib/posbridge/posbridge.db"
 		dropIn  = "/etc/posbridge/posbridge.d/50-till.toml"
+		envFile = "/etc/posbridge/posbridge.env"
 		example = "/usr/share/doc/posbridge/posbridge.example.toml"
 	)
 
@@ -194,19 +195,25 @@ func TestDebPackage(t *testing.T) {
 		t.Errorf("%s mode and group = %q, want 640 posbridge", conf, g)
 	}
 
-	// 2. IT configures the till: keys, its own values in the main file, the
-	// till's in a drop-in, the udev ids; the daemon has written orders.
+	// 2. IT configures the till: keys readable by the service, the shop's
+	// values in the main file, the till's lane in a drop-in, the secret
+	// Partner-Id in the unit's environment file, the udev ids; the daemon has
+	// written orders.
 	copyTestKeys(t, filepath.Join(root, "etc/posbridge"))
-	edited := strings.NewReplacer(`partner_id = "200000000888"`, `partner_id = "200000000123"`,
+	sh(t, root, "chown", "posbridge:posbridge", "/etc/posbridge/merchant.pem", "/etc/posbridge/gateway.pem")
+	edited := strings.NewReplacer(
 		`merchant_private_key = "merchant_private.pem"`, `merchant_private_key = "merchant.pem"`,
 		`gateway_public_key = "gateway_public.pem"`, `gateway_public_key = "gateway.pem"`).Replace(readRootFile(t, root, conf))
 	mustWrite(t, filepath.Join(root, conf), edited)
 	mustWrite(t, filepath.Join(root, dropIn), "[[lane]]\nid = \"1\"\nvid = \"1a86\"\npid = \"7523\"\napp_id = \"P7\"\n")
+	sh(t, root, "chmod", "0644", dropIn)
+	mustWrite(t, filepath.Join(root, envFile), "POSBRIDGE_GATEWAY_PARTNER_ID=200000000123\n")
 	ruleText := strings.ReplaceAll(readRootFile(t, root, rule), `"0000"`, `"1a86"`)
 	mustWrite(t, filepath.Join(root, rule), ruleText)
 	mustWrite(t, filepath.Join(root, db), "orders")
-	if out, err := runErr(root, "posbridge", "config", "check", conf); err != nil {
-		t.Fatalf("IT's config does not pass: %v\n%s", err, out)
+	checkAsService := "set -a; . " + envFile + "; set +a; runuser -u posbridge -- posbridge config check " + conf
+	if out, err := runErr(root, "sh", "-c", checkAsService); err != nil {
+		t.Fatalf("IT's config does not pass as the service would check it: %v\n%s", err, out)
 	}
 
 	// 3. Upgrade.
@@ -214,8 +221,9 @@ func TestDebPackage(t *testing.T) {
 	if strings.Contains(out, "Configuration file") || strings.Contains(out, "not started") {
 		t.Errorf("upgrade asked or complained:\n%s", out)
 	}
-	if readRootFile(t, root, conf) != edited || readRootFile(t, root, rule) != ruleText || readRootFile(t, root, db) != "orders" || !exists(root, dropIn) {
-		t.Errorf("upgrade changed IT's config, drop-in, udev rule or the database")
+	if readRootFile(t, root, conf) != edited || readRootFile(t, root, rule) != ruleText || readRootFile(t, root, db) != "orders" ||
+		!exists(root, dropIn) || !exists(root, envFile) {
+		t.Errorf("upgrade changed IT's config, drop-in, env file, udev rule or the database")
 	}
 	if !exists(root, wants) {
 		t.Errorf("the service is not enabled after an upgrade with a valid config")

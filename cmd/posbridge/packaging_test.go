@@ -296,7 +296,7 @@ func TestLinuxPackageRecipe(t *testing.T) {
 		t.Errorf("postinstall.sh does not create the posbridge system user in dialout")
 	}
 	// The service is enabled only inside the branch where config check passes.
-	check := strings.Index(post, "if posbridge config check ")
+	check := strings.Index(post, "if config_ok; then")
 	enable := strings.Index(post, "systemctl enable posbridge.service")
 	elseAt := strings.Index(post[max(check, 0):], "\nelif ")
 	if check < 0 || enable < check || elseAt < 0 || enable > check+elseAt || strings.Count(post, "systemctl enable posbridge.service") != 1 {

@@ -63,7 +63,25 @@ if [ -d /run/systemd/system ]; then
     systemctl is-active --quiet posbridge.service && running=yes
 fi
 
-if posbridge config check "$CONFIG" >/dev/null 2>&1; then
+# The check runs as the service does: as the posbridge user (so key files
+# it cannot read fail here, not at start) and with the unit's environment
+# file.
+config_ok() {
+    (
+        if [ -r /etc/posbridge/posbridge.env ]; then
+            set -a
+            . /etc/posbridge/posbridge.env
+            set +a
+        fi
+        if command -v runuser >/dev/null 2>&1; then
+            runuser -u posbridge -- posbridge config check "$CONFIG"
+        else
+            posbridge config check "$CONFIG"
+        fi
+    ) >/dev/null 2>&1
+}
+
+if config_ok; then
     # Enabling works without a running systemd too (a chroot, an image).
     systemctl enable posbridge.service >/dev/null 2>&1 || true
     if [ -d /run/systemd/system ]; then
