@@ -63,6 +63,9 @@ type Config struct {
 	// Registry holds extra collectors the daemon registers (for example the
 	// gateway's notification counters); GET /metrics serves them too.
 	Registry *prometheus.Registry
+	// Components, when set, returns more components for GET /status than
+	// the database and terminals the service reports (the gateway).
+	Components func(ctx context.Context) []Component
 }
 
 // Server is the local HTTP API, event stream and cashier page. Create it with
@@ -74,6 +77,7 @@ type Server struct {
 	handler  http.Handler
 	routes   []route
 	metrics  http.Handler
+	since    sinceTracker // GET /status
 	httpSrv  *http.Server
 	ln       net.Listener
 	serveErr chan error
@@ -106,6 +110,7 @@ func NewServer(svc posbridge.PaymentService, cfg Config) *Server {
 	s := &Server{
 		svc:      svc,
 		cfg:      cfg,
+		since:    sinceTracker{start: time.Now()},
 		logger:   cfg.Logger.With(posbridge.LogKeyComponent, "ui"),
 		shutdown: make(chan struct{}),
 	}
@@ -229,6 +234,7 @@ func (s *Server) apiRoutes() []route {
 		{method: "GET", path: "/healthz", handler: s.handleHealthz, public: true},
 		{method: "GET", path: "/readyz", handler: s.handleReadyz},
 		{method: "GET", path: "/metrics", handler: s.metrics.ServeHTTP},
+		{method: "GET", path: "/status", handler: s.handleStatus},
 	}
 }
 

@@ -45,10 +45,11 @@ const (
 // a wrong path (a disk image, a device) must not be read whole.
 const maxConfigSize = 1 << 20
 
-// Config is the daemon's configuration, decoded from one TOML file. Relative
-// file paths in it (store path, key files) are resolved against the
-// directory of the config file, so a config and its keys can move together;
-// a lane's port is a device name and is used as written.
+// Config is the daemon's configuration, decoded from one TOML file, the
+// drop-in files beside it and the environment (LoadConfig). Relative file
+// paths in it (store path, key files) are resolved against the directory of
+// the file that sets them, so a config and its keys can move together; a
+// lane's port is a device name and is used as written.
 type Config struct {
 	API       APIConfig       `toml:"api"`
 	Notify    NotifyConfig    `toml:"notify"`
@@ -57,6 +58,7 @@ type Config struct {
 	Reconcile ReconcileConfig `toml:"reconcile"`
 	Lanes     []LaneConfig    `toml:"lane"`
 	Log       LogConfig       `toml:"log"`
+	Metrics   MetricsConfig   `toml:"metrics"`
 
 	path      string        // the file it was loaded from, for messages
 	index     docIndex      // where each key is in the file
@@ -124,6 +126,14 @@ type LaneConfig struct {
 	Baud         int      `toml:"baud"`
 	AppID        string   `toml:"app_id"`
 	SaleTimeout  Duration `toml:"sale_timeout"`
+}
+
+// MetricsConfig is the [metrics] section: an optional second listener that
+// serves only the read-only monitoring routes (/metrics, /status, /healthz,
+// /readyz) without the API token, for Prometheus and fleet monitoring.
+type MetricsConfig struct {
+	// Listen is host:port; empty (the default) opens no listener.
+	Listen string `toml:"listen"`
 }
 
 // LogConfig is the [log] section.
@@ -218,12 +228,41 @@ func defaultConfig() *Config {
 	}
 }
 
-// LoadConfig reads and decodes the config file at path and fills in defaults.
-// It fails only when the file cannot be read; mistakes in the file are kept
-// and returned by Check with the ones Check finds itself, so that "config
-// check" can list all of them. Use LoadCheckedConfig to get a Config that is
-// safe to run with.
+// LoadConfig reads and decodes the config file at path, then the drop-in
+// files in the directory beside it named after it (posbridge.d/*.toml for
+// posbridge.toml) in lexical order, each setting keys over the ones before,
+// then the POSBRIDGE_* environment variables (see applyEnv), and fills in
+// defaults. It fails only when a file cannot be read; mistakes in the files
+// are kept and returned by Check, each named by its file and line, with the
+// ones Check finds itself, so that "config check" can list all of them. Use
+// LoadCheckedConfig to get a Config that is safe to run with.
 func LoadConfig(path string) (*Config, error) {
+	return loadConfig(path, os.LookupEnv)
+}
+
+func loadConfig(path string, lookupEnv func(string) (string, bool)) (*Config, error) {
+	data, err := readConfigFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c := parseDoc(path, data)
+	dropIns, err := DropInFiles(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range dropIns {
+		data, err := readConfigFile(p)
+		if err != nil {
+			return nil, err
+		}
+		c.merge(parseDoc(p, data))
+	}
+	c.applyEnv(lookupEnv)
+	c.applyLaneDefaults()
+	return c, nil
+}
+
+func readConfigFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open config: %w", err)
@@ -233,7 +272,7 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config %s: %w", path, err)
 	}
-	return ParseConfig(path, data), nil
+	return data, nil
 }
 
 // LoadCheckedConfig loads the config file at path and checks it. It returns a
@@ -286,6 +325,15 @@ const maxDecodePasses = 32
 // messages and to resolve relative paths). It never fails: mistakes are kept
 // for Check, and the keys that could be decoded are set.
 func ParseConfig(path string, data []byte) *Config {
+	c := parseDoc(path, data)
+	c.applyLaneDefaults()
+	return c
+}
+
+// parseDoc decodes one file as ParseConfig does, resolving the relative
+// paths it sets, without the defaults that depend on other keys
+// (applyLaneDefaults), so that it can be merged with others.
+func parseDoc(path string, data []byte) *Config {
 	c := defaultConfig()
 	c.path = path
 	c.index = indexDoc(data)
@@ -338,7 +386,6 @@ func ParseConfig(path string, data []byte) *Config {
 			}
 		}
 	}
-	c.applyLaneDefaults()
 	c.resolvePaths()
 	return c
 }
@@ -366,6 +413,8 @@ func (c *Config) applyLaneDefaults() {
 	}
 	if c.Store.Path == "" {
 		c.Store.Path = filepath.Join(defaultStateDir(), storeFileName)
+	} else if !filepath.IsAbs(c.Store.Path) {
+		c.Store.Path = filepath.Join(filepath.Dir(c.path), c.Store.Path)
 	}
 }
 
@@ -413,15 +462,20 @@ func (c *Config) Check() []ConfigError {
 		return errs
 	}
 	add := func(key, format string, args ...any) {
-		errs = append(errs, ConfigError{File: c.path, Line: c.index.line(key), Key: key, Message: fmt.Sprintf(format, args...)})
+		file, line := c.where(key)
+		errs = append(errs, ConfigError{File: file, Line: line, Key: key, Message: fmt.Sprintf(format, args...)})
 	}
-	bad := make(map[int]bool) // lines already reported while decoding
+	type place struct {
+		file string
+		line int
+	}
+	bad := make(map[place]bool) // places already reported while decoding
 	for _, e := range c.decodeErr {
-		bad[e.Line] = true
+		bad[place{e.File, e.Line}] = true
 	}
 	// A key whose value did not decode holds its default; judging that
 	// default again would report a second, misleading mistake.
-	reported := func(key string) bool { l := c.index.line(key); return l > 0 && bad[l] }
+	reported := func(key string) bool { f, l := c.where(key); return l > 0 && bad[place{f, l}] }
 
 	// [api]
 	if err := checkListen(c.API.Listen); err != nil && !reported("api.listen") {
@@ -467,6 +521,15 @@ func (c *Config) Check() []ConfigError {
 	}
 	// [[lane]]
 	c.checkLanes(add, reported)
+	// [metrics]
+	if l := c.Metrics.Listen; l != "" {
+		if err := checkListen(l); err != nil && !reported("metrics.listen") {
+			add("metrics.listen", "%v", err)
+		} else if err == nil && (l == c.API.Listen || l == c.Notify.Listen) {
+			add("metrics.listen", "%s is also api.listen or notify.listen: use another port", l)
+		}
+	}
+	c.checkPlaceholders(add)
 	// [log]
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -478,8 +541,18 @@ func (c *Config) Check() []ConfigError {
 	default:
 		add("log.format", "unknown format %q: want text or json", c.Log.Format)
 	}
-	sortByLine(errs)
+	sortByPlace(errs, c.path)
 	return errs
+}
+
+// where returns the file and line of key (see docIndex.pos), the file being
+// the config's own when the index names none.
+func (c *Config) where(key string) (string, int) {
+	f, l := c.index.pos(key)
+	if f == "" {
+		f = c.path
+	}
+	return f, l
 }
 
 func (c *Config) checkGateway(add func(key, format string, args ...any), reported func(string) bool) {
@@ -542,7 +615,12 @@ func (c *Config) checkLanes(add func(key, format string, args ...any), reported 
 			add(k("id"), "%q: use only letters, digits, '-' and '_' (at most 16)", l.ID)
 		case l.ID != "":
 			if j, dup := firstID[l.ID]; dup {
-				add(k("id"), "duplicate lane id %q: also %s on line %d", l.ID, laneKey(j, "id"), c.index.line(laneKey(j, "id")))
+				f, line := c.where(laneKey(j, "id"))
+				if f0, _ := c.where(k("id")); f0 != f {
+					add(k("id"), "duplicate lane id %q: also %s at %s:%d", l.ID, laneKey(j, "id"), f, line)
+				} else {
+					add(k("id"), "duplicate lane id %q: also %s on line %d", l.ID, laneKey(j, "id"), line)
+				}
 			} else {
 				firstID[l.ID] = i
 			}
@@ -710,7 +788,8 @@ func (c *Config) Warnings() []ConfigError {
 	}
 	if p := c.Gateway.MerchantPrivateKey; p != "" {
 		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
-			warns = append(warns, ConfigError{File: c.path, Line: c.index.line("gateway.merchant_private_key"), Key: "gateway.merchant_private_key",
+			f, line := c.where("gateway.merchant_private_key")
+			warns = append(warns, ConfigError{File: f, Line: line, Key: "gateway.merchant_private_key",
 				Message: fmt.Sprintf("warning: %s is readable by group or others (mode %04o): chmod 600 %s, owned by the user posbridge runs as", p, fi.Mode().Perm(), p)})
 		}
 	}
@@ -811,11 +890,25 @@ func parseRSAPublicKey(b *pem.Block) (*rsa.PublicKey, error) {
 	return nil, fmt.Errorf("PEM block %q: want PUBLIC KEY or RSA PUBLIC KEY", b.Type)
 }
 
-func sortByLine(errs []ConfigError) {
-	// Stable insertion sort: the lists are short and equal lines keep the
+// sortByPlace orders mistakes by file (the main config first, then drop-ins
+// and variables by name) and line.
+func sortByPlace(errs []ConfigError, main string) {
+	fileOrder := func(f string) string {
+		if f == main {
+			return ""
+		}
+		return "\x01" + f
+	}
+	less := func(a, b ConfigError) bool {
+		if fa, fb := fileOrder(a.File), fileOrder(b.File); fa != fb {
+			return fa < fb
+		}
+		return lineOrder(a) < lineOrder(b)
+	}
+	// Stable insertion sort: the lists are short and equal places keep the
 	// order in which they were found.
 	for i := 1; i < len(errs); i++ {
-		for j := i; j > 0 && lineOrder(errs[j]) < lineOrder(errs[j-1]); j-- {
+		for j := i; j > 0 && less(errs[j], errs[j-1]); j-- {
 			errs[j], errs[j-1] = errs[j-1], errs[j]
 		}
 	}

@@ -5,17 +5,35 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+
+	"github.com/posbridge/posbridge/packaging"
 )
 
 // errConfigMistakes is returned by "config check" after printing the mistakes.
-var errConfigMistakes = errors.New("config has mistakes")
+// It exits with ExitConfig.
+var errConfigMistakes error = configMistakes{}
+
+type configMistakes struct{}
+
+func (configMistakes) Error() string        { return "config has mistakes" }
+func (configMistakes) Is(target error) bool { return target == errConfig }
 
 const configUsage = `Usage:
   posbridge config check FILE
+  posbridge config example
+
+example prints the example config, every key with its default and the
+placeholders a till must replace (the packages install it as
+/usr/share/doc/posbridge/posbridge.example.toml).
+
+check reads FILE, then the drop-in files FILE.d/*.toml (posbridge.d/ for
+posbridge.toml) in lexical order, then the POSBRIDGE_* environment variables.
 
 Checks the config file: syntax, unknown keys, values, key files, listen
 addresses and serial ports. Prints every mistake as FILE:LINE: KEY: message
-and exits non-zero if there is any; prints "FILE: ok" otherwise. Warnings
+and exits with status 78 (EX_CONFIG) if there is any, or if FILE cannot be
+read; prints "FILE: ok" and exits 0 otherwise. Warnings
 (a private key file readable by group or others) are printed the same way,
 with "warning:" before the message, and do not fail the check.
 `
@@ -31,6 +49,10 @@ func (m *Main) runConfig(ctx context.Context, args []string) error {
 		}
 		return errUsage
 	}
+	if fs.NArg() == 1 && fs.Arg(0) == "example" {
+		_, err := io.WriteString(m.Stdout, packaging.ExampleConfig)
+		return err
+	}
 	if fs.NArg() != 2 || fs.Arg(0) != "check" {
 		fs.Usage()
 		return errUsage
@@ -38,7 +60,7 @@ func (m *Main) runConfig(ctx context.Context, args []string) error {
 	path := fs.Arg(1)
 	c, err := LoadConfig(path)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errConfig, err)
 	}
 	errs := c.Check()
 	for _, e := range errs {

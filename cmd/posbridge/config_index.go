@@ -19,6 +19,7 @@ type docIndex struct {
 
 type docEntry struct {
 	key        string
+	file       string // the file (or "$ENV_VAR") that set it; empty: the config's own file
 	line       int
 	start, end int // byte range of the whole expression
 }
@@ -99,15 +100,22 @@ func (x docIndex) has(key string) bool {
 // the nearest table header that holds it ("lane[2]" for "lane[2].port"), so
 // a missing key is reported where it should be added; 0 if neither exists.
 func (x docIndex) line(key string) int {
-	for _, e := range x.keys {
-		if e.key == key {
-			return e.line
+	_, l := x.pos(key)
+	return l
+}
+
+// pos returns the file and line of key, as line does; the file is empty for
+// the config's own file (and for a key with no place at all).
+func (x docIndex) pos(key string) (string, int) {
+	for i := len(x.keys) - 1; i >= 0; i-- {
+		if e := x.keys[i]; e.key == key {
+			return e.file, e.line
 		}
 	}
 	for k := key; k != ""; {
 		for _, t := range x.tables {
 			if t.key == k {
-				return t.line
+				return t.file, t.line
 			}
 		}
 		i := strings.LastIndexByte(k, '.')
@@ -116,7 +124,7 @@ func (x docIndex) line(key string) int {
 		}
 		k = k[:i]
 	}
-	return 0
+	return "", 0
 }
 
 // tableAt reports whether a table header is on line.

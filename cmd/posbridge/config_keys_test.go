@@ -98,8 +98,8 @@ func TestConfig_CheckKeysAndToken(t *testing.T) {
 				api += "\n"
 			}
 			path := filepath.Join(dir, "posbridge.toml")
-			mustWrite(t, path, "[api]\n"+api+"\n[notify]\nlisten = \"127.0.0.1:8081\"\n\n[gateway]\nkind = \"payby\"\npartner_id = \"200000000888\"\n"+
-				"merchant_private_key = \"merchant.pem\"\ngateway_public_key = \"gateway.pem\"\n\n[[lane]]\nid = \"1\"\nport = \"auto\"\napp_id = \"A1\"\n")
+			mustWrite(t, path, "[api]\n"+api+"\n[notify]\nlisten = \"127.0.0.1:8081\"\n\n[gateway]\nkind = \"payby\"\npartner_id = \"200000000123\"\n"+
+				"merchant_private_key = \"merchant.pem\"\ngateway_public_key = \"gateway.pem\"\n\n[[lane]]\nid = \"1\"\nport = \"auto\"\nvid = \"1a86\"\napp_id = \"P1\"\n")
 			c, err := LoadConfig(path)
 			if err != nil {
 				t.Fatal(err)

@@ -81,7 +81,8 @@ func TestConfigError_Error(t *testing.T) {
 
 // TestConfig_Example checks the shipped example. Its key files are relative
 // to the config's directory, so they are created beside a copy of it, as IT
-// does in /etc/posbridge.
+// does in /etc/posbridge. Untouched, it must fail on exactly its placeholder
+// values; with them replaced (here through drop-in files) it must pass.
 func TestConfig_Example(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "posbridge.toml")
@@ -92,6 +93,25 @@ func TestConfig_Example(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	untouched, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := untouched.Check()
+	want := []string{"gateway.partner_id", "lane[1].port", "lane[1].app_id"}
+	if len(got) != len(want) {
+		t.Fatalf("untouched example: %d mistakes, want the %d placeholders %v:\n%v", len(got), len(want), want, ConfigErrors(got))
+	}
+	for i, k := range want {
+		if got[i].Key != k || got[i].File != path || got[i].Line == 0 {
+			t.Errorf("untouched example mistake %d = %q, want %s at its line", i, got[i].Error(), k)
+		}
+	}
+	if err := os.Mkdir(DropInDir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, filepath.Join(DropInDir(path), "10-shop.toml"), "[gateway]\npartner_id = \"200000000123\"\n")
+	mustWrite(t, filepath.Join(DropInDir(path), "20-till.toml"), "[[lane]]\nid = \"1\"\nvid = \"1a86\"\npid = \"7523\"\napp_id = \"P7\"\n")
 
 	c, err := LoadCheckedConfig(path)
 	if err != nil {

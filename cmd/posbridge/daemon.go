@@ -32,6 +32,8 @@ type Daemon struct {
 	Engine    *posbridge.Engine
 	API       *ui.Server
 	Notify    *payby.NotifyHandler
+	// Monitor is the [metrics] listener, nil when not configured.
+	Monitor *monitorServer
 
 	notifySrv  *http.Server
 	notifyLn   net.Listener
@@ -109,7 +111,10 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 		terms[l.ID] = conn
 	}
 
-	e := posbridge.NewEngine(d.Store, d.Gateway, terms)
+	// The engine calls the gateway through gw, which remembers its last
+	// answer and failure for GET /status and the metrics.
+	gw := newGatewayHealth(d.Gateway)
+	e := posbridge.NewEngine(d.Store, gw, terms)
 	e.Logger = component("engine")
 	e.Reconcile = cfg.Reconcile.Root()
 	if err := e.Open(ctx); err != nil {
@@ -129,6 +134,7 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(notifyCollector{d.Notify})
+	reg.MustRegister(healthCollector{gw: gw, storeDB: d.Store.Path()})
 	lanes := make([]string, 0, len(cfg.Lanes))
 	for _, l := range cfg.Lanes {
 		lanes = append(lanes, l.ID)
@@ -136,9 +142,15 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 	d.API = ui.NewServer(e, ui.Config{
 		Addr: cfg.API.Listen, Token: cfg.API.Token, AllowedOrigins: cfg.API.AllowedOrigins, AllowedHosts: cfg.API.AllowedHosts,
 		Lanes: lanes, Logger: component("api"), Registry: reg,
+		Components: func(context.Context) []ui.Component { return []ui.Component{gw.Component()} },
 	})
 	if err := d.API.Open(); err != nil {
 		return d, fmt.Errorf("api: %w", err)
+	}
+	if cfg.Metrics.Listen != "" {
+		if d.Monitor, err = openMonitor(cfg.Metrics.Listen, d.API.MonitoringHandler(), component("metrics")); err != nil {
+			return d, err
+		}
 	}
 	logger.Info("posbridge running", "api", d.API.URL(), "notify", d.NotifyURL(), "lanes", len(lanes), "store", d.Store.Path())
 	return d, nil
@@ -184,6 +196,9 @@ func (d *Daemon) Close(ctx context.Context) error {
 				d.closeErr = err
 			}
 		}
+		if d.Monitor != nil {
+			keep(d.Monitor.Close(ctx))
+		}
 		if d.API != nil {
 			keep(d.API.Close(ctx))
 		}
@@ -228,7 +243,7 @@ func (c notifyCollector) Collect(ch chan<- prometheus.Metric) {
 func runDaemon(ctx context.Context, cfgPath string) error {
 	cfg, err := LoadCheckedConfig(cfgPath)
 	if err != nil {
-		return err
+		return &configFailure{path: cfgPath, err: err}
 	}
 	logger := slog.Default()
 	if !loggerSetByService.Load() {

@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -20,16 +18,6 @@ func main() {
 	os.Exit(exitCode(err))
 }
 
-// exitCode maps Run's error to the process exit status: 0 for success, 2 for
-// a usage mistake, 1 for anything else (already printed by Run).
-func exitCode(err error) int {
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, errUsage):
-		return 2
-	default:
-		fmt.Fprintln(os.Stderr, "posbridge:", err)
-		return 1
-	}
-}
+// exitCode maps Run's error to the process exit status (exitStatus),
+// printing it to stderr.
+func exitCode(err error) int { return exitStatus(err, os.Stderr) }

@@ -33,9 +33,9 @@ func writeTestConfig(t *testing.T, dir, api, storePath string) string {
 	t.Helper()
 	copyTestKeys(t, dir)
 	cfg := "[api]\n" + api + "\n\n[notify]\nlisten = \"127.0.0.1:0\"\n\n[store]\npath = \"" + storePath + "\"\n\n" +
-		"[gateway]\nkind = \"payby\"\nbase_url = \"https://uat.test2pay.com/sgs/api\"\npartner_id = \"200000000888\"\n" +
+		"[gateway]\nkind = \"payby\"\nbase_url = \"https://uat.test2pay.com/sgs/api\"\npartner_id = \"200000000123\"\n" +
 		"merchant_private_key = \"merchant.pem\"\ngateway_public_key = \"gateway.pem\"\n\n" +
-		"[[lane]]\nid = \"1\"\nport = \"auto\"\napp_id = \"A1\"\n"
+		"[[lane]]\nid = \"1\"\nport = \"auto\"\nvid = \"1a86\"\napp_id = \"P1\"\n"
 	path := filepath.Join(dir, "posbridge.toml")
 	mustWrite(t, path, cfg)
 	if _, err := LoadCheckedConfig(path); err != nil {

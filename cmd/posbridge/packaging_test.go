@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -79,9 +80,10 @@ func TestMSIRecipe(t *testing.T) {
 		if s := c.Service; s != nil {
 			svc = true
 			cfg := serviceConfig(`C:\ProgramData\posbridge\posbridge.toml`)
+			// [CONFIG] defaults to the ProgramData config (TestMSIBuilds).
 			if s.Name != cfg.Name || s.Start != "auto" || !strings.HasPrefix(s.Arguments, strings.Join(cfg.Arguments[:2], " ")+" ") ||
-				!strings.Contains(s.Arguments, `[CommonAppDataFolder]posbridge\posbridge.toml`) {
-				t.Errorf("ServiceInstall = %+v, want %s started automatically with run --config in ProgramData", *s, cfg.Name)
+				!strings.Contains(s.Arguments, `"[CONFIG]"`) {
+				t.Errorf("ServiceInstall = %+v, want %s started automatically with run --config [CONFIG]", *s, cfg.Name)
 			}
 		}
 		if c.Control != nil {
@@ -100,38 +102,159 @@ func TestMSIRecipe(t *testing.T) {
 	}
 }
 
-// TestMSIBuilds builds the MSI with wixl, as scripts/build does, around a
-// stand-in exe, and reads back the service it registers.
+// TestMSIBuilds builds the MSI with packaging/windows/build-msi, as
+// scripts/build does, around a stand-in exe, and reads its tables back with
+// msiinfo: major upgrades, the service (virtual account, failure actions,
+// service SID), the Event Log source, the data folder's ACL and CONFIG.
 func TestMSIBuilds(t *testing.T) {
-	for _, tool := range []string{"wixl", "msiinfo"} {
+	for _, tool := range []string{"wixl", "msiinfo", "msibuild"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s not found: install Debian's wixl and msitools (scripts/test does on a fresh machine)", tool)
 		}
 	}
 	dir := t.TempDir()
 	mustWrite(t, filepath.Join(dir, "posbridge.exe"), "MZ stand-in")
-	ex, err := os.ReadFile(filepath.Join(packagingDir, "posbridge.example.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustWrite(t, filepath.Join(dir, "posbridge.example.toml"), string(ex))
-	wxs, err := filepath.Abs(filepath.Join(packagingDir, "windows", "posbridge.wxs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// wixl resolves File sources against the working directory only.
-	cmd := exec.Command("wixl", "-a", "x64", "-D", "Version=1.2.3", "-D", "Exe=posbridge.exe",
-		"-D", "ExampleConfig=posbridge.example.toml", "-o", "posbridge.msi", wxs)
-	cmd.Dir = dir
+	msi := filepath.Join(dir, "posbridge.msi")
+	cmd := exec.Command(filepath.Join(packagingDir, "windows", "build-msi"), "1.2.3+4.gabcdef0",
+		filepath.Join(dir, "posbridge.exe"), filepath.Join(packagingDir, "posbridge.example.toml"), msi)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("wixl: %v\n%s", err, out)
+		t.Fatalf("build-msi: %v\n%s", err, out)
 	}
-	out, err := exec.Command("msiinfo", "export", filepath.Join(dir, "posbridge.msi"), "ServiceInstall").CombinedOutput()
+	table := func(name string) [][]string {
+		t.Helper()
+		out, err := exec.Command("msiinfo", "export", msi, name).CombinedOutput()
+		if err != nil {
+			t.Fatalf("msiinfo export %s: %v\n%s", name, err, out)
+		}
+		var rows [][]string
+		for i, l := range strings.Split(strings.TrimRight(string(out), "\r\n"), "\n") {
+			if i >= 3 { // column names, types, table name and keys
+				rows = append(rows, strings.Split(strings.TrimRight(l, "\r"), "\t"))
+			}
+		}
+		return rows
+	}
+	find := func(rows [][]string, col int, key string) []string {
+		for _, r := range rows {
+			if len(r) > col && r[col] == key {
+				return r
+			}
+		}
+		return nil
+	}
+
+	// Major upgrade: every older version (and a rebuild of this one) is found
+	// and removed; a newer one blocks a downgrade.
+	props := table("Property")
+	if v := find(props, 0, "ProductVersion"); v == nil || v[1] != "1.2.3" {
+		t.Errorf("ProductVersion = %v, want 1.2.3", v)
+	}
+	up := find(table("Upgrade"), 6, "WIX_UPGRADE_DETECTED")
+	if up == nil || up[1] != "" || up[2] != "1.2.3" || up[4] != "513" {
+		t.Errorf("Upgrade row %q: want every version up to 1.2.3 inclusive (attributes 513) detected", up)
+	}
+	seq := table("InstallExecuteSequence")
+	for _, action := range []string{"FindRelatedProducts", "RemoveExistingProducts", "MsiConfigureServices"} {
+		if find(seq, 0, action) == nil {
+			t.Errorf("InstallExecuteSequence lacks %s", action)
+		}
+	}
+	if find(table("LaunchCondition"), 0, "NOT WIX_DOWNGRADE_DETECTED") == nil {
+		t.Errorf("no launch condition refuses a downgrade")
+	}
+
+	// The service: automatic, as the virtual account, run with [CONFIG].
+	svc := find(table("ServiceInstall"), 0, "PosbridgeService")
+	if svc == nil || svc[1] != serviceName || svc[4] != "2" || svc[8] != windowsServiceAccount || svc[9] != "" ||
+		svc[10] != `run --config "[CONFIG]"` {
+		t.Errorf("ServiceInstall = %q: want %s, automatic, as %s with no password, run --config \"[CONFIG]\"", svc, serviceName, windowsServiceAccount)
+	}
+	fa := find(table("MsiServiceConfigFailureActions"), 1, serviceName)
+	if fa == nil || fa[6] != "1[~]1[~]1" || fa[7] != "2000[~]10000[~]60000" || fa[8] != "PosbridgeExe" {
+		t.Errorf("failure actions %q: want restart after 2 s, 10 s and 60 s", fa)
+	}
+	if sid := find(table("MsiServiceConfig"), 1, serviceName); sid == nil || sid[3] != "5" || sid[4] != "1" {
+		t.Errorf("MsiServiceConfig %q: want SERVICE_CONFIG_SERVICE_SID_INFO (5) unrestricted (1)", sid)
+	}
+
+	// The Event Log source.
+	reg := table("Registry")
+	const evKey = `SYSTEM\CurrentControlSet\Services\EventLog\Application\posbridge`
+	var evFile, evTypes bool
+	for _, r := range reg {
+		if r[1] == "2" && r[2] == evKey {
+			evFile = evFile || r[3] == "EventMessageFile" && r[4] == `%SystemRoot%\System32\EventCreate.exe`
+			evTypes = evTypes || r[3] == "TypesSupported" && r[4] == "#7"
+		}
+	}
+	if !evFile || !evTypes {
+		t.Errorf("Registry lacks the Event Log source %s (EventMessageFile, TypesSupported):\n%q", evKey, reg)
+	}
+
+	// The data folder's ACL: locked to SYSTEM, Administrators and the service.
+	lock := find(table("MsiLockPermissionsEx"), 1, "DATADIR")
+	if lock == nil || lock[2] != "CreateFolder" || lock[3] != dataDirSDDL() {
+		t.Errorf("MsiLockPermissionsEx %q: want DATADIR locked to %s", lock, dataDirSDDL())
+	}
+
+	// CONFIG: from the command line, else the saved choice, else the default,
+	// set before the service and the registry are written; passed to the
+	// elevated install.
+	if sec := find(props, 0, "SecureCustomProperties"); sec == nil || !strings.Contains(";"+sec[1]+";", ";CONFIG;") {
+		t.Errorf("SecureCustomProperties = %q: want CONFIG in it", sec)
+	}
+	ca := table("CustomAction")
+	if d := find(ca, 0, "UseDefaultConfig"); d == nil || d[2] != "CONFIG" || d[3] != `[CommonAppDataFolder]posbridge\posbridge.toml` {
+		t.Errorf("UseDefaultConfig = %q", d)
+	}
+	seqOf := func(action string) int {
+		r := find(seq, 0, action)
+		if r == nil {
+			t.Fatalf("InstallExecuteSequence lacks %s", action)
+		}
+		n, _ := strconv.Atoi(r[2])
+		return n
+	}
+	if !(seqOf("AppSearch") < seqOf("UseSavedConfig") && seqOf("UseSavedConfig") < seqOf("UseDefaultConfig") &&
+		seqOf("UseDefaultConfig") < seqOf("WriteRegistryValues") && seqOf("UseDefaultConfig") < seqOf("InstallServices")) {
+		t.Errorf("CONFIG is not settled between AppSearch and the service's installation:\n%q", seq)
+	}
+	if r := find(reg, 0, ""); r != nil {
+		t.Errorf("registry row without id: %q", r)
+	}
+	var saved bool
+	for _, r := range reg {
+		saved = saved || r[2] == `SOFTWARE\posbridge` && r[3] == "Config" && r[4] == "[CONFIG]"
+	}
+	if !saved || find(table("RegLocator"), 2, `SOFTWARE\posbridge`) == nil {
+		t.Errorf("CONFIG is not saved in and read back from HKLM\\SOFTWARE\\posbridge")
+	}
+}
+
+// TestBuildMSI_RefusesVersionZero checks that an unversioned build cannot make
+// an MSI that every later one would fail to upgrade.
+func TestBuildMSI_RefusesVersionZero(t *testing.T) {
+	dir := t.TempDir()
+	mustWrite(t, filepath.Join(dir, "posbridge.exe"), "MZ stand-in")
+	out, err := exec.Command(filepath.Join(packagingDir, "windows", "build-msi"), "0.0.0+gabcdef0",
+		filepath.Join(dir, "posbridge.exe"), filepath.Join(packagingDir, "posbridge.example.toml"), filepath.Join(dir, "p.msi")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "ProductVersion") {
+		t.Fatalf("build-msi 0.0.0: %v\n%s, want a refusal", err, out)
+	}
+}
+
+// TestServiceSID checks the virtual account's SID against one Windows
+// documents (TrustedInstaller's) and the MSI's ACL against dataDirSDDL.
+func TestServiceSID(t *testing.T) {
+	if got, want := serviceSID("TrustedInstaller"), "S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464"; got != want {
+		t.Fatalf("serviceSID(TrustedInstaller) = %s, want %s", got, want)
+	}
+	b, err := os.ReadFile(filepath.Join(packagingDir, "windows", "datadir.sddl"))
 	if err != nil {
-		t.Fatalf("msiinfo: %v\n%s", err, out)
+		t.Fatal(err)
 	}
-	if s := string(out); !strings.Contains(s, "PosbridgeService\tposbridge\t") || !strings.Contains(s, `run --config "[CommonAppDataFolder]posbridge\posbridge.toml"`) {
-		t.Fatalf("MSI ServiceInstall table:\n%s\nwant the posbridge service running with the ProgramData config", s)
+	if got := strings.TrimSpace(string(b)); got != dataDirSDDL() {
+		t.Fatalf("packaging/windows/datadir.sddl = %s, want %s", got, dataDirSDDL())
 	}
 }
 
@@ -149,8 +272,11 @@ func TestLinuxPackageRecipe(t *testing.T) {
 	for _, want := range []string{
 		"dst: /usr/bin/posbridge",
 		"src: packaging/linux/posbridge.service\n    dst: /usr/lib/systemd/system/posbridge.service",
-		"dst: /usr/lib/udev/rules.d/99-posbridge.rules",
-		"src: packaging/posbridge.example.toml\n    dst: /etc/posbridge/posbridge.toml\n    type: config|noreplace",
+		"src: packaging/linux/99-posbridge.rules\n    dst: /usr/share/posbridge/99-posbridge.rules",
+		"src: packaging/posbridge.example.toml\n    dst: /usr/share/doc/posbridge/posbridge.example.toml",
+		"dst: /usr/share/man/man1/posbridge.1.gz",
+		"- libc6 (>= 2.34)",
+		"- glibc >= 2.34",
 		"postinstall: packaging/linux/postinstall.sh",
 		"preremove: packaging/linux/preremove.sh",
 	} {
@@ -158,9 +284,23 @@ func TestLinuxPackageRecipe(t *testing.T) {
 			t.Errorf("nfpm.yaml lacks %q", want)
 		}
 	}
+	// No package owns the live config or the udev rule IT fills in: an
+	// upgrade must never ask about them or replace them.
+	for _, owned := range []string{"dst: /etc/posbridge/posbridge.toml", "dst: /etc/udev/", "dst: /usr/lib/udev/"} {
+		if strings.Contains(nfpm, owned) {
+			t.Errorf("nfpm.yaml installs %q", owned)
+		}
+	}
 	post := read("linux/postinstall.sh")
 	if !strings.Contains(post, "useradd --system --user-group --groups dialout") || !strings.Contains(post, " posbridge\n") {
 		t.Errorf("postinstall.sh does not create the posbridge system user in dialout")
+	}
+	// The service is enabled only inside the branch where config check passes.
+	check := strings.Index(post, "if config_ok; then")
+	enable := strings.Index(post, "systemctl enable posbridge.service")
+	elseAt := strings.Index(post[max(check, 0):], "\nelif ")
+	if check < 0 || enable < check || elseAt < 0 || enable > check+elseAt || strings.Count(post, "systemctl enable posbridge.service") != 1 {
+		t.Errorf("postinstall.sh enables the service outside the branch where \"posbridge config check\" passes")
 	}
 	if pre := read("linux/preremove.sh"); !strings.Contains(pre, "systemctl stop posbridge.service") {
 		t.Errorf("preremove.sh does not stop the service")

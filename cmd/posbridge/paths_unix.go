@@ -76,3 +76,13 @@ func isTTY(name string) bool {
 	_, err = os.Stat(filepath.Join("/sys/class/tty", filepath.Base(real)))
 	return err == nil
 }
+
+// diskSpace returns the free bytes (for an unprivileged user) and the size of
+// the file system holding dir.
+func diskSpace(dir string) (free, size uint64, err error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, 0, fmt.Errorf("statfs %s: %w", dir, err)
+	}
+	return st.Bavail * uint64(st.Bsize), st.Blocks * uint64(st.Bsize), nil
+}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+
+	"golang.org/x/sys/windows"
 )
 
 // defaultStateDir returns %ProgramData%\posbridge: the service and an admin
@@ -29,4 +31,17 @@ func probePort(name string) error {
 		return fmt.Errorf("%q is not a COM port name, like COM3 (or use port = \"auto\")", name)
 	}
 	return nil
+}
+
+// diskSpace returns the free bytes (for this user) and the size of the
+// volume holding dir.
+func diskSpace(dir string) (free, size uint64, err error) {
+	p, err := windows.UTF16PtrFromString(dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := windows.GetDiskFreeSpaceEx(p, &free, &size, nil); err != nil {
+		return 0, 0, fmt.Errorf("disk space of %s: %w", dir, err)
+	}
+	return free, size, nil
 }

@@ -43,11 +43,12 @@ Commands:
   version     print the version, commit and Go version
   ports       list serial ports with USB VID, PID, serial number and product
   simulate    run a simulated terminal: "simulate terminal --link PATH"
-  config      check a config file: "config check FILE"
+  config      check a config file: "config check FILE"; "config example"
   service     install|uninstall|start|stop|status the system service
   sandbox     run the local PayBy sandbox: "sandbox --listen ADDR --dir DIR"
   orders      read the order database: "orders list|show|export --config FILE"
   verify      ask the running daemon to check an order: "verify ORDER_NO --config FILE"
+  man         print the manual page, posbridge(1), in roff
 
 Run "posbridge <command> -h" for a command's flags.
 `
@@ -79,6 +80,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runOrders(ctx, args[1:])
 	case "verify":
 		return m.runVerify(ctx, args[1:])
+	case "man":
+		return writeManPage(m.Stdout, version)
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

@@ -60,6 +60,11 @@ type program struct {
 	run     daemonFunc
 	cfgPath string
 	logger  *slog.Logger
+	// check, when set, is run by Start before the daemon: a config it
+	// rejects stops the service with that error (exit status ExitConfig
+	// under systemd; a stop with an error, not a crash, for the Windows SCM,
+	// so its failure actions do not restart it).
+	check func(cfgPath string) error
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -75,6 +80,15 @@ func (p *program) Start(s service.Service) error {
 	if p.done != nil {
 		return errors.New("already started")
 	}
+	if p.check != nil {
+		if err := p.check(p.cfgPath); err != nil {
+			if loggerSetByService.Load() {
+				// The Event Log: nobody reads this process's stderr.
+				p.logger.Error("config not usable", posbridge.LogKeyError, err)
+			}
+			return err
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan struct{})
 	go func() {
@@ -88,7 +102,7 @@ func (p *program) Start(s service.Service) error {
 			// systemd (Restart=on-failure) and the SCM (OnFailure=restart)
 			// start it again.
 			p.logger.Error("daemon stopped", posbridge.LogKeyError, err)
-			os.Exit(1)
+			os.Exit(exitStatus(err, io.Discard))
 		}
 	}()
 	return nil
@@ -131,7 +145,7 @@ func (m *Main) serveDaemon(ctx context.Context, cfgPath string) error {
 	if service.Interactive() {
 		return daemon(ctx, abs)
 	}
-	p := &program{run: daemon, cfgPath: abs, logger: slog.Default()}
+	p := &program{run: daemon, cfgPath: abs, logger: slog.Default(), check: checkConfigFile}
 	s, err := service.New(p, serviceConfig(abs))
 	if err != nil {
 		return fmt.Errorf("service: %w", err)
@@ -144,6 +158,15 @@ func (m *Main) serveDaemon(ctx context.Context, cfgPath string) error {
 		loggerSetByService.Store(true)
 	}
 	return s.Run()
+}
+
+// checkConfigFile loads and checks the config at path, returning a
+// *configFailure when it cannot be run with.
+func checkConfigFile(path string) error {
+	if _, err := LoadCheckedConfig(path); err != nil {
+		return &configFailure{path: path, err: err}
+	}
+	return nil
 }
 
 const serviceUsage = `Usage:

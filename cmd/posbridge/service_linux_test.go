@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -68,6 +69,7 @@ func TestSystemdUnit(t *testing.T) {
 				{"StateDirectory", []string{"posbridge"}},
 				{"Restart", []string{"on-failure"}},
 				{"RestartSec", []string{"2"}},
+				{"RestartPreventExitStatus", []string{strconv.Itoa(ExitConfig)}},
 				{"DevicePolicy", []string{"closed"}},
 				{"DeviceAllow", []string{"char-ttyACM rw", "char-ttyUSB rw"}},
 				{"NoNewPrivileges", []string{"yes"}},

@@ -9,20 +9,38 @@ import (
 	"strings"
 
 	"github.com/kardianos/service"
+	"golang.org/x/sys/windows"
 )
 
 func platformServiceConfig(c *service.Config) {
+	// The virtual account the MSI uses too; no password.
+	c.UserName = windowsServiceAccount
 	c.Option["StartType"] = "automatic"
 	// Restart within seconds after a crash, like the systemd unit.
 	c.Option["OnFailure"] = "restart"
 	c.Option["OnFailureDelayDuration"] = "2s"
-	c.Option["OnFailureResetPeriod"] = 60
+	c.Option["OnFailureResetPeriod"] = 86400
 }
 
-// prepareInstall creates the data directory, %ProgramData%\posbridge.
+// prepareInstall creates the data directory, %ProgramData%\posbridge, and
+// limits it to SYSTEM, Administrators and the service (dataDirSDDL), as the
+// MSI does.
 func prepareInstall(s service.Service, cfgPath string, out io.Writer) error {
-	if err := os.MkdirAll(defaultStateDir(), 0o700); err != nil {
+	dir := defaultStateDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
+	}
+	sd, err := windows.SecurityDescriptorFromString(dataDirSDDL())
+	if err != nil {
+		return fmt.Errorf("data directory ACL: %w", err)
+	}
+	dacl, _, err := sd.DACL()
+	if err != nil {
+		return fmt.Errorf("data directory ACL: %w", err)
+	}
+	if err := windows.SetNamedSecurityInfo(dir, windows.SE_FILE_OBJECT,
+		windows.DACL_SECURITY_INFORMATION|windows.PROTECTED_DACL_SECURITY_INFORMATION, nil, nil, dacl, nil); err != nil {
+		return fmt.Errorf("set data directory ACL: %w", err)
 	}
 	return nil
 }

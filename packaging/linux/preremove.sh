@@ -8,6 +8,6 @@ case "$1" in
 esac
 if [ -d /run/systemd/system ]; then
     systemctl stop posbridge.service >/dev/null 2>&1 || true
-    systemctl disable posbridge.service >/dev/null 2>&1 || true
 fi
+systemctl disable posbridge.service >/dev/null 2>&1 || true
 exit 0

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/ui"
+)
+
+// gatewayHealth wraps the gateway to remember its last answer and its last
+// failure, for GET /status and the metrics. A refusal (not found, already
+// paid, any final answer) is an answer: the gateway is up. Only
+// ErrUnknownOutcome (transport errors, timeouts, garbled answers) and
+// ErrRetryable (rate limit, unavailable) count as failures.
+type gatewayHealth struct {
+	posbridge.Gateway
+	now func() time.Time
+
+	mu        sync.Mutex
+	lastOK    time.Time
+	lastErr   time.Time
+	lastMsg   string
+	state     string
+	since     time.Time
+	failures  uint64
+	successes uint64
+}
+
+func newGatewayHealth(g posbridge.Gateway) *gatewayHealth {
+	return &gatewayHealth{Gateway: g, now: time.Now, state: ui.StateUnknown}
+}
+
+func (g *gatewayHealth) record(err error) {
+	now := g.now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	state := ui.StateUp
+	if errors.Is(err, posbridge.ErrUnknownOutcome) || errors.Is(err, posbridge.ErrRetryable) {
+		state = ui.StateDown
+		g.lastErr, g.lastMsg = now, err.Error()
+		g.failures++
+	} else {
+		g.lastOK = now
+		g.successes++
+	}
+	if state != g.state {
+		g.state, g.since = state, now
+	}
+}
+
+// QueryOrder implements posbridge.Gateway.
+func (g *gatewayHealth) QueryOrder(ctx context.Context, no posbridge.OrderNo) (posbridge.GatewayOrder, error) {
+	o, err := g.Gateway.QueryOrder(ctx, no)
+	g.record(err)
+	return o, err
+}
+
+// CancelOrder implements posbridge.Gateway.
+func (g *gatewayHealth) CancelOrder(ctx context.Context, no posbridge.OrderNo) (posbridge.GatewayOrder, error) {
+	o, err := g.Gateway.CancelOrder(ctx, no)
+	g.record(err)
+	return o, err
+}
+
+// Refund implements posbridge.Gateway.
+func (g *gatewayHealth) Refund(ctx context.Context, r posbridge.RefundRequest) (posbridge.GatewayRefund, error) {
+	rf, err := g.Gateway.Refund(ctx, r)
+	g.record(err)
+	return rf, err
+}
+
+// QueryRefund implements posbridge.Gateway.
+func (g *gatewayHealth) QueryRefund(ctx context.Context, no posbridge.OrderNo) (posbridge.GatewayRefund, error) {
+	rf, err := g.Gateway.QueryRefund(ctx, no)
+	g.record(err)
+	return rf, err
+}
+
+// Component returns the gateway as GET /status shows it.
+func (g *gatewayHealth) Component() ui.Component {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c := ui.Component{Name: "gateway", State: g.state, Since: g.since, LastSuccess: g.lastOK, LastError: g.lastErr}
+	if g.state == ui.StateDown {
+		c.Detail = g.lastMsg
+	}
+	return c
+}
+
+var (
+	descGatewayUp = prometheus.NewDesc("posbridge_gateway_up",
+		"1 when the gateway's last call got an answer, 0 when it failed (transport, timeout, unavailable); absent before the first call.", nil, nil)
+	descGatewayLast = prometheus.NewDesc("posbridge_gateway_last_timestamp_seconds",
+		"When the gateway last answered (result=success) or last failed (result=error), Unix time; absent if never.", []string{"result"}, nil)
+	descGatewayCalls = prometheus.NewDesc("posbridge_gateway_calls_total",
+		"Gateway calls since start by result: success (an answer, refusals included) or error.", []string{"result"}, nil)
+	descDiskFree = prometheus.NewDesc("posbridge_store_disk_free_bytes",
+		"Free bytes on the file system holding the database (for the posbridge user).", nil, nil)
+	descDiskSize = prometheus.NewDesc("posbridge_store_disk_size_bytes",
+		"Size in bytes of the file system holding the database.", nil, nil)
+)
+
+// healthCollector exports the gateway's health and the database disk's space.
+type healthCollector struct {
+	gw      *gatewayHealth
+	storeDB string // the database file
+}
+
+func (c healthCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descGatewayUp, descGatewayLast, descGatewayCalls, descDiskFree, descDiskSize} {
+		ch <- d
+	}
+}
+
+func (c healthCollector) Collect(ch chan<- prometheus.Metric) {
+	c.gw.mu.Lock()
+	state, lastOK, lastErr, ok, failed := c.gw.state, c.gw.lastOK, c.gw.lastErr, c.gw.successes, c.gw.failures
+	c.gw.mu.Unlock()
+	if state != ui.StateUnknown {
+		up := 0.0
+		if state == ui.StateUp {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descGatewayUp, prometheus.GaugeValue, up)
+	}
+	for result, at := range map[string]time.Time{"success": lastOK, "error": lastErr} {
+		if !at.IsZero() {
+			ch <- prometheus.MustNewConstMetric(descGatewayLast, prometheus.GaugeValue, float64(at.UnixNano())/1e9, result)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(descGatewayCalls, prometheus.CounterValue, float64(ok), "success")
+	ch <- prometheus.MustNewConstMetric(descGatewayCalls, prometheus.CounterValue, float64(failed), "error")
+	if free, size, err := diskSpace(filepath.Dir(c.storeDB)); err != nil {
+		ch <- prometheus.NewInvalidMetric(descDiskFree, fmt.Errorf("disk space: %w", err))
+	} else {
+		ch <- prometheus.MustNewConstMetric(descDiskFree, prometheus.GaugeValue, float64(free))
+		ch <- prometheus.MustNewConstMetric(descDiskSize, prometheus.GaugeValue, float64(size))
+	}
+}
+
+// monitorServer is the optional [metrics] listener: ui.Server's read-only
+// monitoring routes, without the token.
+type monitorServer struct {
+	srv  *http.Server
+	ln   net.Listener
+	done chan struct{}
+}
+
+// openMonitor listens on addr and serves h in a goroutine until Close.
+func openMonitor(addr string, h http.Handler, logger *slog.Logger) (*monitorServer, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen %s: %w", addr, err)
+	}
+	m := &monitorServer{ln: ln, done: make(chan struct{}), srv: &http.Server{
+		Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10,
+	}}
+	go func() {
+		defer close(m.done)
+		if err := m.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics server", posbridge.LogKeyError, err)
+		}
+	}()
+	return m, nil
+}
+
+// Addr is the address the listener is bound to.
+func (m *monitorServer) Addr() string { return m.ln.Addr().String() }
+
+// Close stops the listener and waits for it.
+func (m *monitorServer) Close(ctx context.Context) error {
+	err := m.srv.Shutdown(ctx)
+	<-m.done
+	return err
+}
