@@ -80,6 +80,7 @@ func (e *Engine) ReconcileOnce(ctx context.Context) (time.Time, error) {
 			progressed = true
 			e.reconcileOrder(ctx, o)
 			e.release(o.No, tok)
+			e.holdIfStuck(ctx, o)
 		}
 		if !progressed || len(due) < reconcileBatch {
 			break
@@ -264,6 +265,22 @@ func (e *Engine) reschedule(ctx context.Context, o Order, at time.Time, cause Ca
 		return
 	}
 	delete(e.held, o.No)
+}
+
+// holdIfStuck holds an order back in memory when its check changed nothing
+// stored (a write failed): its check is still due, and without the hold the
+// loop would run it again at once, spinning while the database refuses.
+func (e *Engine) holdIfStuck(ctx context.Context, o Order) {
+	cur, err := e.store.Order(ctx, o.No)
+	if err == nil && (cur.Version != o.Version || cur.NextCheckAt.IsZero() || cur.NextCheckAt.After(e.now())) {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if until, held := e.held[o.No]; !held || until.Before(e.now()) {
+		e.failures[o.No]++
+		e.held[o.No] = e.now().Add(e.backoffLocked(o.No))
+	}
 }
 
 // heldUntil reports until when a failed reschedule holds an order back.
