@@ -371,3 +371,38 @@ func TestBrowser_SecondScreen(t *testing.T) {
 	}
 	r.screenshot("second-screen")
 }
+
+// Item 2, the end of the road: a payment the bank never confirmed after every
+// check blocks the screen with its own message; once the supervisor has been
+// told (Other actions…), the next customer can pay, since the order no
+// longer holds its lane.
+func TestBrowser_UnconfirmedFreesTheLaneAfterAcknowledgement(t *testing.T) {
+	rc := defaultConfig().Reconcile
+	rc.FastPollEvery = Duration(300 * time.Millisecond)
+	rc.FastPollFor = Duration(time.Second)
+	rc.Schedule = []Duration{Duration(300 * time.Millisecond)}
+	r := newBrowserRig(t, rigOptions{
+		// The customer pays, the answer is lost and the acquirer never tells
+		// the gateway while the test runs.
+		script:      termsim.Script{Action: termsim.Approve, Delay: 300 * time.Millisecond, LoseResponse: true, AcquirerDelay: time.Hour},
+		saleTimeout: 2 * time.Second,
+		reconcile:   &rc,
+	})
+	r.payOnPage("6", "6")
+	r.waitInstruction("Not confirmed by the bank — the customer may have been charged; tell the supervisor")
+	r.waitJS(visible("block"))
+	if eval[bool](r, visible("act-new")) {
+		t.Errorf("New payment is shown before the supervisor was told")
+	}
+	if att := r.text("attention"); !strings.Contains(att, "Tell the supervisor") {
+		t.Errorf("attention reads %q", att)
+	}
+	r.do(chromedp.Click(chromedp.ID("act-more")))
+	r.waitJS(`document.getElementById("dlg-confirm").open`)
+	r.do(chromedp.Click(chromedp.ID("dlg-ok")))
+	r.waitJS(visible("act-new") + ` && !document.getElementById("act-new").disabled`)
+	r.screenshot("unconfirmed-acknowledged")
+	r.w.Sim.SetDefault(browserApprove)
+	r.payOnPage("7")
+	r.waitInstruction("Payment successful")
+}

@@ -136,7 +136,8 @@ const ATTENTION = {
 
 function attentionText(p) {
   const m = ATTENTION[state.lang] || ATTENTION.en;
-  const k = p.attention || "";
+  // After every check, "unconfirmed" says more than why it was first flagged.
+  const k = p.status === "pending" && p.reason === "unconfirmed" ? "unconfirmed" : p.attention || "";
   if (m[k]) return m[k];
   if (state.lang === "en" && k) return k.charAt(0).toUpperCase() + k.slice(1) + ". " + m.other;
   return m.other;
@@ -444,7 +445,11 @@ function render() {
   const off = !connected;
   $("act-check").disabled = off;
   $("act-more").disabled = off || unlocked;
-  $("act-new").disabled = off || !state.lane || open || link !== "up" && link !== "handshaking";
+  // An order left unconfirmed after every check no longer holds its lane
+  // (the engine checks it daily): the next customer can pay once the
+  // supervisor has been told.
+  const holdsLane = open && !(p.status === "pending" && p.reason === "unconfirmed");
+  $("act-new").disabled = off || !state.lane || holdsLane || link !== "up" && link !== "handshaking";
   $("act-verify").disabled = off || !p || !(open || p.needs_attention);
   const overridden = !!p && !!p.override;
   show("act-cancel", !overridden);
@@ -453,7 +458,8 @@ function render() {
   $("act-retry").disabled = off || !p || !["verifying", "pending"].includes(p.status);
   $("act-override").disabled = off || !p || !["verifying", "pending"].includes(p.status) || overridden;
   $("act-refund").disabled = off || !p || p.status !== "paid" || p.refunded === p.amount;
-  for (const id of ["act-new", "act-refund"]) show(id, !blocking);
+  show("act-new", !blocking || unlocked);
+  show("act-refund", !blocking);
   renderLists();
 }
 
