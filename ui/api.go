@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -22,9 +23,14 @@ const (
 	maxReasonLen      = 512
 	maxCashierLen     = 64
 	maxLaneLen        = 64
-	maxWait           = 60 * time.Second // the cashier's verification window (posbridge.DefaultFastPollFor)
-	defaultPageLimit  = 50
-	maxPageLimit      = 500
+	// maxWait is the longest ?wait= of POST /payments: the terminal's answer
+	// plus the cashier's whole verification window
+	// (posbridge.DefaultFastPollFor) with room to spare, so that a POS that
+	// waits the longest gets pending or a final status, never verifying.
+	// The wait ends as soon as the payment leaves verifying.
+	maxWait          = 120 * time.Second
+	defaultPageLimit = 50
+	maxPageLimit     = 500
 )
 
 // payRequest is the body of POST /payments.
@@ -157,6 +163,10 @@ func (s *Server) handlePay(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, err)
 		return
 	}
+	if err := s.checkTerminal(r.Context(), req); err != nil {
+		writeError(w, r, s.logger, err)
+		return
+	}
 	o, err := s.svc.Pay(r.Context(), req)
 	if err != nil {
 		writeError(w, r, s.logger, err)
@@ -178,6 +188,35 @@ func (s *Server) handlePay(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, status, toPayment(o))
+}
+
+// checkTerminal refuses a new payment on a lane whose terminal link is down:
+// the sale could only wait for the link and then fail, while the page said
+// "Waiting for the customer". A repeat of a payment already made (same
+// Idempotency-Key) is not refused: it answers that payment. A link that is
+// handshaking is not down; the engine waits for it.
+func (s *Server) checkTerminal(ctx context.Context, req posbridge.PayRequest) error {
+	lanes, err := s.svc.Lanes(ctx)
+	if err != nil {
+		return err
+	}
+	for _, l := range lanes {
+		if l.ID != req.Lane || l.Link.State != posbridge.LinkDown {
+			continue
+		}
+		if req.IdempotencyKey != "" {
+			page, err := s.svc.Payments(ctx, posbridge.OrderFilter{IdempotencyKey: req.IdempotencyKey, Limit: 1})
+			if err != nil {
+				return err
+			}
+			if len(page.Orders) > 0 {
+				return nil
+			}
+		}
+		return &posbridge.Error{Code: posbridge.EUNAVAILABLE, Field: "lane", Message: fmt.Sprintf(
+			"The terminal of lane %s is not connected: no card payment can be taken on it. Check its cable and power; the payment was not started.", req.Lane)}
+	}
+	return nil
 }
 
 func printableASCII(s string) bool {

@@ -65,6 +65,12 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, &posbridge.Error{Code: codeForbidden, Message: "This origin may not open the event stream."})
 		return
 	}
+	if !websocket.IsWebSocketUpgrade(r) {
+		// Answered here in JSON, as the API's other errors; the upgrader's
+		// own refusal is plain text.
+		writeError(w, r, s.logger, invalid("", "This route is a websocket: send an Upgrade: websocket request."))
+		return
+	}
 	if !s.addStream() {
 		writeError(w, r, s.logger, posbridge.Errorf(posbridge.EUNAVAILABLE, "The server is shutting down."))
 		return

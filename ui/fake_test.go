@@ -269,7 +269,8 @@ func (f *fakeService) Payments(ctx context.Context, flt posbridge.OrderFilter) (
 			flt.Lane != "" && o.Lane != flt.Lane ||
 			!flt.From.IsZero() && o.CreatedAt.Before(flt.From) ||
 			!flt.To.IsZero() && !o.CreatedAt.Before(flt.To) ||
-			flt.NeedsAttention != nil && o.NeedsAttention != *flt.NeedsAttention {
+			flt.NeedsAttention != nil && o.NeedsAttention != *flt.NeedsAttention ||
+			flt.IdempotencyKey != "" && o.IdempotencyKey != flt.IdempotencyKey {
 			continue
 		}
 		matched++

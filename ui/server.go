@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,6 +61,11 @@ type Config struct {
 	MaxBodyBytes int64
 	// Logger receives the server's logs (slog.Default() when nil).
 	Logger *slog.Logger
+	// Demo, when set, serves /demo/ beside the API: "posbridge demo" puts
+	// its scenario picker there, and the cashier page shows the picker when
+	// GET /demo/scenario answers. Its requests pass the API's checks (a
+	// POST must be JSON from an allowed origin).
+	Demo http.Handler
 	// Registry holds extra collectors the daemon registers (for example the
 	// gateway's notification counters); GET /metrics serves them too.
 	Registry *prometheus.Registry
@@ -91,6 +97,7 @@ type Server struct {
 	shutdownOnce sync.Once
 	streamsMu    sync.Mutex // orders addStream against Close's Wait
 	streams      sync.WaitGroup
+	closed       atomic.Bool // the HTTP server was shut down
 }
 
 // NewServer returns a Server for svc; it does not listen until Open.
@@ -170,11 +177,12 @@ func (s *Server) URL() string { return "http://" + s.Addr() }
 
 // Close shuts the server down gracefully: it stops accepting, waits for
 // requests in flight until ctx ends, closes every websocket with 1001 (going
-// away) and waits for their goroutines. Safe to call without Open.
+// away) and waits for their goroutines. Safe to call without Open, and
+// more than once (a later call returns at once, nil).
 func (s *Server) Close(ctx context.Context) error {
 	s.signalShutdown()
 	var err error
-	if s.httpSrv != nil {
+	if s.httpSrv != nil && s.closed.CompareAndSwap(false, true) {
 		if e := s.httpSrv.Shutdown(ctx); e != nil {
 			err = fmt.Errorf("shut down http server: %w", e)
 			_ = s.httpSrv.Close()
@@ -267,6 +275,10 @@ func (s *Server) newHandler() http.Handler {
 		}
 		writeError(w, r, s.logger, posbridge.Errorf(posbridge.ENOTFOUND, "No such API route: %s %s.", r.Method, r.URL.Path))
 	})))
+	if s.cfg.Demo != nil {
+		mux.Handle("GET /demo/", s.requireAuth(s.cfg.Demo))
+		mux.Handle("POST /demo/", s.requireAuth(s.guardWrite(s.cfg.Demo)))
+	}
 	mux.Handle("/", s.requireAuth(staticHandler()))
 	return s.checkHost(s.limitBody(mux))
 }

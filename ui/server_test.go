@@ -649,3 +649,20 @@ func TestServer_Open(t *testing.T) {
 		}
 	})
 }
+
+// TestServer_CloseTwice: a second Close returns instead of waiting forever
+// for a serve result the first one consumed.
+func TestServer_CloseTwice(t *testing.T) {
+	s := NewServer(newTestFake(), Config{Addr: "127.0.0.1:0", Logger: discardLogger()})
+	if err := s.Open(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +45,7 @@ type browserRig struct {
 // rigOptions change the world a test starts with.
 type rigOptions struct {
 	script      termsim.Script // the simulated customer's default behaviour
+	scenario    string         // a demo scenario instead of script (with its picker)
 	saleTimeout time.Duration
 	reconcile   *ReconcileConfig
 	// hostRules maps host names for the browser (Chromium's
@@ -67,7 +69,7 @@ func newBrowserRig(t *testing.T, o rigOptions) *browserRig {
 	}
 	logger := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	d, w, stop, err := startDemoWorld(context.Background(), demoSetup{
-		dir: r.dir, listen: "127.0.0.1:0", script: o.script, logger: logger,
+		dir: r.dir, listen: "127.0.0.1:0", script: o.script, scenario: o.scenario, logger: logger,
 		saleTimeout: o.saleTimeout, reconcile: o.reconcile,
 	})
 	if err != nil {
@@ -288,8 +290,9 @@ func TestBrowser_LostResponseThenVerified(t *testing.T) {
 	}
 
 	r.w.Sandbox.ClearFaults()
-	r.waitJS(`!document.getElementById("act-verify").disabled`)
-	r.do(chromedp.Click(chromedp.ID("act-verify")))
+	// Not confirmed blocks the screen with one main action: "Check again".
+	r.waitJS(`!document.getElementById("act-check").disabled && document.getElementById("act-check").offsetParent !== null`)
+	r.do(chromedp.Click(chromedp.ID("act-check")))
 	r.waitInstruction("Payment successful")
 	r.screenshot("lost-response-verified")
 	if o := r.order(no); o.Status != posbridge.StatusPaid || o.Attempts != 1 {
@@ -314,8 +317,8 @@ func TestBrowser_EventStreamCutAndResumed(t *testing.T) {
 	if err := r.d.API.Close(ctx); err != nil {
 		t.Fatalf("close the API: %v", err)
 	}
-	r.waitJS(`document.body.dataset.connected === "false" && !document.getElementById("conn").hidden`)
-	if got := r.text("conn"); got != "Reconnecting…" {
+	r.waitJS(`document.body.dataset.connected === "false" && !document.getElementById("offline").hidden`)
+	if got := r.text("offline"); !strings.Contains(got, "Not connected to posbridge") {
 		t.Errorf("connection banner %q", got)
 	}
 	r.screenshot("stream-cut-reconnecting")

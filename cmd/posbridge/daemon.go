@@ -49,6 +49,8 @@ type daemonOptions struct {
 	openTerminal func(lane LaneConfig) terminal.Opener
 	// gatewayHTTP, when set, is the gateway client's HTTP client.
 	gatewayHTTP *http.Client
+	// demo, when set, is served at /demo/ beside the API (ui.Config.Demo).
+	demo http.Handler
 }
 
 // openDaemon starts everything cfg describes. It returns once the API and the
@@ -141,7 +143,7 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 	}
 	d.API = ui.NewServer(e, ui.Config{
 		Addr: cfg.API.Listen, Token: cfg.API.Token, AllowedOrigins: cfg.API.AllowedOrigins, AllowedHosts: cfg.API.AllowedHosts,
-		Lanes: lanes, Logger: component("api"), Registry: reg,
+		Lanes: lanes, Logger: component("api"), Registry: reg, Demo: opt.demo,
 		Components: func(context.Context) []ui.Component { return []ui.Component{gw.Component()} },
 	})
 	if err := d.API.Open(); err != nil {

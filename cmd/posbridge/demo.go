@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/posbridge/posbridge"
@@ -28,22 +30,54 @@ PayBy sandbox gateway on loopback, a simulated terminal (on a pseudo-terminal
 where the system has them, in memory elsewhere), and the daemon with its
 cashier page. Open the printed URL, press "New payment", enter an amount.
 
-Scenarios (what the simulated customer does with every sale):
+Scenarios (what the simulated customer and gateway do with every sale; the
+cashier page has a picker to change it while the demo runs):
   approve         pays after about a second (default)
   cancel          cancels on the terminal: "Payment not completed"
-  lost-response   pays, but the terminal's answer is lost: posbridge asks the
-                  terminal and the gateway, and shows the confirmed result
-  gateway-outage  pays while the gateway is down for a minute: the payment is
-                  "not confirmed yet" until the gateway answers again
+  decline         the card is declined: "Not paid", the card was declined
+  lost-response   pays, but the terminal's answer is lost: after 8 s posbridge
+                  closes and queries the sale and "Checks with the bank" (the
+                  gateway learns of the payment some seconds later), then
+                  shows it paid
+  gateway-outage  pays while the gateway is down for 30 s: "Checking with the
+                  bank", then "Not confirmed yet" after 15 s, then paid once
+                  the gateway answers again
 Ctrl-C ends it.
 `
 
-// demoScenarios are the simulated customer's behaviours.
-var demoScenarios = map[string]termsim.Script{
-	"approve":        {Action: termsim.Approve, Delay: 1500 * time.Millisecond},
-	"cancel":         {Action: termsim.Cancel, Delay: 2 * time.Second},
-	"lost-response":  {Action: termsim.Approve, Delay: 1500 * time.Millisecond, LoseResponse: true},
-	"gateway-outage": {Action: termsim.Approve, Delay: 1500 * time.Millisecond},
+// Demo timings: short enough to watch, long enough to see each step.
+const (
+	demoSaleTimeout   = 8 * time.Second  // a lost answer is given up on after this
+	demoFastPollEvery = time.Second      // the gateway is asked this often while the cashier waits
+	demoFastPollFor   = 15 * time.Second // then the payment is "not confirmed yet"
+	demoOutage        = 30 * time.Second // gateway-outage: how long the gateway is down after a sale starts
+	demoLateRecord    = 14 * time.Second // lost-response: the acquirer tells the gateway this long after the customer paid
+)
+
+// demoScenario is what the simulated customer and gateway do with every sale.
+type demoScenario struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	script      termsim.Script
+	outage      bool // gateway-outage: the gateway is down for demoOutage from each sale's start
+}
+
+// demoScenarios are the scenarios, in the picker's order.
+var demoScenarios = []demoScenario{
+	{Name: "approve", Description: "the customer pays", script: termsim.Script{Action: termsim.Approve, Delay: 1500 * time.Millisecond}},
+	{Name: "cancel", Description: "the customer cancels on the terminal", script: termsim.Script{Action: termsim.Cancel, Delay: 2 * time.Second}},
+	{Name: "decline", Description: "the card is declined", script: termsim.Script{Action: termsim.Decline, Delay: 1500 * time.Millisecond}},
+	{Name: "lost-response", Description: "the terminal's answer is lost", script: termsim.Script{Action: termsim.Approve, Delay: 1500 * time.Millisecond, LoseResponse: true, AcquirerDelay: demoLateRecord}},
+	{Name: "gateway-outage", Description: "the gateway is down for 30 s", script: termsim.Script{Action: termsim.Approve, Delay: 1500 * time.Millisecond}, outage: true},
+}
+
+func findScenario(name string) (demoScenario, bool) {
+	for _, sc := range demoScenarios {
+		if sc.Name == name {
+			return sc, true
+		}
+	}
+	return demoScenario{}, false
 }
 
 // runDemo runs "posbridge demo".
@@ -51,7 +85,7 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	fs.Usage = func() { fmt.Fprint(m.Stderr, demoUsage) }
-	scenario := fs.String("scenario", "approve", "approve, cancel, lost-response or gateway-outage")
+	scenario := fs.String("scenario", "approve", "approve, cancel, decline, lost-response or gateway-outage")
 	listen := fs.String("listen", DefaultAPIListen, "address of the cashier page and API")
 	dir := fs.String("dir", "", "where the demo keeps its database and keys (default: the user's cache directory)")
 	verbose := fs.Bool("v", false, "log everything (debug)")
@@ -61,8 +95,7 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 		}
 		return errUsage
 	}
-	script, ok := demoScenarios[*scenario]
-	if !ok || fs.NArg() > 0 {
+	if _, ok := findScenario(*scenario); !ok || fs.NArg() > 0 {
 		fs.Usage()
 		return errUsage
 	}
@@ -82,25 +115,130 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 	}
 	logger := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
 
-	d, stop, err := startDemo(ctx, demoSetup{dir: *dir, listen: *listen, script: script, outage: *scenario == "gateway-outage", logger: logger})
+	d, stop, err := startDemo(ctx, demoSetup{dir: *dir, listen: *listen, scenario: *scenario, logger: logger})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "posbridge demo: open the cashier page at %s\n", d.API.URL()+"/")
-	fmt.Fprintf(m.Stdout, "  scenario %q; database and keys in %s; Ctrl-C to stop\n", *scenario, *dir)
+	fmt.Fprintf(m.Stdout, "  scenario %q (change it on the page); database and keys in %s; Ctrl-C to stop\n", *scenario, *dir)
 	<-ctx.Done()
 	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return stop(stopCtx)
 }
 
+// demoControl is the demo's scenario: it serves the page's picker
+// (GET/POST /demo/scenario) and sets up the gateway's part of each sale.
+type demoControl struct {
+	w *demoWorld
+
+	mu       sync.Mutex
+	scenario demoScenario
+	timers   []*time.Timer
+}
+
+// set makes sc the scenario of the next sales and ends the previous one's
+// gateway faults.
+func (c *demoControl) set(sc demoScenario) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.scenario = sc
+	c.w.Sim.SetDefault(sc.script)
+	c.healLocked()
+}
+
+// healLocked ends every fault: the gateway answers and delivers what it held.
+func (c *demoControl) healLocked() {
+	for _, t := range c.timers {
+		t.Stop()
+	}
+	c.timers = nil
+	c.w.Sandbox.ClearFaults()
+	c.w.Sandbox.SetNotifier(sandbox.NotifierOptions{})
+	c.w.Sandbox.FlushNotifications()
+}
+
+// onEvent sets up the gateway's outage when a sale reaches the terminal.
+func (c *demoControl) onEvent(e posbridge.Event, started map[posbridge.OrderNo]bool) {
+	p := e.Payment
+	if p == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sc := c.scenario
+	if !sc.outage || p.Status != posbridge.StatusAtTerminal || started[p.No] {
+		return
+	}
+	started[p.No] = true
+	// The gateway answers 504 and holds its notifications, then delivers
+	// them late: the payment is checked, then not confirmed, then paid.
+	c.w.Sandbox.SetNotifier(sandbox.NotifierOptions{OutOfOrder: true})
+	c.w.Sandbox.SetFault("*", sandbox.Fault{Kind: sandbox.FaultCode, Code: "504", Msg: "SERVICE_TIMEOUT", Unsigned: true, Times: 1 << 20})
+	c.timers = append(c.timers, time.AfterFunc(demoOutage, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.healLocked()
+	}))
+}
+
+// watch follows the engine's events until sub closes or ctx ends.
+func (c *demoControl) watch(ctx context.Context, sub *posbridge.Subscription) {
+	started := map[posbridge.OrderNo]bool{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-sub.C:
+			if !ok {
+				return
+			}
+			c.onEvent(e, started)
+		}
+	}
+}
+
+// ServeHTTP answers GET /demo/scenario with the scenario and the list, and
+// POST /demo/scenario {"scenario":NAME} by switching to it.
+func (c *demoControl) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if r.URL.Path != "/demo/scenario" {
+		w.WriteHeader(http.StatusNotFound)
+		json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": "not_found", "message": "No such demo route."}})
+		return
+	}
+	if r.Method == http.MethodPost {
+		var req struct {
+			Scenario string `json:"scenario"`
+		}
+		sc, ok := demoScenario{}, false
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<10)).Decode(&req); err == nil {
+			sc, ok = findScenario(req.Scenario)
+		}
+		if !ok {
+			w.WriteHeader(http.StatusBadRequest)
+			json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": "invalid", "field": "scenario", "message": "No such scenario."}})
+			return
+		}
+		c.set(sc)
+	}
+	c.mu.Lock()
+	name := c.scenario.Name
+	c.mu.Unlock()
+	json.NewEncoder(w).Encode(map[string]any{"scenario": name, "scenarios": demoScenarios})
+}
+
 // demoSetup says how to start a demo world.
 type demoSetup struct {
 	dir    string
 	listen string // API address; a busy port falls back to any free one
-	script termsim.Script
-	outage bool
-	logger *slog.Logger
+	// scenario names a demoScenario (with its sale timeout and the demo's
+	// short verification window); when empty, script is the customer's
+	// behaviour and the gateway works.
+	scenario string
+	script   termsim.Script
+	logger   *slog.Logger
 	// saleTimeout bounds a sale at the terminal (20 s when zero), so a lost
 	// response is resolved while the viewer watches.
 	saleTimeout time.Duration
@@ -129,6 +267,24 @@ func startDemo(ctx context.Context, s demoSetup) (*Daemon, func(context.Context)
 // terminal, for tests to drive. Its cleanups capture the local w, never the
 // named result, which a failed return sets to nil before stop runs them.
 func startDemoWorld(ctx context.Context, s demoSetup) (d *Daemon, world *demoWorld, stop func(context.Context) error, err error) {
+	var ctl *demoControl
+	if s.scenario != "" {
+		sc, ok := findScenario(s.scenario)
+		if !ok {
+			return nil, nil, func(context.Context) error { return nil }, fmt.Errorf("demo: no scenario %q", s.scenario)
+		}
+		ctl = &demoControl{scenario: sc}
+		s.script = sc.script
+		if s.saleTimeout == 0 {
+			s.saleTimeout = demoSaleTimeout
+		}
+		if s.reconcile == nil {
+			rc := defaultConfig().Reconcile
+			rc.FastPollEvery = Duration(demoFastPollEvery)
+			rc.FastPollFor = Duration(demoFastPollFor)
+			s.reconcile = &rc
+		}
+	}
 	if s.saleTimeout == 0 {
 		s.saleTimeout = 20 * time.Second
 	}
@@ -239,24 +395,32 @@ sale_timeout = %q
 		return nil, nil, stop, ConfigErrors(errs)
 	}
 
+	if ctl != nil {
+		ctl.w = w
+		opts.demo = ctl
+	}
 	d, err = openDaemon(ctx, cfg, s.logger, opts)
 	if err != nil {
 		return nil, nil, stop, err
 	}
 	cleanups = append(cleanups, d.Close)
 	w.Sandbox.SetNotifyURL(d.NotifyURL() + "/notify/payby")
-	if s.outage {
-		// The gateway is down for a bit more than the cashier's minute of
-		// waiting (30 queries at 2 s), so the payment shows "not confirmed
-		// yet" before the reconciler confirms it: its API answers 504 and
-		// its notifications are held, then delivered late.
-		w.Sandbox.SetFault("*", sandbox.Fault{Kind: sandbox.FaultCode, Code: "504", Msg: "SERVICE_TIMEOUT", Unsigned: true, Times: 33})
-		w.Sandbox.SetNotifier(sandbox.NotifierOptions{OutOfOrder: true})
-		outageOver := time.AfterFunc(90*time.Second, func() {
-			w.Sandbox.SetNotifier(sandbox.NotifierOptions{})
-			w.Sandbox.FlushNotifications()
+	if ctl != nil {
+		sub := d.Engine.Subscribe(256)
+		watchCtx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); ctl.watch(watchCtx, sub) }()
+		cleanups = append(cleanups, func(context.Context) error {
+			cancel()
+			sub.Close()
+			<-done
+			ctl.mu.Lock()
+			for _, t := range ctl.timers {
+				t.Stop()
+			}
+			ctl.mu.Unlock()
+			return nil
 		})
-		cleanups = append(cleanups, func(context.Context) error { outageOver.Stop(); return nil })
 	}
 	return d, w, stop, nil
 }

@@ -1,20 +1,22 @@
 // posbridge cashier page: plain JS, no framework, no build step.
 // State comes from /api/v1 and the event stream (/api/v1/events?since=SEQ);
 // after a cut it reconnects with the last seq it saw and misses nothing.
+// With ?view=second it is a read-only second screen: the same state, no
+// actions.
 "use strict";
 
 const I18N = {
   en: {
-    lane: "Lane", terminal: "Terminal", gateway: "Gateway", reconnecting: "Reconnecting…",
+    lane: "Lane", terminal: "Terminal", gateway: "Gateway",
     current: "Current payment", no_payment: "No payment yet", order: "Order", card: "Card",
     checks: "Checks", refunded: "Refunded", new_payment: "New payment", verify: "Verify now",
     cancel: "Cancel payment", retry: "Retry on terminal", override: "Checked on the terminal",
     refund: "Refund", needs_attention: "Needs attention", recent: "Recent payments", all: "All",
     st_open: "In progress", close: "Close", charge: "Charge", amount: "Amount", reason: "Reason",
     your_name: "Your name", back: "Back", confirm: "Confirm", nothing: "Nothing here",
-    link_up: "connected", link_down: "not connected", link_handshaking: "connecting",
-    gw_ok: "OK", gw_waiting: "not confirming", gw_unknown: "—",
-    st_created: "Waiting", st_at_terminal: "On the terminal", st_verifying: "Checking",
+    link_up: "connected", link_down: "not connected", link_handshaking: "connecting", link_unknown: "unknown",
+    gw_ok: "OK", gw_waiting: "not confirming", gw_unknown: "unknown",
+    st_created: "Waiting for the customer", st_at_terminal: "Waiting for the customer", st_verifying: "Checking with the bank",
     st_pending: "Not confirmed", st_paid: "Paid", st_failed: "Not paid", st_canceled: "Canceled",
     confirm_cancel: "Cancel this payment?", confirm_cancel_text: "The bank is asked first; a payment that went through is kept.",
     confirm_retry: "Send this payment to the terminal again?", confirm_retry_text: "Only if the bank shows it unpaid.",
@@ -22,18 +24,30 @@ const I18N = {
     confirm_override: "You checked the terminal?", confirm_override_text: "Say what the terminal showed. The payment stays under check until the bank confirms it.",
     reason_required: "Please give a reason.", amount_invalid: "Enter an amount.",
     attention_prefix: "Needs attention: ",
+    offline: "Not connected to posbridge — do not take card payments",
+    offline_hint: "The page reconnects by itself. What you see below may be out of date.",
+    last_known: "Last known at ",
+    term_down: "Terminal not connected — card payments are refused on this lane until it is back. Check the terminal's cable and power.",
+    block_title: "Not confirmed by the bank",
+    block_text: "Do not take payment again and do not let the customer leave with a second charge. Press \"Check again\"; if it stays not confirmed, call the supervisor.",
+    check_again: "Check again", more: "Other actions…",
+    more_title: "Only with the supervisor",
+    more_text: "This payment may have gone through: the customer may have been charged. Canceling, retrying or marking it paid can lose the sale or charge the customer twice. Continue only if the supervisor agrees.",
+    rf_refunded: "Refunded", rf_pending: "Refund pending", rf_refundable: "Refundable",
+    refund_too_much: "More than can be refunded.",
+    demo: "Demo: customer",
   },
   ar: {
-    lane: "المسار", terminal: "الجهاز", gateway: "البوابة", reconnecting: "جارٍ إعادة الاتصال…",
+    lane: "المسار", terminal: "الجهاز", gateway: "البوابة",
     current: "الدفعة الحالية", no_payment: "لا توجد دفعة بعد", order: "الطلب", card: "البطاقة",
     checks: "عمليات التحقق", refunded: "المبلغ المسترد", new_payment: "دفعة جديدة", verify: "تحقق الآن",
     cancel: "إلغاء الدفعة", retry: "إعادة الإرسال إلى الجهاز", override: "تم التحقق على الجهاز",
     refund: "استرداد", needs_attention: "تحتاج إلى متابعة", recent: "الدفعات الأخيرة", all: "الكل",
     st_open: "قيد التنفيذ", close: "إغلاق", charge: "ادفع", amount: "المبلغ", reason: "السبب",
     your_name: "اسمك", back: "رجوع", confirm: "تأكيد", nothing: "لا شيء هنا",
-    link_up: "متصل", link_down: "غير متصل", link_handshaking: "جارٍ الاتصال",
-    gw_ok: "يعمل", gw_waiting: "لم يؤكد", gw_unknown: "—",
-    st_created: "انتظار", st_at_terminal: "على الجهاز", st_verifying: "جارٍ التحقق",
+    link_up: "متصل", link_down: "غير متصل", link_handshaking: "جارٍ الاتصال", link_unknown: "غير معروف",
+    gw_ok: "يعمل", gw_waiting: "لم يؤكد", gw_unknown: "غير معروف",
+    st_created: "بانتظار العميل", st_at_terminal: "بانتظار العميل", st_verifying: "جارٍ التحقق مع البنك",
     st_pending: "غير مؤكدة", st_paid: "مدفوعة", st_failed: "غير مدفوعة", st_canceled: "ملغاة",
     confirm_cancel: "إلغاء هذه الدفعة؟", confirm_cancel_text: "يُسأل البنك أولاً؛ الدفعة التي تمت تبقى.",
     confirm_retry: "إرسال هذه الدفعة إلى الجهاز مرة أخرى؟", confirm_retry_text: "فقط إذا أظهر البنك أنها غير مدفوعة.",
@@ -41,15 +55,108 @@ const I18N = {
     confirm_override: "هل تحققت من الجهاز؟", confirm_override_text: "اكتب ما أظهره الجهاز. تبقى الدفعة قيد التحقق حتى يؤكدها البنك.",
     reason_required: "يرجى ذكر السبب.", amount_invalid: "أدخل المبلغ.",
     attention_prefix: "تحتاج إلى متابعة: ",
+    offline: "غير متصل بـ posbridge — لا تأخذ دفعات بالبطاقة",
+    offline_hint: "تعيد الصفحة الاتصال تلقائياً. قد لا يكون ما تراه أدناه محدثاً.",
+    last_known: "آخر معلومة في ",
+    term_down: "الجهاز غير متصل — تُرفض الدفعات بالبطاقة على هذا المسار حتى يعود. افحص كابل الجهاز وتغذيته.",
+    block_title: "لم يؤكدها البنك",
+    block_text: "لا تأخذ الدفعة مرة أخرى. اضغط \"تحقق مرة أخرى\"؛ وإذا بقيت غير مؤكدة فاتصل بالمشرف.",
+    check_again: "تحقق مرة أخرى", more: "إجراءات أخرى…",
+    more_title: "فقط بموافقة المشرف",
+    more_text: "ربما تمت هذه الدفعة: ربما خُصم المبلغ من العميل. الإلغاء أو إعادة المحاولة أو تسجيلها مدفوعة قد يضيّع البيع أو يخصم من العميل مرتين. تابع فقط إذا وافق المشرف.",
+    rf_refunded: "المسترد", rf_pending: "استرداد قيد التنفيذ", rf_refundable: "القابل للاسترداد",
+    refund_too_much: "أكثر مما يمكن استرداده.",
+    demo: "تجربة: العميل",
   },
 };
+
+// Why a payment ended or is stuck (the API's reason), as sentences.
+const REASONS = {
+  en: {
+    declined: "The card was declined.",
+    canceled_by_user: "The customer canceled on the terminal.",
+    canceled_by_cashier: "Canceled by the cashier.",
+    gateway_failed: "The bank reports the payment failed.",
+    expired: "The bank never confirmed it; it was closed at the bank.",
+    not_sent: "The sale never reached the terminal.",
+    terminal_unavailable: "The terminal was not reachable.",
+    interrupted: "The sale was cut off; the terminal closed it without charging.",
+    unconfirmed: "The bank has not confirmed it after every check.",
+    amount_mismatch: "The bank reported a different amount.",
+    paid_after_close: "The bank reported it paid after it had been closed.",
+    cashier_override: "A cashier checked the terminal and vouched for it.",
+    cancel_refused: "The bank refused to cancel it because it is paid.",
+  },
+  ar: {
+    declined: "رُفضت البطاقة.",
+    canceled_by_user: "ألغى العميل العملية على الجهاز.",
+    canceled_by_cashier: "ألغاها الكاشير.",
+    gateway_failed: "أبلغ البنك أن الدفعة فشلت.",
+    expired: "لم يؤكدها البنك؛ أُغلقت لدى البنك.",
+    not_sent: "لم تصل العملية إلى الجهاز.",
+    terminal_unavailable: "تعذر الوصول إلى الجهاز.",
+    interrupted: "انقطعت العملية؛ أغلقها الجهاز دون خصم.",
+    unconfirmed: "لم يؤكدها البنك بعد كل عمليات التحقق.",
+    amount_mismatch: "أبلغ البنك عن مبلغ مختلف.",
+    paid_after_close: "أبلغ البنك أنها مدفوعة بعد إغلاقها.",
+    cashier_override: "تحقق كاشير من الجهاز وأكد الدفعة.",
+    cancel_refused: "رفض البنك الإلغاء لأنها مدفوعة.",
+  },
+};
+
+// Why a payment needs attention (the API's attention), as what happened and
+// what to do. The engine writes a code or, for a few cases, an English
+// sentence; both are keys here.
+const ATTENTION = {
+  en: {
+    paid_after_close: "The bank confirmed a payment on an order that had been closed: the customer was charged. Give the goods or refund it.",
+    amount_mismatch: "The bank reported a different amount. Compare with the bank's portal and tell the supervisor.",
+    cashier_override: "A cashier checked the terminal and said it showed the payment successful; the bank has not confirmed it yet.",
+    cancel_refused: "The bank refused to cancel because the payment went through: it is paid. Refund it if the sale did not happen.",
+    unconfirmed: "Not confirmed by the bank after every check: the customer may have been charged. Tell the supervisor.",
+    "terminal reports a payment the gateway does not know yet": "The terminal says paid but the bank does not know the payment yet. posbridge keeps checking; do not refund or charge again.",
+    "not confirmed by the gateway after every check; the terminal may have charged the customer": "Not confirmed by the bank after every check: the terminal may have charged the customer. Tell the supervisor.",
+    "closed although neither the terminal nor the gateway has a record of the sale": "Closed although neither the terminal nor the bank has a record of the sale. Tell the supervisor.",
+    "a refund notification disagreed with the stored refund": "The bank reported a refund that does not match. Tell the supervisor.",
+    other: "Tell the supervisor.",
+  },
+  ar: {
+    paid_after_close: "أكد البنك دفعة على طلب مغلق: خُصم المبلغ من العميل. سلّم البضاعة أو استرد المبلغ.",
+    amount_mismatch: "أبلغ البنك عن مبلغ مختلف. قارن مع بوابة البنك وأبلغ المشرف.",
+    cashier_override: "تحقق كاشير من الجهاز وقال إنه أظهر الدفعة ناجحة؛ لم يؤكدها البنك بعد.",
+    cancel_refused: "رفض البنك الإلغاء لأن الدفعة تمت: إنها مدفوعة. استردها إذا لم يتم البيع.",
+    unconfirmed: "لم يؤكدها البنك بعد كل عمليات التحقق: ربما خُصم المبلغ من العميل. أبلغ المشرف.",
+    "terminal reports a payment the gateway does not know yet": "يقول الجهاز إنها مدفوعة لكن البنك لا يعرفها بعد. يواصل posbridge التحقق؛ لا تسترد ولا تخصم مرة أخرى.",
+    "not confirmed by the gateway after every check; the terminal may have charged the customer": "لم يؤكدها البنك بعد كل عمليات التحقق: ربما خصم الجهاز المبلغ من العميل. أبلغ المشرف.",
+    "closed although neither the terminal nor the gateway has a record of the sale": "أُغلقت مع أنه لا سجل للعملية لدى الجهاز ولا البنك. أبلغ المشرف.",
+    "a refund notification disagreed with the stored refund": "أبلغ البنك عن استرداد لا يطابق المسجل. أبلغ المشرف.",
+    other: "أبلغ المشرف.",
+  },
+};
+
+function attentionText(p) {
+  const m = ATTENTION[state.lang] || ATTENTION.en;
+  // After every check, "unconfirmed" says more than why it was first flagged.
+  const k = p.status === "pending" && p.reason === "unconfirmed" ? "unconfirmed" : p.attention || "";
+  if (m[k]) return m[k];
+  if (state.lang === "en" && k) return k.charAt(0).toUpperCase() + k.slice(1) + ". " + m.other;
+  return m.other;
+}
+
+function reasonText(p) {
+  if (!p.reason || p.status === "pending" && p.reason === "cashier_override") return "";
+  return (REASONS[state.lang] || REASONS.en)[p.reason] || (REASONS.en[p.reason] || "");
+}
 
 // Arabic instructions, keyed like posbridge.Instruction decides the English one.
 function instructionAr(p) {
   switch (p.status) {
     case "created": case "at_terminal": return "بانتظار العميل على الجهاز";
     case "verifying": return "جارٍ التحقق من الدفعة مع البنك — يرجى الانتظار";
-    case "pending": return p.override ? "سُجلت مدفوعة بعد التحقق من الجهاز — لا يزال التأكيد جارياً" : "لم تتأكد بعد — لا تأخذ الدفعة مرة أخرى";
+    case "pending":
+      if (p.override) return "سُجلت مدفوعة بعد التحقق من الجهاز — لا يزال التأكيد جارياً";
+      if (p.reason === "unconfirmed") return "لم يؤكدها البنك — ربما خُصم المبلغ من العميل؛ أبلغ المشرف";
+      return "لم تتأكد بعد — لا تأخذ الدفعة مرة أخرى";
     case "paid": return p.needs_attention ? "تمت الدفعة بنجاح — تأكدت متأخرة؛ أبلغ المشرف" : "تمت الدفعة بنجاح";
     case "failed":
       if (p.reason === "terminal_unavailable" || p.reason === "not_sent") return "لم تكتمل الدفعة — تعذر الوصول إلى الجهاز؛ لم يُخصم من العميل";
@@ -59,21 +166,32 @@ function instructionAr(p) {
   return "";
 }
 
-const ICONS = { paid: "✓", failed: "✕", canceled: "✕", pending: "!", verifying: "…", at_terminal: "…", created: "…" };
+const ICONS = { paid: "✓", failed: "✕", canceled: "✕", pending: "!", verifying: "⟳", at_terminal: "…", created: "…" };
 const OPEN = ["created", "at_terminal", "verifying", "pending"];
+
+// How often the page checks that the daemon answers while the stream is
+// open (a daemon that hangs closes no websocket), and how long it waits.
+const HEALTH_EVERY = 1000;
+const HEALTH_TIMEOUT = 900;
 
 const state = {
   lang: localStorage.getItem("posbridge.lang") || "en",
   lane: localStorage.getItem("posbridge.lane") || "",
+  second: new URLSearchParams(location.search).get("view") === "second",
   currency: "AED",
   lanes: new Map(),    // id -> lane JSON (link, payment)
   orders: new Map(),   // order_no -> payment JSON, newest version kept
   active: new Map(),   // lane id -> order_no of its current payment
   lastSeq: null,       // seq of the last stored event applied
   ws: null,
+  connected: false,
+  lastTrue: null,      // when the daemon last answered (Date): what is shown was true then
   backoff: 250,
   retryTimer: null,
+  healthTimer: null,
   payKey: null,        // Idempotency-Key of the payment being entered
+  unlocked: null,      // order_no whose secondary actions the supervisor allowed
+  demo: null,          // the demo's scenarios, when the daemon is a demo
 };
 
 const $ = (id) => document.getElementById(id);
@@ -87,12 +205,14 @@ async function api(method, path, body, headers) {
     opts.headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(body === undefined ? {} : body);
   }
-  const res = await fetch("/api/v1" + path, opts);
+  const res = await fetch(path.startsWith("/demo/") ? path : "/api/v1" + path, opts);
   let data = null;
   try { data = await res.json(); } catch (e) { data = null; }
   if (!res.ok) {
     const msg = data && data.error ? data.error.message : res.status + " " + res.statusText;
-    throw new Error(msg);
+    const err = new Error(msg);
+    err.status = res.status;
+    throw err;
   }
   return data;
 }
@@ -103,6 +223,32 @@ function showError(err) {
   el.hidden = false;
   clearTimeout(showError.timer);
   showError.timer = setTimeout(() => { el.hidden = true; }, 6000);
+}
+
+// --- money and time ---------------------------------------------------------
+// Amounts are decimal strings with the currency's decimals; arithmetic is on
+// integer minor units.
+function decimalsOf(s) { return ((s || "").split(".")[1] || "").length; }
+function toMinor(s, exp) {
+  if (!/^\d+(\.\d+)?$/.test(s || "")) return NaN;
+  const [i, f = ""] = s.split(".");
+  if (f.length > exp) return NaN;
+  return Number(i) * 10 ** exp + Number((f + "0".repeat(exp)).slice(0, exp) || "0");
+}
+function fromMinor(n, exp) {
+  const s = String(Math.abs(n)).padStart(exp + 1, "0");
+  return (n < 0 ? "-" : "") + (exp ? s.slice(0, -exp) + "." + s.slice(-exp) : s);
+}
+function money(amount, currency) { return amount + " " + currency; }
+
+// Local wall-clock time (the API's times are UTC), Latin digits in every
+// locale, like the amounts.
+function fmtTime(iso, seconds) {
+  const d = iso instanceof Date ? iso : new Date(iso);
+  if (isNaN(d)) return "";
+  const o = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+  if (seconds) o.second = "2-digit";
+  return new Intl.DateTimeFormat("en-GB", o).format(d);
 }
 
 // --- state ----------------------------------------------------------------
@@ -154,6 +300,8 @@ function connect(resync) {
   ws.onmessage = async (msg) => {
     let ev;
     try { ev = JSON.parse(msg.data); } catch (e) { return; }
+    if (state.ws !== ws) return;
+    state.lastTrue = new Date();
     if (ev.type === "hello") {
       state.backoff = 250;
       if (first) {
@@ -166,7 +314,7 @@ function connect(resync) {
       }
       // Lane links are not stored as events; read them again.
       try { await loadLanes(); } catch (e) { showError(e); }
-      setConnected(true);
+      if (state.ws === ws) setConnected(true);
       render();
       return;
     }
@@ -198,37 +346,76 @@ function connect(resync) {
   ws.onerror = () => { /* onclose follows and reconnects */ };
 }
 
+// health asks /healthz while the stream is open: a daemon that stopped
+// answering without closing the socket is shown as not connected within
+// HEALTH_EVERY + HEALTH_TIMEOUT, and the stream is reopened.
+async function health() {
+  clearTimeout(state.healthTimer);
+  if (state.connected) {
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), HEALTH_TIMEOUT);
+    try {
+      const res = await fetch("/healthz", { cache: "no-store", signal: ctl.signal });
+      if (!res.ok) throw new Error(res.status);
+      state.lastTrue = new Date();
+    } catch (e) {
+      if (state.connected) {
+        const ws = state.ws;
+        setConnected(false);
+        state.ws = null;
+        if (ws) { ws.onclose = null; ws.close(); }
+        state.retryTimer = setTimeout(connect, 250);
+      }
+    } finally { clearTimeout(timer); }
+  }
+  state.healthTimer = setTimeout(health, HEALTH_EVERY);
+}
+
 function setConnected(ok) {
+  state.connected = ok;
   document.body.dataset.connected = ok ? "true" : "false";
-  $("conn").hidden = ok;
+  if (!ok) {
+    // Nothing the page holds can be acted on now.
+    for (const d of document.querySelectorAll("dialog[open]")) d.close();
+  }
+  render();
 }
 
 // --- rendering ----------------------------------------------------------------
-function money(amount, currency) { return amount + " " + currency; }
-
 function instruction(p) { return state.lang === "ar" ? instructionAr(p) : p.message; }
 
+function show(id, on) { $(id).hidden = !on; }
+
 function render() {
+  const connected = state.connected;
   document.body.dataset.lastSeq = state.lastSeq === null ? "" : String(state.lastSeq);
+  show("offline", !connected);
   const lane = state.lanes.get(state.lane);
-  const link = lane ? lane.link.state : "down";
+  const link = !connected ? "unknown" : lane ? lane.link.state : "down";
   $("ind-link").dataset.state = link;
   $("ind-link-text").textContent = t("link_" + link);
+  show("term-down", connected && !!lane && link === "down");
 
   const no = state.active.get(state.lane);
   const p = no ? state.orders.get(no) : null;
   const panel = $("panel");
   let gw = "unknown";
-  if (p) gw = p.status === "pending" ? "waiting" : (p.checks > 0 || p.status === "paid" ? "ok" : "unknown");
+  if (p && connected) gw = p.status === "pending" ? "waiting" : (p.checks > 0 || p.status === "paid" ? "ok" : "unknown");
   $("ind-gateway").dataset.state = gw;
   $("ind-gateway-text").textContent = t("gw_" + gw);
 
+  panel.dataset.stale = connected ? "false" : "true";
+  show("stale-note", !connected && !!state.lastTrue);
+  $("stale-note").textContent = state.lastTrue ? t("last_known") + fmtTime(state.lastTrue, true) : "";
+
   if (!p) {
     panel.dataset.status = "none";
+    delete panel.dataset.orderNo;
     $("icon").textContent = "·";
     $("amount").textContent = "—";
     $("headline").textContent = t("no_payment");
     setText("instruction", "");
+    $("reason").textContent = "";
     $("attention").hidden = true;
     for (const id of ["d-order", "d-card", "d-checks", "d-refunded"]) $(id).textContent = "—";
   } else {
@@ -238,21 +425,41 @@ function render() {
     $("amount").textContent = money(p.amount, p.currency);
     $("headline").textContent = t("st_" + p.status);
     setText("instruction", instruction(p));
+    $("reason").textContent = reasonText(p);
     const att = $("attention");
     att.hidden = !p.needs_attention;
-    att.textContent = p.needs_attention ? t("attention_prefix") + (p.attention || "") : "";
+    att.textContent = p.needs_attention ? t("attention_prefix") + attentionText(p) : "";
     $("d-order").textContent = p.order_no;
     $("d-card").textContent = p.card && p.card.last4 ? p.card.brand + " •••• " + p.card.last4 : "—";
     $("d-checks").textContent = String(p.checks);
     $("d-refunded").textContent = money(p.refunded, p.currency);
   }
-  const open = p && OPEN.includes(p.status);
-  $("act-new").disabled = !state.lane || !!open;
-  $("act-verify").disabled = !p || !(open || p.needs_attention);
-  $("act-cancel").disabled = !open;
-  $("act-retry").disabled = !p || !["verifying", "pending"].includes(p.status);
-  $("act-override").disabled = !p || !["verifying", "pending"].includes(p.status) || !!p.override;
-  $("act-refund").disabled = !p || p.status !== "paid" || p.refunded === p.amount;
+
+  // Not confirmed blocks the screen: one main action, the rest behind a
+  // confirmation that names the risk.
+  const blocking = !!p && p.status === "pending";
+  const unlocked = blocking && state.unlocked === p.order_no;
+  show("block", blocking && !state.second);
+  show("actions", !state.second && (!blocking || unlocked));
+  const open = !!p && OPEN.includes(p.status);
+  const off = !connected;
+  $("act-check").disabled = off;
+  $("act-more").disabled = off || unlocked;
+  // An order left unconfirmed after every check no longer holds its lane
+  // (the engine checks it daily): the next customer can pay once the
+  // supervisor has been told.
+  const holdsLane = open && !(p.status === "pending" && p.reason === "unconfirmed");
+  $("act-new").disabled = off || !state.lane || holdsLane || link !== "up" && link !== "handshaking";
+  $("act-verify").disabled = off || !p || !(open || p.needs_attention);
+  const overridden = !!p && !!p.override;
+  show("act-cancel", !overridden);
+  show("act-retry", !overridden);
+  $("act-cancel").disabled = off || !open;
+  $("act-retry").disabled = off || !p || !["verifying", "pending"].includes(p.status);
+  $("act-override").disabled = off || !p || !["verifying", "pending"].includes(p.status) || overridden;
+  $("act-refund").disabled = off || !p || p.status !== "paid" || p.refunded === p.amount;
+  show("act-new", !blocking || unlocked);
+  show("act-refund", !blocking);
   renderLists();
 }
 
@@ -287,7 +494,8 @@ function fillList(ul, items) {
     const b = document.createElement("button");
     b.type = "button";
     const left = document.createElement("span");
-    left.textContent = (p.created_at || "").slice(11, 16) + " · " + t("lane") + " " + p.lane;
+    left.className = "when";
+    left.textContent = fmtTime(p.created_at) + " · " + t("lane") + " " + p.lane;
     const amt = document.createElement("span");
     amt.className = "amt";
     amt.textContent = money(p.amount, p.currency);
@@ -295,6 +503,7 @@ function fillList(ul, items) {
     st.className = "st";
     st.dataset.status = p.status;
     st.textContent = t("st_" + p.status);
+    if (p.needs_attention) st.title = attentionText(p);
     b.append(left, amt, st);
     b.addEventListener("click", () => {
       state.lane = p.lane;
@@ -353,10 +562,25 @@ function keypad(v) {
   out.textContent = s || "0";
 }
 
+// keyboard lets a physical keyboard drive the open keypad: digits, "." or
+// ",", Backspace/Delete, Enter to charge (Escape closes the dialog).
+function keyboard(e) {
+  if (!$("dlg-pay").open || e.ctrlKey || e.metaKey || e.altKey) return;
+  let v = null;
+  if (/^[0-9]$/.test(e.key)) v = e.key;
+  else if (e.key === "." || e.key === "," || e.key === "Decimal") v = ".";
+  else if (e.key === "Backspace" || e.key === "Delete") v = "back";
+  else if (e.key === "Enter") { e.preventDefault(); charge(); return; }
+  if (v === null) return;
+  e.preventDefault();
+  keypad(v);
+}
+
 async function charge() {
   const amount = $("pay-display").textContent;
   if (!/^\d+(\.\d+)?$/.test(amount) || Number(amount) === 0) { showError(new Error(t("amount_invalid"))); return; }
   const btn = $("pay-go");
+  if (btn.disabled) return;
   btn.disabled = true;
   try {
     const p = await api("POST", "/payments", { lane: state.lane, amount, currency: state.currency }, { "Idempotency-Key": state.payKey });
@@ -371,9 +595,15 @@ async function charge() {
 function confirmDialog(opts) {
   $("dlg-confirm-title").textContent = t(opts.title);
   $("dlg-confirm-text").textContent = t(opts.text);
-  $("dlg-amount-row").hidden = !opts.amount;
+  $("dlg-amount-row").hidden = opts.amount === undefined;
   $("dlg-reason-row").hidden = !opts.reason;
   $("dlg-by-row").hidden = !opts.by;
+  $("refund-summary").hidden = !opts.summary;
+  if (opts.summary) {
+    $("rf-refunded").textContent = opts.summary.refunded;
+    $("rf-pending").textContent = opts.summary.pending;
+    $("rf-refundable").textContent = opts.summary.refundable;
+  }
   $("dlg-amount").value = opts.amount || "";
   $("dlg-reason").value = "";
   $("dlg-error").textContent = "";
@@ -381,8 +611,10 @@ function confirmDialog(opts) {
   $("dlg-ok").onclick = async () => {
     const reason = $("dlg-reason").value.trim();
     if (opts.reason && !reason) { $("dlg-error").textContent = t("reason_required"); return; }
+    const v = { amount: $("dlg-amount").value.trim(), reason, by: $("dlg-by").value.trim() };
+    if (opts.check) { const msg = opts.check(v); if (msg) { $("dlg-error").textContent = msg; return; } }
     try {
-      const p = await opts.run({ amount: $("dlg-amount").value.trim(), reason, by: $("dlg-by").value.trim() });
+      const p = await opts.run(v);
       dlg.close();
       if (p) { upsert(p); render(); }
     } catch (e) { $("dlg-error").textContent = e.message; }
@@ -390,7 +622,57 @@ function confirmDialog(opts) {
   dlg.showModal();
 }
 
+// openRefund shows what was refunded, what is still pending and what can
+// be refunded, and proposes the refundable amount.
+async function openRefund() {
+  const p0 = current();
+  if (!p0) return;
+  let p, refunds;
+  try {
+    [p, { refunds }] = await Promise.all([
+      api("GET", "/payments/" + p0.order_no),
+      api("GET", "/payments/" + p0.order_no + "/refunds"),
+    ]);
+  } catch (e) { showError(e); return; }
+  upsert(p);
+  const exp = decimalsOf(p.amount);
+  const pending = refunds.filter((r) => r.status === "requested" || r.status === "pending")
+    .reduce((sum, r) => sum + toMinor(r.amount, exp), 0);
+  const refundable = Math.max(0, toMinor(p.amount, exp) - toMinor(p.refunded, exp) - pending);
+  confirmDialog({
+    title: "confirm_refund", text: "confirm_refund_text", amount: fromMinor(refundable, exp), reason: true,
+    summary: {
+      refunded: money(p.refunded, p.currency),
+      pending: money(fromMinor(pending, exp), p.currency),
+      refundable: money(fromMinor(refundable, exp), p.currency),
+    },
+    check: (v) => {
+      const n = toMinor(v.amount, exp);
+      if (!(n > 0)) return t("amount_invalid");
+      if (n > refundable) return t("refund_too_much");
+      return "";
+    },
+    run: async (v) => {
+      const key = "refund-" + p.order_no + "-" + (crypto.randomUUID ? crypto.randomUUID() : Date.now());
+      await api("POST", "/payments/" + p.order_no + "/refunds", { amount: v.amount, reason: v.reason }, { "Idempotency-Key": key });
+      return api("GET", "/payments/" + p.order_no);
+    },
+  });
+}
+
+// The demo's scenario picker: shown only when the daemon is "posbridge demo".
+async function loadDemo() {
+  let d;
+  try { d = await api("GET", "/demo/scenario"); } catch (e) { return; }
+  if (!d || !Array.isArray(d.scenarios)) return;
+  const sel = $("demo-scenario");
+  sel.replaceChildren(...d.scenarios.map((s) => new Option(s.name + " — " + s.description, s.name)));
+  sel.value = d.scenario;
+  show("demo", true);
+}
+
 function init() {
+  if (state.second) document.body.dataset.view = "second";
   $("lang").addEventListener("click", () => {
     state.lang = state.lang === "ar" ? "en" : "ar";
     localStorage.setItem("posbridge.lang", state.lang);
@@ -404,11 +686,21 @@ function init() {
   $("filter").addEventListener("change", renderLists);
   $("act-new").addEventListener("click", openPay);
   $("keypad").addEventListener("click", (e) => { if (e.target.value) keypad(e.target.value); });
+  document.addEventListener("keydown", keyboard);
   $("pay-go").addEventListener("click", charge);
   for (const b of document.querySelectorAll('.dlg button[value="close"]')) {
     b.addEventListener("click", () => b.closest("dialog").close());
   }
-  $("act-verify").addEventListener("click", () => act(() => api("POST", "/payments/" + current().order_no + "/verify")));
+  const verify = () => act(() => api("POST", "/payments/" + current().order_no + "/verify"));
+  $("act-verify").addEventListener("click", verify);
+  $("act-check").addEventListener("click", verify);
+  $("act-more").addEventListener("click", () => {
+    const p = current();
+    confirmDialog({
+      title: "more_title", text: "more_text",
+      run: async () => { state.unlocked = p.order_no; render(); return null; },
+    });
+  });
   $("act-cancel").addEventListener("click", () => confirmDialog({
     title: "confirm_cancel", text: "confirm_cancel_text",
     run: () => api("POST", "/payments/" + current().order_no + "/cancel"),
@@ -421,18 +713,16 @@ function init() {
     title: "confirm_override", text: "confirm_override_text", reason: true, by: true,
     run: (v) => api("POST", "/payments/" + current().order_no + "/override", { reason: v.reason, by: v.by }),
   }));
-  $("act-refund").addEventListener("click", () => {
-    const p = current();
-    confirmDialog({
-      title: "confirm_refund", text: "confirm_refund_text", amount: p.amount, reason: true,
-      run: async (v) => {
-        await api("POST", "/payments/" + p.order_no + "/refunds", { amount: v.amount, reason: v.reason });
-        return api("GET", "/payments/" + p.order_no);
-      },
-    });
-  });
+  $("act-refund").addEventListener("click", openRefund);
+  $("demo-scenario").addEventListener("change", (e) => act(async () => {
+    await api("POST", "/demo/scenario", { scenario: e.target.value });
+    return null;
+  }));
   applyLang();
+  setConnected(false);
   connect();
+  health();
+  loadDemo();
 }
 
 document.addEventListener("DOMContentLoaded", init);
