@@ -5,8 +5,10 @@ package terminal_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -206,9 +208,13 @@ func TestOpenSerial_Pty(t *testing.T) {
 		}
 	}()
 	port.Close()
+	// go.bug.st/serial answers PortClosed when the read notices the close
+	// first, and the file's EBADF when the descriptor is gone first (seen
+	// on a loaded machine): both say the port is closed, and the driver
+	// ends the session on any read error.
 	var pe *serial.PortError
-	if err := <-errc; !errors.As(err, &pe) || pe.Code() != serial.PortClosed {
-		t.Fatalf("read after close: %v, want PortClosed", err)
+	if err := <-errc; !(errors.As(err, &pe) && pe.Code() == serial.PortClosed) && !errors.Is(err, syscall.EBADF) && !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("read after close: %v, want the port closed", err)
 	}
 	if _, err := terminal.OpenSerial(filepath.Join(t.TempDir(), "missing"), 0); err == nil {
 		t.Fatal("opened a missing port")
