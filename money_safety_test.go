@@ -636,3 +636,30 @@ func TestFailedRefundIsAskedAboutAgain(t *testing.T) {
 		}
 	})
 }
+
+// The cashier vouched for a payment ("checked on the terminal"), it was
+// then canceled, and the gateway later reports it paid: the payment after
+// the close must stay flagged, whatever the cashier said before.
+func TestPaidAfterCloseStaysFlaggedAfterAnOverride(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: saleTimeout, create: true})
+		te := newTestEngine(t, "", gw, term, true)
+		ctx := context.Background()
+		o := pay(t, te, "20.00")
+		await(t, te, o.No)
+		if _, err := te.Override(ctx, o.No, posbridge.By{Actor: posbridge.ActorCashier, Who: "amal", Reason: "screen said approved"}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := te.Cancel(ctx, o.No, cashier); err != nil || got.Status != posbridge.StatusCanceled {
+			t.Fatalf("cancel: %s, %v", got.Status, err)
+		}
+		gw.set(o.No, o.Amount, posbridge.GatewayPaid) // captured after the close
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		got, _ := te.Payment(ctx, o.No)
+		if got.Status != posbridge.StatusPaid || !got.NeedsAttention || got.Attention != string(posbridge.ReasonPaidAfterClose) {
+			t.Fatalf("paid after the close: %s attention %v %q", got.Status, got.NeedsAttention, got.Attention)
+		}
+	})
+}

@@ -203,7 +203,8 @@ func (o *Order) Apply(in Input, now time.Time) (bool, error) {
 	}
 	if r.NeedsAttention {
 		o.NeedsAttention = true
-		if o.Attention == "" {
+		if o.Attention == "" || o.Attention == string(ReasonCashierOverride) {
+			// A cashier's "checked on the terminal" is the lesser news.
 			o.Attention = string(r.Reason)
 		}
 	}
