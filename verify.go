@@ -183,7 +183,7 @@ func learn(o *Order, g GatewayOrder) bool {
 	if g.Status == GatewayFailed && o.TerminalOutcome == OutcomeApproved && !o.NeedsAttention {
 		o.NeedsAttention, o.Attention, changed = true, "the terminal approved this sale but the gateway says it failed", true
 	}
-	if g.Status.Paid() && o.Override != nil && o.Attention == string(ReasonCashierOverride) && o.Reason != ReasonPaidAfterClose {
+	if g.Status.Paid() && o.Override != nil && o.Attention == string(ReasonCashierOverride) {
 		// The cashier said so and the gateway agrees: nothing left to look at.
 		o.NeedsAttention, o.Attention, changed = false, "", true
 	}
