@@ -305,6 +305,22 @@ type waiter struct {
 	ch        chan Message // buffered 1
 }
 
+// wait registers a waiter for the answer to a request (requestID empty:
+// matched by order number alone); unwait removes it.
+func (c *Conn) wait(requestID, topic, orderNo string) *waiter {
+	w := &waiter{requestID: requestID, topic: topic, orderNo: orderNo, ch: make(chan Message, 1)}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.waiters[w] = struct{}{}
+	return w
+}
+
+func (c *Conn) unwait(w *waiter) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.waiters, w)
+}
+
 func (c *Conn) deliver(p []byte) {
 	m, err := DecodeMessage(p)
 	if err != nil {
@@ -390,15 +406,8 @@ func (c *Conn) exchange(ctx context.Context, m Message, linkWait, respTimeout ti
 	if err != nil {
 		return Message{}, false, fmt.Errorf("%s: %w: %w", m.Topic, posbridge.ErrTerminalUnavailable, err)
 	}
-	w := &waiter{requestID: m.RequestID, topic: m.Topic, orderNo: m.Biz.MerchantOrderNo, ch: make(chan Message, 1)}
-	c.mu.Lock()
-	c.waiters[w] = struct{}{}
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		delete(c.waiters, w)
-		c.mu.Unlock()
-	}()
+	w := c.wait(m.RequestID, m.Topic, m.Biz.MerchantOrderNo)
+	defer c.unwait(w)
 	j := &job{payload: payload, res: make(chan jobResult, 1)}
 	select {
 	case s.jobs <- j:
@@ -510,15 +519,8 @@ func (c *Conn) Reattach(ctx context.Context, no posbridge.OrderNo, until time.Ti
 	c.saleMu.Lock()
 	defer c.saleMu.Unlock()
 	log := c.log.With(posbridge.LogKeyOrder, string(no))
-	w := &waiter{topic: TopicOrder, orderNo: string(no), ch: make(chan Message, 1)}
-	c.mu.Lock()
-	c.waiters[w] = struct{}{}
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		delete(c.waiters, w)
-		c.mu.Unlock()
-	}()
+	w := c.wait("", TopicOrder, string(no))
+	defer c.unwait(w)
 	deadline := c.clock.NewTimer(max(until.Sub(c.clock.Now()), 0))
 	defer deadline.Stop()
 	for {
