@@ -84,6 +84,12 @@ type Config struct {
 	ReadTick         time.Duration // serial read timeout; an empty read is a tick
 	MaxPayload       int           // largest inbound payload accepted
 
+	// Trace, when set, receives a line for every frame in and out: the
+	// time, "in" or "out", and the frame in hex, with card numbers
+	// redacted (see RedactCardNumbers). Bytes that form no frame are not
+	// traced. Writes are serialized; a slow writer slows the link.
+	Trace io.Writer
+
 	Clock  posbridge.Clock
 	Logger *slog.Logger
 	// OnLinkChange is called, from the link's goroutine, after every change
@@ -146,6 +152,7 @@ type Conn struct {
 	clock posbridge.Clock
 	log   *slog.Logger
 	open  Opener
+	trace *tracer
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -181,7 +188,7 @@ func Open(cfg Config) (*Conn, error) {
 		open = SerialOpener(cfg.Port, cfg.Match, cfg.ReadTick)
 	}
 	c := &Conn{
-		cfg: cfg, clock: cfg.Clock, log: cfg.Logger, open: open,
+		cfg: cfg, clock: cfg.Clock, log: cfg.Logger, open: open, trace: &tracer{w: cfg.Trace},
 		state: posbridge.LinkDown, since: cfg.Clock.Now(),
 		upCh: make(chan struct{}), waiters: make(map[*waiter]struct{}),
 	}

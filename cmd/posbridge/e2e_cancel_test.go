@@ -3,6 +3,8 @@ package main
 import (
 	"net/http"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +25,8 @@ func TestE2E_CancelSaleTerminalNeverAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Only the close may end the sale.
-	cfg = []byte(strings.Replace(string(cfg), `sale_timeout = "4s"`, `sale_timeout = "2m"`, 1))
+	trace := filepath.Join(w.dir, "lane-1.trace")
+	cfg = []byte(strings.Replace(string(cfg), `sale_timeout = "4s"`, `sale_timeout = "2m"`+"\ntrace = "+strconv.Quote(trace), 1))
 	if err := os.WriteFile(w.cfgPath, cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -63,4 +66,8 @@ func TestE2E_CancelSaleTerminalNeverAnswers(t *testing.T) {
 		t.Fatalf("gateway has %+v", o)
 	}
 	t.Logf("cancel took %v", took)
+	b, err := os.ReadFile(trace)
+	if err != nil || !strings.Contains(string(b), " out 55aa01") || !strings.Contains(string(b), " in  55aa02") {
+		t.Fatalf("trace file: %v\n%s", err, b)
+	}
 }
