@@ -135,3 +135,28 @@ func TestParseScriptFile_Personality(t *testing.T) {
 		t.Fatal("accepted unknown keys")
 	}
 }
+
+// TestSim_FrameIDsAcrossHandshake: CodePay's SDK keeps counting frame ids
+// after a reconnect, and may reuse the last id it sent before; the terminal
+// accepts either after a handshake.
+func TestSim_FrameIDsAcrossHandshake(t *testing.T) {
+	for _, next := range []byte{1, 2, 200} {
+		synctest.Test(t, func(t *testing.T) {
+			_, e := startSim(t, termsim.Config{})
+			if r, _ := e.send(sale("F1", "1.00"), false); r.ResponseCode != "000" {
+				t.Fatalf("sale: %+v", r)
+			}
+			e.write(terminal.HandshakeFrame)
+			for f := range e.frames {
+				if f.Type == terminal.TypeHandshakeConfirm {
+					break
+				}
+			}
+			e.id = next - 1
+			q := terminal.Message{Topic: terminal.TopicQuery, RequestID: "q", Biz: terminal.BizData{MerchantOrderNo: "F1"}}
+			if r, _ := e.send(q, false); r.ResponseCode != "000" || r.Biz.TransStatus != "2" {
+				t.Fatalf("query with frame id %d after a handshake: %+v", next, r)
+			}
+		})
+	}
+}
