@@ -203,7 +203,10 @@ func (o *Order) Apply(in Input, now time.Time) (bool, error) {
 	}
 	if r.NeedsAttention {
 		o.NeedsAttention = true
-		if o.Attention == "" {
+		// A capture after the order was closed outranks a cashier's
+		// override note, which a gateway "paid" would otherwise clear
+		// (learn): the shop must refund it.
+		if o.Attention == "" || r.Reason == ReasonPaidAfterClose && o.Attention == string(ReasonCashierOverride) {
 			o.Attention = string(r.Reason)
 		}
 	}
