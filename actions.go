@@ -61,10 +61,34 @@ const cancelWait = 15 * time.Second
 // terminal and waits up to cancelWait for the sale's result. done is false
 // when the sale ended with an answer that still needs closing at the
 // gateway (the caller goes on with closeOrder).
+//
+// It waits for the sale to leave the terminal, not for the order to be
+// final: a "not charged" answer leaves the order verifying for
+// FastPollFor, and closeOrder (gateway first) is what settles it now. The
+// driver ends a sale whose close was answered 000 by querying the
+// terminal, so the wait is about one round trip even when the terminal
+// never answers the closed sale itself.
 func (e *Engine) closeOnTerminal(ctx context.Context, o Order) (Order, bool, error) {
 	e.closeTerminal(ctx, e.lanes[o.Lane], o.No)
 	wctx, cancel := context.WithTimeout(ctx, cancelWait)
-	got, err := e.Await(wctx, o.No)
+	got, err := func() (Order, error) {
+		sub := e.Bus.Subscribe(maxAwaitSubscriptions)
+		defer func() { sub.Close() }()
+		for {
+			o, err := e.load(wctx, o.No)
+			if err != nil || !o.Open() || o.Status != StatusCreated && o.Status != StatusAtTerminal && !e.onTerminal(o) {
+				return o, err
+			}
+			select {
+			case <-wctx.Done():
+				return o, nil
+			case _, ok := <-sub.C:
+				if !ok {
+					sub = e.Bus.Subscribe(maxAwaitSubscriptions)
+				}
+			}
+		}
+	}()
 	cancel()
 	switch {
 	case err != nil:

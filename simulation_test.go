@@ -450,7 +450,9 @@ func runScenario(t *testing.T, seed int64) {
 		lanes = append(lanes, "2")
 	}
 	for i, id := range lanes {
-		sim := termsim.New(termsim.Config{Acquirer: w.sb, Seed: uint64(seed)*10 + uint64(i), Heartbeat: 5 * time.Second, Logger: w.log, ReportCreated: sc.reportCreated})
+		pers, hb := pickPersonality(rand.New(rand.NewSource(seed*10 + int64(i) + 0x14)))
+		w.note("lane %s terminal personality %s heartbeat %s", id, pers, hb)
+		sim := termsim.New(termsim.Config{Acquirer: w.sb, Seed: uint64(seed)*10 + uint64(i), Heartbeat: hb, Logger: w.log, ReportCreated: sc.reportCreated, Personality: pers})
 		w.lanes = append(w.lanes, &simLane{id: id, sim: sim, pipe: termsim.NewPipe(sim)})
 	}
 	w.lock()
@@ -617,6 +619,25 @@ func pickScript(r *rand.Rand, sc scenario) (string, termsim.Script) {
 		n -= s.weight
 	}
 	panic("unreachable")
+}
+
+// pickPersonality draws a lane's terminal model and firmware quirks, as
+// measured against CodePay's client code, and its heartbeat period, from a
+// stream of its own so that the scenario's other draws stay as they were.
+func pickPersonality(r *rand.Rand) (termsim.Personality, time.Duration) {
+	p := termsim.Personality{
+		Keys:            []termsim.Keys{termsim.KeysBoth, termsim.KeysSnake, termsim.KeysCamel}[r.Intn(3)],
+		AckTick:         r.Intn(2) == 0,
+		SilentClose:     r.Intn(2) == 0,
+		NoAppID:         r.Intn(2) == 0,
+		KeepReplies:     r.Intn(3) == 0,
+		VoidNeedsAmount: r.Intn(4) == 0,
+	}
+	hb := 5 * time.Second
+	if r.Intn(3) == 0 {
+		hb = time.Second // the real terminal's period; costs wake-ups
+	}
+	return p, hb
 }
 
 func pickLinkFaults(r *rand.Rand) termsim.Faults {

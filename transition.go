@@ -203,8 +203,10 @@ func (o *Order) Apply(in Input, now time.Time) (bool, error) {
 	}
 	if r.NeedsAttention {
 		o.NeedsAttention = true
+		// A cashier's "checked on the terminal" note is the lesser news: a
+		// gateway "paid" would clear it (learn), leaving a capture after the
+		// close unflagged, and the shop must refund that.
 		if o.Attention == "" || o.Attention == string(ReasonCashierOverride) {
-			// A cashier's "checked on the terminal" is the lesser news.
 			o.Attention = string(r.Reason)
 		}
 	}

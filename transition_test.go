@@ -210,3 +210,27 @@ func TestTransition_RandomWalks(t *testing.T) {
 		}
 	}
 }
+
+// TestOrder_ApplyPaidAfterCloseOutranksOverride: a capture after the order
+// was closed names itself as the attention, even over a cashier's override
+// note, which a later gateway "paid" would clear.
+func TestOrder_ApplyPaidAfterCloseOutranksOverride(t *testing.T) {
+	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name, before, want string
+	}{
+		{"no-note", "", string(posbridge.ReasonPaidAfterClose)},
+		{"override-note", string(posbridge.ReasonCashierOverride), string(posbridge.ReasonPaidAfterClose)},
+		{"other-note", "gateway reports 1.00 AED paid for an order of 2.00 AED", "gateway reports 1.00 AED paid for an order of 2.00 AED"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := posbridge.Order{Status: posbridge.StatusCanceled, NeedsAttention: tt.before != "", Attention: tt.before}
+			if _, err := o.Apply(posbridge.Input{Kind: posbridge.InputGatewayPaid}, now); err != nil {
+				t.Fatal(err)
+			}
+			if o.Status != posbridge.StatusPaid || !o.NeedsAttention || o.Attention != tt.want {
+				t.Fatalf("after a capture of a canceled order: %+v", o)
+			}
+		})
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,6 +84,12 @@ type Config struct {
 	ReadTick         time.Duration // serial read timeout; an empty read is a tick
 	MaxPayload       int           // largest inbound payload accepted
 
+	// Trace, when set, receives a line for every frame in and out: the
+	// time, "in" or "out", and the frame in hex, with card numbers
+	// redacted (see RedactCardNumbers). Bytes that form no frame are not
+	// traced. Writes are serialized; a slow writer slows the link.
+	Trace io.Writer
+
 	Clock  posbridge.Clock
 	Logger *slog.Logger
 	// OnLinkChange is called, from the link's goroutine, after every change
@@ -145,6 +152,7 @@ type Conn struct {
 	clock posbridge.Clock
 	log   *slog.Logger
 	open  Opener
+	trace *tracer
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -158,6 +166,9 @@ type Conn struct {
 	sess    *session
 	upCh    chan struct{} // closed when a session comes up
 	waiters map[*waiter]struct{}
+	// inflight is the sale in progress, which a CloseOrder answered 000
+	// ends promptly (see order).
+	inflight *saleInFlight
 
 	frames, crcErrors, retransmits, reconnects atomic.Uint64
 	everUp                                     atomic.Bool
@@ -177,7 +188,7 @@ func Open(cfg Config) (*Conn, error) {
 		open = SerialOpener(cfg.Port, cfg.Match, cfg.ReadTick)
 	}
 	c := &Conn{
-		cfg: cfg, clock: cfg.Clock, log: cfg.Logger, open: open,
+		cfg: cfg, clock: cfg.Clock, log: cfg.Logger, open: open, trace: &tracer{w: cfg.Trace},
 		state: posbridge.LinkDown, since: cfg.Clock.Now(),
 		upCh: make(chan struct{}), waiters: make(map[*waiter]struct{}),
 	}
@@ -342,7 +353,7 @@ func (c *Conn) deliver(p []byte) {
 		// newer request's answer. A waiter without a request id (a sale
 		// re-attached after a restart) matches by order number alone.
 		for w := range c.waiters {
-			if m.Biz.MerchantOrderNo != "" && w.orderNo == m.Biz.MerchantOrderNo && w.topic == m.Topic &&
+			if no := m.Biz.OrderNo(); no != "" && w.orderNo == no && w.topic == m.Topic &&
 				(m.RequestID == "" || w.requestID == "") {
 				match = w
 				break
@@ -354,7 +365,7 @@ func (c *Conn) deliver(p []byte) {
 	}
 	c.mu.Unlock()
 	if match == nil {
-		c.log.Info("unmatched message dropped", posbridge.LogKeyOrder, m.Biz.MerchantOrderNo,
+		c.log.Info("unmatched message dropped", posbridge.LogKeyOrder, m.Biz.OrderNo(),
 			"topic", m.Topic, "request_id", m.RequestID, "code", m.ResponseCode)
 		return
 	}
@@ -390,7 +401,11 @@ func (c *Conn) currentSession(ctx context.Context, d time.Duration, abort <-chan
 // whether any byte of the request may have reached the terminal. Errors wrap
 // posbridge.ErrTerminalUnavailable when nothing was written, ErrNoResponse
 // otherwise.
-func (c *Conn) exchange(ctx context.Context, m Message, linkWait, respTimeout time.Duration, abort <-chan time.Time) (resp Message, written bool, err error) {
+//
+// closed, when not nil, ends the wait for the response with errSaleClosed
+// once the request is written: CloseOrder closes it when the terminal
+// closed the sale this request started.
+func (c *Conn) exchange(ctx context.Context, m Message, linkWait, respTimeout time.Duration, abort <-chan time.Time, closed <-chan struct{}) (resp Message, written bool, err error) {
 	m.RequestID = c.cfg.NewRequestID()
 	m.AppID = c.cfg.AppID
 	m.Version = "1.0"
@@ -446,6 +461,8 @@ func (c *Conn) exchange(ctx context.Context, m Message, linkWait, respTimeout ti
 			return Message{}, true, fmt.Errorf("%s: no answer in %v: %w", m.Topic, respTimeout, ErrNoResponse)
 		case <-abort:
 			return Message{}, true, fmt.Errorf("%s: gave up: %w", m.Topic, ErrNoResponse)
+		case <-closed:
+			return Message{}, true, fmt.Errorf("%s: %w", m.Topic, errSaleClosed)
 		case <-ctx.Done():
 			return Message{}, true, fmt.Errorf("%s: %w: %w", m.Topic, ctx.Err(), ErrNoResponse)
 		case <-c.ctx.Done():
@@ -484,11 +501,26 @@ func (c *Conn) order(ctx context.Context, transType string, no, orig posbridge.O
 		PayScenario: "SWIPE_CARD", ConfirmOnTerminal: &f, Expires: c.cfg.Expires,
 	}}
 	log := c.log.With(posbridge.LogKeyOrder, string(no))
-	resp, written, err := c.exchange(ctx, m, c.cfg.ConnectWait, c.cfg.SaleTimeout, nil)
+	inf := c.startSale(no)
+	defer c.endSale(inf)
+	resp, written, err := c.exchange(ctx, m, c.cfg.ConnectWait, c.cfg.SaleTimeout, nil, inf.closed)
 	var r posbridge.TerminalResult
 	switch {
 	case err != nil && !written:
 		return posbridge.TerminalResult{}, err
+	case errors.Is(err, errSaleClosed):
+		// The terminal closed the sale at the ECR's request. Whether and
+		// when it answers the closed sale is not documented, so ask it.
+		q, _, qerr := c.exchange(ctx, queryMessage(no), c.cfg.ConnectWait, c.cfg.RequestTimeout, nil, nil)
+		if qerr == nil {
+			r = resultOf(q, QueryOutcome(q))
+		}
+		if qerr != nil || r.Outcome == posbridge.OutcomeUnknown {
+			log.Warn("closed sale not settled by a query", posbridge.LogKeyError, qerr)
+			r = posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}
+		} else {
+			r.Message = strings.TrimSpace("closed by the ECR; queried: " + r.Message)
+		}
 	case err != nil:
 		log.Warn("sale without answer", posbridge.LogKeyError, err)
 		r = posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}
@@ -518,13 +550,15 @@ func (c *Conn) order(ctx context.Context, transType string, no, orig posbridge.O
 func (c *Conn) Reattach(ctx context.Context, no posbridge.OrderNo, until time.Time) (posbridge.TerminalResult, error) {
 	c.saleMu.Lock()
 	defer c.saleMu.Unlock()
+	inf := c.startSale(no)
+	defer c.endSale(inf)
 	log := c.log.With(posbridge.LogKeyOrder, string(no))
 	w := c.wait("", TopicOrder, string(no))
 	defer c.unwait(w)
 	deadline := c.clock.NewTimer(max(until.Sub(c.clock.Now()), 0))
 	defer deadline.Stop()
 	for {
-		resp, _, err := c.exchange(ctx, queryMessage(no), c.cfg.ConnectWait, c.cfg.RequestTimeout, nil)
+		resp, _, err := c.exchange(ctx, queryMessage(no), c.cfg.ConnectWait, c.cfg.RequestTimeout, nil, nil)
 		if err == nil {
 			if q := resultOf(resp, QueryOutcome(resp)); q.Outcome != posbridge.OutcomeUnknown {
 				log.Info("re-attached sale done", posbridge.LogKeyOutcome, string(q.Outcome))
@@ -542,6 +576,10 @@ func (c *Conn) Reattach(ctx context.Context, no posbridge.OrderNo, until time.Ti
 			log.Info("re-attached sale answered", posbridge.LogKeyOutcome, string(r.Outcome))
 			return r, nil
 		case <-poll.C():
+		case <-inf.closed:
+			// Closed at the ECR's request: query at once, not at the next poll.
+			poll.Stop()
+			inf.closed = nil
 		case <-deadline.C():
 			poll.Stop()
 			r := posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}
@@ -565,10 +603,10 @@ func (c *Conn) resolve(ctx context.Context, no posbridge.OrderNo) *posbridge.Ter
 	defer t.Stop()
 	abort := t.C()
 	log := c.log.With(posbridge.LogKeyOrder, string(no))
-	if _, _, err := c.exchange(ctx, closeMessage(no), c.cfg.ResolveTimeout, c.cfg.RequestTimeout, abort); err != nil {
+	if _, _, err := c.exchange(ctx, closeMessage(no), c.cfg.ResolveTimeout, c.cfg.RequestTimeout, abort, nil); err != nil {
 		log.Warn("close after ambiguous sale", posbridge.LogKeyError, err)
 	}
-	resp, _, err := c.exchange(ctx, queryMessage(no), c.cfg.ResolveTimeout, c.cfg.RequestTimeout, abort)
+	resp, _, err := c.exchange(ctx, queryMessage(no), c.cfg.ResolveTimeout, c.cfg.RequestTimeout, abort, nil)
 	if err != nil {
 		log.Warn("query after ambiguous sale", posbridge.LogKeyError, err)
 		return nil
@@ -577,12 +615,16 @@ func (c *Conn) resolve(ctx context.Context, no posbridge.OrderNo) *posbridge.Ter
 	return &q
 }
 
+// closeMessage and queryMessage name the order under both keys: the
+// protocol document and the Windows and Android SDKs send
+// merchant_order_no, the Java SDK's close sends merchantOrderNo, and a
+// terminal reads one or the other.
 func closeMessage(no posbridge.OrderNo) Message {
-	return Message{Topic: TopicClose, Biz: BizData{MerchantOrderNo: string(no)}}
+	return Message{Topic: TopicClose, Biz: BizData{MerchantOrderNo: string(no), MerchantOrderNoCamel: string(no)}}
 }
 
 func queryMessage(no posbridge.OrderNo) Message {
-	return Message{Topic: TopicQuery, Biz: BizData{MerchantOrderNo: string(no)}}
+	return Message{Topic: TopicQuery, Biz: BizData{MerchantOrderNo: string(no), MerchantOrderNoCamel: string(no)}}
 }
 
 // Query sends ecrhub.pay.query for no. Approved means charged (trans_status
@@ -590,7 +632,7 @@ func queryMessage(no posbridge.OrderNo) Message {
 // anything else Unknown. An error wraps ErrTerminalUnavailable when the
 // query was not sent, ErrNoResponse when it went unanswered.
 func (c *Conn) Query(ctx context.Context, no posbridge.OrderNo) (posbridge.TerminalResult, error) {
-	resp, _, err := c.exchange(ctx, queryMessage(no), c.cfg.ConnectWait, c.cfg.RequestTimeout, nil)
+	resp, _, err := c.exchange(ctx, queryMessage(no), c.cfg.ConnectWait, c.cfg.RequestTimeout, nil, nil)
 	if err != nil {
 		return posbridge.TerminalResult{}, fmt.Errorf("query %s: %w", no, err)
 	}
@@ -601,14 +643,48 @@ func (c *Conn) Query(ctx context.Context, no posbridge.OrderNo) (posbridge.Termi
 // answered 000, an error naming the code otherwise (201: could not close,
 // for example because it is paid), or a transport error as Query does.
 func (c *Conn) CloseOrder(ctx context.Context, no posbridge.OrderNo) error {
-	resp, _, err := c.exchange(ctx, closeMessage(no), c.cfg.ConnectWait, c.cfg.RequestTimeout, nil)
+	resp, _, err := c.exchange(ctx, closeMessage(no), c.cfg.ConnectWait, c.cfg.RequestTimeout, nil, nil)
 	if err != nil {
 		return fmt.Errorf("close %s: %w", no, err)
 	}
 	if code := NormalizeCode(resp.ResponseCode); code != CodeSuccess {
 		return &CodeError{Topic: TopicClose, Code: code, Message: resp.ResponseMsg}
 	}
+	c.mu.Lock()
+	if f := c.inflight; f != nil && f.no == no {
+		f.once.Do(func() { close(f.closedCh) })
+	}
+	c.mu.Unlock()
 	return nil
+}
+
+// errSaleClosed ends the wait for a sale's answer once the terminal has
+// closed the sale at the ECR's request (CloseOrder answered 000).
+var errSaleClosed = errors.New("sale closed on the terminal")
+
+// saleInFlight is the sale (or re-attached sale) holding the sale slot.
+type saleInFlight struct {
+	no       posbridge.OrderNo
+	closedCh chan struct{}
+	closed   <-chan struct{} // closedCh, for the sale's own use
+	once     sync.Once
+}
+
+func (c *Conn) startSale(no posbridge.OrderNo) *saleInFlight {
+	ch := make(chan struct{})
+	f := &saleInFlight{no: no, closedCh: ch, closed: ch}
+	c.mu.Lock()
+	c.inflight = f
+	c.mu.Unlock()
+	return f
+}
+
+func (c *Conn) endSale(f *saleInFlight) {
+	c.mu.Lock()
+	if c.inflight == f {
+		c.inflight = nil
+	}
+	c.mu.Unlock()
 }
 
 // CodeError is a terminal's refusal: a response code other than 000.

@@ -61,22 +61,36 @@ type Message struct {
 // BizData is the union of the biz_data fields the driver and the simulator
 // use, for requests and responses.
 type BizData struct {
-	TransType         string `json:"trans_type,omitempty"`
-	MerchantOrderNo   string `json:"merchant_order_no,omitempty"`
-	OrigMerchantNo    string `json:"orig_merchant_order_no,omitempty"`
-	OrderAmount       string `json:"order_amount,omitempty"`
-	PriceCurrency     string `json:"price_currency,omitempty"`
-	PayScenario       string `json:"pay_scenario,omitempty"`
-	ConfirmOnTerminal *bool  `json:"confirm_on_terminal,omitempty"`
-	Expires           int    `json:"expires,omitempty"`
-	TransStatus       string `json:"trans_status,omitempty"`
-	TransNo           string `json:"trans_no,omitempty"`
-	PayMethodID       string `json:"pay_method_id,omitempty"`
-	CardNo            string `json:"card_no,omitempty"`
-	TransEndTime      string `json:"trans_end_time,omitempty"`
+	TransType       string `json:"trans_type,omitempty"`
+	MerchantOrderNo string `json:"merchant_order_no,omitempty"`
+	// MerchantOrderNoCamel is the order number under the key CodePay's Java
+	// SDK sends in ecrhub.pay.close (merchantOrderNo). The driver sends both
+	// keys in close and query; see BizData.OrderNo for reading.
+	MerchantOrderNoCamel string `json:"merchantOrderNo,omitempty"`
+	OrigMerchantNo       string `json:"orig_merchant_order_no,omitempty"`
+	OrderAmount          string `json:"order_amount,omitempty"`
+	PriceCurrency        string `json:"price_currency,omitempty"`
+	PayScenario          string `json:"pay_scenario,omitempty"`
+	ConfirmOnTerminal    *bool  `json:"confirm_on_terminal,omitempty"`
+	Expires              int    `json:"expires,omitempty"`
+	TransStatus          string `json:"trans_status,omitempty"`
+	TransNo              string `json:"trans_no,omitempty"`
+	PayMethodID          string `json:"pay_method_id,omitempty"`
+	CardNo               string `json:"card_no,omitempty"`
+	TransEndTime         string `json:"trans_end_time,omitempty"`
 	// Padding is never set by the driver; the simulator uses it to build
 	// oversize frames.
 	Padding string `json:"padding,omitempty"`
+}
+
+// OrderNo returns the order number under either key: merchant_order_no
+// (the protocol document, the Windows and Android SDKs), else
+// merchantOrderNo (the Java SDK's close).
+func (b BizData) OrderNo() string {
+	if b.MerchantOrderNo != "" {
+		return b.MerchantOrderNo
+	}
+	return b.MerchantOrderNoCamel
 }
 
 // wireMessage mirrors Message with lenient field types.
@@ -94,6 +108,7 @@ type wireMessage struct {
 type wireBiz struct {
 	TransType       lenient `json:"trans_type"`
 	MerchantOrderNo lenient `json:"merchant_order_no"`
+	MerchantCamel   lenient `json:"merchantOrderNo"`
 	OrigMerchantNo  lenient `json:"orig_merchant_order_no"`
 	OrderAmount     lenient `json:"order_amount"`
 	PriceCurrency   lenient `json:"price_currency"`
@@ -153,7 +168,8 @@ func DecodeMessage(p []byte) (Message, error) {
 		if err := json.Unmarshal(b, &wb); err == nil {
 			m.Biz = BizData{
 				TransType: string(wb.TransType), MerchantOrderNo: string(wb.MerchantOrderNo),
-				OrigMerchantNo: string(wb.OrigMerchantNo), OrderAmount: string(wb.OrderAmount),
+				MerchantOrderNoCamel: string(wb.MerchantCamel),
+				OrigMerchantNo:       string(wb.OrigMerchantNo), OrderAmount: string(wb.OrderAmount),
 				PriceCurrency: string(wb.PriceCurrency), PayScenario: string(wb.PayScenario),
 				TransStatus: string(wb.TransStatus), TransNo: string(wb.TransNo),
 				PayMethodID: string(wb.PayMethodID), CardNo: string(wb.CardNo),

@@ -55,6 +55,7 @@ func (c *Conn) runSession(rw io.ReadWriteCloser) (wasUp bool, err error) {
 				return
 			}
 			c.frames.Add(1)
+			c.trace.frame(c.clock.Now(), "in", f)
 			select {
 			case frames <- f:
 			case <-stop:
@@ -72,6 +73,7 @@ func (c *Conn) runSession(rw io.ReadWriteCloser) (wasUp bool, err error) {
 		if err != nil {
 			return err
 		}
+		c.trace.frame(c.clock.Now(), "out", f)
 		if _, err := rw.Write(b); err != nil {
 			return fmt.Errorf("write frame: %w", mapPortError(err))
 		}

@@ -126,6 +126,19 @@ type LaneConfig struct {
 	Baud         int      `toml:"baud"`
 	AppID        string   `toml:"app_id"`
 	SaleTimeout  Duration `toml:"sale_timeout"`
+	// Heartbeat is how often posbridge heartbeats on an idle link; zero
+	// takes the driver's default (1s, as CodePay's SDK).
+	Heartbeat Duration `toml:"heartbeat"`
+	// LinkTimeout is how long without a valid frame before the link is
+	// down; zero takes the driver's default (6s).
+	LinkTimeout Duration `toml:"link_timeout"`
+	// RequestTimeout bounds the wait for the answer to a query or close
+	// (the query that ends a sale closed by a cancel too); zero takes the
+	// driver's default (30s).
+	RequestTimeout Duration `toml:"request_timeout"`
+	// Trace is a file to append every frame in and out to, in hex, with
+	// card numbers redacted; empty traces nothing.
+	Trace string `toml:"trace"`
 }
 
 // MetricsConfig is the [metrics] section: an optional second listener that
@@ -647,6 +660,17 @@ func (c *Config) checkLanes(add func(key, format string, args ...any), reported 
 		}
 		if l.SaleTimeout <= 0 && !reported(k("sale_timeout")) {
 			add(k("sale_timeout"), "%s: must be positive", l.SaleTimeout.Std())
+		}
+		for _, d := range []struct {
+			name string
+			v    Duration
+		}{{"heartbeat", l.Heartbeat}, {"link_timeout", l.LinkTimeout}, {"request_timeout", l.RequestTimeout}} {
+			if d.v < 0 && !reported(k(d.name)) {
+				add(k(d.name), "%s: must not be negative (leave it out for the default)", d.v.Std())
+			}
+		}
+		if l.Heartbeat > 0 && l.LinkTimeout > 0 && l.LinkTimeout <= l.Heartbeat && !reported(k("link_timeout")) {
+			add(k("link_timeout"), "%s: must be longer than heartbeat (%s)", l.LinkTimeout.Std(), l.Heartbeat.Std())
 		}
 	}
 }

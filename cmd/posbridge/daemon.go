@@ -41,6 +41,7 @@ type Daemon struct {
 	logger     *slog.Logger
 	closeOnce  sync.Once
 	closeErr   error
+	traces     []*os.File // the lanes' trace files, closed after the terminals
 }
 
 // daemonOptions are what the demo and tests replace that a config file cannot say.
@@ -91,11 +92,14 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 	terms := map[string]posbridge.Terminal{}
 	for _, l := range cfg.Lanes {
 		tc := terminal.Config{
-			Port:        l.Port,
-			Match:       terminal.PortMatch{VID: l.VID, PID: l.PID, SerialNumber: l.SerialNumber, NameKeyword: l.PortKeyword},
-			AppID:       l.AppID,
-			SaleTimeout: l.SaleTimeout.Std(),
-			Logger:      component("terminal").With(posbridge.LogKeyLane, l.ID),
+			Port:           l.Port,
+			Match:          terminal.PortMatch{VID: l.VID, PID: l.PID, SerialNumber: l.SerialNumber, NameKeyword: l.PortKeyword},
+			AppID:          l.AppID,
+			SaleTimeout:    l.SaleTimeout.Std(),
+			Heartbeat:      l.Heartbeat.Std(),
+			LinkTimeout:    l.LinkTimeout.Std(),
+			RequestTimeout: l.RequestTimeout.Std(),
+			Logger:         component("terminal").With(posbridge.LogKeyLane, l.ID),
 			OnLinkChange: func(st posbridge.LinkStatus) {
 				if e := engine.Load(); e != nil {
 					e.LinkChanged(l.ID, st)
@@ -104,6 +108,14 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 		}
 		if opt.openTerminal != nil {
 			tc.Open = opt.openTerminal(l)
+		}
+		if l.Trace != "" {
+			f, err := os.OpenFile(l.Trace, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+			if err != nil {
+				return d, fmt.Errorf("lane %s: trace: %w", l.ID, err)
+			}
+			d.traces = append(d.traces, f)
+			tc.Trace = f
 		}
 		conn, err := terminal.Open(tc)
 		if err != nil {
@@ -213,6 +225,9 @@ func (d *Daemon) Close(ctx context.Context) error {
 		}
 		for _, t := range d.Terminals {
 			keep(t.Close())
+		}
+		for _, f := range d.traces {
+			keep(f.Close())
 		}
 		if d.Store != nil {
 			keep(d.Store.Close())

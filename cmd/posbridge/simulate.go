@@ -6,26 +6,46 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/gateway/sandbox"
 	"github.com/posbridge/posbridge/terminal/termsim"
 )
 
 const simulateUsage = `Usage:
-  posbridge simulate terminal --link PATH [--script FILE]
+  posbridge simulate terminal --link PATH [--script FILE] [--sandbox URL]
+                             [--heartbeat DURATION]
 
 Runs a simulated CodePay terminal on a new pseudo-terminal and points the
 symlink PATH at it, so that any serial client (posbridge itself with
 port = PATH) can talk to it. By default every sale is approved after about a
 second. It runs until interrupted.
 
+--sandbox URL charges the card in a separately running "posbridge sandbox":
+URL is its control URL (control_url in its sandbox.json, ending in
+/_sandbox) or its base URL. The terminal records every sale, void and refund
+there as the acquirer would, before it answers, so sandbox, terminal and
+daemon run as three processes with the sandbox the single truth about money.
+
+--heartbeat is the terminal's heartbeat period (default 1s, as CodePay's
+SDK sends).
+
 The script file is JSON:
   {"default": {"action": "approve", "delay": "1s"},
-   "orders":  {"ORDER123": {"action": "decline"}}}
-Actions: approve, decline, cancel, read_timeout, never. Other keys: code,
-success_code ("000" or "0"), twice, lose_response, after_reconnect.
+   "orders":  {"ORDER123": {"action": "decline"}},
+   "personality": {"keys": "snake", "ack_tick": true, "silent_close": true}}
+Actions: approve, decline, cancel, read_timeout, never, decline_charged.
+Other keys: code, success_code ("000" or "0"), twice, lose_response,
+after_reconnect, acquirer_delay. Personality keys (quirks of real terminals):
+keys ("", "snake" or "camel": the order number's key read in close and
+query), ack_tick (ACK on a 100 ms tick, piggybacked on data), silent_close
+(never answer a sale closed by the ECR), void_needs_amount, no_app_id,
+keep_replies (keep unsent answers across a handshake).
 `
 
 // runSimulate runs "posbridge simulate terminal".
@@ -39,6 +59,8 @@ func (m *Main) runSimulate(ctx context.Context, args []string) error {
 	fs.Usage = func() { fmt.Fprint(m.Stderr, simulateUsage) }
 	link := fs.String("link", "", "symlink to point at the simulated terminal's serial device")
 	script := fs.String("script", "", "JSON file scripting the outcomes")
+	sandboxURL := fs.String("sandbox", "", "control or base URL of a running posbridge sandbox to charge cards in")
+	heartbeat := fs.Duration("heartbeat", termsim.DefaultHeartbeat, "heartbeat period")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -51,22 +73,33 @@ func (m *Main) runSimulate(ctx context.Context, args []string) error {
 	}
 	def := termsim.Script{Action: termsim.Approve, Delay: time.Second}
 	var orders map[string]termsim.Script
+	var pers termsim.Personality
 	if *script != "" {
 		b, err := os.ReadFile(*script)
 		if err != nil {
 			return fmt.Errorf("read script: %w", err)
 		}
-		d, o, err := termsim.ParseScripts(b)
+		f, err := termsim.ParseScriptFile(b)
 		if err != nil {
 			return fmt.Errorf("%s: %w", *script, err)
 		}
-		if d.Action != "" || d.DelayText != "" {
-			def = d
+		if f.Default.Action != "" || f.Default.DelayText != "" {
+			def = f.Default
 		}
-		orders = o
+		orders, pers = f.Orders, f.Personality
 	}
 	logger := slog.New(slog.NewTextHandler(m.Stderr, nil))
-	sim := termsim.New(termsim.Config{Logger: logger, Default: def})
+	cfg := termsim.Config{Logger: logger, Default: def, Personality: pers, Heartbeat: *heartbeat}
+	if *sandboxURL != "" {
+		u, err := sandboxControlURL(*sandboxURL)
+		if err != nil {
+			return err
+		}
+		cfg.Acquirer = &sandbox.ControlClient{URL: u, HTTP: &http.Client{Timeout: 10 * time.Second}}
+		logger.Info("charging cards in the sandbox", "control_url", u)
+	}
+	sim := termsim.New(cfg)
+	defer sim.Close()
 	for no, sc := range orders {
 		sim.SetScript(posbridge.OrderNo(no), sc)
 	}
@@ -81,4 +114,18 @@ func (m *Main) runSimulate(ctx context.Context, args []string) error {
 		return nil
 	}
 	return fmt.Errorf("simulate terminal: %w", err)
+}
+
+// sandboxControlURL returns the control URL of a sandbox given its control
+// URL or its base URL.
+func sandboxControlURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("--sandbox %q: want the sandbox's http URL: %w", raw, errUsage)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	if !strings.HasSuffix(u.Path, "/_sandbox") {
+		u.Path += "/_sandbox"
+	}
+	return u.String(), nil
 }

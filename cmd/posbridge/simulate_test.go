@@ -7,12 +7,17 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"go.bug.st/serial"
+
+	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/gateway/sandbox"
+	"github.com/posbridge/posbridge/terminal"
 )
 
 // rawClient is an independent ECRHub client written from the public protocol
@@ -190,5 +195,83 @@ func TestPorts_Runs(t *testing.T) {
 	}
 	if out.Len() == 0 {
 		t.Fatal("ports printed nothing")
+	}
+}
+
+// TestSimulateTerminal_Sandbox runs the simulated terminal against a
+// sandbox reached only through its control URL, as a separate process
+// would, and checks that the sandbox learned of the money before the
+// terminal answered, and of nothing for a decline it never charged.
+func TestSimulateTerminal_Sandbox(t *testing.T) {
+	dir := t.TempDir()
+	keys, err := sandbox.LoadOrCreateKeys(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := sandbox.New(sandbox.Config{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sbURL, stopSB, err := serveLoopback(sb.Handler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopSB(context.Background()); sb.Close() })
+
+	script := filepath.Join(dir, "script.json")
+	os.WriteFile(script, []byte(`{"default":{"action":"approve","delay":"50ms"},"orders":{"SBX2":{"action":"cancel"}},"personality":{"keys":"snake","silent_close":true}}`), 0o600)
+	link := filepath.Join(dir, "codepay")
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr syncBuffer
+	m := &Main{Stdout: io.Discard, Stderr: &stderr}
+	done := make(chan error, 1)
+	go func() {
+		done <- m.Run(ctx, []string{"simulate", "terminal", "--link", link, "--script", script, "--sandbox", sbURL, "--heartbeat", "1s"})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("simulate returned %v", err)
+		}
+	}()
+	for i := 0; ; i++ {
+		if _, err := os.Stat(link); err == nil {
+			break
+		}
+		if i > 500 {
+			t.Fatalf("no link at %s; stderr: %s", link, stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	conn, err := terminal.Open(terminal.Config{Port: link, AppID: "A1", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	aed := posbridge.Money{Minor: 4200, Currency: "AED"}
+	r, err := conn.Sale(context.Background(), posbridge.Sale{OrderNo: "SBX1", Amount: aed})
+	if err != nil || r.Outcome != posbridge.OutcomeApproved {
+		t.Fatalf("sale: %+v, %v", r, err)
+	}
+	if o, ok := sb.Order("SBX1"); !ok || o.Status != sandbox.StatusPaid {
+		t.Fatalf("sandbox order after the approved sale: %+v %v", o, ok)
+	}
+	r, err = conn.Sale(context.Background(), posbridge.Sale{OrderNo: "SBX2", Amount: aed})
+	if err != nil || r.Outcome != posbridge.OutcomeCanceledByUser {
+		t.Fatalf("canceled sale: %+v, %v", r, err)
+	}
+	if got := sb.Charges(); got["SBX1"] != 1 || got["SBX2"] != 0 {
+		t.Fatalf("sandbox charges %v", got)
+	}
+
+	for _, bad := range []string{"ftp://x", "not a url", ""} {
+		if _, err := sandboxControlURL(bad); err == nil {
+			t.Errorf("sandboxControlURL(%q) accepted", bad)
+		}
+	}
+	for in, want := range map[string]string{"http://h:1": "http://h:1/_sandbox", "http://h:1/_sandbox/": "http://h:1/_sandbox"} {
+		if got, err := sandboxControlURL(in); err != nil || got != want {
+			t.Errorf("sandboxControlURL(%q) = %q, %v; want %q", in, got, err, want)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -211,8 +212,26 @@ func (s *Sandbox) write(w http.ResponseWriter, a answer, sign bool) {
 }
 
 // process checks the envelope and runs handle; s.mu must be held.
+//
+// It accepts the envelope as PayBy's official SDKs send it: requestTime as
+// epoch milliseconds (number or text, as posbridge sends it) or ISO-8601
+// text (the PHP SDK), and the partner id in the Partner-Id header, in a
+// partnerId body field (the PHP SDK), or both when they agree.
 func (s *Sandbox) process(handle op, r *http.Request, raw []byte, signOK bool) answer {
-	if r.Header.Get("Partner-Id") != s.partnerID {
+	var env struct {
+		RequestTime json.RawMessage `json:"requestTime"`
+		PartnerID   *string         `json:"partnerId"`
+		BizContent  json.RawMessage `json:"bizContent"`
+	}
+	envErr := json.NewDecoder(bytes.NewReader(raw)).Decode(&env)
+	partner := r.Header.Get("Partner-Id")
+	if envErr == nil && env.PartnerID != nil {
+		if partner != "" && partner != *env.PartnerID {
+			return failure("403")
+		}
+		partner = *env.PartnerID
+	}
+	if partner != s.partnerID {
 		return failure("403")
 	}
 	if !signOK {
@@ -223,12 +242,7 @@ func (s *Sandbox) process(handle op, r *http.Request, raw []byte, signOK bool) a
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 		return failure("400", "INVALID_PARAMETER: Content-Type must be application/json")
 	}
-	var env struct {
-		RequestTime json.RawMessage `json:"requestTime"`
-		BizContent  json.RawMessage `json:"bizContent"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&env); err != nil || len(env.BizContent) == 0 || env.BizContent[0] != '{' {
+	if envErr != nil || len(env.BizContent) == 0 || env.BizContent[0] != '{' {
 		return failure("400", "INVALID_PARAMETER: body must be {requestTime, bizContent}")
 	}
 	rt, err := parseMillis(env.RequestTime)
@@ -245,12 +259,21 @@ func (s *Sandbox) process(handle op, r *http.Request, raw []byte, signOK bool) a
 	return handle(s, env.BizContent, rt)
 }
 
+// parseMillis reads requestTime: epoch milliseconds as a number or text,
+// or ISO-8601 (RFC 3339) text such as PHP's date('c').
 func parseMillis(raw json.RawMessage) (int64, error) {
 	s := strings.Trim(strings.TrimSpace(string(raw)), `"`)
 	if s == "" {
 		return 0, errors.New("empty")
 	}
-	return strconv.ParseInt(s, 10, 64)
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return ms, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return 0, fmt.Errorf("requestTime %q: neither epoch milliseconds nor ISO-8601", s)
+	}
+	return t.UnixMilli(), nil
 }
 
 // canonical re-encodes a JSON object with sorted keys, for comparing the

@@ -271,9 +271,13 @@ func moneyOf(m posbridge.Money) wireMoney {
 	return wireMoney{Currency: m.Currency, Amount: json.Number(m.Decimal())}
 }
 
+// wireCardInfo is paymentInfo.cardInfo as PayBy's official SDKs read it:
+// brand and last4. CardNo is set only by SetFullCardNumbers, which sends a
+// full card number instead of last4.
 type wireCardInfo struct {
-	CardBrand string `json:"cardBrand,omitempty"`
-	CardNo    string `json:"cardNo,omitempty"` // masked, last four only
+	Brand  string `json:"brand,omitempty"`
+	Last4  string `json:"last4,omitempty"`
+	CardNo string `json:"cardNo,omitempty"`
 }
 
 type wirePaymentInfo struct {
@@ -321,9 +325,9 @@ func (s *Sandbox) wireOrder(o *order) wireAcquireOrder {
 	if !o.paidTime.IsZero() {
 		w.PaymentInfo = &wirePaymentInfo{PaidAmount: moneyOf(o.paid), PaidTime: o.paidTime.UnixMilli(), PayChannel: "BANKCARD"}
 		if o.card != (posbridge.Card{}) {
-			w.PaymentInfo.CardInfo = &wireCardInfo{CardBrand: o.card.Brand, CardNo: "************" + o.card.Last4}
+			w.PaymentInfo.CardInfo = &wireCardInfo{Brand: o.card.Brand, Last4: o.card.Last4}
 			if s.timed.fullCardNums {
-				w.PaymentInfo.CardInfo.CardNo = fullCardNo(o.orderNo, o.card.Last4)
+				w.PaymentInfo.CardInfo.Last4, w.PaymentInfo.CardInfo.CardNo = "", fullCardNo(o.orderNo, o.card.Last4)
 			}
 		}
 	}

@@ -22,11 +22,53 @@ import (
 	"github.com/posbridge/posbridge/terminal"
 )
 
-// Default timers of the terminal side (research §2.2, §2.3).
+// Default timers of the terminal side (research §2.2, §2.3): CodePay's SDK
+// heartbeats every second and its terminal demo sends on a 100 ms tick.
 const (
-	DefaultHeartbeat  = 2 * time.Second
+	DefaultHeartbeat  = time.Second
 	DefaultRetransmit = 100 * time.Millisecond
 )
+
+// Keys is which key of the order number a terminal reads in
+// ecrhub.pay.close and ecrhub.pay.query, and writes in their answers.
+type Keys string
+
+// Key conventions.
+const (
+	KeysBoth  Keys = ""      // reads merchant_order_no, else merchantOrderNo; answers snake_case
+	KeysSnake Keys = "snake" // merchant_order_no only (the protocol document, Windows and Android SDKs)
+	KeysCamel Keys = "camel" // merchantOrderNo only (the Java SDK's close)
+)
+
+// Personality is how one terminal model or firmware differs from another
+// in what CodePay's own client code shows. The zero value is the most
+// forgiving terminal.
+type Personality struct {
+	// Keys is the order number's key the terminal reads in close and query.
+	Keys Keys `json:"keys,omitempty"`
+	// AckTick holds ACKs for the send tick (Config.Retransmit, 100 ms in
+	// the terminal demo) and piggybacks them on the data frame sent then,
+	// instead of ACKing each frame at once.
+	AckTick bool `json:"ack_tick,omitempty"`
+	// SilentClose closes a sale in progress on ecrhub.pay.close without
+	// ever answering the closed sale itself (the default answers it 102).
+	SilentClose bool `json:"silent_close,omitempty"`
+	// VoidNeedsAmount refuses a void without order_amount with 202, as
+	// termsim once did; the SDK's voids carry no amount.
+	VoidNeedsAmount bool `json:"void_needs_amount,omitempty"`
+	// NoAppID leaves app_id out of the completed sale's answer (the
+	// documents say it is echoed).
+	NoAppID bool `json:"no_app_id,omitempty"`
+	// KeepReplies keeps unsent answers across a handshake; the terminal
+	// demo accepts every handshake and drops its unsent answers each time.
+	KeepReplies bool `json:"keep_replies,omitempty"`
+}
+
+// String describes p for logs.
+func (p Personality) String() string {
+	b, _ := json.Marshal(p)
+	return string(b)
+}
 
 // ErrClosedMidSale is returned by Serve when the CloseMidSale fault closed
 // the link.
@@ -105,6 +147,7 @@ type Txn struct {
 	Code        string
 	TransNo     string
 	RequestID   string
+	AppID       string
 	CompletedAt time.Time
 }
 
@@ -133,6 +176,8 @@ type Config struct {
 	Seed uint64
 	// Currency is assumed when a sale omits price_currency.
 	Currency string
+	// Personality is the terminal's model and firmware quirks.
+	Personality Personality
 	// ReportCreated records every sale {Kind "sale", Status created} with
 	// the Acquirer when it starts (the card is presented), before its paid
 	// or failed record at completion, so the gateway has the order CREATED
@@ -163,6 +208,7 @@ type Sim struct {
 	delayed    int     // acquirer records waiting for their delay
 	lost       []error // delayed acquirer records the acquirer refused
 	reportNew  bool
+	pers       Personality
 	done       chan struct{}
 	closeOnce  sync.Once
 	wg         sync.WaitGroup
@@ -196,7 +242,7 @@ func New(cfg Config) *Sim {
 		rnd:     rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		scripts: map[string]Script{}, def: cfg.Default,
 		txns: map[string]*Txn{}, sales: map[string]int{}, charges: map[string]int{},
-		reportNew: cfg.ReportCreated, done: make(chan struct{}),
+		reportNew: cfg.ReportCreated, pers: cfg.Personality, done: make(chan struct{}),
 	}
 }
 
@@ -207,6 +253,20 @@ func (s *Sim) Close() error {
 	s.closeOnce.Do(func() { close(s.done) })
 	s.wg.Wait()
 	return nil
+}
+
+// SetPersonality changes the terminal's personality (from the next frame on).
+func (s *Sim) SetPersonality(p Personality) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pers = p
+}
+
+// Personality returns the terminal's personality.
+func (s *Sim) Personality() Personality {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pers
 }
 
 // SetReportCreated switches Config.ReportCreated.
@@ -347,17 +407,33 @@ func (s *Sim) Handshakes() int {
 	return s.handshakes
 }
 
-// ParseScripts reads a script file: {"default": Script, "orders": {"NO": Script}}.
-// Delays are Go durations ("1.5s").
+// ScriptFile is the content of a script file.
+type ScriptFile struct {
+	Default     Script            `json:"default"`
+	Orders      map[string]Script `json:"orders"`
+	Personality Personality       `json:"personality"`
+}
+
+// ParseScripts reads a script file: {"default": Script, "orders": {"NO":
+// Script}, "personality": Personality}. Delays are Go durations ("1.5s").
+// ParseScriptFile returns the personality too.
 func ParseScripts(b []byte) (def Script, orders map[string]Script, err error) {
-	var f struct {
-		Default Script            `json:"default"`
-		Orders  map[string]Script `json:"orders"`
-	}
+	f, err := ParseScriptFile(b)
+	return f.Default, f.Orders, err
+}
+
+// ParseScriptFile reads a script file; see ParseScripts.
+func ParseScriptFile(b []byte) (ScriptFile, error) {
+	var f ScriptFile
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return Script{}, nil, fmt.Errorf("parse script: %w", err)
+		return ScriptFile{}, fmt.Errorf("parse script: %w", err)
+	}
+	switch f.Personality.Keys {
+	case KeysBoth, KeysSnake, KeysCamel:
+	default:
+		return ScriptFile{}, fmt.Errorf("parse script: personality: unknown keys %q", f.Personality.Keys)
 	}
 	fix := func(name string, sc *Script) error {
 		switch sc.Action {
@@ -382,15 +458,15 @@ func ParseScripts(b []byte) (def Script, orders map[string]Script, err error) {
 		return nil
 	}
 	if err := fix("default", &f.Default); err != nil {
-		return Script{}, nil, err
+		return ScriptFile{}, err
 	}
 	for no, sc := range f.Orders {
 		if err := fix(no, &sc); err != nil {
-			return Script{}, nil, err
+			return ScriptFile{}, err
 		}
 		f.Orders[no] = sc
 	}
-	return f.Default, f.Orders, nil
+	return f, nil
 }
 
 // conn is the state of one served connection.
@@ -401,6 +477,7 @@ type conn struct {
 	lastAccepted byte
 	nextID       byte
 	outq         []terminal.Frame
+	pendingAck   byte // Personality.AckTick: the ACK due on the next tick
 	coalesced    []byte
 	corruptETX   bool
 }
@@ -443,6 +520,23 @@ func (s *Sim) Serve(ctx context.Context, rw io.ReadWriteCloser) error {
 	s.mu.Unlock()
 	tick := s.clock.NewTimer(s.cfg.Retransmit)
 	defer tick.Stop()
+	tickAt := s.clock.Now().Add(s.cfg.Retransmit)
+	// rearm sets the send tick after a frame came or went. A terminal on a
+	// fixed send tick (Personality.AckTick) keeps a tick already due sooner,
+	// so that a chatty ECR cannot push its ACKs out; otherwise the tick
+	// restarts.
+	rearm := func() {
+		d := c.nextTick()
+		at := s.clock.Now().Add(d)
+		s.mu.Lock()
+		fixed := s.pers.AckTick
+		s.mu.Unlock()
+		if fixed && at.After(tickAt) && tickAt.After(s.clock.Now()) {
+			return
+		}
+		tick.Reset(d)
+		tickAt = at
+	}
 	hb := s.clock.NewTimer(s.heartbeat())
 	defer hb.Stop()
 	for {
@@ -451,15 +545,23 @@ func (s *Sim) Serve(ctx context.Context, rw io.ReadWriteCloser) error {
 			if err := c.handle(f); err != nil {
 				return err
 			}
-			tick.Reset(c.nextTick())
+			rearm()
 		case <-tick.C():
-			tick.Reset(c.nextTick())
+			tickAt = time.Time{}
+			rearm()
 			s.mu.Lock()
 			msgs := s.completeDueLocked(ctx)
 			s.mu.Unlock()
 			c.enqueue(msgs...)
 			if err := c.sendHead(); err != nil {
 				return err
+			}
+			if c.pendingAck != 0 {
+				ack := c.pendingAck
+				c.pendingAck = 0
+				if err := c.write(terminal.AckFrame(ack)); err != nil {
+					return err
+				}
 			}
 			if err := c.flush(); err != nil {
 				return err
@@ -473,7 +575,7 @@ func (s *Sim) Serve(ctx context.Context, rw io.ReadWriteCloser) error {
 				if err := c.write(terminal.HeartbeatFrame); err != nil {
 					return err
 				}
-				tick.Reset(c.nextTick())
+				rearm()
 			}
 		case err := <-readErr:
 			return fmt.Errorf("termsim read: %w", err)
@@ -492,7 +594,7 @@ const idleTick = time.Hour
 // sale is due to complete, and otherwise after idleTick.
 func (c *conn) nextTick() time.Duration {
 	s := c.s
-	if len(c.outq) > 0 || len(c.coalesced) > 0 {
+	if len(c.outq) > 0 || len(c.coalesced) > 0 || c.pendingAck != 0 {
 		return s.cfg.Retransmit
 	}
 	s.mu.Lock()
@@ -538,10 +640,19 @@ func (c *conn) handle(f terminal.Frame) error {
 		s.completeDueLocked(context.Background())
 		held := s.held
 		s.held = nil
+		keep := s.pers.KeepReplies
 		s.mu.Unlock()
-		c.connected, c.lastAccepted, c.nextID, c.outq = true, 0, 1, nil
+		// The terminal demo accepts every handshake and drops its unsent
+		// answers each time; KeepReplies sends them again, renumbered.
+		unsent := c.outq
+		c.connected, c.lastAccepted, c.nextID, c.outq, c.pendingAck = true, 0, 1, nil, 0
 		if err := c.write(terminal.ConfirmFrame); err != nil {
 			return err
+		}
+		if keep {
+			for _, f := range unsent {
+				c.enqueueFrame(f.Payload)
+			}
 		}
 		c.enqueue(held...)
 		return c.sendHead()
@@ -550,10 +661,15 @@ func (c *conn) handle(f terminal.Frame) error {
 		return nil
 	}
 	c.connected = true
+	s.mu.Lock()
+	onTick := s.pers.AckTick
+	s.mu.Unlock()
 	if f.Ack != 0 && len(c.outq) > 0 && c.outq[0].ID == f.Ack {
 		c.outq = c.outq[1:]
-		if err := c.sendHead(); err != nil {
-			return err
+		if !onTick {
+			if err := c.sendHead(); err != nil {
+				return err
+			}
 		}
 	}
 	if f.ID == 0 {
@@ -564,8 +680,13 @@ func (c *conn) handle(f terminal.Frame) error {
 	if dropAck {
 		s.faults.DropAcks--
 	}
+	tick := s.pers.AckTick
 	s.mu.Unlock()
-	if !dropAck {
+	switch {
+	case dropAck:
+	case tick:
+		c.pendingAck = f.ID // sent on the next tick, on a data frame if one is due
+	default:
 		if err := c.write(terminal.AckFrame(f.ID)); err != nil {
 			return err
 		}
@@ -581,8 +702,10 @@ func (c *conn) handle(f terminal.Frame) error {
 	}
 	msgs, closeLink := s.request(context.Background(), m)
 	c.enqueue(msgs...)
-	if err := c.sendHead(); err != nil {
-		return err
+	if !onTick {
+		if err := c.sendHead(); err != nil {
+			return err
+		}
 	}
 	if err := c.flush(); err != nil {
 		return err
@@ -609,11 +732,16 @@ func (c *conn) enqueue(msgs ...terminal.Message) {
 		if err != nil {
 			continue
 		}
-		c.outq = append(c.outq, terminal.Frame{Type: terminal.TypeNormal, ID: c.nextID, Payload: p})
-		c.nextID++
-		if c.nextID == 0 {
-			c.nextID = 1
-		}
+		c.enqueueFrame(p)
+	}
+}
+
+// enqueueFrame queues one payload as the next data frame.
+func (c *conn) enqueueFrame(p []byte) {
+	c.outq = append(c.outq, terminal.Frame{Type: terminal.TypeNormal, ID: c.nextID, Payload: p})
+	c.nextID++
+	if c.nextID == 0 {
+		c.nextID = 1
 	}
 }
 
@@ -622,7 +750,11 @@ func (c *conn) sendHead() error {
 	if len(c.outq) == 0 || !c.connected {
 		return nil
 	}
-	return c.write(c.outq[0])
+	f := c.outq[0]
+	if c.pendingAck != 0 {
+		f.Ack, c.pendingAck = c.pendingAck, 0 // piggybacked
+	}
+	return c.write(f)
 }
 
 // write encodes f and writes it with the link faults applied.
@@ -748,37 +880,70 @@ func (s *Sim) request(ctx context.Context, m terminal.Message) ([]terminal.Messa
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := s.completeDueLocked(ctx)
-	no := m.Biz.MerchantOrderNo
 	switch m.Topic {
 	case terminal.TopicOrder:
-		s.sales[no]++
+		s.sales[m.Biz.MerchantOrderNo]++
 		r, closeLink := s.orderLocked(ctx, m)
 		return append(out, r...), closeLink
 	case terminal.TopicQuery:
+		no := s.keyedNoLocked(m.Biz)
 		t, ok := s.txns[no]
-		if !ok {
-			return append(out, reply(m, terminal.CodeNotExist, "Transaction does not exist", terminal.BizData{MerchantOrderNo: no})), false
+		if !ok || no == "" {
+			return append(out, reply(m, terminal.CodeNotExist, "Transaction does not exist", s.keyedLocked(terminal.BizData{MerchantOrderNo: no}))), false
 		}
-		return append(out, reply(m, terminal.CodeSuccess, "", t.biz())), false
+		return append(out, reply(m, terminal.CodeSuccess, "", s.keyedLocked(t.biz()))), false
 	case terminal.TopicClose:
+		no := s.keyedNoLocked(m.Biz)
 		t, ok := s.txns[no]
+		bizNo := s.keyedLocked(terminal.BizData{MerchantOrderNo: no})
 		switch {
-		case !ok:
-			return append(out, reply(m, terminal.CodeNotExist, "Transaction does not exist", terminal.BizData{MerchantOrderNo: no})), false
+		case !ok || no == "":
+			return append(out, reply(m, terminal.CodeNotExist, "Transaction does not exist", bizNo)), false
 		case s.pending != nil && s.pending.txn == t:
 			t.Status, t.Code, t.CompletedAt = "1", terminal.CodeCanceled, s.clock.Now()
 			s.pending = nil
-			orig := terminal.Message{Topic: terminal.TopicOrder, RequestID: t.RequestID, AppID: m.AppID}
-			out = append(out, reply(orig, terminal.CodeCanceled, "Transaction cancellation", t.biz()))
-			return append(out, reply(m, terminal.CodeSuccess, "", terminal.BizData{MerchantOrderNo: no})), false
+			if !s.pers.SilentClose {
+				orig := terminal.Message{Topic: terminal.TopicOrder, RequestID: t.RequestID, AppID: s.appIDLocked(t)}
+				out = append(out, reply(orig, terminal.CodeCanceled, "Transaction cancellation", t.biz()))
+			}
+			return append(out, reply(m, terminal.CodeSuccess, "", bizNo)), false
 		case t.Status == "1":
-			return append(out, reply(m, terminal.CodeSuccess, "", terminal.BizData{MerchantOrderNo: no})), false
+			return append(out, reply(m, terminal.CodeSuccess, "", bizNo)), false
 		default:
-			return append(out, reply(m, terminal.CodeCloseFailed, "Failed to close the transaction", terminal.BizData{MerchantOrderNo: no})), false
+			return append(out, reply(m, terminal.CodeCloseFailed, "Failed to close the transaction", bizNo)), false
 		}
 	}
 	s.log.Info("unknown topic ignored", "topic", m.Topic)
 	return out, false
+}
+
+// keyedNoLocked reads the order number of a close or query under the
+// key(s) the personality reads.
+func (s *Sim) keyedNoLocked(b terminal.BizData) string {
+	switch s.pers.Keys {
+	case KeysSnake:
+		return b.MerchantOrderNo
+	case KeysCamel:
+		return b.MerchantOrderNoCamel
+	}
+	return b.OrderNo()
+}
+
+// keyedLocked moves the order number of a close or query answer to the
+// camelCase key for a terminal that reads only that one.
+func (s *Sim) keyedLocked(b terminal.BizData) terminal.BizData {
+	if s.pers.Keys == KeysCamel {
+		b.MerchantOrderNoCamel, b.MerchantOrderNo = b.MerchantOrderNo, ""
+	}
+	return b
+}
+
+// appIDLocked is the app_id echoed in the answer to t's request.
+func (s *Sim) appIDLocked(t *Txn) string {
+	if s.pers.NoAppID {
+		return ""
+	}
+	return t.AppID
 }
 
 func (s *Sim) orderLocked(ctx context.Context, m terminal.Message) ([]terminal.Message, bool) {
@@ -798,13 +963,21 @@ func (s *Sim) orderLocked(ctx context.Context, m terminal.Message) ([]terminal.M
 		cur = s.cfg.Currency
 	}
 	amount, err := posbridge.ParseAmount(m.Biz.OrderAmount, cur)
+	if m.Biz.TransType == terminal.TransVoid && m.Biz.OrderAmount == "" && !s.pers.VoidNeedsAmount {
+		// CodePay's SDK sends a void without an amount: it voids the
+		// original sale's amount (a missing original is refused below).
+		amount, err = posbridge.Money{Currency: cur}, nil
+		if o, ok := s.txns[m.Biz.OrigMerchantNo]; ok {
+			amount = o.Amount
+		}
+	}
 	if err != nil {
 		return []terminal.Message{reply(m, terminal.CodeBadParam, "Transaction parameter error[[M003]Invalid Amount]", bizNo)}, false
 	}
 	s.seq++
 	t := &Txn{
 		OrderNo: no, OrigNo: m.Biz.OrigMerchantNo, TransType: m.Biz.TransType, Amount: amount,
-		Status: "0", RequestID: m.RequestID,
+		Status: "0", RequestID: m.RequestID, AppID: m.AppID,
 		TransNo: fmt.Sprintf("50210000%014d", s.seq),
 	}
 	if t.TransType == "" {
@@ -926,7 +1099,7 @@ func (s *Sim) completeDueLocked(ctx context.Context) []terminal.Message {
 		}
 	}
 	t.Code = code
-	req := terminal.Message{Topic: terminal.TopicOrder, RequestID: t.RequestID}
+	req := terminal.Message{Topic: terminal.TopicOrder, RequestID: t.RequestID, AppID: s.appIDLocked(t)}
 	r := reply(req, code, msg, t.biz())
 	n := 1
 	if sc.Twice {
