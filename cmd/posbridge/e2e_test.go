@@ -264,6 +264,13 @@ func TestE2E_SigtermMidSaleThenRestart(t *testing.T) {
 			if p.Status != "at_terminal" {
 				t.Fatalf("new payment is %s, want at_terminal", p.Status)
 			}
+			// The sale must be on the terminal before the stop (on a loaded
+			// machine the daemon could otherwise stop before sending it).
+			for deadline := time.Now().Add(30 * time.Second); w.sim.SaleRequests(posbridgeOrderNo(p.OrderNo)) == 0; time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the sale never reached the terminal")
+				}
+			}
 			if tt.paidBeforeStop {
 				deadline := time.Now().Add(30 * time.Second)
 				for {

@@ -71,7 +71,13 @@ func TestE2E_KillMidSaleCustomerStillDeciding(t *testing.T) {
 	if p.Status != "at_terminal" {
 		t.Fatalf("new payment is %s, want at_terminal", p.Status)
 	}
-	time.Sleep(time.Second) // the sale is on the terminal; the customer reads the screen
+	// The sale is on the terminal; the customer reads the screen.
+	for deadline := time.Now().Add(30 * time.Second); w.sim.SaleRequests(posbridgeOrderNo(p.OrderNo)) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the sale never reached the terminal")
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
 	if err := first.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
