@@ -517,19 +517,9 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
 		}
 	}
 
-	// A lane whose sale's order is already final (the gateway confirmed the
-	// payment while the terminal call is still finishing) is free: the
-	// driver serializes the next sale behind it.
-	e.mu.Lock()
-	if busy := l.active; busy != "" && busy != "reserving" {
-		e.mu.Unlock()
-		if o, err := e.store.Order(ctx, busy); err == nil && !o.Open() {
-			e.freeTerminal(l, busy)
-		}
-		e.mu.Lock()
-	}
 	// Reserve the lane before anything is stored, so two requests cannot both
 	// reach the terminal.
+	e.mu.Lock()
 	if l.active != "" {
 		busy := l.active
 		e.mu.Unlock()
