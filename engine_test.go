@@ -181,6 +181,7 @@ func TestEngine_LaneBusyAndIdempotency(t *testing.T) {
 		if got := await(t, te, first.No); got.Status != posbridge.StatusPaid {
 			t.Fatalf("first payment %s", got.Status)
 		}
+		synctest.Wait() // the lane is freed right after the paid commit
 		if _, err := te.Pay(ctx, req3); err != nil {
 			t.Fatalf("payment after the lane freed: %v", err)
 		}
