@@ -27,7 +27,7 @@ const (
 	maxAwaitSubscriptions = 64
 )
 
-// Engine runs the checkout flow of DESIGN.md §2 over a Store, a Gateway and
+// Engine runs the checkout flow of docs/architecture.md over a Store, a Gateway and
 // one Terminal per lane. It implements PaymentService and
 // NotificationService. Set the exported fields before Open.
 type Engine struct {
@@ -113,7 +113,7 @@ var (
 	_ NotificationService = (*Engine)(nil)
 )
 
-// Open resumes every order a previous run left open (DESIGN.md §3: terminal
+// Open resumes every order a previous run left open (docs/architecture.md: terminal
 // query, then gateway verification), re-applies notifications received but not
 // applied, and starts the reconciler. After Open no open order is without a
 // scheduled check.

@@ -38,7 +38,7 @@ func (s Status) Valid() bool {
 // Outcome is what a terminal exchange amounted to, before the gateway is asked.
 type Outcome string
 
-// Terminal outcomes (DESIGN.md §2).
+// Terminal outcomes (docs/architecture.md).
 const (
 	OutcomeApproved       Outcome = "approved"         // the terminal says charged; still verified
 	OutcomeDeclined       Outcome = "declined"         // the terminal says not charged; verified with the gateway before it is final

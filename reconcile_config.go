@@ -11,7 +11,7 @@ const (
 	ReconcileSweep       = "sweep"       // every SweepEvery, the orders of the last SweepWindow are checked
 )
 
-// Defaults of ReconcileConfig (DESIGN.md §2.4–2.5).
+// Defaults of ReconcileConfig (docs/architecture.md).
 var (
 	DefaultSchedule = []time.Duration{5 * time.Second, 30 * time.Second, time.Minute, 3 * time.Minute,
 		5 * time.Minute, 10 * time.Minute, 30 * time.Minute}

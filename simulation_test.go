@@ -35,7 +35,7 @@ import (
 // on an in-memory network, inside testing/synctest so no real time passes.
 // Each scenario is random customers, terminal faults, gateway faults,
 // notification faults, cashier actions at awkward moments and crashes; after
-// each, the promise of DESIGN.md is checked.
+// each, the promise of docs/architecture.md is checked.
 //
 // POSBRIDGE_SIM_SCENARIOS sets how many scenarios run (default 100, 20 with
 // -short); POSBRIDGE_SIM_SEED=N replays scenario N alone.

@@ -78,7 +78,7 @@ type AcquirerRecord struct {
 // Acquirer is the card network behind a terminal. A real terminal's acquirer
 // tells the gateway about every order; the simulated terminal calls an
 // Acquirer so that the gateway sandbox learns of orders the same way, and the
-// sandbox stays the single truth about money (DESIGN.md §6).
+// sandbox stays the single truth about money (docs/architecture.md).
 type Acquirer interface {
 	Record(ctx context.Context, r AcquirerRecord) error
 }

@@ -21,7 +21,7 @@ var (
 // InputKind names what happened to an order. Values are persisted in audit rows.
 type InputKind string
 
-// Inputs to the order state machine (DESIGN.md §3).
+// Inputs to the order state machine (docs/architecture.md).
 const (
 	InputSend          InputKind = "send"           // the sale is about to be sent to the terminal
 	InputTerminal      InputKind = "terminal"       // the terminal exchange ended with Input.Outcome

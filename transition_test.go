@@ -163,7 +163,7 @@ func TestOrder_Apply(t *testing.T) {
 }
 
 // FuzzTransition applies random input sequences and checks the invariants of
-// DESIGN.md §3: a final status never goes back to an open one, and paid is
+// docs/architecture.md: a final status never goes back to an open one, and paid is
 // never lost.
 func FuzzTransition(f *testing.F) {
 	f.Add([]byte{0, 1, 6, 9, 5})

@@ -212,7 +212,7 @@ var notChargedCodes = map[string]bool{
 	"202": true,
 }
 
-// SaleOutcome maps a response to ecrhub.pay.order to an Outcome (DESIGN.md
+// SaleOutcome maps a response to ecrhub.pay.order to an Outcome (docs/architecture.md
 // §2): 110 → canceled by user; clear not-charged codes or trans_status 1 →
 // declined; 000 with trans_status 2, 4 or absent, or 103 → approved;
 // everything else (000 with 0/9/3, 101, 107, 108, 109, 112, 113, 201, 999,

@@ -486,7 +486,7 @@ func (f *fakeService) Stats(ctx context.Context) (posbridge.Stats, error) {
 }
 
 // Flows the fake can drive a new order through, as the engine would with
-// the terminal and the gateway (DESIGN.md §2).
+// the terminal and the gateway (docs/architecture.md).
 
 // flowApprove: the terminal approves, the gateway confirms: paid.
 func (f *fakeService) flowApprove(no posbridge.OrderNo) {

@@ -24,7 +24,7 @@ const (
 	codeMethod       = "method_not_allowed"
 )
 
-// paymentJSON is an order as the API shows it (DESIGN.md §4).
+// paymentJSON is an order as the API shows it (docs/architecture.md).
 type paymentJSON struct {
 	OrderNo         string        `json:"order_no"`
 	Lane            string        `json:"lane"`
