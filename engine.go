@@ -763,6 +763,11 @@ func (e *Engine) driveSale(l *lane, o Order, tok claimToken, call func(context.C
 				// never be paid later.
 				o.NextCheckAt = now
 			}
+			if o.Status == StatusFailed && o.Reason == ReasonGatewayFailed && res.Outcome == OutcomeDeclined {
+				// The gateway's "failed" (a notification) came before the
+				// terminal's answer; both agree, and the cashier is told why.
+				o.Reason = ReasonDeclined
+			}
 			if o.Status == StatusPaid && res.Outcome.NotCharged() && !o.NeedsAttention {
 				o.NeedsAttention, o.Attention = true, "the gateway confirmed the payment but the terminal answered "+string(res.Outcome)
 			}

@@ -457,3 +457,30 @@ func TestEngine_CancelWhileOnTerminal(t *testing.T) {
 		}
 	})
 }
+
+// The gateway's "failed" notification can arrive while the terminal is still
+// answering a decline (the acquirer is quicker than the cable): the order is
+// failed at once, and the terminal's decline then says why.
+func TestEngine_FailedNotificationBeforeTheDecline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "115"}, decline: true, delay: 2 * time.Second})
+		te := newTestEngine(t, "", gw, term, true)
+		ctx := context.Background()
+		o := pay(t, te, "8.00")
+		time.Sleep(time.Second)
+		n := posbridge.Notification{Gateway: "fake", ID: "n-failed", Kind: posbridge.NotifyOrder, OrderNo: o.No, Status: posbridge.GatewayFailed, Amount: o.Amount}
+		if err := te.ApplyNotification(ctx, n); err != nil {
+			t.Fatalf("notification: %v", err)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		got, err := te.Payment(ctx, o.No)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != posbridge.StatusFailed || got.Reason != posbridge.ReasonDeclined || got.NeedsAttention {
+			t.Fatalf("got %s (%s) attention=%v, want failed (declined), not flagged", got.Status, got.Reason, got.NeedsAttention)
+		}
+	})
+}
