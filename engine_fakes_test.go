@@ -207,7 +207,8 @@ func (t *fakeTerminal) Sale(ctx context.Context, s posbridge.Sale) (posbridge.Te
 		select {
 		case <-time.After(sc.delay):
 		case <-closed:
-			return posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "102", TransStatus: "1"}, nil
+			// As terminal.Conn reports a 102 in answer to its own close.
+			return posbridge.TerminalResult{Outcome: posbridge.OutcomeClosedOnRequest, Code: "102", TransStatus: "1"}, nil
 		case <-ctx.Done():
 			return posbridge.TerminalResult{}, ctx.Err()
 		}

@@ -429,33 +429,67 @@ func TestEngine_GatewayOutageKeepsSchedule(t *testing.T) {
 	})
 }
 
+// A cashier's cancel while the sale is on the terminal closes it there;
+// the terminal answers the closed sale 102, which terminal.Conn reports as
+// closed_on_request: the operator's cancellation, proof like 110. When the
+// gateway knows the order it is canceled there too; when it has not heard
+// of it, the terminal's word closes it, watched for a late payment.
+//
+// A plain decline is not proof: a cancel after a decline the gateway has
+// not heard of is refused (a late acquirer could still charge it after the
+// cashier took a new payment), and the order is closed only at the end of
+// its schedule, flagged.
 func TestEngine_CancelWhileOnTerminal(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, delay: time.Minute, chargeLate: true, closeEnds: true})
-		te := newTestEngine(t, "", gw, term, true)
-		ctx := context.Background()
-		o := pay(t, te, "15.00")
-		time.Sleep(3 * time.Second)
-		got, err := te.Cancel(ctx, o.No, cashier)
-		// The terminal answers the closed sale with 102, which is verified
-		// like any code but 110; the gateway does not know the order, so it
-		// is closed on the terminal's word and watched for a late payment.
-		if err != nil || got.Status != posbridge.StatusCanceled || got.Reason != posbridge.ReasonCanceledByClerk {
-			t.Fatalf("cancel during the sale: %s (%s), %v; want canceled by the cashier, closed on the terminal", got.Status, got.Reason, err)
-		}
-		if term.closes == 0 {
-			t.Fatal("the sale was not closed on the terminal")
-		}
-		time.Sleep(5 * time.Minute)
-		synctest.Wait()
-		if s := gw.status(o.No); s == posbridge.GatewayPaid {
-			t.Fatal("the customer was charged after the cancel")
-		}
-		if got, _ = te.Payment(ctx, o.No); got.Status != posbridge.StatusCanceled || got.NextCheckAt.IsZero() {
-			t.Fatalf("after a while: %s next %v; want canceled and still watched", got.Status, got.NextCheckAt)
-		}
-	})
+	decline := posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "106"}
+	tests := []struct {
+		name          string
+		script        saleScript
+		wantErr       string
+		wantAfter     posbridge.Status
+		wantAttention bool
+	}{
+		{name: "gateway knows the order", script: saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, delay: time.Minute, chargeLate: true, closeEnds: true, create: true},
+			wantAfter: posbridge.StatusCanceled},
+		{name: "gateway has not heard of it", script: saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, delay: time.Minute, chargeLate: true, closeEnds: true},
+			wantAfter: posbridge.StatusCanceled},
+		{name: "after a decline the gateway has not heard of", script: saleScript{result: decline, delay: 2 * time.Second},
+			wantErr: posbridge.EUNAVAILABLE, wantAfter: posbridge.StatusCanceled, wantAttention: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				gw := newFakeGateway()
+				term := newFakeTerminal(gw, tt.script)
+				te := newTestEngine(t, "", gw, term, true)
+				ctx := context.Background()
+				o := pay(t, te, "15.00")
+				time.Sleep(3 * time.Second)
+				got, err := te.Cancel(ctx, o.No, cashier)
+				if code := posbridge.ErrorCode(err); code != tt.wantErr {
+					t.Fatalf("cancel: %s (%s), %v; want error code %q", got.Status, got.Reason, err, tt.wantErr)
+				}
+				if term.closes == 0 {
+					t.Fatal("the sale was not closed on the terminal")
+				}
+				if err != nil && !got.Open() {
+					t.Fatalf("a refused cancel left the order %s", got.Status)
+				}
+				if err == nil && (got.Status != posbridge.StatusCanceled || got.Reason != posbridge.ReasonCanceledByClerk || got.NeedsAttention) {
+					t.Fatalf("cancel: %s (%s) attention=%v; want canceled by the cashier, not flagged", got.Status, got.Reason, got.NeedsAttention)
+				}
+				time.Sleep(3 * time.Hour)
+				synctest.Wait()
+				if s := gw.status(o.No); s == posbridge.GatewayPaid {
+					t.Fatal("the customer was charged after the cancel")
+				}
+				got, _ = te.Payment(ctx, o.No)
+				if got.Status != tt.wantAfter || got.NeedsAttention != tt.wantAttention || got.NextCheckAt.IsZero() {
+					t.Fatalf("after a while: %s (%s) attention=%v next %v; want %s attention=%v and still watched",
+						got.Status, got.Reason, got.NeedsAttention, got.NextCheckAt, tt.wantAfter, tt.wantAttention)
+				}
+			})
+		})
+	}
 }
 
 // The gateway's "failed" notification can arrive while the terminal is still

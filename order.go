@@ -45,13 +45,20 @@ const (
 	OutcomeCanceledByUser Outcome = "canceled_by_user" // the customer or operator canceled on the terminal (code 110)
 	OutcomeUnknown        Outcome = "unknown"          // an answer that does not say whether money moved
 	OutcomeTimeout        Outcome = "timeout"          // no ACK, no answer, link lost or terminal rebooted mid-sale
+	// OutcomeClosedOnRequest: the terminal ended the sale because posbridge
+	// asked it to (ecrhub.pay.close, for a cashier's cancel) before the
+	// customer paid: it answered the sale 102, or accepted the close (000)
+	// and then said not charged. The operator's cancellation, like 110.
+	OutcomeClosedOnRequest Outcome = "closed_on_request"
 )
 
 // Outcomes lists every outcome.
-var Outcomes = []Outcome{OutcomeApproved, OutcomeDeclined, OutcomeCanceledByUser, OutcomeUnknown, OutcomeTimeout}
+var Outcomes = []Outcome{OutcomeApproved, OutcomeDeclined, OutcomeCanceledByUser, OutcomeUnknown, OutcomeTimeout, OutcomeClosedOnRequest}
 
 // NotCharged reports whether o is a clear "not charged" answer.
-func (o Outcome) NotCharged() bool { return o == OutcomeDeclined || o == OutcomeCanceledByUser }
+func (o Outcome) NotCharged() bool {
+	return o == OutcomeDeclined || o == OutcomeCanceledByUser || o == OutcomeClosedOnRequest
+}
 
 // Reason says why an order ended or is stuck; empty while nothing needs saying.
 type Reason string

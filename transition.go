@@ -134,7 +134,7 @@ func Transition(from Status, in Input) (Result, error) {
 			case OutcomeCanceledByUser:
 				// The one answer that means unpaid without asking the gateway.
 				return Result{To: StatusFailed, Reason: ReasonCanceledByUser, Changed: true}, nil
-			case OutcomeApproved, OutcomeDeclined, OutcomeUnknown, OutcomeTimeout:
+			case OutcomeApproved, OutcomeDeclined, OutcomeUnknown, OutcomeTimeout, OutcomeClosedOnRequest:
 				// Any other answer, a decline included, is verified with the
 				// gateway: a terminal error code is not proof of no charge.
 				return Result{To: StatusVerifying, Changed: true}, nil

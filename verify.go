@@ -248,7 +248,7 @@ type evidence int
 const (
 	noEvidence     evidence = iota // the terminal approved, or gave no clear word
 	weakEvidence                   // the terminal says not charged, which only the gateway can confirm
-	strongEvidence                 // never sent, or canceled by the customer or operator (110)
+	strongEvidence                 // never sent, or canceled by the customer or operator (110, or closed on the cashier's request)
 )
 
 // notChargedEvidence judges an order the gateway does not know, from the
@@ -261,7 +261,7 @@ func notChargedEvidence(o Order, q TerminalResult, qok bool) evidence {
 	switch {
 	case o.TerminalOutcome == OutcomeApproved || qok && q.Outcome == OutcomeApproved:
 		return noEvidence
-	case o.Attempts == 0 || o.TerminalOutcome == OutcomeCanceledByUser:
+	case o.Attempts == 0 || o.TerminalOutcome == OutcomeCanceledByUser || o.TerminalOutcome == OutcomeClosedOnRequest:
 		return strongEvidence
 	case o.TerminalOutcome.NotCharged() || qok && q.Outcome.NotCharged():
 		return weakEvidence
@@ -398,6 +398,13 @@ func (e *Engine) closeOrder(ctx context.Context, no OrderNo, cause Cause, reason
 			return o, &Error{Code: EUNAVAILABLE, Message: "Neither the gateway nor the terminal can confirm that this payment is closed. Check the terminal, then try again."}
 		}
 		return e.park(ctx, no, withDetail("gateway does not know the order; the terminal did not say not charged"))
+	}
+	if ev == weakEvidence && strict {
+		// A cashier's cancel or replacement: the gateway cannot close an
+		// order it has not heard of, so a late acquirer could still charge
+		// it after a new payment is taken. Terminals have declined sales
+		// they charged; only the end of the schedule closes on that word.
+		return o, &Error{Code: EUNAVAILABLE, Message: "The terminal says the customer was not charged, but the bank has not heard of this payment yet and could still report it paid. It is being checked; try again in a few minutes."}
 	}
 	// Checked again inside the commit: a sale that started since the check
 	// above must not be closed on the word of a gateway that has not seen it.

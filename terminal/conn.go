@@ -462,6 +462,12 @@ func (c *Conn) exchange(ctx context.Context, m Message, linkWait, respTimeout ti
 		case <-abort:
 			return Message{}, true, fmt.Errorf("%s: gave up: %w", m.Topic, ErrNoResponse)
 		case <-closed:
+			select {
+			case resp := <-w.ch:
+				// The sale's own answer came first: it says what happened.
+				return resp, true, nil
+			default:
+			}
 			return Message{}, true, fmt.Errorf("%s: %w", m.Topic, errSaleClosed)
 		case <-ctx.Done():
 			return Message{}, true, fmt.Errorf("%s: %w: %w", m.Topic, ctx.Err(), ErrNoResponse)
@@ -521,11 +527,20 @@ func (c *Conn) order(ctx context.Context, transType string, no, orig posbridge.O
 		} else {
 			r.Message = strings.TrimSpace("closed by the ECR; queried: " + r.Message)
 		}
+		if r.Outcome == posbridge.OutcomeDeclined && !r.NoRecord {
+			// The close was accepted before the sale was answered, and the
+			// terminal's record says not charged: the cashier's cancel.
+			r.Outcome = posbridge.OutcomeClosedOnRequest
+		}
 	case err != nil:
 		log.Warn("sale without answer", posbridge.LogKeyError, err)
 		r = posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}
 	default:
 		r = resultOf(resp, SaleOutcome(resp))
+		if r.Code == CodeCanceled && r.Outcome == posbridge.OutcomeDeclined && inf.closeAsked.Load() {
+			// "Transaction cancellation" in answer to the ECR's close.
+			r.Outcome = posbridge.OutcomeClosedOnRequest
+		}
 	}
 	if c.ctx.Err() != nil || errors.Is(context.Cause(ctx), posbridge.ErrClosed) {
 		// Shutting down (the driver, or the engine, whose context ends with
@@ -643,6 +658,11 @@ func (c *Conn) Query(ctx context.Context, no posbridge.OrderNo) (posbridge.Termi
 // answered 000, an error naming the code otherwise (201: could not close,
 // for example because it is paid), or a transport error as Query does.
 func (c *Conn) CloseOrder(ctx context.Context, no posbridge.OrderNo) error {
+	c.mu.Lock()
+	if f := c.inflight; f != nil && f.no == no {
+		f.closeAsked.Store(true)
+	}
+	c.mu.Unlock()
 	resp, _, err := c.exchange(ctx, closeMessage(no), c.cfg.ConnectWait, c.cfg.RequestTimeout, nil, nil)
 	if err != nil {
 		return fmt.Errorf("close %s: %w", no, err)
@@ -668,6 +688,9 @@ type saleInFlight struct {
 	closedCh chan struct{}
 	closed   <-chan struct{} // closedCh, for the sale's own use
 	once     sync.Once
+	// closeAsked: CloseOrder was sent for this sale while it waited for
+	// its answer, so a 102 answer is the terminal honouring it.
+	closeAsked atomic.Bool
 }
 
 func (c *Conn) startSale(no posbridge.OrderNo) *saleInFlight {

@@ -101,7 +101,8 @@ func TestConn_QueryAndClose(t *testing.T) {
 		if err := conn.CloseOrder(ctx, "Q1"); !errors.As(err, &ce) || ce.Code != "201" {
 			t.Fatalf("close paid order: %v, want 201", err)
 		}
-		// Close an open sale while the sale waits: the sale ends declined (102).
+		// Close an open sale while the sale waits: the terminal answers it
+		// 102, which in answer to our close is the operator's cancellation.
 		sim.SetScript("Q2", termsim.Script{Action: termsim.Never})
 		done := make(chan posbridge.TerminalResult)
 		go func() {
@@ -113,8 +114,13 @@ func TestConn_QueryAndClose(t *testing.T) {
 		if err := conn.CloseOrder(ctx, "Q2"); err != nil {
 			t.Fatalf("close open sale: %v", err)
 		}
-		if r := <-done; r.Outcome != posbridge.OutcomeDeclined || r.Code != "102" {
+		if r := <-done; r.Outcome != posbridge.OutcomeClosedOnRequest || r.Code != "102" {
 			t.Fatalf("closed sale: %+v", r)
+		}
+		// A 102 nobody asked for is only a decline code: verified.
+		sim.SetScript("Q3", termsim.Script{Action: termsim.Decline, Code: "102"})
+		if r, err := conn.Sale(ctx, posbridge.Sale{OrderNo: "Q3", Amount: aed(100)}); err != nil || r.Outcome != posbridge.OutcomeDeclined {
+			t.Fatalf("unasked 102: %+v, %v; want declined", r, err)
 		}
 	})
 }
