@@ -177,6 +177,7 @@ type failStore struct {
 	mu              sync.Mutex
 	actor           posbridge.Actor
 	orders, refunds int
+	failed          int // writes failed so far
 }
 
 // failNext makes the next orders and refunds writes by actor fail.
@@ -191,6 +192,7 @@ func (s *failStore) fail(cause posbridge.Cause, n *int) bool {
 	defer s.mu.Unlock()
 	if *n > 0 && (s.actor == "" || cause.Actor == s.actor) {
 		*n--
+		s.failed++
 		return true
 	}
 	return false
@@ -660,6 +662,53 @@ func TestPaidAfterCloseStaysFlaggedAfterAnOverride(t *testing.T) {
 		got, _ := te.Payment(ctx, o.No)
 		if got.Status != posbridge.StatusPaid || !got.NeedsAttention || got.Attention != string(posbridge.ReasonPaidAfterClose) {
 			t.Fatalf("paid after the close: %s attention %v %q", got.Status, got.NeedsAttention, got.Attention)
+		}
+	})
+}
+
+// failedSoFar reports how many writes failStore has failed so far.
+func (s *failStore) failedSoFar() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failed
+}
+
+// A scheduled check whose write keeps failing (another connection holds the
+// database) is held back by its backoff. The hold must also stop a retry at
+// the very instant it ends: a hold that ended "now" was once kept, and the
+// reconciler retried at the same instant for as long as the lock was held,
+// hundreds of times (found by the 20,000-scenario simulation).
+func TestFailingCheckWriteDoesNotSpin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		// The gateway has not heard of the order (a late acquirer): each
+		// check is a clean "not found", and only the write fails.
+		term := newFakeTerminal(gw, saleScript{result: saleTimeout})
+		db := mustOpenStore(t, filepath.Join(t.TempDir(), "posbridge.db"))
+		defer db.Close()
+		fs := &failStore{Store: db}
+		e := openOn(t, fs, gw, term)
+		defer e.Close()
+		ctx := context.Background()
+		o, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "12.00"), By: cashier})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Minute) // pending, under the reconciler
+		synctest.Wait()
+		if got, _ := e.Payment(ctx, o.No); got.Status != posbridge.StatusPending {
+			t.Fatalf("setup: %s, want pending", got.Status)
+		}
+		// Bounded, so a spinning loop ends (simulated time stands still
+		// while it spins) and the count below reports it.
+		fs.failNext(posbridge.ActorReconciler, 1000, 0)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		fs.failNext(posbridge.ActorReconciler, 0, 0)
+		// A minute of failing writes under a backoff of 5 s, doubling: a
+		// handful of tries, not one per scheduler turn.
+		if n := fs.failedSoFar(); n > 20 {
+			t.Fatalf("%d writes failed in one minute: the reconciler retries without waiting", n)
 		}
 	})
 }

@@ -277,7 +277,9 @@ func (e *Engine) holdIfStuck(ctx context.Context, o Order) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if until, held := e.held[o.No]; !held || until.Before(e.now()) {
+	// A hold that ends now is over too: keeping it would retry at once,
+	// at the same instant, for as long as the write keeps failing.
+	if until, held := e.held[o.No]; !held || !until.After(e.now()) {
 		e.failures[o.No]++
 		e.held[o.No] = e.now().Add(e.backoffLocked(o.No))
 	}
