@@ -320,12 +320,20 @@ func (e *Engine) closeInterrupted(ctx context.Context, no OrderNo, why string) b
 func (e *Engine) terminalFollowUp(ctx context.Context, l *lane, no OrderNo) (TerminalResult, bool) {
 	e.closeTerminal(ctx, l, no)
 	r, err := e.queryTerminal(ctx, l, no)
-	if err == nil && r.Card.Last4 != "" {
+	if err == nil && (r.Card.Last4 != "" || r.Outcome == OutcomeApproved) {
 		e.update(ctx, no, Cause{Actor: ActorTerminal, Action: "terminal query", Detail: string(r.Outcome)}, func(o *Order) error {
-			if o.Card == r.Card {
+			changed := false
+			if r.Card.Last4 != "" && o.Card != r.Card {
+				o.Card, changed = r.Card, true
+			}
+			if r.Outcome == OutcomeApproved && o.Open() && o.TerminalOutcome != OutcomeApproved {
+				// Remembered: a terminal that later restarts and loses its
+				// table would otherwise let a retry charge the card again.
+				o.TerminalOutcome, changed = OutcomeApproved, true
+			}
+			if !changed {
 				return ErrNoChange
 			}
-			o.Card = r.Card
 			return nil
 		})
 	}

@@ -21,8 +21,11 @@ type fakeGateway struct {
 	orders  map[posbridge.OrderNo]*posbridge.GatewayOrder
 	refunds map[posbridge.OrderNo]*posbridge.GatewayRefund
 	err     error // returned by every call while set
-	calls   map[string]int
-	log     []string // "query NO", "cancel NO", in the order they were made
+	// loseCancelAnswer: a cancel is done, but its answer is lost (the
+	// caller gets an unknown outcome).
+	loseCancelAnswer bool
+	calls            map[string]int
+	log              []string // "query NO", "cancel NO", in the order they were made
 }
 
 func newFakeGateway() *fakeGateway {
@@ -104,6 +107,9 @@ func (g *fakeGateway) CancelOrder(ctx context.Context, no posbridge.OrderNo) (po
 		return *o, fmt.Errorf("cancel %s: %w (%w)", no, posbridge.ErrOrderClosed, posbridge.ErrGatewayFinal)
 	}
 	o.Status = posbridge.GatewayFailed
+	if g.loseCancelAnswer {
+		return posbridge.GatewayOrder{}, fmt.Errorf("cancel %s: no answer: %w", no, posbridge.ErrUnknownOutcome)
+	}
 	return *o, nil
 }
 

@@ -712,3 +712,66 @@ func TestFailingCheckWriteDoesNotSpin(t *testing.T) {
 		}
 	})
 }
+
+// A cashier cancels a pending order; the gateway closes it but the answer is
+// lost. The acquirer then captures it late: the order is paid, and a person
+// must look (it was captured on an order the shop tried to close), as when
+// the cancel's answer had arrived (found by the 20,000-scenario simulation).
+func TestPaymentAfterALostCancelAnswerIsFlagged(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: saleTimeout, create: true})
+		te := newTestEngine(t, "", gw, term, true)
+		ctx := context.Background()
+		o := pay(t, te, "44.00")
+		if got := await(t, te, o.No); got.Status != posbridge.StatusPending {
+			t.Fatalf("setup: %s, want pending", got.Status)
+		}
+		gw.mu.Lock()
+		gw.loseCancelAnswer = true
+		gw.mu.Unlock()
+		if _, err := te.Cancel(ctx, o.No, cashier); posbridge.ErrorCode(err) != posbridge.EUNAVAILABLE {
+			t.Fatalf("cancel with its answer lost: %v, want unavailable", err)
+		}
+		gw.set(o.No, o.Amount, posbridge.GatewayPaid) // the acquirer, late
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		got, _ := te.Payment(ctx, o.No)
+		if got.Status != posbridge.StatusPaid || !got.NeedsAttention || got.Reason != posbridge.ReasonPaidAfterClose {
+			t.Fatalf("got %s (%s) attention=%v; want paid, paid_after_close, flagged", got.Status, got.Reason, got.NeedsAttention)
+		}
+	})
+}
+
+// The power goes while the sale's answer is lost; at start-up the terminal
+// says it approved the sale, which the gateway has not heard of yet (a late
+// acquirer). Then the terminal restarts and loses its table. A retry must
+// not send the same number again: the terminal's earlier "approved" is
+// remembered (found by the 20,000-scenario simulation: charged twice).
+func TestTerminalApprovalFoundAtStartUpStopsARetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: saleTimeout, delay: time.Hour})
+		path := filepath.Join(t.TempDir(), "posbridge.db")
+		te := newTestEngine(t, path, gw, term, true)
+		ctx := context.Background()
+		o := pay(t, te, "36.00")
+		time.Sleep(10 * time.Second)
+		te.close(t)
+
+		term2 := newFakeTerminal(gw)
+		term2.query = posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000", TransStatus: "2"}
+		te2 := newTestEngine(t, path, gw, term2, true)
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		term2.mu.Lock()
+		term2.query = posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "104", NoRecord: true} // rebooted
+		term2.mu.Unlock()
+		if got, err := te2.Retry(ctx, o.No, cashier); err == nil {
+			t.Fatalf("retry after the terminal approved the sale: %s, attempts %d", got.Status, got.Attempts)
+		}
+		if n := term2.salesOf(o.No); n != 0 {
+			t.Fatalf("the same number went to the terminal %d more times", n)
+		}
+	})
+}

@@ -83,6 +83,11 @@ const (
 	// order stays pending, flagged, with a daily check; it no longer holds
 	// its lane.
 	ReasonUnconfirmed Reason = "unconfirmed"
+	// ReasonCancelSent: a cancel was sent to the gateway for this open
+	// order and its answer was lost, so the gateway may have closed it. A
+	// payment reported afterwards was captured on an order the shop tried
+	// to close: it is flagged paid_after_close, for a person to look at.
+	ReasonCancelSent Reason = "cancel_sent"
 )
 
 // Card is what posbridge keeps of the card: never more than brand and last four.

@@ -550,7 +550,22 @@ func (w *world) longWait() {
 			Statuses: []posbridge.Status{posbridge.StatusCreated, posbridge.StatusAtTerminal, posbridge.StatusVerifying, posbridge.StatusPending}})
 		return err == nil && len(page.Orders) > 0
 	}
-	if delayed() == 0 && !open() {
+	// paidElsewhere: a payment the gateway has that posbridge still shows
+	// not paid. The watch finds it on its cadence (every 6 h at that age),
+	// so the day below must run long enough for one more watch check.
+	paidElsewhere := func() bool {
+		for _, g := range w.sb.Orders() {
+			if g.Status != sandbox.StatusPaid && g.Status != sandbox.StatusSettled {
+				continue
+			}
+			o, err := w.eng().Payment(context.Background(), posbridge.OrderNo(g.MerchantOrderNo))
+			if err == nil && o.Status != posbridge.StatusPaid {
+				return true
+			}
+		}
+		return false
+	}
+	if delayed() == 0 && !open() && !paidElsewhere() {
 		return
 	}
 	w.lock()
@@ -566,7 +581,7 @@ func (w *world) longWait() {
 		time.Sleep(30 * time.Minute)
 	}
 	w.note("night: every acquirer record arrived; a day for the daily checks")
-	for i := 0; i < 26 && open(); i++ {
+	for i := 0; i < 26 && (open() || paidElsewhere()); i++ {
 		time.Sleep(time.Hour)
 	}
 	w.sb.FlushNotifications()

@@ -190,6 +190,12 @@ func learn(o *Order, g GatewayOrder) bool {
 	if g.Status.Paid() && o.Reason == ReasonUnconfirmed {
 		o.Reason, changed = ReasonNone, true
 	}
+	if g.Status.Paid() && o.Reason == ReasonCancelSent {
+		o.Reason, changed = ReasonPaidAfterClose, true
+		if !o.NeedsAttention {
+			o.NeedsAttention, o.Attention = true, string(ReasonPaidAfterClose)
+		}
+	}
 	return changed
 }
 
@@ -301,6 +307,18 @@ func (e *Engine) closeOrder(ctx context.Context, no OrderNo, cause Cause, reason
 	withDetail := func(d string) Cause {
 		return Cause{Actor: cause.Actor, Who: cause.Who, Action: cause.Action, Detail: joinDetail(cause.Detail, d)}
 	}
+	cancelLost := func(err error) (Order, error) {
+		// The gateway may have closed it: remember, so that a payment it
+		// reports later is flagged, not taken as an ordinary one.
+		e.update(ctx, no, withDetail("cancel sent, answer lost: "+err.Error()), func(o *Order) error {
+			if !o.Open() || o.Reason == ReasonCancelSent {
+				return ErrNoChange
+			}
+			o.Reason = ReasonCancelSent
+			return nil
+		})
+		return unavailable(err)
+	}
 	// Query first: a paid order must never be "canceled".
 	g, err := e.queryGateway(ctx, no, foreground)
 	switch {
@@ -388,7 +406,7 @@ func (e *Engine) closeOrder(ctx context.Context, no OrderNo, cause Cause, reason
 		case errors.Is(err, ErrGatewayNotFound):
 			// Vanished between query and cancel: treat as unknown at the gateway.
 		default:
-			return unavailable(err)
+			return cancelLost(err)
 		}
 	}
 

@@ -86,6 +86,7 @@ const REASONS = {
     paid_after_close: "The bank reported it paid after it had been closed.",
     cashier_override: "A cashier checked the terminal and vouched for it.",
     cancel_refused: "The bank refused to cancel it because it is paid.",
+    cancel_sent: "A cancel was sent to the bank and its answer was lost; it is being checked.",
   },
   ar: {
     declined: "رُفضت البطاقة.",
@@ -101,6 +102,7 @@ const REASONS = {
     paid_after_close: "أبلغ البنك أنها مدفوعة بعد إغلاقها.",
     cashier_override: "تحقق كاشير من الجهاز وأكد الدفعة.",
     cancel_refused: "رفض البنك الإلغاء لأنها مدفوعة.",
+    cancel_sent: "أُرسل طلب إلغاء إلى البنك وضاع رده؛ جارٍ التحقق.",
   },
 };
 
