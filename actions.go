@@ -211,7 +211,7 @@ func (e *Engine) Retry(ctx context.Context, no OrderNo, by By) (Order, error) {
 			return err
 		}
 		o.Attempts++
-		o.NextCheckAt = now.Add(e.SaleDeadline)
+		e.plan(o, Fact{Due: DueSaleDeadline}, now)
 		return nil
 	})
 	if err != nil {
@@ -250,9 +250,7 @@ func (e *Engine) Override(ctx context.Context, no OrderNo, by By) (Order, error)
 		if !o.NeedsAttention {
 			o.NeedsAttention, o.Attention = true, string(ReasonCashierOverride)
 		}
-		if o.NextCheckAt.IsZero() || o.NextCheckAt.After(now.Add(e.firstDelay())) {
-			o.NextCheckAt = now.Add(e.firstDelay())
-		}
+		e.plan(o, Fact{Due: DueNoLaterThanFirstStep}, now)
 		return nil
 	})
 	e.wake()

@@ -196,8 +196,7 @@ func (e *Engine) recover(ctx context.Context) error {
 				if _, err := o.Apply(Input{Kind: InputResume}, now); err != nil {
 					return err
 				}
-				o.VerifyUntil = now.Add(e.Reconcile.FastPollFor)
-				o.NextCheckAt = now.Add(e.Reconcile.FastPollFor)
+				e.plan(o, Fact{Due: DueVerifyWindow}, now)
 				return nil
 			})
 			if err != nil {
@@ -211,7 +210,7 @@ func (e *Engine) recover(ctx context.Context) error {
 		case StatusPending:
 			if o.NextCheckAt.IsZero() {
 				if _, err := e.update(ctx, o.No, cause, func(o *Order) error {
-					o.NextCheckAt = now
+					e.plan(o, Fact{Due: DueNow}, now)
 					return nil
 				}); err != nil {
 					return err
@@ -286,8 +285,7 @@ func (e *Engine) resume(o Order, tok claimToken) {
 			if _, err := o.Apply(Input{Kind: InputResume}, now); err != nil {
 				return err
 			}
-			o.VerifyUntil = now.Add(e.Reconcile.FastPollFor)
-			o.NextCheckAt = o.VerifyUntil
+			e.plan(o, Fact{Due: DueVerifyWindow}, now)
 			return nil
 		})
 		if err != nil || after.Status != StatusVerifying {
@@ -570,8 +568,10 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
 	o := &Order{
 		No: no, Lane: r.Lane, Amount: r.Amount, Reference: r.Reference, Status: StatusCreated,
 		CreatedAt: now, UpdatedAt: now, Refunded: Money{Currency: r.Amount.Currency},
-		IdempotencyKey: r.IdempotencyKey, RequestHash: hash, NextCheckAt: now,
+		IdempotencyKey: r.IdempotencyKey, RequestHash: hash,
 	}
+	// Checked at once should this call not finish: it frees the lane.
+	e.plan(o, Fact{Due: DueNow}, now)
 	ev, err := e.store.CreateOrder(ctx, o, Cause{Actor: r.By.Actor, Who: r.By.Who, Action: "create", Detail: "payment requested"})
 	if errors.Is(err, ErrIdempotencyKeyUsed) {
 		o, _, err := e.idempotentReplay(ctx, r.IdempotencyKey, hash)
@@ -594,7 +594,7 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
 			return err
 		}
 		o.Attempts++
-		o.NextCheckAt = now.Add(e.SaleDeadline)
+		e.plan(o, Fact{Due: DueSaleDeadline}, now)
 		return nil
 	})
 	if err != nil {
@@ -763,13 +763,12 @@ func (e *Engine) driveSale(l *lane, o Order, tok claimToken, call func(context.C
 				o.Card = res.Card
 			}
 			if o.Status == StatusVerifying {
-				o.VerifyUntil = now.Add(e.Reconcile.FastPollFor)
-				o.NextCheckAt = o.VerifyUntil
+				e.plan(o, Fact{Due: DueVerifyWindow}, now)
 			}
 			if o.Status == StatusFailed {
 				// Close it at the gateway too (query first), so it can
 				// never be paid later.
-				o.NextCheckAt = now
+				e.plan(o, Fact{Due: DueNow}, now)
 			}
 			if o.Status == StatusFailed && o.Reason == ReasonGatewayFailed && res.Outcome == OutcomeDeclined {
 				// The gateway's "failed" (a notification) came before the
@@ -850,7 +849,7 @@ func (e *Engine) followVerification(ctx context.Context, no OrderNo, tok claimTo
 			e.applyInput(ctx, no, Cause{Actor: ActorEngine, Action: "wait over", Detail: "not confirmed while the cashier waited"},
 				Input{Kind: InputWaitOver}, func(o *Order) bool {
 					if o.Status == StatusPending {
-						o.NextCheckAt = now.Add(e.firstDelay())
+						e.plan(o, Fact{Due: DueFirstStep}, now)
 					}
 					return true
 				})
@@ -860,9 +859,13 @@ func (e *Engine) followVerification(ctx context.Context, no OrderNo, tok claimTo
 	}
 }
 
-func (e *Engine) firstDelay() time.Duration {
-	if e.Reconcile.Mode == ReconcileSweep {
-		return e.Reconcile.SweepEvery
-	}
-	return e.Reconcile.Schedule[0]
+// sched is the engine's scheduling policy, from its settings.
+func (e *Engine) sched() Scheduler {
+	return Scheduler{SaleDeadline: e.SaleDeadline, Reconcile: e.Reconcile, MaxBackoff: e.MaxBackoff}
+}
+
+// plan sets o's next check for fact f (Scheduler.Next): the one way the
+// engine changes when an order is checked.
+func (e *Engine) plan(o *Order, f Fact, now time.Time) {
+	*o = e.sched().Next(*o, f, now)
 }

@@ -147,7 +147,7 @@ func (e *Engine) applyNotification(ctx context.Context, in InboxEntry) (string, 
 			if o.Status == StatusPaid {
 				return ErrNoChange
 			}
-			o.NextCheckAt = e.now()
+			e.plan(o, Fact{Due: DueNow}, e.now())
 			return nil
 		})
 		return result, err
@@ -159,7 +159,7 @@ func (e *Engine) applyNotification(ctx context.Context, in InboxEntry) (string, 
 			o.NeedsAttention = true
 			o.Attention = string(ReasonAmountMismatch)
 			if o.Open() {
-				o.NextCheckAt = e.now() // verify with a query instead
+				e.plan(o, Fact{Due: DueNow}, e.now()) // verify with a query instead
 			}
 			return nil
 		})

@@ -49,11 +49,7 @@ func (e *Engine) reconcileLoop() {
 }
 
 func (e *Engine) backoff(failures int) time.Duration {
-	d := DefaultRetryBackoff
-	for i := 1; i < failures && d < e.MaxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, e.MaxBackoff)
+	return e.sched().backoff(failures)
 }
 
 // ReconcileOnce checks every order whose check is due, and the open refunds
@@ -134,7 +130,7 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 		e.closeFinal(ctx, o, false)
 		return
 	case o.Status == StatusPaid:
-		e.reschedule(ctx, o, time.Time{}, cause)
+		e.reschedule(ctx, o, Fact{Due: DueNone}, cause)
 		return
 	case o.Status == StatusAtTerminal || o.Status == StatusCreated:
 		// The sale's owner is gone (it would hold the claim): treat it as a
@@ -149,7 +145,7 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 				}
 			}
 			if o.Open() {
-				o.NextCheckAt = e.now()
+				e.plan(o, Fact{Due: DueNow}, e.now())
 			}
 			return nil
 		})
@@ -161,7 +157,7 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 	after, _, err := e.verify(ctx, o, false, cause)
 	if err != nil {
 		n := e.failed(o.No)
-		e.reschedule(ctx, o, e.now().Add(e.backoff(n)), Cause{Actor: ActorReconciler, Action: "check failed", Detail: errorClass(err) + ": " + err.Error()})
+		e.reschedule(ctx, o, Fact{Due: DueBackoff, Failures: n}, Cause{Actor: ActorReconciler, Action: "check failed", Detail: errorClass(err) + ": " + err.Error()})
 		return
 	}
 	e.succeeded(o.No)
@@ -170,7 +166,7 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 	}
 	if after.Status == StatusVerifying && e.now().Before(after.VerifyUntil) {
 		// Its fast verification owns it until the window ends; check again then.
-		e.reschedule(ctx, after, after.VerifyUntil, cause)
+		e.reschedule(ctx, after, Fact{Due: DueAt, At: after.VerifyUntil}, cause)
 		return
 	}
 	checks := after.ScheduledChecks + 1
@@ -188,7 +184,7 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 		closed, err := e.closeOrder(ctx, o.No, Cause{Actor: ActorReconciler, Action: "expire", Detail: "not confirmed after every check"}, ReasonExpired, false)
 		if err != nil && (closed.No == "" || closed.Open()) {
 			n := e.failed(o.No)
-			e.reschedule(ctx, o, e.now().Add(e.backoff(n)), Cause{Actor: ActorReconciler, Action: "expire failed", Detail: err.Error()})
+			e.reschedule(ctx, o, Fact{Due: DueBackoff, Failures: n}, Cause{Actor: ActorReconciler, Action: "expire failed", Detail: err.Error()})
 		}
 		return
 	}
@@ -200,7 +196,7 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 			o.Apply(Input{Kind: InputWaitOver}, e.now())
 		}
 		o.ScheduledChecks = checks
-		o.NextCheckAt = e.now().Add(e.delayAfter(checks))
+		e.plan(o, Fact{Due: DueNextStep, Checks: checks}, e.now())
 		return nil
 	})
 }
@@ -228,27 +224,15 @@ func (e *Engine) exhausted(o Order, checks int) bool {
 	return checks >= len(e.Reconcile.Schedule)
 }
 
-// delayAfter returns the wait after the checks-th check.
-func (e *Engine) delayAfter(checks int) time.Duration {
-	if e.Reconcile.Mode == ReconcileSweep {
-		return e.Reconcile.SweepEvery
-	}
-	s := e.Reconcile.Schedule
-	if checks < len(s) {
-		return s[checks]
-	}
-	return s[len(s)-1]
-}
-
-func (e *Engine) reschedule(ctx context.Context, o Order, at time.Time, cause Cause) {
+func (e *Engine) reschedule(ctx context.Context, o Order, f Fact, cause Cause) {
+	now := e.now()
+	at := e.sched().Next(o, f, now).NextCheckAt
 	_, err := e.update(ctx, o.No, cause, func(o *Order) error {
-		if o.NextCheckAt.Equal(at) {
+		before := o.NextCheckAt
+		e.plan(o, f, now)
+		if o.NextCheckAt.Equal(before) {
 			return ErrNoChange
 		}
-		if o.Open() && at.IsZero() {
-			at = e.now() // an open order always keeps a check
-		}
-		o.NextCheckAt = at
 		return nil
 	})
 	e.mu.Lock()
@@ -307,26 +291,25 @@ func (e *Engine) closeFinal(ctx context.Context, o Order, foreground bool) {
 	cause := Cause{Actor: ActorReconciler, Action: "close at gateway", Detail: "order " + string(o.Status)}
 	retry := func(err error) {
 		n := e.failed(o.No)
-		e.reschedule(ctx, o, e.now().Add(e.backoff(n)), Cause{Actor: ActorReconciler, Action: "close at gateway failed", Detail: err.Error()})
+		e.reschedule(ctx, o, Fact{Due: DueBackoff, Failures: n}, Cause{Actor: ActorReconciler, Action: "close at gateway failed", Detail: err.Error()})
 	}
 	watch := func(detail string, g GatewayOrder) {
 		e.succeeded(o.No)
-		next := e.now().Add(watchDelay(e.now().Sub(o.CreatedAt)))
-		if e.now().Sub(o.CreatedAt) >= DefaultWatchFor {
-			next, detail = time.Time{}, joinDetail(detail, "watch over")
+		now := e.now()
+		if now.Sub(o.CreatedAt) >= DefaultWatchFor {
+			detail = joinDetail(detail, "watch over")
 		}
 		_, err := e.update(ctx, o.No, Cause{Actor: ActorReconciler, Action: "watch", Detail: joinDetail(cause.Detail, detail)}, func(o *Order) error {
 			changed := learn(o, g)
-			if !o.NextCheckAt.Equal(next) {
-				o.NextCheckAt, changed = next, true
-			}
-			if !changed {
+			before := o.NextCheckAt
+			e.plan(o, Fact{Due: DueWatchOrStop}, now)
+			if !changed && o.NextCheckAt.Equal(before) {
 				return ErrNoChange
 			}
 			return nil
 		})
 		if err != nil {
-			e.reschedule(ctx, o, next, cause) // holds the order back if the write keeps failing
+			e.reschedule(ctx, o, Fact{Due: DueWatchOrStop}, cause) // holds the order back if the write keeps failing
 		}
 	}
 	g, err := e.queryGateway(ctx, o.No, foreground)

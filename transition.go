@@ -213,15 +213,16 @@ func (o *Order) Apply(in Input, now time.Time) (bool, error) {
 	if r.To == StatusPaid && o.PaidAt.IsZero() {
 		o.PaidAt = now
 	}
+	// The schedule needs no settings for these facts.
 	switch {
 	case r.To == StatusPaid:
-		o.NextCheckAt = time.Time{}
+		*o = Scheduler{}.Next(*o, Fact{Due: DueNone}, now)
 	case r.To.Final() && (o.Reason == ReasonNotSent || o.Reason == ReasonTerminalDown):
-		o.NextCheckAt = time.Time{} // never reached the terminal: nothing to watch for
+		*o = Scheduler{}.Next(*o, Fact{Due: DueNone}, now) // never reached the terminal: nothing to watch for
 	case r.To.Final():
 		// Shown not paid: the gateway is asked again daily for a week, so a
 		// payment the acquirer reports late is found (then paid, flagged).
-		o.NextCheckAt = now.Add(watchDelay(now.Sub(o.CreatedAt)))
+		*o = Scheduler{}.Next(*o, Fact{Due: DueWatch}, now)
 	}
 	return true, nil
 }

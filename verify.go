@@ -137,19 +137,6 @@ const (
 	DefaultWatchFor = 7 * 24 * time.Hour
 )
 
-// watchDelay is the wait before the next question about an order shown not
-// paid, or unconfirmed, age after it was created: acquirers mostly report
-// late by minutes, sometimes by hours, rarely by days.
-func watchDelay(age time.Duration) time.Duration {
-	switch {
-	case age < 2*time.Hour:
-		return 15 * time.Minute
-	case age < 24*time.Hour:
-		return 6 * time.Hour
-	}
-	return DefaultSlowCheckEvery
-}
-
 // gatewayInput turns what the gateway says about o into a state-machine
 // input. A failure the terminal declined first keeps "declined" as reason.
 func gatewayInput(o Order, g GatewayOrder) Input {
@@ -441,7 +428,7 @@ func (e *Engine) closeOrder(ctx context.Context, no OrderNo, cause Cause, reason
 			return ErrNoChange
 		}
 		// The acquirer may still report a payment: keep asking for a while.
-		o.NextCheckAt = e.now().Add(watchDelay(e.now().Sub(o.CreatedAt)))
+		e.plan(o, Fact{Due: DueWatch}, e.now())
 		if ev == weakEvidence && !o.NeedsAttention {
 			o.NeedsAttention, o.Attention = true, "closed on the terminal's word that the customer was not charged; the gateway never confirmed it"
 		}
@@ -472,7 +459,7 @@ func (e *Engine) park(ctx context.Context, no OrderNo, cause Cause) (Order, erro
 		if !o.NeedsAttention {
 			o.NeedsAttention, o.Attention = true, "not confirmed by the gateway after every check; the terminal may have charged the customer"
 		}
-		o.NextCheckAt = now.Add(watchDelay(now.Sub(o.CreatedAt)))
+		e.plan(o, Fact{Due: DueWatch}, now)
 		return nil
 	})
 }
