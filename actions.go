@@ -69,7 +69,7 @@ const cancelWait = 15 * time.Second
 // terminal, so the wait is about one round trip even when the terminal
 // never answers the closed sale itself.
 func (e *Engine) closeOnTerminal(ctx context.Context, o Order) (Order, bool, error) {
-	e.closeTerminal(ctx, e.lanes[o.Lane], o.No)
+	e.closeTerminal(ctx, e.lanes.get(o.Lane), o.No)
 	wctx, cancel := context.WithTimeout(ctx, cancelWait)
 	got, err := func() (Order, error) {
 		sub := e.Bus.Subscribe(maxAwaitSubscriptions)
@@ -138,7 +138,7 @@ func (e *Engine) Retry(ctx context.Context, no OrderNo, by By) (Order, error) {
 	if o.TerminalOutcome == OutcomeApproved {
 		return o, &Error{Code: ECONFLICT, Message: "The terminal reported this payment approved; it is being confirmed with the gateway. Do not take payment again."}
 	}
-	l := e.lanes[o.Lane]
+	l := e.lanes.get(o.Lane)
 	if l == nil {
 		return o, &Error{Code: EINVALID, Message: fmt.Sprintf("Lane %s is not configured.", o.Lane)}
 	}
@@ -146,14 +146,10 @@ func (e *Engine) Retry(ctx context.Context, no OrderNo, by By) (Order, error) {
 	if tok == 0 {
 		return o, &Error{Code: ELANEBUSY, Message: fmt.Sprintf("Payment %s is being checked; try again in a moment.", no)}
 	}
-	e.mu.Lock()
-	if l.active != "" || e.closing[no] > 0 {
-		e.mu.Unlock()
+	if !e.lanes.startRetry(l, no) {
 		e.release(no, tok)
 		return o, &Error{Code: ELANEBUSY, Message: fmt.Sprintf("Lane %s is busy.", o.Lane)}
 	}
-	l.active = no
-	e.mu.Unlock()
 	started := false
 	defer func() {
 		if !started {
@@ -222,9 +218,7 @@ func (e *Engine) Retry(ctx context.Context, no OrderNo, by By) (Order, error) {
 		return o, err
 	}
 	started = true
-	e.mu.Lock()
-	l.last = no
-	e.mu.Unlock()
+	e.lanes.setLast(l, no)
 	e.wg.Go(func() { e.runSale(l, o, tok) })
 	return o, nil
 }
@@ -532,15 +526,10 @@ func (e *Engine) Await(ctx context.Context, no OrderNo) (Order, error) {
 
 // Lanes implements PaymentService.
 func (e *Engine) Lanes(ctx context.Context) ([]LaneStatus, error) {
-	out := make([]LaneStatus, 0, len(e.laneIDs))
-	for _, id := range e.laneIDs {
-		l := e.lanes[id]
-		e.mu.Lock()
-		cur := l.active
-		if cur == "" || cur == "reserving" {
-			cur = l.last
-		}
-		e.mu.Unlock()
+	out := make([]LaneStatus, 0, len(e.lanes.ids))
+	for _, id := range e.lanes.ids {
+		l := e.lanes.get(id)
+		cur := e.lanes.shown(l)
 		ls := LaneStatus{ID: id, Link: l.term.Link()}
 		if cur != "" {
 			if o, err := e.store.Order(ctx, cur); err == nil {
@@ -555,7 +544,7 @@ func (e *Engine) Lanes(ctx context.Context) ([]LaneStatus, error) {
 // LinkChanged tells the engine a lane's terminal link changed. A link coming
 // up wakes the reconciler; every change is published as a lane event.
 func (e *Engine) LinkChanged(laneID string, st LinkStatus) {
-	if _, ok := e.lanes[laneID]; !ok {
+	if e.lanes.get(laneID) == nil {
 		return
 	}
 	seq := int64(0)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,8 +44,7 @@ type Engine struct {
 
 	store   Store
 	gateway Gateway
-	lanes   map[string]*lane
-	laneIDs []string
+	lanes   *laneTable
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -57,7 +55,6 @@ type Engine struct {
 	inflight        map[OrderNo]claimToken // orders a goroutine (sale, fast poll, check) owns, and the claim
 	claims          claimToken             // the last claim token handed out
 	freed           chan struct{}          // closed (and replaced) when a claim ends
-	closing         map[OrderNo]int        // orders being closed (closeOrder): no sale may start for them
 	held            map[OrderNo]time.Time  // orders whose reschedule could not be written: not checked before then
 	failures        map[OrderNo]int        // consecutive gateway errors per order, for backoff
 	lastRefundCheck time.Time
@@ -68,16 +65,6 @@ type Engine struct {
 	verifications atomic.Uint64
 	gwErrors      sync.Map // class → *atomic.Uint64
 	notifyResults sync.Map // result → *atomic.Uint64
-}
-
-type lane struct {
-	id   string
-	term Terminal
-	// active is the order whose sale is on the terminal right now (or a Pay
-	// reserving the lane). Whether the cashier is still waiting is read
-	// from the stored status, which changes atomically with each commit.
-	active OrderNo
-	last   OrderNo // the lane's most recent order, shown on the cashier's screen
 }
 
 // NewEngine returns an engine over store, gateway and the lanes' terminals
@@ -93,18 +80,12 @@ func NewEngine(store Store, gateway Gateway, terminals map[string]Terminal) *Eng
 		ReconcileInterval: time.Minute,
 		store:             store,
 		gateway:           gateway,
-		lanes:             make(map[string]*lane),
+		lanes:             newLaneTable(terminals),
 		kick:              make(chan struct{}, 1),
 		inflight:          make(map[OrderNo]claimToken),
-		closing:           make(map[OrderNo]int),
 		held:              make(map[OrderNo]time.Time),
 		failures:          make(map[OrderNo]int),
 	}
-	for id, t := range terminals {
-		e.lanes[id] = &lane{id: id, term: t}
-		e.laneIDs = append(e.laneIDs, id)
-	}
-	sort.Strings(e.laneIDs)
 	return e
 }
 
@@ -175,8 +156,8 @@ func (e *Engine) recover(ctx context.Context) error {
 	}
 	now := e.now()
 	for _, o := range open {
-		if l := e.lanes[o.Lane]; l != nil {
-			l.last = o.No
+		if l := e.lanes.get(o.Lane); l != nil {
+			e.lanes.setLast(l, o.No)
 		}
 		cause := Cause{Actor: ActorRecovery, Action: "resume", Detail: "found " + string(o.Status) + " at start-up"}
 		switch o.Status {
@@ -221,8 +202,8 @@ func (e *Engine) recover(ctx context.Context) error {
 	last, err := e.store.ListOrders(ctx, OrderFilter{Limit: 50})
 	if err == nil {
 		for i := len(last.Orders) - 1; i >= 0; i-- {
-			if l := e.lanes[last.Orders[i].Lane]; l != nil {
-				l.last = last.Orders[i].No
+			if l := e.lanes.get(last.Orders[i].Lane); l != nil {
+				e.lanes.setLast(l, last.Orders[i].No)
 			}
 		}
 	}
@@ -262,18 +243,13 @@ func (e *Engine) applyUnapplied() {
 func (e *Engine) resume(o Order, tok claimToken) {
 	defer e.release(o.No, tok)
 	ctx := e.ctx
-	l := e.lanes[o.Lane]
+	l := e.lanes.get(o.Lane)
 	if o.Status == StatusAtTerminal {
 		deadline := o.NextCheckAt
 		if l != nil && e.now().Before(deadline) {
 			r, err := e.queryTerminal(ctx, l, o.No)
 			if err == nil && r.Outcome == OutcomeUnknown && (r.TransStatus == "0" || r.TransStatus == "9") {
-				e.mu.Lock()
-				if l.active == "" {
-					l.active = o.No
-				}
-				l.last = o.No
-				e.mu.Unlock()
+				e.lanes.adopt(l, o.No)
 				e.driveSale(l, o, tok, func(ctx context.Context) (TerminalResult, error) {
 					return l.term.Reattach(ctx, o.No, deadline)
 				})
@@ -408,41 +384,17 @@ func (e *Engine) release(no OrderNo, tok claimToken) {
 // beginClose marks o as being closed, so that no sale starts for it (a
 // retry) while it is; false when its sale is on the terminal now.
 func (e *Engine) beginClose(o Order) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if l := e.lanes[o.Lane]; l != nil && l.active == o.No {
-		return false
-	}
-	e.closing[o.No]++
-	return true
+	return e.lanes.beginClose(e.lanes.get(o.Lane), o.No)
 }
 
-func (e *Engine) endClose(no OrderNo) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closing[no]--; e.closing[no] <= 0 {
-		delete(e.closing, no)
-	}
-}
+func (e *Engine) endClose(no OrderNo) { e.lanes.endClose(no) }
 
 // freeTerminal marks the lane's terminal as no longer used by no's sale.
-func (e *Engine) freeTerminal(l *lane, no OrderNo) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if l.active == no {
-		l.active = ""
-	}
-}
+func (e *Engine) freeTerminal(l *lane, no OrderNo) { e.lanes.free(l, no) }
 
 // onTerminal reports whether o's sale is running on its lane's terminal now.
 func (e *Engine) onTerminal(o Order) bool {
-	l := e.lanes[o.Lane]
-	if l == nil {
-		return false
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return l.active == o.No
+	return e.lanes.onTerminal(e.lanes.get(o.Lane), o.No)
 }
 
 func (e *Engine) isInflight(no OrderNo) bool {
@@ -500,8 +452,8 @@ func requestHash(r PayRequest) string {
 
 // Pay implements PaymentService.
 func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
-	l, ok := e.lanes[r.Lane]
-	if !ok {
+	l := e.lanes.get(r.Lane)
+	if l == nil {
 		return Order{}, &Error{Code: EINVALID, Field: "lane", Message: fmt.Sprintf("Unknown lane %q.", r.Lane)}
 	}
 	if r.Amount.Minor <= 0 {
@@ -525,20 +477,16 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
 
 	// Reserve the lane before anything is stored, so two requests cannot both
 	// reach the terminal.
-	e.mu.Lock()
-	if l.active != "" {
-		busy := l.active
-		e.mu.Unlock()
+	if busy, ok := e.lanes.reserve(l); !ok {
+		if busy == "" {
+			return Order{}, &Error{Code: ELANEBUSY, Message: fmt.Sprintf("Lane %s is starting another payment.", r.Lane)}
+		}
 		return Order{}, &Error{Code: ELANEBUSY, Message: fmt.Sprintf("Lane %s is taking payment %s.", r.Lane, busy)}
 	}
-	l.active = "reserving"
-	e.mu.Unlock()
 	reserved := true
 	defer func() {
 		if reserved {
-			e.mu.Lock()
-			l.active = ""
-			e.mu.Unlock()
+			e.lanes.unreserve(l)
 		}
 	}()
 
@@ -584,9 +532,7 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
 
 	// The lane names the order before at_terminal is committed, so a cancel
 	// that commits after it sees the sale as on the terminal (closeOrder).
-	e.mu.Lock()
-	l.active = no
-	e.mu.Unlock()
+	e.lanes.activate(l, no)
 
 	// Write-ahead: at_terminal is committed before the first byte goes out.
 	sent, err := e.update(ctx, no, Cause{Actor: ActorEngine, Action: "send", Detail: "sale sent to the terminal"}, func(o *Order) error {
@@ -602,9 +548,7 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
 		// not sent, and the lane is free again.
 		return Order{}, fmt.Errorf("mark order at terminal: %w", err)
 	}
-	e.mu.Lock()
-	l.active, l.last = no, no
-	e.mu.Unlock()
+	e.lanes.started(l, no)
 	reserved, claimed = false, false
 	e.wg.Go(func() { e.runSale(l, sent, tok) })
 	return sent, nil
@@ -683,9 +627,7 @@ const paidLateHold = 2 * time.Minute
 // moment ago) stops the new payment with a conflict. A gateway that cannot
 // be reached does not: the reconciler closes the old order later.
 func (e *Engine) closePrevious(ctx context.Context, l *lane) error {
-	e.mu.Lock()
-	prev := l.last
-	e.mu.Unlock()
+	prev := e.lanes.lastOf(l)
 	if prev == "" {
 		return nil
 	}
@@ -694,7 +636,10 @@ func (e *Engine) closePrevious(ctx context.Context, l *lane) error {
 		return nil
 	}
 	if (o.Status == StatusFailed || o.Status == StatusCanceled) && !o.NextCheckAt.IsZero() {
-		if tok := e.claim(prev); tok != 0 {
+		// Its sale's goroutine may still hold it for a moment after the
+		// order became final (or a check does): wait, rather than start a
+		// new payment with the previous order still open at the gateway.
+		if tok := e.waitClaim(ctx, prev, claimWait); tok != 0 {
 			e.closeFinal(ctx, o, true)
 			e.release(prev, tok)
 		}

@@ -149,7 +149,7 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 			}
 			return nil
 		})
-		if l := e.lanes[o.Lane]; l != nil && err == nil && after.Open() {
+		if l := e.lanes.get(o.Lane); l != nil && err == nil && after.Open() {
 			e.terminalFollowUp(ctx, l, o.No)
 		}
 		return

@@ -320,7 +320,7 @@ func (e *Engine) closeOrder(ctx context.Context, no OrderNo, cause Cause, reason
 	// there, and ask it what happened.
 	var q TerminalResult
 	qok := false
-	if l := e.lanes[o.Lane]; l != nil && o.Attempts > 0 {
+	if l := e.lanes.get(o.Lane); l != nil && o.Attempts > 0 {
 		e.closeTerminal(ctx, l, no)
 		var qerr error
 		q, qerr = e.queryTerminal(ctx, l, no)
