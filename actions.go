@@ -446,26 +446,21 @@ func (e *Engine) refuseRefundNotification(ctx context.Context, in InboxEntry, or
 // DefaultWatchFor are asked about again.
 const DefaultFailedRefundCheck = time.Hour
 
-// reconcileRefunds re-submits requested refunds and queries pending ones, at
-// most once per DefaultRefundCheck, and recently failed ones hourly.
-func (e *Engine) reconcileRefunds(ctx context.Context) error {
+// checkRefunds re-submits requested refunds and queries pending ones, and,
+// with withFailed, the ones that failed in the last DefaultWatchFor.
+func (e *Engine) checkRefunds(ctx context.Context, withFailed bool) error {
 	now := e.now()
-	if !e.lastRefundCheck.IsZero() && now.Sub(e.lastRefundCheck) < DefaultRefundCheck {
-		return nil
-	}
 	open, err := e.store.OpenRefunds(ctx)
 	if err != nil {
 		return err
 	}
-	e.lastRefundCheck = now
-	if e.lastFailedCheck.IsZero() || now.Sub(e.lastFailedCheck) >= DefaultFailedRefundCheck {
+	if withFailed {
 		// A refund the gateway refused may have gone through after all
 		// (an error after the fact): ask about recent failures, hourly.
 		failed, err := e.store.FailedRefundsSince(ctx, now.Add(-DefaultWatchFor))
 		if err != nil {
 			return err
 		}
-		e.lastFailedCheck = now
 		open = append(open, failed...)
 	}
 	for _, r := range open {

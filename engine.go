@@ -49,16 +49,12 @@ type Engine struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	wg     sync.WaitGroup
-	kick   chan struct{}
+	rec    *Reconciler
 
-	mu              sync.Mutex
-	inflight        map[OrderNo]claimToken // orders a goroutine (sale, fast poll, check) owns, and the claim
-	claims          claimToken             // the last claim token handed out
-	freed           chan struct{}          // closed (and replaced) when a claim ends
-	held            map[OrderNo]time.Time  // orders whose reschedule could not be written: not checked before then
-	failures        map[OrderNo]int        // consecutive gateway errors per order, for backoff
-	lastRefundCheck time.Time
-	lastFailedCheck time.Time // when failed refunds were last asked about
+	mu       sync.Mutex
+	inflight map[OrderNo]claimToken // orders a goroutine (sale, fast poll, check) owns, and the claim
+	claims   claimToken             // the last claim token handed out
+	freed    chan struct{}          // closed (and replaced) when a claim ends
 
 	gate gatewayGate
 
@@ -81,11 +77,9 @@ func NewEngine(store Store, gateway Gateway, terminals map[string]Terminal) *Eng
 		store:             store,
 		gateway:           gateway,
 		lanes:             newLaneTable(terminals),
-		kick:              make(chan struct{}, 1),
 		inflight:          make(map[OrderNo]claimToken),
-		held:              make(map[OrderNo]time.Time),
-		failures:          make(map[OrderNo]int),
 	}
+	e.rec = newReconciler(e)
 	return e
 }
 
@@ -109,7 +103,7 @@ func (e *Engine) Open(ctx context.Context) error {
 		return fmt.Errorf("engine: recover open orders: %w", err)
 	}
 	if e.ReconcileInterval > 0 {
-		e.wg.Go(e.reconcileLoop)
+		e.rec.Open(e.ctx)
 	}
 	return nil
 }
@@ -122,6 +116,7 @@ func (e *Engine) Close() error {
 		// in progress is left open for the next start to re-attach to.
 		e.cancel(ErrClosed)
 	}
+	e.rec.Close()
 	e.wg.Wait()
 	return nil
 }
@@ -129,12 +124,11 @@ func (e *Engine) Close() error {
 func (e *Engine) now() time.Time { return e.Clock.Now().UTC() }
 
 // wake makes the reconciler run a pass now.
-func (e *Engine) wake() {
-	select {
-	case e.kick <- struct{}{}:
-	default:
-	}
-}
+func (e *Engine) wake() { e.rec.wake() }
+
+// ReconcileOnce runs one pass of the reconciler (Reconciler.Once); safe
+// while its loop runs.
+func (e *Engine) ReconcileOnce(ctx context.Context) (time.Time, error) { return e.rec.Once(ctx) }
 
 // sleep waits d on the engine clock; false if ctx ended first.
 func (e *Engine) sleep(ctx context.Context, d time.Duration) bool {

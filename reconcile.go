@@ -3,124 +3,7 @@ package posbridge
 import (
 	"context"
 	"errors"
-	"time"
 )
-
-// farFuture asks DueChecks for the earliest scheduled check, whenever it is.
-var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// reconcileLoop runs ReconcileOnce whenever a check falls due or the engine
-// is woken (a notification, a terminal reconnect, a pending order), and
-// otherwise sleeps until the next scheduled check. It never polls.
-func (e *Engine) reconcileLoop() {
-	ctx := e.ctx
-	failing := 0
-	for {
-		next, err := e.ReconcileOnce(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		wait := e.ReconcileInterval
-		if err != nil {
-			failing++
-			if failing <= maxConsecutiveLogged {
-				e.Logger.Error("reconcile", LogKeyError, err)
-			}
-			wait = e.backoff(failing)
-		} else {
-			if failing > 0 {
-				e.Logger.Info("reconcile recovered", LogKeyCount, failing)
-			}
-			failing = 0
-			if !next.IsZero() {
-				wait = max(next.Sub(e.now()), 0)
-			}
-		}
-		t := e.Clock.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-e.kick:
-		case <-t.C():
-		}
-		t.Stop()
-	}
-}
-
-func (e *Engine) backoff(failures int) time.Duration {
-	return e.sched().backoff(failures)
-}
-
-// ReconcileOnce checks every order whose check is due, and the open refunds
-// when their check is due. It returns when the next check is scheduled (zero
-// when nothing is). Orders a foreground goroutine owns are left to it.
-func (e *Engine) ReconcileOnce(ctx context.Context) (time.Time, error) {
-	for {
-		due, err := e.store.DueChecks(ctx, e.now(), reconcileBatch)
-		if err != nil {
-			return time.Time{}, err
-		}
-		progressed := false
-		for _, o := range due {
-			if ctx.Err() != nil {
-				return time.Time{}, ctx.Err()
-			}
-			if until, held := e.heldUntil(o.No); held && e.now().Before(until) {
-				continue
-			}
-			tok := e.claim(o.No)
-			if tok == 0 {
-				continue
-			}
-			progressed = true
-			e.reconcileOrder(ctx, o)
-			e.release(o.No, tok)
-			e.holdIfStuck(ctx, o)
-		}
-		if !progressed || len(due) < reconcileBatch {
-			break
-		}
-	}
-	if err := e.reconcileRefunds(ctx); err != nil {
-		return time.Time{}, err
-	}
-	e.mu.Lock()
-	skip := len(e.inflight) + len(e.held)
-	e.mu.Unlock()
-	next, err := e.store.DueChecks(ctx, farFuture, 1+skip)
-	if err != nil {
-		return time.Time{}, err
-	}
-	var at time.Time
-	for _, o := range next {
-		cand := o.NextCheckAt
-		if until, held := e.heldUntil(o.No); held && e.now().Before(until) {
-			cand = until
-		} else if e.isInflight(o.No) {
-			continue
-		}
-		if at.IsZero() || cand.Before(at) {
-			at = cand
-		}
-	}
-	if e.hasOpenRefunds(ctx) {
-		if refunds := e.now().Add(DefaultRefundCheck); at.IsZero() || refunds.Before(at) {
-			at = refunds
-		}
-	}
-	return at, nil
-}
-
-func (e *Engine) inflightList() []OrderNo {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	l := make([]OrderNo, 0, len(e.inflight))
-	for no := range e.inflight {
-		l = append(l, no)
-	}
-	return l
-}
 
 // reconcileOrder runs one due check of one order.
 func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
@@ -156,11 +39,11 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 	}
 	after, _, err := e.verify(ctx, o, false, cause)
 	if err != nil {
-		n := e.failed(o.No)
+		n := e.rec.failed(o.No)
 		e.reschedule(ctx, o, Fact{Due: DueBackoff, Failures: n}, Cause{Actor: ActorReconciler, Action: "check failed", Detail: errorClass(err) + ": " + err.Error()})
 		return
 	}
-	e.succeeded(o.No)
+	e.rec.succeeded(o.No)
 	if !after.Open() {
 		return
 	}
@@ -183,7 +66,7 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 		})
 		closed, err := e.closeOrder(ctx, o.No, Cause{Actor: ActorReconciler, Action: "expire", Detail: "not confirmed after every check"}, ReasonExpired, false)
 		if err != nil && (closed.No == "" || closed.Open()) {
-			n := e.failed(o.No)
+			n := e.rec.failed(o.No)
 			e.reschedule(ctx, o, Fact{Due: DueBackoff, Failures: n}, Cause{Actor: ActorReconciler, Action: "expire failed", Detail: err.Error()})
 		}
 		return
@@ -199,21 +82,6 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 		e.plan(o, Fact{Due: DueNextStep, Checks: checks}, e.now())
 		return nil
 	})
-}
-
-// failed counts a consecutive gateway error for an order and returns the count.
-func (e *Engine) failed(no OrderNo) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.failures[no]++
-	return e.failures[no]
-}
-
-// succeeded forgets an order's consecutive gateway errors.
-func (e *Engine) succeeded(no OrderNo) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	delete(e.failures, no)
 }
 
 // exhausted reports whether an order has had every check its mode allows.
@@ -235,50 +103,14 @@ func (e *Engine) reschedule(ctx context.Context, o Order, f Fact, cause Cause) {
 		}
 		return nil
 	})
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	if err != nil {
 		// The stored check stays in the past: without a hold the loop would
 		// run it again at once, hammering the gateway while the database
 		// refuses writes. Hold it in memory until the backoff has passed.
-		until := e.now().Add(e.backoffLocked(o.No))
-		if at.After(until) {
-			until = at
-		}
-		e.held[o.No] = until
+		e.rec.holdAtLeast(o.No, at)
 		return
 	}
-	delete(e.held, o.No)
-}
-
-// holdIfStuck holds an order back in memory when its check changed nothing
-// stored (a write failed): its check is still due, and without the hold the
-// loop would run it again at once, spinning while the database refuses.
-func (e *Engine) holdIfStuck(ctx context.Context, o Order) {
-	cur, err := e.store.Order(ctx, o.No)
-	if err == nil && (cur.Version != o.Version || cur.NextCheckAt.IsZero() || cur.NextCheckAt.After(e.now())) {
-		return
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	// A hold that ends now is over too: keeping it would retry at once,
-	// at the same instant, for as long as the write keeps failing.
-	if until, held := e.held[o.No]; !held || !until.After(e.now()) {
-		e.failures[o.No]++
-		e.held[o.No] = e.now().Add(e.backoffLocked(o.No))
-	}
-}
-
-// heldUntil reports until when a failed reschedule holds an order back.
-func (e *Engine) heldUntil(no OrderNo) (time.Time, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	t, ok := e.held[no]
-	return t, ok
-}
-
-func (e *Engine) backoffLocked(no OrderNo) time.Duration {
-	return e.backoff(max(e.failures[no], 1))
+	e.rec.unhold(o.No)
 }
 
 // closeFinal makes sure a failed or canceled order can never be paid later,
@@ -290,11 +122,11 @@ func (e *Engine) backoffLocked(no OrderNo) time.Duration {
 func (e *Engine) closeFinal(ctx context.Context, o Order, foreground bool) {
 	cause := Cause{Actor: ActorReconciler, Action: "close at gateway", Detail: "order " + string(o.Status)}
 	retry := func(err error) {
-		n := e.failed(o.No)
+		n := e.rec.failed(o.No)
 		e.reschedule(ctx, o, Fact{Due: DueBackoff, Failures: n}, Cause{Actor: ActorReconciler, Action: "close at gateway failed", Detail: err.Error()})
 	}
 	watch := func(detail string, g GatewayOrder) {
-		e.succeeded(o.No)
+		e.rec.succeeded(o.No)
 		now := e.now()
 		if now.Sub(o.CreatedAt) >= DefaultWatchFor {
 			detail = joinDetail(detail, "watch over")
@@ -321,7 +153,7 @@ func (e *Engine) closeFinal(ctx context.Context, o Order, foreground bool) {
 		retry(err)
 		return
 	case g.Status.Paid():
-		e.succeeded(o.No)
+		e.rec.succeeded(o.No)
 		e.applyGateway(ctx, o.No, Cause{Actor: ActorReconciler, Action: "close at gateway", Detail: "the gateway says " + string(g.Status)}, g, false)
 		return
 	case g.Status == GatewayFailed:

@@ -1,0 +1,243 @@
+package posbridge
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// farFuture asks DueChecks for the earliest scheduled check, whenever it is.
+var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Reconciler runs an engine's scheduled checks: whenever a check falls due
+// or it is woken (a notification, a terminal reconnect, a pending order),
+// and otherwise it sleeps until the next scheduled check. It never polls.
+// It owns its loop, the in-memory backoff of orders whose checks fail, and
+// the timing of the refund checks. Once may be called while the loop runs.
+type Reconciler struct {
+	e    *Engine
+	kick chan struct{}
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu              sync.Mutex
+	held            map[OrderNo]time.Time // orders whose check could not be written: not checked before then
+	failures        map[OrderNo]int       // consecutive failed checks per order, for backoff
+	lastRefundCheck time.Time
+	lastFailedCheck time.Time // when failed refunds were last asked about
+}
+
+func newReconciler(e *Engine) *Reconciler {
+	return &Reconciler{e: e, kick: make(chan struct{}, 1), held: map[OrderNo]time.Time{}, failures: map[OrderNo]int{}}
+}
+
+// Open starts the loop under ctx. Close stops it.
+func (r *Reconciler) Open(ctx context.Context) {
+	ctx, r.cancel = context.WithCancel(ctx)
+	r.wg.Go(func() { r.run(ctx) })
+}
+
+// Close stops the loop and waits for it.
+func (r *Reconciler) Close() {
+	if r.cancel != nil {
+		r.cancel()
+	}
+	r.wg.Wait()
+}
+
+// wake makes the loop run a pass now.
+func (r *Reconciler) wake() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (r *Reconciler) run(ctx context.Context) {
+	e := r.e
+	failing := 0
+	for {
+		next, err := r.Once(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		wait := e.ReconcileInterval
+		if err != nil {
+			failing++
+			if failing <= maxConsecutiveLogged {
+				e.Logger.Error("reconcile", LogKeyError, err)
+			}
+			wait = e.sched().backoff(failing)
+		} else {
+			if failing > 0 {
+				e.Logger.Info("reconcile recovered", LogKeyCount, failing)
+			}
+			failing = 0
+			if !next.IsZero() {
+				wait = max(next.Sub(e.now()), 0)
+			}
+		}
+		t := e.Clock.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-r.kick:
+		case <-t.C():
+		}
+		t.Stop()
+	}
+}
+
+// Once checks every order whose check is due, and the open refunds when
+// their check is due. It returns when the next check is scheduled (zero
+// when nothing is). Orders another goroutine owns are left to it.
+func (r *Reconciler) Once(ctx context.Context) (time.Time, error) {
+	e := r.e
+	for {
+		due, err := e.store.DueChecks(ctx, e.now(), reconcileBatch)
+		if err != nil {
+			return time.Time{}, err
+		}
+		progressed := false
+		for _, o := range due {
+			if ctx.Err() != nil {
+				return time.Time{}, ctx.Err()
+			}
+			if until, held := r.heldUntil(o.No); held && e.now().Before(until) {
+				continue
+			}
+			tok := e.claim(o.No)
+			if tok == 0 {
+				continue
+			}
+			progressed = true
+			e.reconcileOrder(ctx, o)
+			e.release(o.No, tok)
+			r.holdIfStuck(ctx, o)
+		}
+		if !progressed || len(due) < reconcileBatch {
+			break
+		}
+	}
+	if err := r.refunds(ctx); err != nil {
+		return time.Time{}, err
+	}
+	e.mu.Lock()
+	skip := len(e.inflight)
+	e.mu.Unlock()
+	r.mu.Lock()
+	skip += len(r.held)
+	r.mu.Unlock()
+	next, err := e.store.DueChecks(ctx, farFuture, 1+skip)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var at time.Time
+	for _, o := range next {
+		cand := o.NextCheckAt
+		if until, held := r.heldUntil(o.No); held && e.now().Before(until) {
+			cand = until
+		} else if e.isInflight(o.No) {
+			continue
+		}
+		if at.IsZero() || cand.Before(at) {
+			at = cand
+		}
+	}
+	if e.hasOpenRefunds(ctx) {
+		if refunds := e.now().Add(DefaultRefundCheck); at.IsZero() || refunds.Before(at) {
+			at = refunds
+		}
+	}
+	return at, nil
+}
+
+// refunds runs the refund checks that are due: the open refunds at most
+// once per DefaultRefundCheck, and the recently failed ones hourly.
+func (r *Reconciler) refunds(ctx context.Context) error {
+	now := r.e.now()
+	r.mu.Lock()
+	if !r.lastRefundCheck.IsZero() && now.Sub(r.lastRefundCheck) < DefaultRefundCheck {
+		r.mu.Unlock()
+		return nil
+	}
+	withFailed := r.lastFailedCheck.IsZero() || now.Sub(r.lastFailedCheck) >= DefaultFailedRefundCheck
+	r.mu.Unlock()
+	if err := r.e.checkRefunds(ctx, withFailed); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.lastRefundCheck = now
+	if withFailed {
+		r.lastFailedCheck = now
+	}
+	r.mu.Unlock()
+	return nil
+}
+
+// failed counts a consecutive failed check of an order and returns the count.
+func (r *Reconciler) failed(no OrderNo) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failures[no]++
+	return r.failures[no]
+}
+
+// succeeded forgets an order's consecutive failed checks.
+func (r *Reconciler) succeeded(no OrderNo) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.failures, no)
+}
+
+// holdAtLeast holds an order whose new check could not be written back for
+// its backoff, or until at when that is later.
+func (r *Reconciler) holdAtLeast(no OrderNo, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	until := r.e.now().Add(r.backoffLocked(no))
+	if at.After(until) {
+		until = at
+	}
+	r.held[no] = until
+}
+
+// unhold ends an order's hold: its check was written.
+func (r *Reconciler) unhold(no OrderNo) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.held, no)
+}
+
+// holdIfStuck holds an order back in memory when its check changed nothing
+// stored (a write failed): its check is still due, and without the hold the
+// loop would run it again at once, spinning while the database refuses.
+func (r *Reconciler) holdIfStuck(ctx context.Context, o Order) {
+	e := r.e
+	cur, err := e.store.Order(ctx, o.No)
+	if err == nil && (cur.Version != o.Version || cur.NextCheckAt.IsZero() || cur.NextCheckAt.After(e.now())) {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	// A hold that ends now is over too: keeping it would retry at once,
+	// at the same instant, for as long as the write keeps failing.
+	if until, held := r.held[o.No]; !held || !until.After(e.now()) {
+		r.failures[o.No]++
+		r.held[o.No] = e.now().Add(r.backoffLocked(o.No))
+	}
+}
+
+// heldUntil reports until when a failed write holds an order back.
+func (r *Reconciler) heldUntil(no OrderNo) (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, ok := r.held[no]
+	return t, ok
+}
+
+func (r *Reconciler) backoffLocked(no OrderNo) time.Duration {
+	return r.e.sched().backoff(max(r.failures[no], 1))
+}
