@@ -142,19 +142,19 @@ func (e *Engine) Retry(ctx context.Context, no OrderNo, by By) (Order, error) {
 	if l == nil {
 		return o, &Error{Code: EINVALID, Message: fmt.Sprintf("Lane %s is not configured.", o.Lane)}
 	}
-	tok := e.waitClaim(ctx, no, claimWait)
+	tok := e.claims.wait(ctx, e.Clock, no, claimWait)
 	if tok == 0 {
 		return o, &Error{Code: ELANEBUSY, Message: fmt.Sprintf("Payment %s is being checked; try again in a moment.", no)}
 	}
 	if !e.lanes.startRetry(l, no) {
-		e.release(no, tok)
+		e.claims.release(no, tok)
 		return o, &Error{Code: ELANEBUSY, Message: fmt.Sprintf("Lane %s is busy.", o.Lane)}
 	}
 	started := false
 	defer func() {
 		if !started {
 			e.freeTerminal(l, no)
-			e.release(no, tok)
+			e.claims.release(no, tok)
 		}
 	}()
 	busy, err := e.store.ListOrders(ctx, OrderFilter{Lane: o.Lane, Statuses: []Status{StatusCreated, StatusAtTerminal, StatusVerifying}, Limit: 10})
@@ -197,7 +197,7 @@ func (e *Engine) Retry(ctx context.Context, no OrderNo, by By) (Order, error) {
 		// The terminal knows this number and would refuse it: replace the
 		// order with a new one (closing it first).
 		e.freeTerminal(l, no)
-		e.release(no, tok)
+		e.claims.release(no, tok)
 		started = true
 		return e.Pay(ctx, PayRequest{Lane: o.Lane, Amount: o.Amount, Reference: o.Reference, Replaces: no, By: by})
 	}

@@ -51,10 +51,7 @@ type Engine struct {
 	wg     sync.WaitGroup
 	rec    *Reconciler
 
-	mu       sync.Mutex
-	inflight map[OrderNo]claimToken // orders a goroutine (sale, fast poll, check) owns, and the claim
-	claims   claimToken             // the last claim token handed out
-	freed    chan struct{}          // closed (and replaced) when a claim ends
+	claims *claimTable // which goroutine works on which order
 
 	gate gatewayGate
 
@@ -77,7 +74,7 @@ func NewEngine(store Store, gateway Gateway, terminals map[string]Terminal) *Eng
 		store:             store,
 		gateway:           gateway,
 		lanes:             newLaneTable(terminals),
-		inflight:          make(map[OrderNo]claimToken),
+		claims:            newClaimTable(),
 	}
 	e.rec = newReconciler(e)
 	return e
@@ -163,7 +160,7 @@ func (e *Engine) recover(ctx context.Context) error {
 			// The terminal is asked first, in the background: a sale the
 			// customer is still deciding on is followed, not closed. Its
 			// check at the sale's deadline stays as the safety net.
-			if tok := e.claim(o.No); tok != 0 {
+			if tok := e.claims.claim(o.No); tok != 0 {
 				e.wg.Go(func() { e.resume(o, tok) })
 			}
 		case StatusVerifying:
@@ -178,7 +175,7 @@ func (e *Engine) recover(ctx context.Context) error {
 				return err
 			}
 			if o.Status == StatusVerifying {
-				if tok := e.claim(o.No); tok != 0 {
+				if tok := e.claims.claim(o.No); tok != 0 {
 					e.wg.Go(func() { e.resume(o, tok) })
 				}
 			}
@@ -235,7 +232,7 @@ func (e *Engine) applyUnapplied() {
 // Otherwise: ask the terminal (close, then query), then verify with the
 // gateway.
 func (e *Engine) resume(o Order, tok claimToken) {
-	defer e.release(o.No, tok)
+	defer e.claims.release(o.No, tok)
 	ctx := e.ctx
 	l := e.lanes.get(o.Lane)
 	if o.Status == StatusAtTerminal {
@@ -315,66 +312,6 @@ func resultText(ok string, err error) string {
 	return ok
 }
 
-// claimToken names one claim of an order; 0 is no claim.
-type claimToken uint64
-
-// claim marks an order as owned by one goroutine (a sale, a verification,
-// a reconciler check) and returns the claim's token; 0 if another has it.
-func (e *Engine) claim(no OrderNo) claimToken {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.claimLocked(no)
-}
-
-func (e *Engine) claimLocked(no OrderNo) claimToken {
-	if e.inflight[no] != 0 {
-		return 0
-	}
-	e.claims++
-	e.inflight[no] = e.claims
-	return e.claims
-}
-
-// waitClaim claims no, waiting up to d for a claim another goroutine holds
-// (a reconciler check takes one gateway call) to end; 0 if it did not.
-func (e *Engine) waitClaim(ctx context.Context, no OrderNo, d time.Duration) claimToken {
-	t := e.Clock.NewTimer(d)
-	defer t.Stop()
-	for {
-		e.mu.Lock()
-		if tok := e.claimLocked(no); tok != 0 {
-			e.mu.Unlock()
-			return tok
-		}
-		if e.freed == nil {
-			e.freed = make(chan struct{})
-		}
-		freed := e.freed
-		e.mu.Unlock()
-		select {
-		case <-freed:
-		case <-t.C():
-			return 0
-		case <-ctx.Done():
-			return 0
-		}
-	}
-}
-
-// release ends the claim tok of no. A claim that was already handed on and
-// taken by someone else (a retry after the wait was over) is left alone.
-func (e *Engine) release(no OrderNo, tok claimToken) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if tok != 0 && e.inflight[no] == tok {
-		delete(e.inflight, no)
-		if e.freed != nil {
-			close(e.freed)
-			e.freed = nil
-		}
-	}
-}
-
 // beginClose marks o as being closed, so that no sale starts for it (a
 // retry) while it is; false when its sale is on the terminal now.
 func (e *Engine) beginClose(o Order) bool {
@@ -389,12 +326,6 @@ func (e *Engine) freeTerminal(l *lane, no OrderNo) { e.lanes.free(l, no) }
 // onTerminal reports whether o's sale is running on its lane's terminal now.
 func (e *Engine) onTerminal(o Order) bool {
 	return e.lanes.onTerminal(e.lanes.get(o.Lane), o.No)
-}
-
-func (e *Engine) isInflight(no OrderNo) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.inflight[no] != 0
 }
 
 // update runs Store.UpdateOrder and publishes the event after the commit.
@@ -499,11 +430,11 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
 	// The number is claimed before it is stored, so the reconciler leaves
 	// it alone while this call owns it; the check stored with it is what
 	// frees the lane if this call cannot finish (a failed write).
-	tok := e.claim(no)
+	tok := e.claims.claim(no)
 	claimed := true
 	defer func() {
 		if claimed {
-			e.release(no, tok)
+			e.claims.release(no, tok)
 			e.wake()
 		}
 	}()
@@ -633,9 +564,9 @@ func (e *Engine) closePrevious(ctx context.Context, l *lane) error {
 		// Its sale's goroutine may still hold it for a moment after the
 		// order became final (or a check does): wait, rather than start a
 		// new payment with the previous order still open at the gateway.
-		if tok := e.waitClaim(ctx, prev, claimWait); tok != 0 {
+		if tok := e.claims.wait(ctx, e.Clock, prev, claimWait); tok != 0 {
 			e.closeFinal(ctx, o, true)
-			e.release(prev, tok)
+			e.claims.release(prev, tok)
 		}
 		if o, err = e.store.Order(ctx, prev); err != nil {
 			return nil
@@ -649,7 +580,7 @@ func (e *Engine) closePrevious(ctx context.Context, l *lane) error {
 
 // runSale sends the sale and follows the order until the cashier's wait is over.
 func (e *Engine) runSale(l *lane, o Order, tok claimToken) {
-	defer e.release(o.No, tok)
+	defer e.claims.release(o.No, tok)
 	e.driveSale(l, o, tok, func(ctx context.Context) (TerminalResult, error) {
 		return l.term.Sale(ctx, Sale{OrderNo: o.No, Amount: o.Amount})
 	})
@@ -685,7 +616,7 @@ func (e *Engine) driveSale(l *lane, o Order, tok claimToken, call func(context.C
 		if errors.Is(err, ErrTerminalUnavailable) {
 			// Not one byte was written: the customer cannot have been charged.
 			e.applyInput(ctx, o.No, Cause{Actor: ActorTerminal, Action: "terminal unavailable", Detail: err.Error()},
-				Input{Kind: InputGatewayFailed, Reason: ReasonTerminalDown}, nil)
+				Input{Kind: InputTerminalUnavailable}, nil)
 			return
 		}
 		res = TerminalResult{Outcome: OutcomeTimeout, Message: err.Error()}
@@ -783,7 +714,7 @@ func (e *Engine) followVerification(ctx context.Context, no OrderNo, tok claimTo
 		if !e.now().Before(o.VerifyUntil) {
 			// Hand the order on before it is committed as pending, so a
 			// retry or check right after finds it free.
-			e.release(no, tok)
+			e.claims.release(no, tok)
 			now := e.now()
 			e.applyInput(ctx, no, Cause{Actor: ActorEngine, Action: "wait over", Detail: "not confirmed while the cashier waited"},
 				Input{Kind: InputWaitOver}, func(o *Order) bool {

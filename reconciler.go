@@ -108,13 +108,13 @@ func (r *Reconciler) Once(ctx context.Context) (time.Time, error) {
 			if until, held := r.heldUntil(o.No); held && e.now().Before(until) {
 				continue
 			}
-			tok := e.claim(o.No)
+			tok := e.claims.claim(o.No)
 			if tok == 0 {
 				continue
 			}
 			progressed = true
 			e.reconcileOrder(ctx, o)
-			e.release(o.No, tok)
+			e.claims.release(o.No, tok)
 			r.holdIfStuck(ctx, o)
 		}
 		if !progressed || len(due) < reconcileBatch {
@@ -124,9 +124,7 @@ func (r *Reconciler) Once(ctx context.Context) (time.Time, error) {
 	if err := r.refunds(ctx); err != nil {
 		return time.Time{}, err
 	}
-	e.mu.Lock()
-	skip := len(e.inflight)
-	e.mu.Unlock()
+	skip := e.claims.count()
 	r.mu.Lock()
 	skip += len(r.held)
 	r.mu.Unlock()
@@ -139,7 +137,7 @@ func (r *Reconciler) Once(ctx context.Context) (time.Time, error) {
 		cand := o.NextCheckAt
 		if until, held := r.heldUntil(o.No); held && e.now().Before(until) {
 			cand = until
-		} else if e.isInflight(o.No) {
+		} else if e.claims.held(o.No) {
 			continue
 		}
 		if at.IsZero() || cand.Before(at) {

@@ -27,15 +27,18 @@ const (
 	InputTerminal      InputKind = "terminal"       // the terminal exchange ended with Input.Outcome
 	InputGatewayPaid   InputKind = "gateway_paid"   // the gateway proves the order paid (query or verified notification)
 	InputGatewayFailed InputKind = "gateway_failed" // the gateway says the order failed or was closed
-	InputGatewayUnpaid InputKind = "gateway_unpaid" // the gateway says not paid yet, or does not know the order
-	InputWaitOver      InputKind = "wait_over"      // the cashier's verification window ended unconfirmed
-	InputCanceled      InputKind = "canceled"       // posbridge closed the order at the gateway (Input.Reason says why)
-	InputRetry         InputKind = "retry"          // the same order number is sent to the terminal again
-	InputResume        InputKind = "resume"         // found open after a restart
+	// InputTerminalUnavailable: the sale could not be written to the
+	// terminal at all (not one byte), so the customer cannot have paid.
+	InputTerminalUnavailable InputKind = "terminal_unavailable"
+	InputGatewayUnpaid       InputKind = "gateway_unpaid" // the gateway says not paid yet, or does not know the order
+	InputWaitOver            InputKind = "wait_over"      // the cashier's verification window ended unconfirmed
+	InputCanceled            InputKind = "canceled"       // posbridge closed the order at the gateway (Input.Reason says why)
+	InputRetry               InputKind = "retry"          // the same order number is sent to the terminal again
+	InputResume              InputKind = "resume"         // found open after a restart
 )
 
 // InputKinds lists every input kind.
-var InputKinds = []InputKind{InputSend, InputTerminal, InputGatewayPaid, InputGatewayFailed, InputGatewayUnpaid, InputWaitOver, InputCanceled, InputRetry, InputResume}
+var InputKinds = []InputKind{InputSend, InputTerminal, InputGatewayPaid, InputGatewayFailed, InputGatewayUnpaid, InputWaitOver, InputCanceled, InputRetry, InputResume, InputTerminalUnavailable}
 
 // Input is one thing that happened to an order.
 type Input struct {
@@ -146,6 +149,10 @@ func Transition(from Status, in Input) (Result, error) {
 		}
 	case InputGatewayFailed:
 		return Result{To: StatusFailed, Reason: orReason(in.Reason, ReasonGatewayFailed), Changed: true}, nil
+	case InputTerminalUnavailable:
+		if from == StatusAtTerminal {
+			return Result{To: StatusFailed, Reason: ReasonTerminalDown, Changed: true}, nil
+		}
 	case InputGatewayUnpaid:
 		return same, nil
 	case InputWaitOver:
