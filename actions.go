@@ -334,14 +334,14 @@ func (e *Engine) refundReplay(ctx context.Context, no OrderNo, key, hash, usedHa
 // submitRefund sends a requested refund to the gateway (idempotent by refund
 // number) and applies the answer.
 func (e *Engine) submitRefund(ctx context.Context, r Refund, foreground bool) (Refund, error) {
-	if !e.gate.enter(foreground, ctx) {
-		return r, ctx.Err()
-	}
 	start := e.now()
-	g, err := e.gateway.Refund(ctx, RefundRequest{RefundNo: r.No, OrderNo: r.OrderNo, Amount: r.Amount, Reason: r.Reason})
-	e.gate.leave(foreground)
-	if err != nil {
-		e.count(&e.gwErrors, errorClass(err))
+	var g GatewayRefund
+	ran, err := e.gw.call(ctx, foreground, false, func() (err error) {
+		g, err = e.gateway.Refund(ctx, RefundRequest{RefundNo: r.No, OrderNo: r.OrderNo, Amount: r.Amount, Reason: r.Reason})
+		return err
+	})
+	if !ran {
+		return r, err
 	}
 	e.recordCheck(ctx, r.OrderNo, CheckRefund, "refund "+string(r.No)+" "+r.Amount.String(), start, resultText(string(g.Status), err), err)
 	switch {
@@ -578,8 +578,8 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 	st.PaymentsByStatus = counts.ByStatus
 	st.NeedsAttention = counts.NeedsAttention
 	st.ReconcileBacklog = counts.Scheduled
-	st.Verifications = e.verifications.Load()
-	e.gwErrors.Range(func(k, v any) bool { st.GatewayErrors[k.(string)] = v.(interface{ Load() uint64 }).Load(); return true })
+	st.Verifications = e.gw.queries.Load()
+	e.gw.errors.Range(func(k, v any) bool { st.GatewayErrors[k.(string)] = v.(interface{ Load() uint64 }).Load(); return true })
 	e.notifyResults.Range(func(k, v any) bool { st.Notifications[k.(string)] = v.(interface{ Load() uint64 }).Load(); return true })
 	return st, nil
 }

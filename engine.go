@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -53,10 +52,7 @@ type Engine struct {
 
 	claims *claimTable // which goroutine works on which order
 
-	gate gatewayGate
-
-	verifications atomic.Uint64
-	gwErrors      sync.Map // class → *atomic.Uint64
+	gw            gatewayCalls
 	notifyResults sync.Map // result → *atomic.Uint64
 }
 

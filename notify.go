@@ -39,7 +39,7 @@ func (e *Engine) ApplyNotification(ctx context.Context, n Notification) error {
 		return fmt.Errorf("store notification %s: %w", n.ID, err)
 	}
 	if dup && !entry.AppliedAt.IsZero() && (entry.Result != NotifyStale || n.Stale) {
-		e.count(&e.notifyResults, NotifyDuplicate)
+		bump(&e.notifyResults, NotifyDuplicate)
 		return nil
 	}
 	if entry.Notification == nil || dup && entry.Notification.Stale && !n.Stale {
@@ -69,7 +69,7 @@ func (e *Engine) applyInbox(ctx context.Context, in InboxEntry) error {
 	if err != nil {
 		return fmt.Errorf("apply notification %s: %w", in.NotificationID, err)
 	}
-	e.count(&e.notifyResults, result)
+	bump(&e.notifyResults, result)
 	return nil
 }
 
@@ -87,17 +87,19 @@ func (e *Engine) markOnly(ctx context.Context, in InboxEntry, result string) (st
 // the same commit. A gateway that cannot answer leaves the entry unapplied
 // (not acknowledged), so PayBy delivers it again.
 func (e *Engine) verifyRefundNotification(ctx context.Context, in InboxEntry) (string, error) {
-	if !e.gate.enter(false, ctx) {
-		return "", ctx.Err()
-	}
 	start := e.now()
-	g, err := e.gateway.QueryRefund(ctx, in.OrderNo)
-	e.gate.leave(false)
+	var g GatewayRefund
+	ran, err := e.gw.call(ctx, false, false, func() (err error) {
+		g, err = e.gateway.QueryRefund(ctx, in.OrderNo)
+		return err
+	})
+	if !ran {
+		return "", err
+	}
 	if errors.Is(err, ErrGatewayNotFound) {
 		return e.markOnly(ctx, in, NotifyUnknownOrder)
 	}
 	if err != nil {
-		e.count(&e.gwErrors, errorClass(err))
 		return "", fmt.Errorf("query refund %s: %w", in.OrderNo, err)
 	}
 	r, err := e.applyRefund(ctx, in.OrderNo, g, Cause{Actor: ActorGatewayQuery, Who: in.Gateway + " " + in.NotificationID,

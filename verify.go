@@ -4,74 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 )
-
-// gatewayGate gives foreground calls (a cashier is waiting) priority over the
-// reconciler's backlog: a background call waits while any foreground call is
-// waiting or running. The gateway client's own rate limit is shared by both.
-type gatewayGate struct {
-	mu         sync.Mutex
-	foreground int
-	idle       chan struct{} // closed when foreground drops to 0; replaced when it rises
-}
-
-func (g *gatewayGate) enter(foreground bool, ctx context.Context) bool {
-	g.mu.Lock()
-	if g.idle == nil {
-		g.idle = make(chan struct{})
-		close(g.idle)
-	}
-	if foreground {
-		if g.foreground == 0 {
-			g.idle = make(chan struct{})
-		}
-		g.foreground++
-		g.mu.Unlock()
-		return true
-	}
-	idle := g.idle
-	g.mu.Unlock()
-	select {
-	case <-idle:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-func (g *gatewayGate) leave(foreground bool) {
-	if !foreground {
-		return
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.foreground--
-	if g.foreground == 0 {
-		close(g.idle)
-	}
-}
-
-// errorClass names the class of a gateway error for metrics and logs.
-func errorClass(err error) string {
-	switch {
-	case errors.Is(err, ErrUnknownOutcome):
-		return "unknown_outcome"
-	case errors.Is(err, ErrRetryable):
-		return "retryable"
-	case errors.Is(err, ErrGatewayNotFound):
-		return "not_found"
-	default:
-		return "final"
-	}
-}
-
-func (e *Engine) count(m *sync.Map, key string) {
-	v, _ := m.LoadOrStore(key, new(atomic.Uint64))
-	v.(*atomic.Uint64).Add(1)
-}
 
 func (e *Engine) recordCheck(ctx context.Context, no OrderNo, kind CheckKind, req string, start time.Time, result string, err error) {
 	c := Check{OrderNo: no, Kind: kind, At: start, Request: req, Result: result, Err: err != nil, Latency: e.now().Sub(start)}
@@ -82,29 +16,28 @@ func (e *Engine) recordCheck(ctx context.Context, no OrderNo, kind CheckKind, re
 
 // queryGateway asks the gateway about an order and records the call.
 func (e *Engine) queryGateway(ctx context.Context, no OrderNo, foreground bool) (GatewayOrder, error) {
-	if !e.gate.enter(foreground, ctx) {
-		return GatewayOrder{}, ctx.Err()
-	}
-	defer e.gate.leave(foreground)
 	start := e.now()
-	g, err := e.gateway.QueryOrder(ctx, no)
-	e.verifications.Add(1)
-	if err != nil {
-		e.count(&e.gwErrors, errorClass(err))
+	var g GatewayOrder
+	ran, err := e.gw.call(ctx, foreground, true, func() (err error) {
+		g, err = e.gateway.QueryOrder(ctx, no)
+		return err
+	})
+	if !ran {
+		return g, err
 	}
 	e.recordCheck(ctx, no, CheckQuery, "query", start, resultText(string(g.Status), err), err)
 	return g, err
 }
 
 func (e *Engine) cancelGateway(ctx context.Context, no OrderNo, foreground bool) (GatewayOrder, error) {
-	if !e.gate.enter(foreground, ctx) {
-		return GatewayOrder{}, ctx.Err()
-	}
-	defer e.gate.leave(foreground)
 	start := e.now()
-	g, err := e.gateway.CancelOrder(ctx, no)
-	if err != nil {
-		e.count(&e.gwErrors, errorClass(err))
+	var g GatewayOrder
+	ran, err := e.gw.call(ctx, foreground, false, func() (err error) {
+		g, err = e.gateway.CancelOrder(ctx, no)
+		return err
+	})
+	if !ran {
+		return g, err
 	}
 	e.recordCheck(ctx, no, CheckCancel, "cancel", start, resultText(string(g.Status), err), err)
 	return g, err
