@@ -431,6 +431,37 @@ var (
 // simKeys returns the gateway and merchant keys every scenario shares:
 // RSA-1024, not production's 2048, because signing every request and answer
 // is most of a scenario's CPU and the simulation checks logic, not crypto.
+// simDir is the scenario's directory for its database: in memory (tmpfs)
+// when the machine has /dev/shm, since the simulation's crashes are
+// simulated (the process never loses its page cache) and fsync only costs
+// time there; the crash tests of cmd/posbridge keep real files and fsync.
+func simDir(t *testing.T) string {
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		if d, err := os.MkdirTemp("/dev/shm", "posbridge-sim-"); err == nil {
+			t.Cleanup(func() { os.RemoveAll(d) })
+			return d
+		}
+	}
+	return t.TempDir()
+}
+
+var (
+	simForgerOnce sync.Once
+	simForger     *rsa.PrivateKey
+	simForgerErr  error
+)
+
+// simForgerKey is a key that is not the gateway's, made once per run
+// (generating one per forged notification was a tenth of the simulation's
+// CPU).
+func simForgerKey(t *testing.T) *rsa.PrivateKey {
+	simForgerOnce.Do(func() { simForger, simForgerErr = rsa.GenerateKey(rand.Reader, 1024) })
+	if simForgerErr != nil {
+		t.Fatalf("forger key: %v", simForgerErr)
+	}
+	return simForger
+}
+
 func simKeys(t *testing.T) sandbox.Keys {
 	simKeysOnce.Do(func() {
 		var k sandbox.Keys

@@ -418,7 +418,7 @@ func runScenario(t *testing.T, seed int64) {
 	w := &world{
 		t: t, r: rand.New(rand.NewSource(seed)), seed: seed, logBuf: logBuf,
 		net:     &memNet{},
-		dbPath:  filepath.Join(t.TempDir(), "posbridge.db"),
+		dbPath:  filepath.Join(simDir(t), "posbridge.db"),
 		crashes: make(chan struct{}, 1),
 		life:    make(chan struct{}, 1),
 	}
@@ -1006,8 +1006,7 @@ func (w *world) forge(no posbridge.OrderNo, signedWrongAmount bool) {
 			return
 		}
 	} else {
-		other, _ := sandbox.GenerateKeys()
-		sign, _ = gateway.SignSHA256(other.Gateway, []byte(body))
+		sign, _ = gateway.SignSHA256(simForgerKey(w.t), []byte(body))
 	}
 	req, _ := http.NewRequest(http.MethodPost, "http://notify/notify/payby", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")

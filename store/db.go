@@ -33,6 +33,10 @@ import (
 // write lock before it fails with a "database is locked" error.
 const DefaultBusyTimeout = 5 * time.Second
 
+// stmtCacheSize is how many prepared statements each pooled connection
+// keeps: more than the store's distinct statements, so none is re-parsed.
+const stmtCacheSize = 128
+
 // fileMode is the database file's mode: it holds order history, so only the
 // daemon's user may read it. SQLite gives the -wal and -shm files the same mode.
 const fileMode fs.FileMode = 0o600
@@ -197,6 +201,9 @@ func dataSourceName(path string, busy time.Duration) (string, error) {
 	q.Set("_busy_timeout", strconv.FormatInt(busy.Milliseconds(), 10))
 	q.Set("_foreign_keys", "1")
 	q.Set("_txlock", "immediate")
+	// Statements are parsed once per connection, not on every call (the
+	// parse was a quarter of a payment's CPU).
+	q.Set("_stmt_cache_size", strconv.Itoa(stmtCacheSize))
 	u := url.URL{Scheme: "file", Path: p, RawQuery: q.Encode()}
 	return u.String(), nil
 }
