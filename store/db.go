@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -68,6 +69,19 @@ type DB struct {
 	logger *slog.Logger
 	write  chan struct{} // one in-process writer at a time
 	closed atomic.Bool
+
+	// The background integrity check after an unclean shutdown.
+	stopCheck context.CancelFunc
+	checkWG   sync.WaitGroup
+	integMu   sync.Mutex
+	integ     Integrity
+}
+
+// Integrity is what the store knows of its file's integrity.
+type Integrity struct {
+	Checking bool      // a check is running
+	Checked  time.Time // when the last check ended; zero if none ran
+	Err      error     // the last check's finding (wraps ErrCorrupt when damaged), nil if whole
 }
 
 // Open opens (creating if needed) the database file at path with the default
@@ -77,9 +91,12 @@ func Open(path string) (*DB, error) {
 }
 
 // OpenOptions opens (creating if needed, mode 0600) the database file at
-// path, applies the embedded migrations that are not yet recorded, and probes
-// the file's integrity. Every error names path: a file that is not a database
-// or is corrupt, a file or directory the process may not write, or a database
+// path, reads its header and applies the embedded migrations that are not
+// yet recorded. It never reads the whole file: after an unclean shutdown (a
+// write-ahead log was left behind) SQLite's quick check runs in the
+// background and its finding is logged and reported by Integrity; on demand,
+// CheckIntegrity runs it. Every error names path: a file that is not a
+// database, a file or directory the process may not write, or a database
 // whose write lock another connection holds past the busy timeout. The
 // returned DB must be closed with Close.
 func OpenOptions(path string, opts Options) (*DB, error) {
@@ -107,6 +124,7 @@ func OpenOptions(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	unclean := leftWAL(path)
 	db := &DB{path: path, db: sdb, now: opts.Now, logger: logger, write: make(chan struct{}, 1)}
 	ctx := context.Background()
 	if err := db.probe(ctx); err != nil {
@@ -117,7 +135,58 @@ func OpenOptions(path string, opts Options) (*DB, error) {
 		sdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	if unclean {
+		cctx, cancel := context.WithCancel(context.Background())
+		db.stopCheck = cancel
+		db.setIntegrity(Integrity{Checking: true})
+		db.checkWG.Go(func() {
+			if err := db.CheckIntegrity(cctx); err != nil && cctx.Err() == nil {
+				db.logger.Error("database integrity", posbridge.LogKeyError, err)
+			}
+		})
+	}
 	return db, nil
+}
+
+// leftWAL reports whether a write-ahead log with content sits beside path:
+// the last process to use the file did not close it (SQLite removes the log
+// on a clean close).
+func leftWAL(path string) bool {
+	fi, err := os.Stat(path + "-wal")
+	return err == nil && fi.Size() > 0
+}
+
+// Integrity returns what the store knows of its file's integrity.
+func (db *DB) Integrity() Integrity {
+	db.integMu.Lock()
+	defer db.integMu.Unlock()
+	return db.integ
+}
+
+func (db *DB) setIntegrity(i Integrity) {
+	db.integMu.Lock()
+	defer db.integMu.Unlock()
+	db.integ = i
+}
+
+// CheckIntegrity runs SQLite's quick check over the whole file (seconds on a
+// large one) and records its finding for Integrity. A damaged file gives an
+// error wrapping ErrCorrupt that names the file.
+func (db *DB) CheckIntegrity(ctx context.Context) error {
+	if err := db.reading(); err != nil {
+		return err
+	}
+	db.setIntegrity(Integrity{Checking: true, Checked: db.Integrity().Checked, Err: db.Integrity().Err})
+	err := db.quickCheck(ctx)
+	if ctx.Err() != nil {
+		db.setIntegrity(Integrity{})
+		return ctx.Err()
+	}
+	if err != nil {
+		err = fmt.Errorf("store %s: %w", db.path, err)
+	}
+	db.setIntegrity(Integrity{Checked: db.now(), Err: err})
+	return err
 }
 
 // Close closes the database. Calls after the first return nil; methods called
@@ -126,6 +195,10 @@ func (db *DB) Close() error {
 	if db.closed.Swap(true) {
 		return nil
 	}
+	if db.stopCheck != nil {
+		db.stopCheck()
+	}
+	db.checkWG.Wait()
 	if err := db.db.Close(); err != nil {
 		return fmt.Errorf("close store %s: %w", db.path, err)
 	}
@@ -208,27 +281,36 @@ func dataSourceName(path string, busy time.Duration) (string, error) {
 	return u.String(), nil
 }
 
-// probe reads the header and runs SQLite's quick check, so that a file that
-// is not a database, or has a damaged page, fails at Open rather than in the
-// middle of a payment.
+// probe reads the header, so that a file that is not a database fails at
+// Open rather than in the middle of a payment. It reads one page, whatever
+// the file's size.
 func (db *DB) probe(ctx context.Context) error {
+	var v int
+	if err := db.db.QueryRowContext(ctx, "PRAGMA schema_version").Scan(&v); err != nil {
+		return fmt.Errorf("read header: %w", err)
+	}
+	return nil
+}
+
+// quickCheck runs SQLite's quick check over the whole file.
+func (db *DB) quickCheck(ctx context.Context) error {
 	rows, err := db.db.QueryContext(ctx, "PRAGMA quick_check")
 	if err != nil {
-		return fmt.Errorf("check integrity: %w", err)
+		return fmt.Errorf("check integrity: %w", asCorrupt(err))
 	}
 	defer rows.Close()
 	var problems []string
 	for rows.Next() {
 		var s string
 		if err := rows.Scan(&s); err != nil {
-			return fmt.Errorf("check integrity: %w", err)
+			return fmt.Errorf("check integrity: %w", asCorrupt(err))
 		}
 		if s != "ok" {
 			problems = append(problems, s)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("check integrity: %w", err)
+		return fmt.Errorf("check integrity: %w", asCorrupt(err))
 	}
 	if len(problems) > 0 {
 		if len(problems) > 3 {
@@ -239,7 +321,17 @@ func (db *DB) probe(ctx context.Context) error {
 	return nil
 }
 
-// ErrCorrupt is wrapped by Open when SQLite's quick check finds damage.
+// asCorrupt marks SQLite's "malformed" and "not a database" as ErrCorrupt,
+// keeping SQLite's error in the chain.
+func asCorrupt(err error) error {
+	var se sqlite3.Error
+	if errors.As(err, &se) && (se.Code == sqlite3.ErrCorrupt || se.Code == sqlite3.ErrNotADB) {
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return err
+}
+
+// ErrCorrupt is wrapped by CheckIntegrity when SQLite's quick check finds damage.
 var ErrCorrupt = errors.New("database is corrupt")
 
 type migration struct {

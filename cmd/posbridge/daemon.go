@@ -148,7 +148,7 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(notifyCollector{d.Notify})
-	reg.MustRegister(healthCollector{gw: gw, storeDB: d.Store.Path()})
+	reg.MustRegister(healthCollector{gw: gw, storeDB: d.Store.Path(), integrity: d.Store.Integrity})
 	lanes := make([]string, 0, len(cfg.Lanes))
 	for _, l := range cfg.Lanes {
 		lanes = append(lanes, l.ID)
@@ -156,7 +156,9 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 	d.API = ui.NewServer(e, ui.Config{
 		Addr: cfg.API.Listen, Token: cfg.API.Token, AllowedOrigins: cfg.API.AllowedOrigins, AllowedHosts: cfg.API.AllowedHosts,
 		Lanes: lanes, Logger: component("api"), Registry: reg, Demo: opt.demo,
-		Components: func(context.Context) []ui.Component { return []ui.Component{gw.Component()} },
+		Components: func(context.Context) []ui.Component {
+			return []ui.Component{gw.Component(), integrityComponent(d.Store.Integrity())}
+		},
 	})
 	if err := d.API.Open(); err != nil {
 		return d, fmt.Errorf("api: %w", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/store"
 	"github.com/posbridge/posbridge/ui"
 )
 
@@ -108,16 +109,36 @@ var (
 		"Free bytes on the file system holding the database (for the posbridge user).", nil, nil)
 	descDiskSize = prometheus.NewDesc("posbridge_store_disk_size_bytes",
 		"Size in bytes of the file system holding the database.", nil, nil)
+	descIntegrity = prometheus.NewDesc("posbridge_store_integrity_ok",
+		"1 when the last check of the whole database file found it whole, 0 when it found damage; absent while no check ran.", nil, nil)
 )
 
-// healthCollector exports the gateway's health and the database disk's space.
+// healthCollector exports the gateway's health, the database disk's space
+// and the database file's integrity.
 type healthCollector struct {
-	gw      *gatewayHealth
-	storeDB string // the database file
+	gw        *gatewayHealth
+	storeDB   string // the database file
+	integrity func() store.Integrity
+}
+
+// integrityComponent is the database file's integrity as GET /status shows
+// it: unknown until a check ran (one runs in the background after an
+// unclean shutdown, or by "posbridge db check"), down when it found damage.
+func integrityComponent(in store.Integrity) ui.Component {
+	c := ui.Component{Name: "database-integrity", State: ui.StateUnknown, Detail: "not checked since start (the file closed cleanly)"}
+	switch {
+	case in.Checking:
+		c.Detail = "checking the whole file after an unclean shutdown"
+	case in.Err != nil:
+		c.State, c.Detail = ui.StateDown, in.Err.Error()
+	case !in.Checked.IsZero():
+		c.State, c.Detail = ui.StateUp, "checked after an unclean shutdown: whole"
+	}
+	return c
 }
 
 func (c healthCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descGatewayUp, descGatewayLast, descGatewayCalls, descDiskFree, descDiskSize} {
+	for _, d := range []*prometheus.Desc{descGatewayUp, descGatewayLast, descGatewayCalls, descDiskFree, descDiskSize, descIntegrity} {
 		ch <- d
 	}
 }
@@ -145,6 +166,15 @@ func (c healthCollector) Collect(ch chan<- prometheus.Metric) {
 	} else {
 		ch <- prometheus.MustNewConstMetric(descDiskFree, prometheus.GaugeValue, float64(free))
 		ch <- prometheus.MustNewConstMetric(descDiskSize, prometheus.GaugeValue, float64(size))
+	}
+	if c.integrity != nil {
+		if in := c.integrity(); !in.Checked.IsZero() {
+			ok := 1.0
+			if in.Err != nil {
+				ok = 0
+			}
+			ch <- prometheus.MustNewConstMetric(descIntegrity, prometheus.GaugeValue, ok)
+		}
 	}
 }
 

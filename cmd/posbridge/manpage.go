@@ -17,6 +17,7 @@ var manCommands = []struct{ name, help string }{
 	{"service", serviceUsage},
 	{"sandbox", sandboxUsage},
 	{"orders", ordersUsage},
+	{"db", dbUsage},
 	{"verify", verifyUsage},
 }
 

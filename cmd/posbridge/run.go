@@ -47,6 +47,7 @@ Commands:
   service     install|uninstall|start|stop|status the system service
   sandbox     run the local PayBy sandbox: "sandbox --listen ADDR --dir DIR"
   orders      read the order database: "orders list|show|export --config FILE"
+  db          check the database file: "db check --config FILE"
   verify      ask the running daemon to check an order: "verify ORDER_NO --config FILE"
   man         print the manual page, posbridge(1), in roff
 
@@ -78,6 +79,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runSandbox(ctx, args[1:])
 	case "orders":
 		return m.runOrders(ctx, args[1:])
+	case "db":
+		return m.runDB(ctx, args[1:])
 	case "verify":
 		return m.runVerify(ctx, args[1:])
 	case "man":
