@@ -63,3 +63,28 @@ func WriteWithoutCommit(ctx context.Context, db *DB, no posbridge.OrderNo, fn fu
 	}
 	return ev.Seq, nil
 }
+
+// ListOrdersQuery returns ListOrders' statement and arguments for f.
+func ListOrdersQuery(f posbridge.OrderFilter) (string, []any) {
+	q, args, _, err := listOrdersQuery(f)
+	if err != nil {
+		panic(err)
+	}
+	return q, args
+}
+
+// Query is a statement with example arguments.
+type Query struct {
+	SQL  string
+	Args []any
+}
+
+// FixedQueries returns the store's other lookups that grow with the
+// database, by what they are for.
+func FixedQueries() map[string]Query {
+	return map[string]Query{
+		"due checks":              {dueChecksQuery, []any{int64(0), 10}},
+		"metrics counts":          {countOrdersQuery, nil},
+		"open orders at start-up": {openOrdersQuery, nil},
+	}
+}
