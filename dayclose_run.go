@@ -76,7 +76,7 @@ func NewDayCloser(e *Engine, cfg DayConfig) (*DayCloser, error) {
 	if cfg.CatchUp <= 0 {
 		cfg.CatchUp = DefaultDayCatchUp
 	}
-	return &DayCloser{e: e, cfg: cfg, lister: lister, ds: ds, log: e.Logger.With(LogKeyComponent, "dayclose")}, nil
+	return &DayCloser{e: e, cfg: cfg, lister: lister, ds: ds, log: e.Logger}, nil
 }
 
 // dayRange returns [from, to) of date in the closer's time zone.
