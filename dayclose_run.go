@@ -149,7 +149,7 @@ func (d *DayCloser) load(ctx context.Context, date string, from, to time.Time) (
 	for q.Page = 0; q.Page < maxDayPages; q.Page++ {
 		p, err := d.lister.ListOrders(ctx, q)
 		if err != nil {
-			return in, lists, fmt.Errorf("day close %s: gateway orders page %d: %w", date, q.Page, err)
+			return in, lists, gatewayListError(date, "orders", q.Page, err)
 		}
 		for _, o := range p.Orders {
 			in.Gateway = append(in.Gateway, o)
@@ -162,7 +162,7 @@ func (d *DayCloser) load(ctx context.Context, date string, from, to time.Time) (
 	for q.Page = 0; q.Page < maxDayPages; q.Page++ {
 		p, err := d.lister.ListRefunds(ctx, q)
 		if err != nil {
-			return in, lists, fmt.Errorf("day close %s: gateway refunds page %d: %w", date, q.Page, err)
+			return in, lists, gatewayListError(date, "refunds", q.Page, err)
 		}
 		for _, r := range p.Refunds {
 			in.GatewayRefunds = append(in.GatewayRefunds, r)
@@ -227,6 +227,13 @@ func (d *DayCloser) load(ctx context.Context, date string, from, to time.Time) (
 		}
 	}
 	return in, lists, nil
+}
+
+// gatewayListError is a list call's failure as the API shows it: nothing
+// was changed, try again.
+func gatewayListError(date, what string, page int, err error) error {
+	return &Error{Code: EUNAVAILABLE, Message: fmt.Sprintf("The gateway's list of %s could not be read; nothing was changed. Try again.", what),
+		Err: fmt.Errorf("day close %s: gateway %s page %d: %w", date, what, page, err)}
 }
 
 // act carries out one item's action and returns what it did. Errors are
