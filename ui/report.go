@@ -17,9 +17,9 @@ import (
 // reportLabels are the page's words in one language.
 type reportLabels struct {
 	Lang, Dir, Title, Date, Generated, Orders, Paid, Refunded, Net, ByStatus, ByBrand, ByLane, ByCashier string
-	Refunds, Attention, Recon, Key, Count, Amount, Currency, None, NotClosed, Runs, Matched, OnlyGateway   string
-	OnlyLocal, Different, Item, Bucket, Detail, Result, Print, Nobody, Order, Status, Why                 string
-	Statuses                                                                                              map[string]string
+	Refunds, Attention, Recon, Key, Count, Amount, Currency, None, NotClosed, Runs, Matched, OnlyGateway string
+	OnlyLocal, Different, Item, Bucket, Detail, Result, Print, Nobody, Order, Status, Why                string
+	Statuses                                                                                             map[string]string
 }
 
 var reportText = map[string]reportLabels{
