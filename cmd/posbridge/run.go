@@ -48,6 +48,7 @@ Commands:
   sandbox     run the local PayBy sandbox: "sandbox --listen ADDR --dir DIR"
   orders      read the order database: "orders list|show|export --config FILE"
   verify      ask the running daemon to check an order: "verify ORDER_NO --config FILE"
+  day         end of day: "day close --config FILE [--date D]"; "day report"
   man         print the manual page, posbridge(1), in roff
 
 Run "posbridge <command> -h" for a command's flags.
@@ -80,6 +81,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runOrders(ctx, args[1:])
 	case "verify":
 		return m.runVerify(ctx, args[1:])
+	case "day":
+		return m.runDay(ctx, args[1:])
 	case "man":
 		return writeManPage(m.Stdout, version)
 	case "help", "-h", "--help":
