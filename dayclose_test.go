@@ -480,3 +480,41 @@ func TestDayReport_Totals(t *testing.T) {
 		t.Errorf("by cashier %+v", r.ByCashier)
 	}
 }
+
+// TestDayCloser_ScheduledRunCatchesUp: started after a day was missed, the
+// scheduled run closes it at once, then closes the day at close_at.
+func TestDayCloser_ScheduledRunCatchesUp(t *testing.T) {
+	d := newDayEnv(t, 50)
+	d.seedDay() // the clock is at 2026-03-10 23:00 UTC
+	closer, err := posbridge.NewDayCloser(d.engine, posbridge.DayConfig{Location: time.UTC, CloseAt: 23*time.Hour + 30*time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closer.Open()
+	t.Cleanup(func() { closer.Close() })
+	ctx := context.Background()
+	// waitClosed polls (bounded) until date is the latest closed day and
+	// the loop waits on its timer again.
+	waitClosed := func(date string) {
+		t.Helper()
+		for i := 0; ; i++ {
+			last, err := d.db.LastDayClose(ctx)
+			if _, armed := d.clock.NextTimer(); err == nil && last == date && armed {
+				return
+			}
+			if i > 2000 {
+				t.Fatalf("latest closed day %q, %v; want %s", last, err, date)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitClosed("2026-03-09")
+	if o, err := d.db.Order(ctx, "G1"); err == nil {
+		t.Fatalf("closing the day before imported today's G1: %+v", o)
+	}
+	d.clock.Set(time.Date(2026, 3, 10, 23, 30, 0, 0, time.UTC))
+	waitClosed("2026-03-10")
+	if g1 := d.order("G1"); g1.Status != posbridge.StatusPaid || !g1.NeedsAttention {
+		t.Errorf("the scheduled close did not import G1: %+v", g1)
+	}
+}
