@@ -197,8 +197,9 @@ func neverSent(o Order) bool {
 //   - both, agreeing on status and amount: matched, nothing to do;
 //   - only at the gateway: imported as it is there, needing attention;
 //   - only local: asked about once more (one that never reached the
-//     terminal is matched: the gateway cannot know it), and flagged if the
-//     gateway still does not know it;
+//     terminal is matched: the gateway cannot know it; one still open is
+//     left to the reconciler), and flagged if the gateway still does not
+//     know it;
 //   - both, disagreeing: the gateway's status applied (through Transition,
 //     so a paid order never becomes unpaid), and flagged; an amount that
 //     differs is flagged only (neither side's amount is rewritten).
@@ -231,8 +232,13 @@ func DecideDay(in DayInput) []DayItem {
 		it := DayItem{Kind: DayOrder, No: o.No, Bucket: BucketOnlyLocal, Action: ActVerify,
 			LocalStatus: string(o.Status), LocalAmount: o.Amount,
 			Detail: "the gateway's list does not have this order"}
-		if neverSent(o) {
+		switch {
+		case neverSent(o):
 			it.Bucket, it.Action, it.Detail = BucketMatched, ActNone, "never reached the terminal; the gateway cannot know it"
+		case o.Open():
+			// A sale in progress, or one the reconciler is still
+			// checking: it flags the order itself when its checks run out.
+			it.Action, it.Detail = ActNone, "still open; the reconciler follows it"
 		}
 		items = append(items, it)
 	}
@@ -255,9 +261,14 @@ func decideOrder(o Order, g GatewayOrder) DayItem {
 	case !agrees(o.Status, g.Status):
 		it.Bucket, it.Action = BucketDifferent, ActApply
 		it.Detail = fmt.Sprintf("posbridge says %s, the gateway %s", o.Status, g.Status)
-		if o.Status == StatusPaid {
+		switch {
+		case o.Status == StatusPaid:
 			// Transition never makes a paid order unpaid: a person looks.
 			it.Action = ActFlag
+		case (o.Status == StatusCreated || o.Status == StatusAtTerminal) && !g.Status.Paid():
+			// The sale may still be on the terminal: only a payment is
+			// applied now; the engine follows the rest.
+			it.Action, it.Detail = ActNone, it.Detail+"; the sale is still in progress"
 		}
 	case !sameAmount:
 		it.Bucket, it.Action = BucketDifferent, ActFlag
