@@ -378,7 +378,13 @@ func (d *DayCloser) actRefund(ctx context.Context, it DayItem, g ListedRefund, c
 		return "refund now " + string(r.Status), nil
 	case ActFlag:
 		if it.OrigNo == "" {
-			return "refunded order unknown; see the gateway's portal", nil
+			// PayBy's refund list does not name the refunded order; the
+			// refund query does.
+			q, err := d.e.gateway.QueryRefund(ctx, it.No)
+			if err != nil || q.OrderNo == "" {
+				return "refunded order unknown; see the gateway's portal", nil
+			}
+			it.OrigNo = q.OrderNo
 		}
 		why := AttentionRefundDifferent
 		if it.Bucket == BucketOnlyGateway {

@@ -176,14 +176,21 @@ type dayEnv struct {
 
 var dayStart = time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 
-func newDayEnv(t *testing.T, pageSize int) *dayEnv {
+func newDayEnv(t *testing.T, pageSize int) *dayEnv { return newDayEnvWith(t, pageSize, nil) }
+
+// newDayEnvWith is newDayEnv with the sandbox's config edited by edit.
+func newDayEnvWith(t *testing.T, pageSize int, edit func(*sandbox.Config)) *dayEnv {
 	t.Helper()
 	clock := posbridge.NewManualClock(dayStart.Add(-24 * time.Hour))
 	keys, err := sandbox.GenerateKeys()
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := sandbox.New(sandbox.Config{Keys: keys, Clock: clock})
+	sc := sandbox.Config{Keys: keys, Clock: clock}
+	if edit != nil {
+		edit(&sc)
+	}
+	sb, err := sandbox.New(sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -520,5 +527,25 @@ func TestDayCloser_ScheduledRunCatchesUp(t *testing.T) {
 	waitClosed("2026-03-10")
 	if g1 := d.order("G1"); g1.Status != posbridge.StatusPaid || !g1.NeedsAttention {
 		t.Errorf("the scheduled close did not import G1: %+v", g1)
+	}
+}
+
+// TestDayClose_PortalRefundWithoutOriginInTheList: PayBy's refund list does
+// not name the refunded order; the day close asks the refund query and still
+// flags the order a portal refund was made on.
+func TestDayClose_PortalRefundWithoutOriginInTheList(t *testing.T) {
+	d := newDayEnvWith(t, 50, func(c *sandbox.Config) { c.ListRefundsWithoutOrigin = true })
+	d.seedDay()
+	rec, err := d.closer.CloseDay(context.Background(), "2026-03-10", posbridge.By{Actor: posbridge.ActorReconciler})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range rec.Items {
+		if it.No == "RP1" && (it.Bucket != posbridge.BucketOnlyGateway || it.Result != "needs attention") {
+			t.Errorf("RP1: %+v", it)
+		}
+	}
+	if m1 := d.order("M1"); !m1.NeedsAttention || m1.Attention != posbridge.AttentionRefundElsewhere {
+		t.Errorf("M1 after a portal refund: attention %v %q", m1.NeedsAttention, m1.Attention)
 	}
 }

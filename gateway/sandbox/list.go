@@ -115,8 +115,9 @@ func (s *Sandbox) queryOrderPage(biz json.RawMessage, _ int64) answer {
 
 // queryRefundPage serves acquire2Query/queryRefundOrderPage: the refunds
 // created on the dates asked. Each item also names the refunded order
-// (originMerchantOrderNo), which PayBy's documented item does not; the
-// client reads it when present. Internal refunds (of a revoke) are listed.
+// (originMerchantOrderNo), which PayBy's documented item does not, unless
+// ListRefundsWithoutOrigin; the client reads it when present. Internal
+// refunds (of a revoke) are listed.
 func (s *Sandbox) queryRefundPage(biz json.RawMessage, _ int64) answer {
 	f, a, ok := s.parseList(biz, map[string]bool{RefundCreated: true, RefundSettled: true, RefundSuccess: true, RefundFailure: true})
 	if !ok {
@@ -132,8 +133,12 @@ func (s *Sandbox) queryRefundPage(biz json.RawMessage, _ int64) answer {
 	lo, hi, pages := f.bounds(len(all))
 	items := make([]wireListedRefund, 0, hi-lo)
 	for _, r := range all[lo:hi] {
-		items = append(items, wireListedRefund{wireRefundOrder: wireRefundOf(r), DeviceID: r.origin.deviceID,
-			FeeRefunded: wireMoney{Currency: r.amount.Currency, Amount: "0"}})
+		item := wireListedRefund{wireRefundOrder: wireRefundOf(r), DeviceID: r.origin.deviceID,
+			FeeRefunded: wireMoney{Currency: r.amount.Currency, Amount: "0"}}
+		if s.noOrigin {
+			item.OriginMerchantOrderNo, item.OriginOrderNo = "", ""
+		}
+		items = append(items, item)
 	}
 	return success(map[string]any{"totalElements": len(all), "totalPages": pages,
 		"sortPageParam": pageParamOut{f.page, f.size}, "items": items})

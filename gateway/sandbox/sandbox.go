@@ -199,6 +199,9 @@ type Config struct {
 	// (PayBy's documents do not say; a real acquirer cannot un-take money).
 	// False: such a record is refused with ErrConflict.
 	CaptureAfterClose bool
+	// ListRefundsWithoutOrigin leaves originMerchantOrderNo out of the
+	// refund list's items, as PayBy's documented item does.
+	ListRefundsWithoutOrigin bool
 	// DayLocation is the time zone of the dates of the list calls
 	// (queryOrderPage, queryRefundOrderPage); UTC when nil.
 	DayLocation *time.Location
@@ -219,6 +222,7 @@ type Sandbox struct {
 	capture   bool
 	timed     clockwork
 	dayLoc    *time.Location
+	noOrigin  bool
 
 	mu          sync.Mutex
 	orders      map[string]*order // by merchantOrderNo
@@ -269,6 +273,7 @@ func New(cfg Config) (*Sandbox, error) {
 	}
 	s := &Sandbox{
 		dayLoc:      cfg.DayLocation,
+		noOrigin:    cfg.ListRefundsWithoutOrigin,
 		partnerID:   cfg.PartnerID,
 		keys:        cfg.Keys,
 		clock:       cfg.Clock,
