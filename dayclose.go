@@ -269,6 +269,10 @@ func decideOrder(o Order, g GatewayOrder) DayItem {
 			// The sale may still be on the terminal: only a payment is
 			// applied now; the engine follows the rest.
 			it.Action, it.Detail = ActNone, it.Detail+"; the sale is still in progress"
+		case o.Status.Final() && g.Status == GatewayCreated:
+			// Not paid, and still open at the gateway: posbridge closes it
+			// there and watches it for a late payment (closeFinal).
+			it.Action, it.Detail = ActNone, it.Detail+"; posbridge closes it at the gateway and watches for a late payment"
 		}
 	case !sameAmount:
 		it.Bucket, it.Action = BucketDifferent, ActFlag

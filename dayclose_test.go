@@ -56,6 +56,7 @@ func TestDecideDay(t *testing.T) {
 		{"pending here, paid there", []posbridge.Order{local("A", posbridge.StatusPending, "", ten)}, []posbridge.ListedOrder{gw("A", posbridge.GatewaySettled, ten)}, posbridge.BucketDifferent, posbridge.ActApply},
 		{"pending here, failed there", []posbridge.Order{local("A", posbridge.StatusPending, "", ten)}, []posbridge.ListedOrder{gw("A", posbridge.GatewayFailed, ten)}, posbridge.BucketDifferent, posbridge.ActApply},
 		{"paid here, failed there", []posbridge.Order{local("A", posbridge.StatusPaid, "", ten)}, []posbridge.ListedOrder{gw("A", posbridge.GatewayFailed, ten)}, posbridge.BucketDifferent, posbridge.ActFlag},
+		{"failed here, still open there", []posbridge.Order{local("A", posbridge.StatusFailed, posbridge.ReasonDeclined, ten)}, []posbridge.ListedOrder{gw("A", posbridge.GatewayCreated, ten)}, posbridge.BucketDifferent, posbridge.ActNone},
 		{"paid here, created there", []posbridge.Order{local("A", posbridge.StatusPaid, "", ten)}, []posbridge.ListedOrder{gw("A", posbridge.GatewayCreated, ten)}, posbridge.BucketDifferent, posbridge.ActFlag},
 		{"amounts differ", []posbridge.Order{local("A", posbridge.StatusPaid, "", ten)}, []posbridge.ListedOrder{gw("A", posbridge.GatewayPaid, twelve)}, posbridge.BucketDifferent, posbridge.ActFlag},
 		{"listed twice", nil, []posbridge.ListedOrder{gw("A", posbridge.GatewayPaid, ten), gw("A", posbridge.GatewayPaid, ten)}, posbridge.BucketOnlyGateway, posbridge.ActImport},
