@@ -550,3 +550,47 @@ func TestDayClose_PortalRefundWithoutOriginInTheList(t *testing.T) {
 		t.Errorf("M1 after a portal refund: attention %v %q", m1.NeedsAttention, m1.Attention)
 	}
 }
+
+// TestDayClose_ImportedOpenOrderIsFollowed: an order the gateway has open
+// and posbridge never stored is imported pending, on no lane of this till,
+// and the reconciler follows it like any other: it asks the gateway, never
+// a terminal, and the order is never shown paid without the gateway's word.
+func TestDayClose_ImportedOpenOrderIsFollowed(t *testing.T) {
+	d := newDayEnvWith(t, 10, func(c *sandbox.Config) { c.CaptureAfterClose = true })
+	d.clock.Set(dayStart)
+	d.gateway("OPEN1", "8.00", posbridge.GatewayCreated)
+	d.clock.Set(dayStart.Add(14 * time.Hour))
+	ctx := context.Background()
+	if _, err := d.closer.CloseDay(ctx, "2026-03-10", posbridge.By{Actor: posbridge.ActorReconciler}); err != nil {
+		t.Fatal(err)
+	}
+	o := d.order("OPEN1")
+	if o.Status != posbridge.StatusPending || !o.NeedsAttention || o.NextCheckAt.IsZero() || o.Lane != posbridge.ImportLane {
+		t.Fatalf("imported %+v", o)
+	}
+	d.engine.ReconcileInterval = 0
+	for i := 0; i < 40; i++ {
+		if _, err := d.engine.ReconcileOnce(ctx); err != nil {
+			t.Fatalf("reconcile: %v", err)
+		}
+		d.clock.Advance(30 * time.Minute)
+	}
+	o = d.order("OPEN1")
+	if o.Status == posbridge.StatusPaid || !o.NeedsAttention {
+		t.Fatalf("after the reconciler: %+v", o)
+	}
+	if g, _ := d.sb.Order("OPEN1"); g.Charges != 0 {
+		t.Fatalf("charged %d times", g.Charges)
+	}
+	// A capture the acquirer reports late is still found.
+	d.gateway("OPEN1", "8.00", posbridge.GatewayPaid)
+	for i := 0; i < 10 && d.order("OPEN1").Status != posbridge.StatusPaid; i++ {
+		d.clock.Advance(24 * time.Hour)
+		if _, err := d.engine.ReconcileOnce(ctx); err != nil {
+			t.Fatalf("reconcile: %v", err)
+		}
+	}
+	if o := d.order("OPEN1"); o.Status != posbridge.StatusPaid || !o.NeedsAttention {
+		t.Fatalf("a late capture of an imported order was not found: %+v", o)
+	}
+}
