@@ -15,4 +15,5 @@ const (
 	LogKeyCount     = "count"
 	LogKeyDuration  = "duration"
 	LogKeyAddr      = "addr"
+	LogKeyDate      = "date"
 )

@@ -515,6 +515,7 @@ func runScenario(t *testing.T, seed int64) {
 	close(crasherDone)
 	crasherWG.Wait()
 	w.check()
+	w.closeDays()
 	w.stop()
 	for _, l := range w.lanes {
 		l.pipe.Close()

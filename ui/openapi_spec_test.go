@@ -154,6 +154,8 @@ func TestOpenAPI_ResponsesMatchSpec(t *testing.T) {
 		{name: "root readyz", method: "GET", template: "/readyz", want: 200},
 		{name: "root metrics", method: "GET", template: "/metrics", want: 200},
 		{name: "status, lane 2 down", method: "GET", template: "/status", want: 503},
+		{name: "day close without a day service", method: "POST", template: "/api/v1/day/close", want: 404},
+		{name: "day report without a day service", method: "GET", template: "/api/v1/day/report", want: 404},
 		// Open orders, made just before their calls.
 		{name: "cancel", method: "POST", template: "/api/v1/payments/{order_no}/cancel", want: 200, before: func() {
 			open = str(doReq(t, "GET", s.URL()+"/api/v1/payments?status=at_terminal", "").body["payments"].([]any)[0].(map[string]any), "order_no")

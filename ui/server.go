@@ -72,6 +72,10 @@ type Config struct {
 	// Components, when set, returns more components for GET /status than
 	// the database and terminals the service reports (the gateway).
 	Components func(ctx context.Context) []Component
+	// Day, when set, serves the day's routes: POST /api/v1/day/close, GET
+	// /api/v1/day/report (JSON or CSV) and the printable GET /day/report.
+	// Without it they answer 404 not_found.
+	Day posbridge.DayService
 }
 
 // Server is the local HTTP API, event stream and cashier page. Create it with
@@ -243,6 +247,8 @@ func (s *Server) apiRoutes() []route {
 		{method: "GET", path: "/readyz", handler: s.handleReadyz},
 		{method: "GET", path: "/metrics", handler: s.metrics.ServeHTTP},
 		{method: "GET", path: "/status", handler: s.handleStatus},
+		{method: "POST", path: p + "/day/close", handler: s.needDay(s.handleDayClose)},
+		{method: "GET", path: p + "/day/report", handler: s.needDay(s.handleDayReport)},
 	}
 }
 
@@ -279,6 +285,7 @@ func (s *Server) newHandler() http.Handler {
 		mux.Handle("GET /demo/", s.requireAuth(s.cfg.Demo))
 		mux.Handle("POST /demo/", s.requireAuth(s.guardWrite(s.cfg.Demo)))
 	}
+	mux.Handle("GET /day/report", s.requireAuth(s.needDay(s.handleReportPage)))
 	mux.Handle("/", s.requireAuth(staticHandler()))
 	return s.checkHost(s.limitBody(mux))
 }

@@ -56,6 +56,7 @@ type Config struct {
 	Store     StoreConfig     `toml:"store"`
 	Gateway   GatewayConfig   `toml:"gateway"`
 	Reconcile ReconcileConfig `toml:"reconcile"`
+	Day       DayConfig       `toml:"day"`
 	Lanes     []LaneConfig    `toml:"lane"`
 	Log       LogConfig       `toml:"log"`
 	Metrics   MetricsConfig   `toml:"metrics"`
@@ -532,6 +533,8 @@ func (c *Config) Check() []ConfigError {
 			add(key, "%v", err)
 		}
 	}
+	// [day]
+	c.checkDay(add)
 	// [[lane]]
 	c.checkLanes(add, reported)
 	// [metrics]

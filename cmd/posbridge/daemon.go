@@ -30,8 +30,10 @@ type Daemon struct {
 	Terminals map[string]*terminal.Conn
 	Gateway   *payby.Client
 	Engine    *posbridge.Engine
-	API       *ui.Server
-	Notify    *payby.NotifyHandler
+	// Day closes days (nil when the gateway cannot list one).
+	Day    *posbridge.DayCloser
+	API    *ui.Server
+	Notify *payby.NotifyHandler
 	// Monitor is the [metrics] listener, nil when not configured.
 	Monitor *monitorServer
 
@@ -136,6 +138,9 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 	}
 	d.Engine = e
 	engine.Store(e)
+	if err := d.openDay(cfg.Day, e); err != nil {
+		return d, err
+	}
 
 	if d.Notify, err = payby.NewNotifyHandler(payby.NotifyConfig{
 		GatewayKeyFile: cfg.Gateway.GatewayPublicKey, Window: cfg.Gateway.NotifyWindow.Std(), Logger: component("notify"),
@@ -159,6 +164,7 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 		Components: func(context.Context) []ui.Component {
 			return []ui.Component{gw.Component(), integrityComponent(d.Store.Integrity())}
 		},
+		Day:        d.dayService(),
 	})
 	if err := d.API.Open(); err != nil {
 		return d, fmt.Errorf("api: %w", err)
@@ -221,6 +227,9 @@ func (d *Daemon) Close(ctx context.Context) error {
 		if d.notifySrv != nil {
 			keep(d.notifySrv.Shutdown(ctx))
 			<-d.notifyDone
+		}
+		if d.Day != nil {
+			keep(d.Day.Close())
 		}
 		if d.Engine != nil {
 			keep(d.Engine.Close())

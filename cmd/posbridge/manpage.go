@@ -19,6 +19,7 @@ var manCommands = []struct{ name, help string }{
 	{"orders", ordersUsage},
 	{"db", dbUsage},
 	{"verify", verifyUsage},
+	{"day", dayUsage},
 }
 
 // writeManPage writes posbridge(1) in roff (man macros) to w, made from the

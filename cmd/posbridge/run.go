@@ -49,6 +49,7 @@ Commands:
   orders      read the order database: "orders list|show|export --config FILE"
   db          check the database file: "db check --config FILE"
   verify      ask the running daemon to check an order: "verify ORDER_NO --config FILE"
+  day         end of day: "day close --config FILE [--date D]"; "day report"
   man         print the manual page, posbridge(1), in roff
 
 Run "posbridge <command> -h" for a command's flags.
@@ -83,6 +84,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runDB(ctx, args[1:])
 	case "verify":
 		return m.runVerify(ctx, args[1:])
+	case "day":
+		return m.runDay(ctx, args[1:])
 	case "man":
 		return writeManPage(m.Stdout, version)
 	case "help", "-h", "--help":

@@ -91,6 +91,9 @@ var ops = map[string]op{
 	"/acquire2/revokeOrder":       (*Sandbox).revokeOrder,
 	"/acquire2/refund/placeOrder": (*Sandbox).placeRefund,
 	"/acquire2/refund/getOrder":   (*Sandbox).getRefund,
+
+	"/acquire2Query/queryOrderPage":       (*Sandbox).queryOrderPage,
+	"/acquire2Query/queryRefundOrderPage": (*Sandbox).queryRefundPage,
 }
 
 func knownPath(p string) bool { _, ok := ops[p]; return ok }

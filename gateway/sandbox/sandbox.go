@@ -199,7 +199,13 @@ type Config struct {
 	// (PayBy's documents do not say; a real acquirer cannot un-take money).
 	// False: such a record is refused with ErrConflict.
 	CaptureAfterClose bool
-	Logger            *slog.Logger
+	// ListRefundsWithoutOrigin leaves originMerchantOrderNo out of the
+	// refund list's items, as PayBy's documented item does.
+	ListRefundsWithoutOrigin bool
+	// DayLocation is the time zone of the dates of the list calls
+	// (queryOrderPage, queryRefundOrderPage); UTC when nil.
+	DayLocation *time.Location
+	Logger      *slog.Logger
 }
 
 // Sandbox is a running fake PayBy gateway. Its methods are safe for
@@ -215,6 +221,8 @@ type Sandbox struct {
 	handler   http.Handler
 	capture   bool
 	timed     clockwork
+	dayLoc    *time.Location
+	noOrigin  bool
 
 	mu          sync.Mutex
 	orders      map[string]*order // by merchantOrderNo
@@ -260,7 +268,12 @@ func New(cfg Config) (*Sandbox, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.DayLocation == nil {
+		cfg.DayLocation = time.UTC
+	}
 	s := &Sandbox{
+		dayLoc:      cfg.DayLocation,
+		noOrigin:    cfg.ListRefundsWithoutOrigin,
 		partnerID:   cfg.PartnerID,
 		keys:        cfg.Keys,
 		clock:       cfg.Clock,

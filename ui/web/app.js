@@ -36,6 +36,10 @@ const I18N = {
     rf_refunded: "Refunded", rf_pending: "Refund pending", rf_refundable: "Refundable",
     refund_too_much: "More than can be refunded.",
     demo: "Demo: customer",
+    day_title: "End of day (supervisor)", day_close: "Close the day", day_report: "Day report", day_csv: "CSV",
+    day_confirm: "Close the day?",
+    day_confirm_text: "posbridge compares today's payments and refunds with the bank's own list. Payments only the bank has are added and flagged; differences are flagged for you. Running it again changes nothing.",
+    day_done: "Day {date} closed: {matched} matched, {only_gateway} only at the bank, {only_local} only in posbridge, {different} different.",
   },
   ar: {
     lane: "المسار", terminal: "الجهاز", gateway: "البوابة",
@@ -67,6 +71,10 @@ const I18N = {
     rf_refunded: "المسترد", rf_pending: "استرداد قيد التنفيذ", rf_refundable: "القابل للاسترداد",
     refund_too_much: "أكثر مما يمكن استرداده.",
     demo: "تجربة: العميل",
+    day_title: "نهاية اليوم (المشرف)", day_close: "إغلاق اليوم", day_report: "تقرير اليوم", day_csv: "CSV",
+    day_confirm: "إغلاق اليوم؟",
+    day_confirm_text: "يقارن posbridge دفعات اليوم والمبالغ المستردة بقائمة البنك نفسه. الدفعات الموجودة لدى البنك فقط تُضاف ويُشار إليها؛ ويُشار إليك بالاختلافات. إعادة التشغيل لا تغيّر شيئاً.",
+    day_done: "أُغلق اليوم {date}: {matched} متطابقة، {only_gateway} لدى البنك فقط، {only_local} في posbridge فقط، {different} مختلفة.",
   },
 };
 
@@ -535,6 +543,7 @@ function applyLang() {
   const btn = $("lang");
   btn.textContent = state.lang === "ar" ? "English" : "العربية";
   btn.lang = state.lang === "ar" ? "en" : "ar";
+  dayLinks();
   render();
 }
 
@@ -662,6 +671,32 @@ async function openRefund() {
   });
 }
 
+// The supervisor's end of day: shown when the daemon can close a day.
+async function loadDay() {
+  if (state.second) return;
+  try { await api("GET", "/day/report"); } catch (e) { return; }
+  show("day", true);
+}
+
+function dayLinks() {
+  const lang = state.lang === "ar" ? "ar" : "en";
+  $("day-report").href = "/day/report?lang=" + lang;
+}
+
+function closeDay() {
+  confirmDialog({
+    title: "day_confirm", text: "day_confirm_text", by: true,
+    run: async (v) => {
+      const d = await api("POST", "/day/close", {}, v.by ? { "X-Cashier": v.by } : {});
+      let msg = t("day_done").replace("{date}", d.date);
+      for (const k of ["matched", "only_gateway", "only_local", "different"]) msg = msg.replace("{" + k + "}", d.counts[k]);
+      $("day-result").textContent = msg;
+      loadPayments();
+      return null;
+    },
+  });
+}
+
 // The demo's scenario picker: shown only when the daemon is "posbridge demo".
 async function loadDemo() {
   let d;
@@ -716,6 +751,7 @@ function init() {
     run: (v) => api("POST", "/payments/" + current().order_no + "/override", { reason: v.reason, by: v.by }),
   }));
   $("act-refund").addEventListener("click", openRefund);
+  $("act-day-close").addEventListener("click", closeDay);
   $("demo-scenario").addEventListener("change", (e) => act(async () => {
     await api("POST", "/demo/scenario", { scenario: e.target.value });
     return null;
@@ -725,6 +761,7 @@ function init() {
   connect();
   health();
   loadDemo();
+  loadDay();
 }
 
 document.addEventListener("DOMContentLoaded", init);
