@@ -65,6 +65,9 @@ const (
 	CodeOrderPaid      = "ORDER_PAID"   // close of a paid order
 	CodeOrderClosed    = "ORDER_CLOSED" // close, pay or refund of a closed order
 	CodeOrderPaying    = "ORDER_PAYING" // close while the customer is paying
+	CodeOrderNotPaid   = "ORDER_NOT_PAID" // refund of an unpaid order
+	CodeOrderRefunded  = "ORDER_REFUNDED" // revoke of an order with refunds
+	CodeRefundRejected = "REFUND_REJECTED"
 	CodeAmountExceeded = "REFUND_AMOUNT_EXCEEDED"
 	CodeDuplicateNo    = "DUPLICATE_MERCHANT_ORDER_NO" // the same number with other parameters
 	CodeTerminalOff    = "TERMINAL_OFFLINE"
@@ -460,7 +463,11 @@ func classify(code, method string, mutation bool) gateway.Class {
 		}
 	case MethodRefund, MethodPay:
 		switch code {
-		case CodeAmountExceeded, CodeDuplicateNo, CodeOrderClosed, CodeTerminalOff, CodeParam:
+		case CodeAmountExceeded, CodeDuplicateNo, CodeOrderClosed, CodeTerminalOff, CodeParam, CodeOrderNotPaid, CodeRefundRejected:
+			return gateway.ClassFinal
+		}
+	case MethodRevoke:
+		if code == CodeOrderRefunded {
 			return gateway.ClassFinal
 		}
 	}
