@@ -62,9 +62,9 @@ const (
 	CodeOK             = "0"
 	CodeOrderNotExist  = "ORDER_NOT_EXIST"
 	CodeRefundNotExist = "REFUND_NOT_EXIST"
-	CodeOrderPaid      = "ORDER_PAID"   // close of a paid order
-	CodeOrderClosed    = "ORDER_CLOSED" // close, pay or refund of a closed order
-	CodeOrderPaying    = "ORDER_PAYING" // close while the customer is paying
+	CodeOrderPaid      = "ORDER_PAID"     // close of a paid order
+	CodeOrderClosed    = "ORDER_CLOSED"   // close, pay or refund of a closed order
+	CodeOrderPaying    = "ORDER_PAYING"   // close while the customer is paying
 	CodeOrderNotPaid   = "ORDER_NOT_PAID" // refund of an unpaid order
 	CodeOrderRefunded  = "ORDER_REFUNDED" // revoke of an order with refunds
 	CodeRefundRejected = "REFUND_REJECTED"

@@ -56,10 +56,10 @@ type notifier struct {
 	schedule []time.Duration
 	// cpSchedule is CodePay's retry schedule, for codepay deliveries.
 	cpSchedule []time.Duration
-	kick     chan struct{}
-	ctx      context.Context
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	kick       chan struct{}
+	ctx        context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
 
 	mu         sync.Mutex
 	all        []*delivery
