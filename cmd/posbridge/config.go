@@ -27,6 +27,7 @@ const (
 	DefaultNotifyListen        = "127.0.0.1:8081"
 	DefaultGatewayKind         = "payby"
 	DefaultPayByBaseURL        = "https://api.payby.com/sgs/api"
+	DefaultCodePayBaseURL      = "https://codepay-open.codepay.us"
 	DefaultGatewayTimeout      = 10 * time.Second
 	DefaultGatewayRateLimit    = 10.0
 	DefaultGatewayNotifyWindow = 15 * time.Minute
@@ -96,6 +97,9 @@ type GatewayConfig struct {
 	Kind               string   `toml:"kind"`
 	BaseURL            string   `toml:"base_url"`
 	PartnerID          string   `toml:"partner_id"`
+	AppID              string   `toml:"app_id"`      // CodePay: the integrating app's id
+	MerchantNo         string   `toml:"merchant_no"` // CodePay: the merchant number
+	StoreNo            string   `toml:"store_no"`    // CodePay: the store, sent with terminal orders
 	MerchantPrivateKey string   `toml:"merchant_private_key"`
 	GatewayPublicKey   string   `toml:"gateway_public_key"`
 	Timeout            Duration `toml:"timeout"`
@@ -424,6 +428,9 @@ func (c *Config) applyLaneDefaults() {
 	if c.Gateway.BaseURL == "" && c.Gateway.Kind == "payby" {
 		c.Gateway.BaseURL = DefaultPayByBaseURL
 	}
+	if c.Gateway.BaseURL == "" && c.Gateway.Kind == "codepay" {
+		c.Gateway.BaseURL = DefaultCodePayBaseURL
+	}
 	if c.Store.Path == "" {
 		c.Store.Path = filepath.Join(defaultStateDir(), storeFileName)
 	} else if !filepath.IsAbs(c.Store.Path) {
@@ -572,20 +579,27 @@ func (c *Config) checkGateway(add func(key, format string, args ...any), reporte
 	g := c.Gateway
 	switch g.Kind {
 	case "payby":
-	case "codepay", "payprotocol":
-		add("gateway.kind", "%s is not supported yet: use payby", g.Kind)
+		if g.PartnerID == "" {
+			add("gateway.partner_id", "missing: the merchant's Partner-Id from the PayBy portal")
+		} else if len(g.PartnerID) > 12 {
+			add("gateway.partner_id", "%q is longer than PayBy's 12 characters", g.PartnerID)
+		}
+		for _, k := range []string{"app_id", "merchant_no", "store_no"} {
+			if c.index.has("gateway." + k) {
+				add("gateway."+k, "is a CodePay key; PayBy uses partner_id")
+			}
+		}
+	case "codepay":
+		c.checkCodePay(add)
+	case "payprotocol":
+		add("gateway.kind", "%s is not supported yet: use payby or codepay", g.Kind)
 		return
 	default:
-		add("gateway.kind", "unknown gateway %q: want payby (codepay and payprotocol are not supported yet)", g.Kind)
+		add("gateway.kind", "unknown gateway %q: want payby or codepay (payprotocol is not supported yet)", g.Kind)
 		return
 	}
 	if err := checkURL(g.BaseURL, true); err != nil {
 		add("gateway.base_url", "%v", err)
-	}
-	if g.PartnerID == "" {
-		add("gateway.partner_id", "missing: the merchant's Partner-Id from the PayBy portal")
-	} else if len(g.PartnerID) > 12 {
-		add("gateway.partner_id", "%q is longer than PayBy's 12 characters", g.PartnerID)
 	}
 	for _, k := range []struct {
 		key, path, what string
@@ -610,6 +624,30 @@ func (c *Config) checkGateway(add func(key, format string, args ...any), reporte
 	}
 	if g.RateLimit <= 0 && !reported("gateway.rate_limit") {
 		add("gateway.rate_limit", "%g: must be a positive number of requests per second", g.RateLimit)
+	}
+}
+
+// checkCodePay checks the keys only CodePay has (research §2.2: app_id,
+// merchant_no and store_no are at most 32 characters).
+func (c *Config) checkCodePay(add func(key, format string, args ...any)) {
+	g := c.Gateway
+	if c.index.has("gateway.partner_id") {
+		add("gateway.partner_id", "is a PayBy key; CodePay uses app_id and merchant_no")
+	}
+	for _, k := range []struct{ key, v, what string }{
+		{"gateway.app_id", g.AppID, "the app id from the CodePay developer portal"},
+		{"gateway.merchant_no", g.MerchantNo, "the merchant number from the CodePay portal"},
+	} {
+		if k.v == "" {
+			add(k.key, "missing: %s", k.what)
+		}
+	}
+	for _, k := range []struct{ key, v string }{{"gateway.app_id", g.AppID}, {"gateway.merchant_no", g.MerchantNo}, {"gateway.store_no", g.StoreNo}} {
+		if len(k.v) > 32 {
+			add(k.key, "%q is longer than CodePay's 32 characters", k.v)
+		} else if strings.ContainsAny(k.v, " \t&=\"") {
+			add(k.key, "%q: no spaces, '&', '=' or quotes", k.v)
+		}
 	}
 }
 
