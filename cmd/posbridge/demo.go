@@ -23,10 +23,10 @@ import (
 )
 
 const demoUsage = `Usage:
-  posbridge demo [--scenario S] [--listen ADDR] [--dir DIR]
+  posbridge demo [--scenario S] [--gateway payby|codepay] [--listen ADDR] [--dir DIR]
 
 Runs all of posbridge in one process with no configuration and no hardware: a
-PayBy sandbox gateway on loopback, a simulated terminal (on a pseudo-terminal
+sandbox gateway on loopback (PayBy, or CodePay with --gateway codepay), a simulated terminal (on a pseudo-terminal
 where the system has them, in memory elsewhere), and the daemon with its
 cashier page. Open the printed URL, press "New payment", enter an amount.
 
@@ -89,13 +89,14 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 	listen := fs.String("listen", DefaultAPIListen, "address of the cashier page and API")
 	dir := fs.String("dir", "", "where the demo keeps its database and keys (default: the user's cache directory)")
 	verbose := fs.Bool("v", false, "log everything (debug)")
+	gw := fs.String("gateway", "payby", "the gateway the sandbox plays: payby or codepay")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return errUsage
 	}
-	if _, ok := findScenario(*scenario); !ok || fs.NArg() > 0 {
+	if _, ok := findScenario(*scenario); !ok || fs.NArg() > 0 || *gw != "payby" && *gw != "codepay" {
 		fs.Usage()
 		return errUsage
 	}
@@ -115,12 +116,12 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 	}
 	logger := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
 
-	d, stop, err := startDemo(ctx, demoSetup{dir: *dir, listen: *listen, scenario: *scenario, logger: logger})
+	d, stop, err := startDemo(ctx, demoSetup{dir: *dir, listen: *listen, scenario: *scenario, gateway: *gw, logger: logger})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "posbridge demo: open the cashier page at %s\n", d.API.URL()+"/")
-	fmt.Fprintf(m.Stdout, "  scenario %q (change it on the page); database and keys in %s; Ctrl-C to stop\n", *scenario, *dir)
+	fmt.Fprintf(m.Stdout, "  gateway %s, scenario %q (change it on the page); database and keys in %s; Ctrl-C to stop\n", *gw, *scenario, *dir)
 	<-ctx.Done()
 	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -245,6 +246,9 @@ type demoSetup struct {
 	// reconcile, when set, replaces the [reconcile] section, so that a test
 	// sees an unconfirmed payment go pending (and get checked) in seconds.
 	reconcile *ReconcileConfig
+	// gateway is the gateway the sandbox plays and the daemon uses:
+	// "payby" (when empty) or "codepay".
+	gateway string
 }
 
 // demoWorld is what a demo runs besides the daemon: the sandbox gateway and
@@ -309,7 +313,10 @@ func startDemoWorld(ctx context.Context, s demoSetup) (d *Daemon, world *demoWor
 		return nil, nil, stop, fmt.Errorf("demo keys: %w", err)
 	}
 	w := &demoWorld{}
-	w.Sandbox, err = sandbox.New(sandbox.Config{Keys: keys, Logger: s.logger.With(posbridge.LogKeyComponent, "sandbox")})
+	if s.gateway == "" {
+		s.gateway = "payby"
+	}
+	w.Sandbox, err = sandbox.New(sandbox.Config{Keys: keys, Gateway: s.gateway, Logger: s.logger.With(posbridge.LogKeyComponent, "sandbox")})
 	if err != nil {
 		return nil, nil, stop, err
 	}
@@ -368,10 +375,7 @@ listen = "127.0.0.1:0"
 [store]
 path = "demo.db"
 [gateway]
-kind = "payby"
-base_url = %s
-partner_id = %s
-merchant_private_key = %q
+%smerchant_private_key = %q
 gateway_public_key = %q
 timeout = "5s"
 [[lane]]
@@ -379,7 +383,7 @@ id = "1"
 port = %s
 app_id = "demo"
 sale_timeout = %q
-`, strconv.Quote(listen), strconv.Quote(sbURL+"/sgs/api"), strconv.Quote(w.Sandbox.PartnerID()),
+`, strconv.Quote(listen), demoGatewayKeys(s.gateway, sbURL, w.Sandbox),
 		sandbox.MerchantPrivateKeyFile, sandbox.GatewayPublicKeyFile, strconv.Quote(port), s.saleTimeout.String())
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		return nil, nil, stop, fmt.Errorf("demo config: %w", err)
@@ -404,7 +408,7 @@ sale_timeout = %q
 		return nil, nil, stop, err
 	}
 	cleanups = append(cleanups, d.Close)
-	w.Sandbox.SetNotifyURL(d.NotifyURL() + "/notify/payby")
+	w.Sandbox.SetNotifyURL(d.NotifyURL() + d.notifyPath)
 	if ctl != nil {
 		sub := d.Engine.Subscribe(256)
 		watchCtx, cancel := context.WithCancel(context.Background())
@@ -423,6 +427,15 @@ sale_timeout = %q
 		})
 	}
 	return d, w, stop, nil
+}
+
+// demoGatewayKeys returns the [gateway] keys that name the sandbox as gw.
+func demoGatewayKeys(gw, sbURL string, sb *sandbox.Sandbox) string {
+	if gw == "codepay" {
+		return fmt.Sprintf("kind = \"codepay\"\nbase_url = %s\napp_id = %s\nmerchant_no = %s\nstore_no = \"demo\"\n",
+			strconv.Quote(sbURL), strconv.Quote(sb.CodePayAppID()), strconv.Quote(sb.CodePayMerchantNo()))
+	}
+	return fmt.Sprintf("kind = \"payby\"\nbase_url = %s\npartner_id = %s\n", strconv.Quote(sbURL+"/sgs/api"), strconv.Quote(sb.PartnerID()))
 }
 
 // serveLoopback serves h on a free loopback port.
