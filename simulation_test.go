@@ -22,6 +22,7 @@ import (
 
 	"github.com/posbridge/posbridge"
 	"github.com/posbridge/posbridge/gateway"
+	"github.com/posbridge/posbridge/gateway/codepay"
 	"github.com/posbridge/posbridge/gateway/payby"
 	"github.com/posbridge/posbridge/gateway/sandbox"
 	"github.com/posbridge/posbridge/store"
@@ -38,8 +39,18 @@ import (
 // each, the promise of docs/architecture.md is checked.
 //
 // POSBRIDGE_SIM_SCENARIOS sets how many scenarios run (default 100, 20 with
-// -short); POSBRIDGE_SIM_SEED=N replays scenario N alone.
+// -short); POSBRIDGE_SIM_SEED=N replays scenario N alone. Every scenario runs
+// against each gateway, PayBy and CodePay (the same seed, so the same
+// customers and faults); POSBRIDGE_SIM_GATEWAY=payby or codepay runs one.
 func TestSimulation(t *testing.T) {
+	gateways := []string{"payby", "codepay"}
+	switch g := os.Getenv("POSBRIDGE_SIM_GATEWAY"); g {
+	case "", "both":
+	case "payby", "codepay":
+		gateways = []string{g}
+	default:
+		t.Fatalf("POSBRIDGE_SIM_GATEWAY=%q: want payby, codepay or both", g)
+	}
 	first, count := int64(1), 100
 	if testing.Short() {
 		count = 20
@@ -61,12 +72,16 @@ func TestSimulation(t *testing.T) {
 	for seed := first; seed < first+int64(count); seed++ {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			t.Parallel()
-			t.Cleanup(func() {
-				if t.Failed() {
-					t.Logf("replay with: POSBRIDGE_SIM_SEED=%d go test -run TestSimulation .", seed)
-				}
-			})
-			synctest.Test(t, func(t *testing.T) { runScenario(t, seed) })
+			for _, gw := range gateways {
+				t.Run(gw, func(t *testing.T) {
+					t.Cleanup(func() {
+						if t.Failed() {
+							t.Logf("replay with: POSBRIDGE_SIM_SEED=%d POSBRIDGE_SIM_GATEWAY=%s go test -run TestSimulation .", seed, gw)
+						}
+					})
+					synctest.Test(t, func(t *testing.T) { runScenario(t, seed, gw) })
+				})
+			}
 		})
 	}
 }
@@ -166,7 +181,7 @@ type daemon struct {
 	st       *simStore
 	conns    []*terminal.Conn
 	engine   *posbridge.Engine
-	notify   *payby.NotifyHandler
+	notify   http.Handler // the gateway's notification handler
 	stopHTTP func()
 }
 
@@ -199,6 +214,7 @@ type world struct {
 	crashes chan struct{}
 	crashR  *rand.Rand // the crasher goroutine's
 	sc      scenario
+	gw      string // the gateway: "payby" or "codepay"
 
 	forgedSent atomic.Int64
 	actions    lockedList
@@ -298,28 +314,17 @@ func (w *world) start() {
 		d.conns = append(d.conns, conn)
 		terms[id] = conn
 	}
-	keys := w.sb.Keys()
-	gw, err := payby.New(payby.Config{
-		BaseURL: "http://gateway/sgs/api", PartnerID: w.sb.PartnerID(),
-		MerchantKey: keys.Merchant, GatewayKey: &keys.Gateway.PublicKey,
-		HTTPClient: w.net.client(), Timeout: 5 * time.Second, RatePerSecond: -1, Logger: w.log,
-	})
-	if err != nil {
-		w.t.Fatalf("payby client: %v", err)
-	}
+	gw := w.gatewayClient()
 	e := posbridge.NewEngine(st, gw, terms)
 	e.Logger = w.log
 	d.engine = e
-	d.notify, err = payby.NewNotifyHandler(payby.NotifyConfig{GatewayKey: &keys.Gateway.PublicKey, Logger: w.log}, e)
-	if err != nil {
-		w.t.Fatalf("notify handler: %v", err)
-	}
+	d.notify = w.notifyHandler(e)
 	if err := e.Open(context.Background()); err != nil {
 		w.t.Fatalf("life %d: open engine: %v", w.lives, err)
 	}
 	eng.Store(e)
 	mux := http.NewServeMux()
-	mux.Handle("POST /notify/payby", checkedNotify(d.notify, st, w.violation))
+	mux.Handle("POST /notify/"+w.gw, checkedNotify(d.notify, st, w.violation))
 	d.stopHTTP = w.net.serve("notify", mux)
 	w.cur.Store(d)
 }
@@ -413,10 +418,10 @@ func pickScenario(r *rand.Rand) scenario {
 	return sc
 }
 
-func runScenario(t *testing.T, seed int64) {
+func runScenario(t *testing.T, seed int64, gw string) {
 	logBuf := &bytes.Buffer{}
 	w := &world{
-		t: t, r: rand.New(rand.NewSource(seed)), seed: seed, logBuf: logBuf,
+		t: t, r: rand.New(rand.NewSource(seed)), seed: seed, logBuf: logBuf, gw: gw,
 		net:     &memNet{},
 		dbPath:  filepath.Join(t.TempDir(), "posbridge.db"),
 		crashes: make(chan struct{}, 1),
@@ -436,10 +441,10 @@ func runScenario(t *testing.T, seed int64) {
 
 	sc := pickScenario(w.r)
 	w.sc = sc
-	w.note("scenario %s", sc)
+	w.note("scenario %s against %s", sc, gw)
 	var err error
-	w.sb, err = sandbox.New(sandbox.Config{Keys: simKeys(t), HTTPClient: w.net.client(), NotifyURL: "http://notify/notify/payby", Logger: w.log,
-		ExpireAfter: sc.expireAfter, SettleAfter: sc.settleAfter, RefundSucceedAfter: sc.refundAfter, CaptureAfterClose: true})
+	w.sb, err = sandbox.New(sandbox.Config{Keys: simKeys(t), HTTPClient: w.net.client(), NotifyURL: "http://notify/notify/" + gw, Logger: w.log,
+		Gateway: gw, ExpireAfter: sc.expireAfter, SettleAfter: sc.settleAfter, RefundSucceedAfter: sc.refundAfter, CaptureAfterClose: true})
 	if err != nil {
 		t.Fatalf("sandbox: %v", err)
 	}
@@ -678,21 +683,31 @@ func pickLinkFaults(r *rand.Rand) termsim.Faults {
 	return f
 }
 
-var gatewayPaths = []string{payby.PathGetOrder, payby.PathCancelOrder, "*"}
+var gatewayPaths = map[string][]string{
+	"payby":   {payby.PathGetOrder, payby.PathCancelOrder, "*"},
+	"codepay": {codepay.MethodQuery, codepay.MethodClose, "*"},
+}
 
 func (w *world) pickGatewayFault(r *rand.Rand) {
 	if r.Intn(3) != 0 {
 		return
 	}
-	path := gatewayPaths[r.Intn(len(gatewayPaths))]
+	paths := gatewayPaths[w.gw]
+	path := paths[r.Intn(len(paths))]
 	var f sandbox.Fault
 	switch r.Intn(8) {
 	case 0:
-		f = sandbox.Fault{Kind: sandbox.FaultCode, Code: "500", Msg: "SYSTEM_ERROR", Unsigned: true}
+		f = w.outageFault()
+		if w.gw == "payby" {
+			f.Code, f.Msg = "500", "SYSTEM_ERROR"
+		}
 	case 1:
-		f = sandbox.Fault{Kind: sandbox.FaultCode, Code: "504", Msg: "SERVICE_TIMEOUT", Unsigned: true}
+		f = w.outageFault()
 	case 2:
 		f = sandbox.Fault{Kind: sandbox.FaultCode, Code: "402", Msg: "RATE_LIMIT_REJECT", Unsigned: true}
+		if w.gw == "codepay" {
+			f = sandbox.Fault{Kind: sandbox.FaultCode, Code: codepay.CodeBusy, Msg: "system busy"}
+		}
 	case 3:
 		f = sandbox.Fault{Kind: sandbox.FaultDelay, Delay: time.Minute}
 	case 4:
@@ -764,12 +779,14 @@ func (w *world) purchase(l *simLane, ref string, r *rand.Rand) {
 	w.pickStoreFault(r)
 	outage := r.Intn(12) == 0
 	if outage {
-		w.sb.SetFault("*", sandbox.Fault{Kind: sandbox.FaultCode, Code: "504", Msg: "SERVICE_TIMEOUT", Unsigned: true, Times: 1_000_000})
+		f := w.outageFault()
+		f.Times = 1_000_000
+		w.sb.SetFault("*", f)
 		w.note("gateway outage begins")
 	}
 	w.note("purchase %s on lane %s: customer %s, link faults %+v", ref, l.id, name, faults)
 
-	amount := posbridge.Money{Minor: int64(100 + r.Intn(50000)), Currency: "AED"}
+	amount := posbridge.Money{Minor: int64(100 + r.Intn(50000)), Currency: w.currency()}
 	o, ok := w.pay(l, ref, amount, r, 0)
 	if ok {
 		// Awkward moments: one to three cashier actions, at any millisecond.
@@ -995,6 +1012,10 @@ func (w *world) replayOld(r *rand.Rand) {
 // forge posts a notification saying no is paid: with a bad signature
 // (forged), or correctly signed with the wrong amount (mismatched).
 func (w *world) forge(no posbridge.OrderNo, signedWrongAmount bool) {
+	if w.gw == "codepay" {
+		w.forgeCodePay(no, signedWrongAmount)
+		return
+	}
 	n := w.forgedSent.Add(1)
 	body := fmt.Sprintf(`{"notify_id":"F%d","notify_timestamp":%d,"acquireOrder":{"merchantOrderNo":%q,"orderNo":"999","status":"PAID_SUCCESS","totalAmount":{"currency":"AED","amount":0.01}}}`,
 		n, time.Now().UnixMilli(), no)

@@ -270,8 +270,8 @@ func (s *Sandbox) cpProcess(req cpParams, signOK bool) cpAnswer {
 		return cpFail(cpSign, "sign verify failed")
 	}
 	ms, err := strconv.ParseInt(req["timestamp"], 10, 64)
-	if err != nil || len(req["timestamp"]) != 13 {
-		return cpFail(cpTimestamp, "timestamp must be 13-digit epoch milliseconds")
+	if err != nil || ms <= 0 {
+		return cpFail(cpTimestamp, "timestamp must be epoch milliseconds")
 	}
 	if d := s.clock.Now().Sub(time.UnixMilli(ms)); d > s.window || d < -s.window {
 		return cpFail(cpTimestamp, "timestamp outside 15 minutes of server time")
@@ -321,6 +321,9 @@ func (s *Sandbox) cpTrans(o *order) map[string]any {
 		}
 		if o.card.Last4 != "" {
 			t["pay_user_account_id"] = "******" + o.card.Last4
+			if s.timed.fullCardNums {
+				t["pay_user_account_id"] = fullCardNo(o.orderNo, o.card.Last4)
+			}
 		}
 	}
 	if st == 1 || st == 3 {
@@ -484,7 +487,7 @@ func (s *Sandbox) cpClose(req cpParams) cpAnswer {
 	case 1, 3:
 		return cpFail(cpClosed, "order is closed")
 	}
-	s.fail(o, "CLOSED", "order closed by merchant")
+	s.fail(o, "CANCELLED", "order closed by merchant") // as a PayBy cancel: a capture after it is reported (CaptureAfterClose)
 	return cpSuccess(map[string]any{"trans_no": o.orderNo, "message_id": "M" + o.orderNo})
 }
 
