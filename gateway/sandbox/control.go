@@ -55,6 +55,18 @@ func (s *Sandbox) controlRoutes(mux *http.ServeMux) {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("PUT "+p+"/notifier", s.ctlNotifier)
+	mux.HandleFunc("PUT "+p+"/codepay/customer", func(w http.ResponseWriter, r *http.Request) {
+		var in CloudCustomer
+		if err := decodeJSON(r, &in); err != nil {
+			writeError(w, err)
+			return
+		}
+		if err := s.SetCloudCustomer(in); err != nil {
+			writeError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("PUT "+p+"/codepay/terminal", func(w http.ResponseWriter, r *http.Request) {
 		var in struct {
 			Online bool `json:"online"`

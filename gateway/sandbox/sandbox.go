@@ -40,6 +40,8 @@
 //	GET    /_sandbox/requests                     every API request the sandbox saw
 //	POST   /_sandbox/payby/orders/{no}/paying     CodePay: the customer is paying (trans_status 0)
 //	PUT    /_sandbox/codepay/terminal             CodePay: {"online":false} takes the terminal offline
+//	PUT    /_sandbox/codepay/customer             CodePay: what the customer does with cloud sales:
+//	       {"action":"approve|decline|cancel|ignore","delay" (nanoseconds),"card":{"brand","last4"}}
 //
 // The CodePay API (research §2) is POST /api/entry (base URL http://HOST),
 // dispatching on the body's method: wisehub.cloud.pay.order,
@@ -252,6 +254,7 @@ type Sandbox struct {
 	cpAppID    string
 	cpMerchant string
 	cpOffline  bool // the CodePay terminal is offline (SetTerminalOnline)
+	customer   CloudCustomer
 }
 
 // New returns a Sandbox and starts its notifier.

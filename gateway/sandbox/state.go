@@ -40,6 +40,9 @@ type order struct {
 	codepay    bool
 	paying     bool
 	terminalSN string
+	// cloud is the simulated customer's next step on a cloud sale (zero
+	// when none is planned).
+	cloud cloudStep
 }
 
 type refund struct {
