@@ -48,6 +48,11 @@ func startCodePayDemo(t *testing.T) (*Daemon, *demoWorld, string) {
 
 func payAndWait(t *testing.T, d *Daemon, amount string) posbridge.Order {
 	t.Helper()
+	return payOnLane(t, d, "1", amount)
+}
+
+func payOnLane(t *testing.T, d *Daemon, lane, amount string) posbridge.Order {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	links := d.Engine.Subscribe(64)
@@ -59,7 +64,7 @@ func payAndWait(t *testing.T, d *Daemon, amount string) posbridge.Order {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := d.Engine.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: m, Reference: "codepay-e2e", By: posbridge.By{Actor: posbridge.ActorAPI, Who: "codepay e2e"}})
+	o, err := d.Engine.Pay(ctx, posbridge.PayRequest{Lane: lane, Amount: m, Reference: "codepay-e2e", By: posbridge.By{Actor: posbridge.ActorAPI, Who: "codepay e2e"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,5 +180,53 @@ func TestCodePay_NotifyForgedDigitChangesNothing(t *testing.T) {
 	}
 	if s := d.Notify.Stats(); s.Forged != 1 {
 		t.Fatalf("notify stats %+v", s)
+	}
+}
+
+// A cloud lane (no cable) takes a sale to paid: the sale goes through the
+// sandbox's wisehub.cloud.pay.order, the sandbox plays the customer at the
+// terminal, and the lane follows it with order.query.
+func TestCodePay_DemoCloudLanePaid(t *testing.T) {
+	d, w, _ := startCodePayDemo(t)
+	ctx := context.Background()
+	lanes, err := d.Engine.Lanes(ctx)
+	if err != nil || len(lanes) != 2 || lanes[1].ID != "cloud" || lanes[1].Link.State != posbridge.LinkUp {
+		t.Fatalf("lanes = %+v, %v", lanes, err)
+	}
+	o := payOnLane(t, d, "cloud", "8.40")
+	if o.Status != posbridge.StatusPaid || o.Card.Last4 != "4242" {
+		t.Fatalf("cloud order %s is %s (%s), card %+v", o.No, o.Status, o.Reason, o.Card)
+	}
+	g, ok := w.Sandbox.Order(string(o.No))
+	if !ok || g.Charges != 1 || g.Status != sandbox.StatusPaid {
+		t.Fatalf("sandbox order %+v", g)
+	}
+	var sawPay bool
+	for _, r := range w.Sandbox.Requests() {
+		if r.Path == sandbox.CodePayPath+"#"+codepay.MethodPay {
+			if sawPay {
+				t.Fatal("the sale was pushed twice")
+			}
+			sawPay = true
+		}
+	}
+	if !sawPay {
+		t.Fatal("no wisehub.cloud.pay.order")
+	}
+}
+
+// A cloud sale the customer declines is not paid, and the order number is
+// closed for good at the gateway.
+func TestCodePay_DemoCloudLaneDeclined(t *testing.T) {
+	d, w, _ := startCodePayDemo(t)
+	if err := w.Sandbox.SetCloudCustomer(sandbox.CloudCustomer{Action: sandbox.CloudDecline, Delay: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	o := payOnLane(t, d, "cloud", "3.00")
+	if o.Status != posbridge.StatusFailed {
+		t.Fatalf("declined cloud order %s is %s (%s)", o.No, o.Status, o.Reason)
+	}
+	if c := w.Sandbox.Charges()[string(o.No)]; c != 0 {
+		t.Fatalf("charged %d", c)
 	}
 }

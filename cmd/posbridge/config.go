@@ -121,7 +121,16 @@ type ReconcileConfig struct {
 
 // LaneConfig is one [[lane]]: a checkout with its terminal.
 type LaneConfig struct {
-	ID           string   `toml:"id"`
+	ID string `toml:"id"`
+	// Mode is "serial" (the default: a terminal on a cable) or "cloud"
+	// (no cable: sales go through CodePay's cloud to TerminalSN).
+	Mode string `toml:"mode"`
+	// TerminalSN is a cloud lane's terminal serial number.
+	TerminalSN string `toml:"terminal_sn"`
+	// PollEvery and PollFor: how often and how long a cloud lane asks
+	// CodePay about a sale while the cashier waits (2s and 60s when zero).
+	PollEvery    Duration `toml:"poll_every"`
+	PollFor      Duration `toml:"poll_for"`
 	Port         string   `toml:"port"`
 	VID          string   `toml:"vid"`
 	PID          string   `toml:"pid"`
@@ -676,6 +685,20 @@ func (c *Config) checkLanes(add func(key, format string, args ...any), reported 
 				firstID[l.ID] = i
 			}
 		}
+		switch l.Mode {
+		case "", LaneSerial:
+		case LaneCloud:
+			c.checkCloudLane(i, l, add, reported)
+			continue
+		default:
+			add(k("mode"), "unknown mode %q: want serial or cloud", l.Mode)
+			continue
+		}
+		for _, name := range []string{"terminal_sn", "poll_every", "poll_for"} {
+			if c.index.has(k(name)) {
+				add(k(name), "is for cloud lanes (mode = \"cloud\")")
+			}
+		}
 		switch {
 		case l.Port == "" && !reported(k("port")):
 			add(k("port"), "missing: a device path (/dev/ttyACM0, COM3) or \"auto\"")
@@ -710,6 +733,43 @@ func (c *Config) checkLanes(add func(key, format string, args ...any), reported 
 		if l.Heartbeat > 0 && l.LinkTimeout > 0 && l.LinkTimeout <= l.Heartbeat && !reported(k("link_timeout")) {
 			add(k("link_timeout"), "%s: must be longer than heartbeat (%s)", l.LinkTimeout.Std(), l.Heartbeat.Std())
 		}
+	}
+}
+
+// Lane modes.
+const (
+	LaneSerial = "serial"
+	LaneCloud  = "cloud"
+)
+
+// checkCloudLane checks a lane with mode = "cloud": CodePay pushes its sales
+// to terminal_sn, so it needs the CodePay gateway and no cable.
+func (c *Config) checkCloudLane(i int, l LaneConfig, add func(key, format string, args ...any), reported func(string) bool) {
+	k := func(name string) string { return laneKey(i, name) }
+	if c.Gateway.Kind != "codepay" {
+		add(k("mode"), "cloud lanes need [gateway] kind = \"codepay\"")
+	}
+	switch {
+	case l.TerminalSN == "":
+		add(k("terminal_sn"), "missing: the serial number of the terminal CodePay sends this lane's sales to")
+	case len(l.TerminalSN) > 32 || strings.ContainsAny(l.TerminalSN, " \t&=\""):
+		add(k("terminal_sn"), "%q: at most 32 characters, no spaces, '&', '=' or quotes", l.TerminalSN)
+	}
+	for _, name := range []string{"port", "vid", "pid", "serial_number", "port_keyword", "baud", "trace"} {
+		if c.index.has(k(name)) {
+			add(k(name), "a cloud lane has no cable: remove it (or set mode = \"serial\")")
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    Duration
+	}{{"poll_every", l.PollEvery}, {"poll_for", l.PollFor}} {
+		if d.v < 0 && !reported(k(d.name)) {
+			add(k(d.name), "%s: must not be negative (leave it out for the default)", d.v.Std())
+		}
+	}
+	if l.PollEvery > 0 && l.PollFor > 0 && l.PollFor < l.PollEvery && !reported(k("poll_for")) {
+		add(k("poll_for"), "%s: must be at least poll_every (%s)", l.PollFor.Std(), l.PollEvery.Std())
 	}
 }
 

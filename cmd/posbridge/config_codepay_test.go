@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestConfig_CheckCodePay(t *testing.T) {
@@ -14,6 +15,7 @@ func TestConfig_CheckCodePay(t *testing.T) {
 		{"codepay-good", nil},
 		{"codepay-missing-app-id", []wantErr{{8, "gateway.app_id", "missing"}, {12, "gateway.partner_id", "PayBy key"}}},
 		{"codepay-long-merchant-no", []wantErr{{12, "gateway.merchant_no", "longer than CodePay's 32"}}},
+		{"cloud-lane-payby", []wantErr{{32, "lane[3].mode", `kind = "codepay"`}, {34, "lane[3].port", "no cable"}}},
 	} {
 		t.Run(tt.fixture, func(t *testing.T) {
 			path := filepath.Join("testdata", "config", tt.fixture+".toml")
@@ -33,6 +35,9 @@ func TestConfig_CheckCodePay(t *testing.T) {
 			}
 			if tt.want == nil && (c.Gateway.AppID != "wz6012822ca2f1as78" || c.Gateway.StoreNo != "4312") {
 				t.Errorf("gateway = %+v", c.Gateway)
+			}
+			if tt.want == nil && (len(c.Lanes) != 3 || c.Lanes[2].Mode != LaneCloud || c.Lanes[2].TerminalSN != "WPOS20231114001" || c.Lanes[2].PollFor.Std() != time.Minute) {
+				t.Errorf("lanes = %+v", c.Lanes)
 			}
 		})
 	}

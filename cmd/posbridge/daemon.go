@@ -79,6 +79,14 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 	var engine atomic.Pointer[posbridge.Engine]
 	terms := map[string]posbridge.Terminal{}
 	for _, l := range cfg.Lanes {
+		if l.Mode == LaneCloud {
+			t, err := openCloudLane(d.Gateway, l, component("terminal").With(posbridge.LogKeyLane, l.ID))
+			if err != nil {
+				return d, fmt.Errorf("lane %s: %w", l.ID, err)
+			}
+			terms[l.ID] = t
+			continue
+		}
 		tc := terminal.Config{
 			Port:           l.Port,
 			Match:          terminal.PortMatch{VID: l.VID, PID: l.PID, SerialNumber: l.SerialNumber, NameKeyword: l.PortKeyword},

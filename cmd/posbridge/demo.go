@@ -145,6 +145,7 @@ func (c *demoControl) set(sc demoScenario) {
 	defer c.mu.Unlock()
 	c.scenario = sc
 	c.w.Sim.SetDefault(sc.script)
+	c.w.Sandbox.SetCloudCustomer(cloudCustomer(sc.script))
 	c.healLocked()
 }
 
@@ -320,6 +321,10 @@ func startDemoWorld(ctx context.Context, s demoSetup) (d *Daemon, world *demoWor
 	if err != nil {
 		return nil, nil, stop, err
 	}
+	// The sandbox plays the customer at the cloud lane's terminal.
+	if err := w.Sandbox.SetCloudCustomer(cloudCustomer(s.script)); err != nil {
+		return nil, nil, stop, err
+	}
 	cleanups = append(cleanups, func(context.Context) error { return w.Sandbox.Close() })
 	sbURL, stopSB, err := serveLoopback(w.Sandbox.Handler())
 	if err != nil {
@@ -383,8 +388,8 @@ id = "1"
 port = %s
 app_id = "demo"
 sale_timeout = %q
-`, strconv.Quote(listen), demoGatewayKeys(s.gateway, sbURL, w.Sandbox),
-		sandbox.MerchantPrivateKeyFile, sandbox.GatewayPublicKeyFile, strconv.Quote(port), s.saleTimeout.String())
+%s`, strconv.Quote(listen), demoGatewayKeys(s.gateway, sbURL, w.Sandbox),
+		sandbox.MerchantPrivateKeyFile, sandbox.GatewayPublicKeyFile, strconv.Quote(port), s.saleTimeout.String(), demoCloudLane(s.gateway))
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		return nil, nil, stop, fmt.Errorf("demo config: %w", err)
 	}
@@ -436,6 +441,34 @@ func demoGatewayKeys(gw, sbURL string, sb *sandbox.Sandbox) string {
 			strconv.Quote(sbURL), strconv.Quote(sb.CodePayAppID()), strconv.Quote(sb.CodePayMerchantNo()))
 	}
 	return fmt.Sprintf("kind = \"payby\"\nbase_url = %s\npartner_id = %s\n", strconv.Quote(sbURL+"/sgs/api"), strconv.Quote(sb.PartnerID()))
+}
+
+// demoCloudTerminal is the serial number of the demo's cloud lane.
+const demoCloudTerminal = "DEMO-CLOUD-1"
+
+// demoCloudLane returns the demo's second lane, with no cable, when the
+// gateway is CodePay: its sales go through the sandbox's cloud API.
+func demoCloudLane(gw string) string {
+	if gw != "codepay" {
+		return ""
+	}
+	return "[[lane]]\nid = \"cloud\"\nmode = \"cloud\"\nterminal_sn = \"" + demoCloudTerminal + "\"\n"
+}
+
+// cloudCustomer is what the sandbox's customer does with a cloud sale when
+// the serial terminal's customer follows sc.
+func cloudCustomer(sc termsim.Script) sandbox.CloudCustomer {
+	c := sandbox.CloudCustomer{Action: sandbox.CloudApprove, Delay: 2 * sc.Delay, Card: posbridge.Card{Brand: "VISA", Last4: "4242"}}
+	if c.Delay < 2*time.Second {
+		c.Delay = 2 * time.Second
+	}
+	switch sc.Action {
+	case termsim.Decline:
+		c.Action = sandbox.CloudDecline
+	case termsim.Cancel:
+		c.Action = sandbox.CloudCancel
+	}
+	return c
 }
 
 // serveLoopback serves h on a free loopback port.

@@ -57,3 +57,15 @@ func openNotifyHandler(cfg *Config, svc posbridge.NotificationService, log *slog
 	}
 	return nil, "", fmt.Errorf("gateway kind %q is not supported yet", g.Kind)
 }
+
+// openCloudLane makes the terminal of a lane with mode = "cloud": sales go
+// through CodePay's cloud to the lane's terminal_sn.
+func openCloudLane(gw posbridge.Gateway, l LaneConfig, log *slog.Logger) (posbridge.Terminal, error) {
+	cp, ok := gw.(*codepay.Client)
+	if !ok {
+		return nil, fmt.Errorf("a cloud lane needs the CodePay gateway, not %s", gw.Name())
+	}
+	return codepay.NewCloudTerminal(cp, codepay.CloudConfig{
+		TerminalSN: l.TerminalSN, RejectOffline: true, PollEvery: l.PollEvery.Std(), PollFor: l.PollFor.Std(), Logger: log,
+	})
+}
