@@ -115,11 +115,26 @@ func TestCodePay_NotifyForgedDigitChangesNothing(t *testing.T) {
 		t.Fatalf("order %s is %s", o.No, o.Status)
 	}
 	ctx := context.Background()
-	evs, err := d.Store.EventsSince(ctx, 0, 10000)
-	if err != nil {
-		t.Fatal(err)
+	// Let the sale's own aftermath land first (the sandbox's notification,
+	// the last check's record): wait until the event log stays still.
+	before, still := -1, 0
+	for deadline := time.Now().Add(20 * time.Second); still < 5; {
+		evs, err := d.Store.EventsSince(ctx, 0, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds := w.Sandbox.Notifications()
+		if len(evs) == before && len(ds) > 0 && ds[0].Delivered {
+			still++
+		} else {
+			still = 0
+		}
+		before = len(evs)
+		if time.Now().After(deadline) {
+			t.Fatal("the event log never settled")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	before := len(evs)
 
 	p := codepay.Params{}
 	p.SetString("notify_id", "E2E-1")
@@ -168,13 +183,13 @@ func TestCodePay_NotifyForgedDigitChangesNothing(t *testing.T) {
 	if after.Status != posbridge.StatusPaid || after.NeedsAttention {
 		t.Fatalf("order after notifications: %s attention=%v", after.Status, after.NeedsAttention)
 	}
-	evs, err = d.Store.EventsSince(ctx, 0, 10000)
+	evs, err := d.Store.EventsSince(ctx, 0, 10000)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(evs) != before {
 		for _, e := range evs[before:] {
-			t.Logf("event %+v", e)
+			t.Logf("event %+v payment %+v", e, e.Payment)
 		}
 		t.Fatalf("%d events after the notifications, want none", len(evs)-before)
 	}
