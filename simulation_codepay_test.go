@@ -12,6 +12,7 @@ import (
 	"github.com/posbridge/posbridge/gateway/codepay"
 	"github.com/posbridge/posbridge/gateway/payby"
 	"github.com/posbridge/posbridge/gateway/sandbox"
+	"github.com/posbridge/posbridge/terminal/termsim"
 )
 
 // The gateway-specific parts of the simulation: each scenario runs against
@@ -120,4 +121,68 @@ func (w *world) forgeCodePay(no posbridge.OrderNo, signedWrongAmount bool) {
 	if !signedWrongAmount && resp.StatusCode < 400 {
 		w.violation("a forged notification was answered %d %s", resp.StatusCode, reply)
 	}
+}
+
+// cables returns the lanes with a cable (and a simulated terminal on it).
+func (w *world) cables() []*simLane {
+	var out []*simLane
+	for _, l := range w.lanes {
+		if !l.cloud {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// cloudTerminal returns a cloud lane's terminal: CodePay's cloud API on the
+// sandbox, polled every 2 s for 60 s.
+func (w *world) cloudTerminal() posbridge.Terminal {
+	c, ok := w.gatewayClient().(*codepay.Client)
+	if !ok {
+		w.t.Fatalf("a cloud lane needs the CodePay gateway, not %s", w.gw)
+	}
+	t, err := codepay.NewCloudTerminal(c, codepay.CloudConfig{TerminalSN: "SIMCLOUD1", RejectOffline: true, Logger: w.log})
+	if err != nil {
+		w.t.Fatalf("cloud terminal: %v", err)
+	}
+	return t
+}
+
+// setCustomer makes the lane's next customer follow script: on the
+// simulated terminal, or (a cloud lane) as the sandbox's cloud customer.
+// A script that approves pays, one that declines or cancels does so; the
+// serial link's own troubles have no cloud counterpart.
+func (w *world) setCustomer(l *simLane, script termsim.Script) {
+	if !l.cloud {
+		l.sim.SetDefault(script)
+		return
+	}
+	c := sandbox.CloudCustomer{Action: sandbox.CloudApprove, Delay: script.Delay, Card: posbridge.Card{Brand: "VISA", Last4: "4242"}}
+	switch script.Action {
+	case termsim.Decline:
+		c.Action = sandbox.CloudDecline
+	case termsim.Cancel, termsim.ReadTimeout:
+		c.Action = sandbox.CloudCancel
+	case termsim.Never:
+		c.Action = sandbox.CloudIgnore
+	}
+	if err := w.sb.SetCloudCustomer(c); err != nil {
+		w.t.Errorf("cloud customer: %v", err)
+	}
+}
+
+// saleRequests counts the sales the lane's terminal got for o: the serial
+// terminal's, or the cloud pushes that named the order.
+func (w *world) saleRequests(o posbridge.Order) int {
+	l := w.laneOf(o)
+	if !l.cloud {
+		return l.sim.SaleRequests(o.No)
+	}
+	n := 0
+	for _, r := range w.sb.Requests() {
+		if r.Path == sandbox.CodePayPath+"#"+codepay.MethodPay && strings.Contains(r.Body, `"`+string(o.No)+`"`) {
+			n++
+		}
+	}
+	return n
 }

@@ -190,6 +190,9 @@ type simLane struct {
 	id   string
 	sim  *termsim.Sim
 	pipe *termsim.Pipe
+	// cloud: no cable (CodePay only); sales go through the sandbox's cloud
+	// API and the sandbox plays the customer; sim and pipe are nil.
+	cloud bool
 }
 
 // world is what outlives the daemon: the terminals, the gateway, the network.
@@ -297,6 +300,10 @@ func (w *world) start() {
 	terms := map[string]posbridge.Terminal{}
 	for _, l := range w.lanes {
 		id := l.id
+		if l.cloud {
+			terms[id] = w.cloudTerminal()
+			continue
+		}
 		conn, err := terminal.Open(terminal.Config{
 			Open:      l.pipe.Open,
 			AppID:     "sim",
@@ -454,7 +461,13 @@ func runScenario(t *testing.T, seed int64, gw string) {
 	if sc.twoLanes {
 		lanes = append(lanes, "2")
 	}
+	cloudLane := gw == "codepay" && sc.twoLanes && rand.New(rand.NewSource(seed^0xc10d)).Intn(2) == 0
 	for i, id := range lanes {
+		if cloudLane && id == "2" {
+			w.note("lane %s is a cloud lane", id)
+			w.lanes = append(w.lanes, &simLane{id: id, cloud: true})
+			continue
+		}
 		pers, hb := pickPersonality(rand.New(rand.NewSource(seed*10 + int64(i) + 0x14)))
 		w.note("lane %s terminal personality %s heartbeat %s", id, pers, hb)
 		sim := termsim.New(termsim.Config{Acquirer: w.sb, Seed: uint64(seed)*10 + uint64(i), Heartbeat: hb, Logger: w.log, ReportCreated: sc.reportCreated, Personality: pers})
@@ -500,7 +513,7 @@ func runScenario(t *testing.T, seed int64, gw string) {
 
 	// Let everything settle: faults gone, cables in, notifications released.
 	w.note("settling")
-	for _, l := range w.lanes {
+	for _, l := range w.cables() {
 		l.sim.SetFaults(termsim.Faults{})
 		l.pipe.Plug()
 	}
@@ -521,7 +534,7 @@ func runScenario(t *testing.T, seed int64, gw string) {
 	crasherWG.Wait()
 	w.check()
 	w.stop()
-	for _, l := range w.lanes {
+	for _, l := range w.cables() {
 		l.pipe.Close()
 		l.sim.Close()
 	}
@@ -545,7 +558,7 @@ func (w *world) finishRefunds() {
 func (w *world) longWait() {
 	delayed := func() int {
 		n := 0
-		for _, l := range w.lanes {
+		for _, l := range w.cables() {
 			n += l.sim.DelayedRecords()
 		}
 		return n
@@ -577,7 +590,7 @@ func (w *world) longWait() {
 	w.note("night: restart with slow heartbeats (%d acquirer records on their way)", delayed())
 	w.crash()
 	w.night = true
-	for _, l := range w.lanes {
+	for _, l := range w.cables() {
 		l.sim.SetHeartbeat(10 * time.Minute)
 	}
 	w.start()
@@ -772,9 +785,11 @@ var simCashier = posbridge.By{Actor: posbridge.ActorCashier, Who: "sim", Reason:
 // names the purchase: every order made for it carries it as its reference.
 func (w *world) purchase(l *simLane, ref string, r *rand.Rand) {
 	name, script := pickScript(r, w.scenario())
-	l.sim.SetDefault(script)
+	w.setCustomer(l, script)
 	faults := pickLinkFaults(r)
-	l.sim.SetFaults(faults)
+	if !l.cloud {
+		l.sim.SetFaults(faults)
+	}
 	w.pickGatewayFault(r)
 	w.pickStoreFault(r)
 	outage := r.Intn(12) == 0
@@ -853,7 +868,7 @@ func (w *world) afterwards(l *simLane, ref string, o posbridge.Order, amount pos
 		// of the same purchase. A screen that says "do not take payment
 		// again until a supervisor has checked" (needs attention) is obeyed.
 		name, script := pickScript(r, w.scenario())
-		l.sim.SetDefault(script)
+		w.setCustomer(l, script)
 		w.note("%s shows %s: the cashier takes payment again for %s (customer %s)", o.No, got.Status, ref, name)
 		if again, ok := w.pay(l, ref, amount, r, 1); ok && r.Intn(3) == 0 {
 			time.Sleep(time.Duration(r.Intn(30_000)) * time.Millisecond)
@@ -939,7 +954,11 @@ func (w *world) act(kind int, no posbridge.OrderNo) {
 }
 
 func (w *world) awkward(l *simLane, no posbridge.OrderNo, r *rand.Rand) {
-	switch r.Intn(19) {
+	n := r.Intn(19)
+	if l.cloud && (n == 9 || n == 10) {
+		return // a cloud lane has no cable to pull and no terminal table to lose
+	}
+	switch n {
 	case 0, 1, 2, 3:
 		w.act(r.Intn(4), no)
 	case 4:
@@ -1089,7 +1108,7 @@ func (w *world) check() {
 		local[o.No] = o
 	}
 	termCharges := map[string]int{}
-	for _, l := range w.lanes {
+	for _, l := range w.cables() {
 		for no, n := range l.sim.Charges() {
 			termCharges[no] += n
 		}
@@ -1139,7 +1158,7 @@ func (w *world) check() {
 		}
 	}
 	for _, o := range all {
-		if n := w.laneOf(o).sim.SaleRequests(o.No); n > o.Attempts {
+		if n := w.saleRequests(o); n > o.Attempts {
 			t.Errorf("invariant 1: the terminal got %d sales for %s, posbridge sent %d", n, o.No, o.Attempts)
 		}
 	}
