@@ -230,7 +230,7 @@ func TestClient_FaultsAreUnknownOutcomes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := newRig(t, func(c *codepay.Config) { c.Timeout = 300 * time.Millisecond })
+			r := newRig(t, func(c *codepay.Config) { c.Timeout = time.Second })
 			ctx := context.Background()
 			if _, err := r.client.PayOrder(ctx, codepay.Sale{OrderNo: "F1", Amount: usd(t, "3.00"), TerminalSN: "T"}); err != nil {
 				t.Fatal(err)
