@@ -42,6 +42,10 @@ cashier page has a picker to change it while the demo runs):
   gateway-outage  pays while the gateway is down for 30 s: "Checking with the
                   bank", then "Not confirmed yet" after 15 s, then paid once
                   the gateway answers again
+With --gateway codepay the daemon verifies with a CodePay sandbox and has a
+second lane, "cloud", with no cable: its sales go through CodePay's cloud API
+and the sandbox plays its customer (approve, decline or cancel, as the
+scenario says).
 Ctrl-C ends it.
 `
 
