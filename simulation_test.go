@@ -324,6 +324,7 @@ func (w *world) start() {
 	gw := w.gatewayClient()
 	e := posbridge.NewEngine(st, gw, terms)
 	e.Logger = w.log
+	e.Reconcile = w.reconcileConfig()
 	d.engine = e
 	d.notify = w.notifyHandler(e)
 	if err := e.Open(context.Background()); err != nil {
@@ -448,7 +449,7 @@ func runScenario(t *testing.T, seed int64, gw string) {
 
 	sc := pickScenario(w.r)
 	w.sc = sc
-	w.note("scenario %s against %s", sc, gw)
+	w.note("scenario %s against %s, reconcile %s", sc, gw, w.reconcileConfig().Mode)
 	var err error
 	w.sb, err = sandbox.New(sandbox.Config{Keys: simKeys(t), HTTPClient: w.net.client(), NotifyURL: "http://notify/notify/" + gw, Logger: w.log,
 		Gateway: gw, ExpireAfter: sc.expireAfter, SettleAfter: sc.settleAfter, RefundSucceedAfter: sc.refundAfter, CaptureAfterClose: true})
