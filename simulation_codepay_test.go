@@ -2,8 +2,8 @@ package posbridge_test
 
 import (
 	"fmt"
-	"math/rand"
 	"io"
+	"math/rand"
 	"net/http"
 	"strconv"
 	"strings"
