@@ -237,6 +237,11 @@ type ackedNotification struct {
 		RefundMerchantOrderNo string `json:"refundMerchantOrderNo"`
 		Status                string `json:"status"`
 	} `json:"refundOrder"`
+	// CodePay notifications are flat: a transaction's fields.
+	MerchantOrderNo string          `json:"merchant_order_no"`
+	TransType       json.RawMessage `json:"trans_type"`
+	TransStatus     json.RawMessage `json:"trans_status"`
+	OrderAmount     json.Number     `json:"order_amount"`
 }
 
 // checkedNotify serves h and, for each notification it acknowledged (200
@@ -271,6 +276,28 @@ func checkAcked(body []byte, st *simStore, violation func(format string, args ..
 		return
 	}
 	ctx := context.Background()
+	if n.MerchantOrderNo != "" {
+		// CodePay: trans_type 3 is a refund, trans_status 2 success.
+		status, kind := strings.Trim(string(n.TransStatus), `"`), strings.Trim(string(n.TransType), `"`)
+		if status != "2" {
+			return
+		}
+		if kind == "3" {
+			n.Refund = &struct {
+				RefundMerchantOrderNo string `json:"refundMerchantOrderNo"`
+				Status                string `json:"status"`
+			}{n.MerchantOrderNo, "SUCCESS"}
+		} else {
+			n.Order = &struct {
+				MerchantOrderNo string `json:"merchantOrderNo"`
+				Status          string `json:"status"`
+				TotalAmount     struct {
+					Amount json.Number `json:"amount"`
+				} `json:"totalAmount"`
+			}{MerchantOrderNo: n.MerchantOrderNo, Status: "PAID_SUCCESS"}
+			n.Order.TotalAmount.Amount = n.OrderAmount
+		}
+	}
 	switch {
 	case n.Order != nil && (n.Order.Status == "PAID_SUCCESS" || n.Order.Status == "SETTLED"):
 		o, err := st.DB.Order(ctx, posbridge.OrderNo(n.Order.MerchantOrderNo))

@@ -22,6 +22,7 @@ import (
 
 	"github.com/posbridge/posbridge"
 	"github.com/posbridge/posbridge/gateway"
+	"github.com/posbridge/posbridge/gateway/codepay"
 	"github.com/posbridge/posbridge/gateway/payby"
 	"github.com/posbridge/posbridge/gateway/sandbox"
 	"github.com/posbridge/posbridge/store"
@@ -38,8 +39,18 @@ import (
 // each, the promise of docs/architecture.md is checked.
 //
 // POSBRIDGE_SIM_SCENARIOS sets how many scenarios run (default 100, 20 with
-// -short); POSBRIDGE_SIM_SEED=N replays scenario N alone.
+// -short); POSBRIDGE_SIM_SEED=N replays scenario N alone. Every scenario runs
+// against each gateway, PayBy and CodePay (the same seed, so the same
+// customers and faults); POSBRIDGE_SIM_GATEWAY=payby or codepay runs one.
 func TestSimulation(t *testing.T) {
+	gateways := []string{"payby", "codepay"}
+	switch g := os.Getenv("POSBRIDGE_SIM_GATEWAY"); g {
+	case "", "both":
+	case "payby", "codepay":
+		gateways = []string{g}
+	default:
+		t.Fatalf("POSBRIDGE_SIM_GATEWAY=%q: want payby, codepay or both", g)
+	}
 	first, count := int64(1), 100
 	if testing.Short() {
 		count = 20
@@ -61,12 +72,16 @@ func TestSimulation(t *testing.T) {
 	for seed := first; seed < first+int64(count); seed++ {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			t.Parallel()
-			t.Cleanup(func() {
-				if t.Failed() {
-					t.Logf("replay with: POSBRIDGE_SIM_SEED=%d go test -run TestSimulation .", seed)
-				}
-			})
-			synctest.Test(t, func(t *testing.T) { runScenario(t, seed) })
+			for _, gw := range gateways {
+				t.Run(gw, func(t *testing.T) {
+					t.Cleanup(func() {
+						if t.Failed() {
+							t.Logf("replay with: POSBRIDGE_SIM_SEED=%d POSBRIDGE_SIM_GATEWAY=%s go test -run TestSimulation .", seed, gw)
+						}
+					})
+					synctest.Test(t, func(t *testing.T) { runScenario(t, seed, gw) })
+				})
+			}
 		})
 	}
 }
@@ -166,7 +181,7 @@ type daemon struct {
 	st       *simStore
 	conns    []*terminal.Conn
 	engine   *posbridge.Engine
-	notify   *payby.NotifyHandler
+	notify   http.Handler // the gateway's notification handler
 	stopHTTP func()
 }
 
@@ -175,6 +190,9 @@ type simLane struct {
 	id   string
 	sim  *termsim.Sim
 	pipe *termsim.Pipe
+	// cloud: no cable (CodePay only); sales go through the sandbox's cloud
+	// API and the sandbox plays the customer; sim and pipe are nil.
+	cloud bool
 }
 
 // world is what outlives the daemon: the terminals, the gateway, the network.
@@ -199,6 +217,7 @@ type world struct {
 	crashes chan struct{}
 	crashR  *rand.Rand // the crasher goroutine's
 	sc      scenario
+	gw      string // the gateway: "payby" or "codepay"
 
 	forgedSent atomic.Int64
 	actions    lockedList
@@ -281,6 +300,10 @@ func (w *world) start() {
 	terms := map[string]posbridge.Terminal{}
 	for _, l := range w.lanes {
 		id := l.id
+		if l.cloud {
+			terms[id] = w.cloudTerminal()
+			continue
+		}
 		conn, err := terminal.Open(terminal.Config{
 			Open:      l.pipe.Open,
 			AppID:     "sim",
@@ -298,28 +321,18 @@ func (w *world) start() {
 		d.conns = append(d.conns, conn)
 		terms[id] = conn
 	}
-	keys := w.sb.Keys()
-	gw, err := payby.New(payby.Config{
-		BaseURL: "http://gateway/sgs/api", PartnerID: w.sb.PartnerID(),
-		MerchantKey: keys.Merchant, GatewayKey: &keys.Gateway.PublicKey,
-		HTTPClient: w.net.client(), Timeout: 5 * time.Second, RatePerSecond: -1, Logger: w.log,
-	})
-	if err != nil {
-		w.t.Fatalf("payby client: %v", err)
-	}
+	gw := w.gatewayClient()
 	e := posbridge.NewEngine(st, gw, terms)
 	e.Logger = w.log
+	e.Reconcile = w.reconcileConfig()
 	d.engine = e
-	d.notify, err = payby.NewNotifyHandler(payby.NotifyConfig{GatewayKey: &keys.Gateway.PublicKey, Logger: w.log}, e)
-	if err != nil {
-		w.t.Fatalf("notify handler: %v", err)
-	}
+	d.notify = w.notifyHandler(e)
 	if err := e.Open(context.Background()); err != nil {
 		w.t.Fatalf("life %d: open engine: %v", w.lives, err)
 	}
 	eng.Store(e)
 	mux := http.NewServeMux()
-	mux.Handle("POST /notify/payby", checkedNotify(d.notify, st, w.violation))
+	mux.Handle("POST /notify/"+w.gw, checkedNotify(d.notify, st, w.violation))
 	d.stopHTTP = w.net.serve("notify", mux)
 	w.cur.Store(d)
 }
@@ -413,10 +426,10 @@ func pickScenario(r *rand.Rand) scenario {
 	return sc
 }
 
-func runScenario(t *testing.T, seed int64) {
+func runScenario(t *testing.T, seed int64, gw string) {
 	logBuf := &bytes.Buffer{}
 	w := &world{
-		t: t, r: rand.New(rand.NewSource(seed)), seed: seed, logBuf: logBuf,
+		t: t, r: rand.New(rand.NewSource(seed)), seed: seed, logBuf: logBuf, gw: gw,
 		net:     &memNet{},
 		dbPath:  filepath.Join(simDir(t), "posbridge.db"),
 		crashes: make(chan struct{}, 1),
@@ -436,10 +449,10 @@ func runScenario(t *testing.T, seed int64) {
 
 	sc := pickScenario(w.r)
 	w.sc = sc
-	w.note("scenario %s", sc)
+	w.note("scenario %s against %s, reconcile %s", sc, gw, w.reconcileConfig().Mode)
 	var err error
-	w.sb, err = sandbox.New(sandbox.Config{Keys: simKeys(t), HTTPClient: w.net.client(), NotifyURL: "http://notify/notify/payby", Logger: w.log,
-		ExpireAfter: sc.expireAfter, SettleAfter: sc.settleAfter, RefundSucceedAfter: sc.refundAfter, CaptureAfterClose: true})
+	w.sb, err = sandbox.New(sandbox.Config{Keys: simKeys(t), HTTPClient: w.net.client(), NotifyURL: "http://notify/notify/" + gw, Logger: w.log,
+		Gateway: gw, ExpireAfter: sc.expireAfter, SettleAfter: sc.settleAfter, RefundSucceedAfter: sc.refundAfter, CaptureAfterClose: true})
 	if err != nil {
 		t.Fatalf("sandbox: %v", err)
 	}
@@ -449,7 +462,13 @@ func runScenario(t *testing.T, seed int64) {
 	if sc.twoLanes {
 		lanes = append(lanes, "2")
 	}
+	cloudLane := gw == "codepay" && sc.twoLanes && rand.New(rand.NewSource(seed^0xc10d)).Intn(2) == 0
 	for i, id := range lanes {
+		if cloudLane && id == "2" {
+			w.note("lane %s is a cloud lane", id)
+			w.lanes = append(w.lanes, &simLane{id: id, cloud: true})
+			continue
+		}
 		pers, hb := pickPersonality(rand.New(rand.NewSource(seed*10 + int64(i) + 0x14)))
 		w.note("lane %s terminal personality %s heartbeat %s", id, pers, hb)
 		sim := termsim.New(termsim.Config{Acquirer: w.sb, Seed: uint64(seed)*10 + uint64(i), Heartbeat: hb, Logger: w.log, ReportCreated: sc.reportCreated, Personality: pers})
@@ -495,7 +514,7 @@ func runScenario(t *testing.T, seed int64) {
 
 	// Let everything settle: faults gone, cables in, notifications released.
 	w.note("settling")
-	for _, l := range w.lanes {
+	for _, l := range w.cables() {
 		l.sim.SetFaults(termsim.Faults{})
 		l.pipe.Plug()
 	}
@@ -515,9 +534,13 @@ func runScenario(t *testing.T, seed int64) {
 	close(crasherDone)
 	crasherWG.Wait()
 	w.check()
-	w.closeDays()
+	if w.gw == "payby" {
+		// Only PayBy lists a day's orders (CodePay's settlement is its
+		// batch close, not built yet).
+		w.closeDays()
+	}
 	w.stop()
-	for _, l := range w.lanes {
+	for _, l := range w.cables() {
 		l.pipe.Close()
 		l.sim.Close()
 	}
@@ -541,7 +564,7 @@ func (w *world) finishRefunds() {
 func (w *world) longWait() {
 	delayed := func() int {
 		n := 0
-		for _, l := range w.lanes {
+		for _, l := range w.cables() {
 			n += l.sim.DelayedRecords()
 		}
 		return n
@@ -573,7 +596,7 @@ func (w *world) longWait() {
 	w.note("night: restart with slow heartbeats (%d acquirer records on their way)", delayed())
 	w.crash()
 	w.night = true
-	for _, l := range w.lanes {
+	for _, l := range w.cables() {
 		l.sim.SetHeartbeat(10 * time.Minute)
 	}
 	w.start()
@@ -679,21 +702,31 @@ func pickLinkFaults(r *rand.Rand) termsim.Faults {
 	return f
 }
 
-var gatewayPaths = []string{payby.PathGetOrder, payby.PathCancelOrder, "*"}
+var gatewayPaths = map[string][]string{
+	"payby":   {payby.PathGetOrder, payby.PathCancelOrder, "*"},
+	"codepay": {codepay.MethodQuery, codepay.MethodClose, "*"},
+}
 
 func (w *world) pickGatewayFault(r *rand.Rand) {
 	if r.Intn(3) != 0 {
 		return
 	}
-	path := gatewayPaths[r.Intn(len(gatewayPaths))]
+	paths := gatewayPaths[w.gw]
+	path := paths[r.Intn(len(paths))]
 	var f sandbox.Fault
 	switch r.Intn(8) {
 	case 0:
-		f = sandbox.Fault{Kind: sandbox.FaultCode, Code: "500", Msg: "SYSTEM_ERROR", Unsigned: true}
+		f = w.outageFault()
+		if w.gw == "payby" {
+			f.Code, f.Msg = "500", "SYSTEM_ERROR"
+		}
 	case 1:
-		f = sandbox.Fault{Kind: sandbox.FaultCode, Code: "504", Msg: "SERVICE_TIMEOUT", Unsigned: true}
+		f = w.outageFault()
 	case 2:
 		f = sandbox.Fault{Kind: sandbox.FaultCode, Code: "402", Msg: "RATE_LIMIT_REJECT", Unsigned: true}
+		if w.gw == "codepay" {
+			f = sandbox.Fault{Kind: sandbox.FaultCode, Code: codepay.CodeBusy, Msg: "system busy"}
+		}
 	case 3:
 		f = sandbox.Fault{Kind: sandbox.FaultDelay, Delay: time.Minute}
 	case 4:
@@ -758,19 +791,23 @@ var simCashier = posbridge.By{Actor: posbridge.ActorCashier, Who: "sim", Reason:
 // names the purchase: every order made for it carries it as its reference.
 func (w *world) purchase(l *simLane, ref string, r *rand.Rand) {
 	name, script := pickScript(r, w.scenario())
-	l.sim.SetDefault(script)
+	w.setCustomer(l, script)
 	faults := pickLinkFaults(r)
-	l.sim.SetFaults(faults)
+	if !l.cloud {
+		l.sim.SetFaults(faults)
+	}
 	w.pickGatewayFault(r)
 	w.pickStoreFault(r)
 	outage := r.Intn(12) == 0
 	if outage {
-		w.sb.SetFault("*", sandbox.Fault{Kind: sandbox.FaultCode, Code: "504", Msg: "SERVICE_TIMEOUT", Unsigned: true, Times: 1_000_000})
+		f := w.outageFault()
+		f.Times = 1_000_000
+		w.sb.SetFault("*", f)
 		w.note("gateway outage begins")
 	}
 	w.note("purchase %s on lane %s: customer %s, link faults %+v", ref, l.id, name, faults)
 
-	amount := posbridge.Money{Minor: int64(100 + r.Intn(50000)), Currency: "AED"}
+	amount := posbridge.Money{Minor: int64(100 + r.Intn(50000)), Currency: w.currency()}
 	o, ok := w.pay(l, ref, amount, r, 0)
 	if ok {
 		// Awkward moments: one to three cashier actions, at any millisecond.
@@ -837,7 +874,7 @@ func (w *world) afterwards(l *simLane, ref string, o posbridge.Order, amount pos
 		// of the same purchase. A screen that says "do not take payment
 		// again until a supervisor has checked" (needs attention) is obeyed.
 		name, script := pickScript(r, w.scenario())
-		l.sim.SetDefault(script)
+		w.setCustomer(l, script)
 		w.note("%s shows %s: the cashier takes payment again for %s (customer %s)", o.No, got.Status, ref, name)
 		if again, ok := w.pay(l, ref, amount, r, 1); ok && r.Intn(3) == 0 {
 			time.Sleep(time.Duration(r.Intn(30_000)) * time.Millisecond)
@@ -923,7 +960,11 @@ func (w *world) act(kind int, no posbridge.OrderNo) {
 }
 
 func (w *world) awkward(l *simLane, no posbridge.OrderNo, r *rand.Rand) {
-	switch r.Intn(19) {
+	n := r.Intn(19)
+	if l.cloud && (n == 9 || n == 10) {
+		return // a cloud lane has no cable to pull and no terminal table to lose
+	}
+	switch n {
 	case 0, 1, 2, 3:
 		w.act(r.Intn(4), no)
 	case 4:
@@ -996,6 +1037,10 @@ func (w *world) replayOld(r *rand.Rand) {
 // forge posts a notification saying no is paid: with a bad signature
 // (forged), or correctly signed with the wrong amount (mismatched).
 func (w *world) forge(no posbridge.OrderNo, signedWrongAmount bool) {
+	if w.gw == "codepay" {
+		w.forgeCodePay(no, signedWrongAmount)
+		return
+	}
 	n := w.forgedSent.Add(1)
 	body := fmt.Sprintf(`{"notify_id":"F%d","notify_timestamp":%d,"acquireOrder":{"merchantOrderNo":%q,"orderNo":"999","status":"PAID_SUCCESS","totalAmount":{"currency":"AED","amount":0.01}}}`,
 		n, time.Now().UnixMilli(), no)
@@ -1068,7 +1113,7 @@ func (w *world) check() {
 		local[o.No] = o
 	}
 	termCharges := map[string]int{}
-	for _, l := range w.lanes {
+	for _, l := range w.cables() {
 		for no, n := range l.sim.Charges() {
 			termCharges[no] += n
 		}
@@ -1118,7 +1163,7 @@ func (w *world) check() {
 		}
 	}
 	for _, o := range all {
-		if n := w.laneOf(o).sim.SaleRequests(o.No); n > o.Attempts {
+		if n := w.saleRequests(o); n > o.Attempts {
 			t.Errorf("invariant 1: the terminal got %d sales for %s, posbridge sent %d", n, o.No, o.Attempts)
 		}
 	}

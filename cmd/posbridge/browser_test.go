@@ -51,6 +51,9 @@ type rigOptions struct {
 	// hostRules maps host names for the browser (Chromium's
 	// --host-resolver-rules), e.g. "MAP evil.test 127.0.0.1".
 	hostRules string
+	// gateway is the gateway the sandbox plays ("payby" when empty, or
+	// "codepay", which adds the cloud lane).
+	gateway string
 }
 
 func newBrowserRig(t *testing.T, o rigOptions) *browserRig {
@@ -70,7 +73,7 @@ func newBrowserRig(t *testing.T, o rigOptions) *browserRig {
 	logger := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	d, w, stop, err := startDemoWorld(context.Background(), demoSetup{
 		dir: r.dir, listen: "127.0.0.1:0", script: o.script, scenario: o.scenario, logger: logger,
-		saleTimeout: o.saleTimeout, reconcile: o.reconcile,
+		saleTimeout: o.saleTimeout, reconcile: o.reconcile, gateway: o.gateway,
 	})
 	if err != nil {
 		logFile.Close()

@@ -27,6 +27,7 @@ const (
 	DefaultNotifyListen        = "127.0.0.1:8081"
 	DefaultGatewayKind         = "payby"
 	DefaultPayByBaseURL        = "https://api.payby.com/sgs/api"
+	DefaultCodePayBaseURL      = "https://codepay-open.codepay.us"
 	DefaultGatewayTimeout      = 10 * time.Second
 	DefaultGatewayRateLimit    = 10.0
 	DefaultGatewayNotifyWindow = 15 * time.Minute
@@ -97,6 +98,9 @@ type GatewayConfig struct {
 	Kind               string   `toml:"kind"`
 	BaseURL            string   `toml:"base_url"`
 	PartnerID          string   `toml:"partner_id"`
+	AppID              string   `toml:"app_id"`      // CodePay: the integrating app's id
+	MerchantNo         string   `toml:"merchant_no"` // CodePay: the merchant number
+	StoreNo            string   `toml:"store_no"`    // CodePay: the store, sent with terminal orders
 	MerchantPrivateKey string   `toml:"merchant_private_key"`
 	GatewayPublicKey   string   `toml:"gateway_public_key"`
 	Timeout            Duration `toml:"timeout"`
@@ -118,7 +122,16 @@ type ReconcileConfig struct {
 
 // LaneConfig is one [[lane]]: a checkout with its terminal.
 type LaneConfig struct {
-	ID           string   `toml:"id"`
+	ID string `toml:"id"`
+	// Mode is "serial" (the default: a terminal on a cable) or "cloud"
+	// (no cable: sales go through CodePay's cloud to TerminalSN).
+	Mode string `toml:"mode"`
+	// TerminalSN is a cloud lane's terminal serial number.
+	TerminalSN string `toml:"terminal_sn"`
+	// PollEvery and PollFor: how often and how long a cloud lane asks
+	// CodePay about a sale while the cashier waits (2s and 60s when zero).
+	PollEvery    Duration `toml:"poll_every"`
+	PollFor      Duration `toml:"poll_for"`
 	Port         string   `toml:"port"`
 	VID          string   `toml:"vid"`
 	PID          string   `toml:"pid"`
@@ -425,6 +438,9 @@ func (c *Config) applyLaneDefaults() {
 	if c.Gateway.BaseURL == "" && c.Gateway.Kind == "payby" {
 		c.Gateway.BaseURL = DefaultPayByBaseURL
 	}
+	if c.Gateway.BaseURL == "" && c.Gateway.Kind == "codepay" {
+		c.Gateway.BaseURL = DefaultCodePayBaseURL
+	}
 	if c.Store.Path == "" {
 		c.Store.Path = filepath.Join(defaultStateDir(), storeFileName)
 	} else if !filepath.IsAbs(c.Store.Path) {
@@ -575,20 +591,27 @@ func (c *Config) checkGateway(add func(key, format string, args ...any), reporte
 	g := c.Gateway
 	switch g.Kind {
 	case "payby":
-	case "codepay", "payprotocol":
-		add("gateway.kind", "%s is not supported yet: use payby", g.Kind)
+		if g.PartnerID == "" {
+			add("gateway.partner_id", "missing: the merchant's Partner-Id from the PayBy portal")
+		} else if len(g.PartnerID) > 12 {
+			add("gateway.partner_id", "%q is longer than PayBy's 12 characters", g.PartnerID)
+		}
+		for _, k := range []string{"app_id", "merchant_no", "store_no"} {
+			if c.index.has("gateway." + k) {
+				add("gateway."+k, "is a CodePay key; PayBy uses partner_id")
+			}
+		}
+	case "codepay":
+		c.checkCodePay(add)
+	case "payprotocol":
+		add("gateway.kind", "%s is not supported yet: use payby or codepay", g.Kind)
 		return
 	default:
-		add("gateway.kind", "unknown gateway %q: want payby (codepay and payprotocol are not supported yet)", g.Kind)
+		add("gateway.kind", "unknown gateway %q: want payby or codepay (payprotocol is not supported yet)", g.Kind)
 		return
 	}
 	if err := checkURL(g.BaseURL, true); err != nil {
 		add("gateway.base_url", "%v", err)
-	}
-	if g.PartnerID == "" {
-		add("gateway.partner_id", "missing: the merchant's Partner-Id from the PayBy portal")
-	} else if len(g.PartnerID) > 12 {
-		add("gateway.partner_id", "%q is longer than PayBy's 12 characters", g.PartnerID)
 	}
 	for _, k := range []struct {
 		key, path, what string
@@ -616,6 +639,30 @@ func (c *Config) checkGateway(add func(key, format string, args ...any), reporte
 	}
 }
 
+// checkCodePay checks the keys only CodePay has (research §2.2: app_id,
+// merchant_no and store_no are at most 32 characters).
+func (c *Config) checkCodePay(add func(key, format string, args ...any)) {
+	g := c.Gateway
+	if c.index.has("gateway.partner_id") {
+		add("gateway.partner_id", "is a PayBy key; CodePay uses app_id and merchant_no")
+	}
+	for _, k := range []struct{ key, v, what string }{
+		{"gateway.app_id", g.AppID, "the app id from the CodePay developer portal"},
+		{"gateway.merchant_no", g.MerchantNo, "the merchant number from the CodePay portal"},
+	} {
+		if k.v == "" {
+			add(k.key, "missing: %s", k.what)
+		}
+	}
+	for _, k := range []struct{ key, v string }{{"gateway.app_id", g.AppID}, {"gateway.merchant_no", g.MerchantNo}, {"gateway.store_no", g.StoreNo}} {
+		if len(k.v) > 32 {
+			add(k.key, "%q is longer than CodePay's 32 characters", k.v)
+		} else if strings.ContainsAny(k.v, " \t&=\"") {
+			add(k.key, "%q: no spaces, '&', '=' or quotes", k.v)
+		}
+	}
+}
+
 func (c *Config) checkLanes(add func(key, format string, args ...any), reported func(string) bool) {
 	if len(c.Lanes) == 0 {
 		add("lane", "no [[lane]]: configure at least one terminal")
@@ -639,6 +686,20 @@ func (c *Config) checkLanes(add func(key, format string, args ...any), reported 
 				}
 			} else {
 				firstID[l.ID] = i
+			}
+		}
+		switch l.Mode {
+		case "", LaneSerial:
+		case LaneCloud:
+			c.checkCloudLane(i, l, add, reported)
+			continue
+		default:
+			add(k("mode"), "unknown mode %q: want serial or cloud", l.Mode)
+			continue
+		}
+		for _, name := range []string{"terminal_sn", "poll_every", "poll_for"} {
+			if c.index.has(k(name)) {
+				add(k(name), "is for cloud lanes (mode = \"cloud\")")
 			}
 		}
 		switch {
@@ -675,6 +736,43 @@ func (c *Config) checkLanes(add func(key, format string, args ...any), reported 
 		if l.Heartbeat > 0 && l.LinkTimeout > 0 && l.LinkTimeout <= l.Heartbeat && !reported(k("link_timeout")) {
 			add(k("link_timeout"), "%s: must be longer than heartbeat (%s)", l.LinkTimeout.Std(), l.Heartbeat.Std())
 		}
+	}
+}
+
+// Lane modes.
+const (
+	LaneSerial = "serial"
+	LaneCloud  = "cloud"
+)
+
+// checkCloudLane checks a lane with mode = "cloud": CodePay pushes its sales
+// to terminal_sn, so it needs the CodePay gateway and no cable.
+func (c *Config) checkCloudLane(i int, l LaneConfig, add func(key, format string, args ...any), reported func(string) bool) {
+	k := func(name string) string { return laneKey(i, name) }
+	if c.Gateway.Kind != "codepay" {
+		add(k("mode"), "cloud lanes need [gateway] kind = \"codepay\"")
+	}
+	switch {
+	case l.TerminalSN == "":
+		add(k("terminal_sn"), "missing: the serial number of the terminal CodePay sends this lane's sales to")
+	case len(l.TerminalSN) > 32 || strings.ContainsAny(l.TerminalSN, " \t&=\""):
+		add(k("terminal_sn"), "%q: at most 32 characters, no spaces, '&', '=' or quotes", l.TerminalSN)
+	}
+	for _, name := range []string{"port", "vid", "pid", "serial_number", "port_keyword", "baud", "trace"} {
+		if c.index.has(k(name)) {
+			add(k(name), "a cloud lane has no cable: remove it (or set mode = \"serial\")")
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    Duration
+	}{{"poll_every", l.PollEvery}, {"poll_for", l.PollFor}} {
+		if d.v < 0 && !reported(k(d.name)) {
+			add(k(d.name), "%s: must not be negative (leave it out for the default)", d.v.Std())
+		}
+	}
+	if l.PollEvery > 0 && l.PollFor > 0 && l.PollFor < l.PollEvery && !reported(k("poll_for")) {
+		add(k("poll_for"), "%s: must be at least poll_every (%s)", l.PollFor.Std(), l.PollEvery.Std())
 	}
 }
 

@@ -274,6 +274,9 @@ func (c *Config) checkPlaceholders(add func(key, format string, args ...any)) {
 		add("gateway.partner_id", "%q is the example from PayBy's documentation: set the merchant's Partner-Id from the PayBy portal", examplePartnerID)
 	}
 	for i, l := range c.Lanes {
+		if l.Mode == LaneCloud {
+			continue // no cable, no terminal app id
+		}
 		if l.AppID == exampleAppID && !sandbox {
 			add(laneKey(i, "app_id"), "%q is the example's value: set the payment-app id CodePay issued for this integration", exampleAppID)
 		}

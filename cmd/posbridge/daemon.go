@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/posbridge/posbridge"
-	"github.com/posbridge/posbridge/gateway/payby"
 	"github.com/posbridge/posbridge/store"
 	"github.com/posbridge/posbridge/terminal"
 	"github.com/posbridge/posbridge/ui"
@@ -28,12 +27,14 @@ import (
 type Daemon struct {
 	Store     *store.DB
 	Terminals map[string]*terminal.Conn
-	Gateway   *payby.Client
+	Gateway   posbridge.Gateway // *payby.Client or *codepay.Client
 	Engine    *posbridge.Engine
 	// Day closes days (nil when the gateway cannot list one).
 	Day    *posbridge.DayCloser
 	API    *ui.Server
-	Notify *payby.NotifyHandler
+	Notify notifyHandler
+	// notifyPath is where Notify is served: /notify/payby or /notify/codepay.
+	notifyPath string
 	// Monitor is the [metrics] listener, nil when not configured.
 	Monitor *monitorServer
 
@@ -72,20 +73,7 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 	if d.Store, err = store.OpenOptions(cfg.Store.Path, store.Options{Logger: component("store")}); err != nil {
 		return d, err
 	}
-	if cfg.Gateway.Kind != "payby" {
-		return d, fmt.Errorf("gateway kind %q is not supported yet", cfg.Gateway.Kind)
-	}
-	notifyURL := ""
-	if cfg.Notify.PublicURL != "" {
-		notifyURL = cfg.Notify.PublicURL
-	}
-	d.Gateway, err = payby.New(payby.Config{
-		BaseURL: cfg.Gateway.BaseURL, PartnerID: cfg.Gateway.PartnerID,
-		MerchantKeyFile: cfg.Gateway.MerchantPrivateKey, GatewayKeyFile: cfg.Gateway.GatewayPublicKey,
-		NotifyURL: notifyURL, Timeout: cfg.Gateway.Timeout.Std(), RatePerSecond: cfg.Gateway.RateLimit,
-		HTTPClient: opt.gatewayHTTP, Logger: component("gateway"),
-	})
-	if err != nil {
+	if d.Gateway, err = openGateway(cfg, opt, component("gateway")); err != nil {
 		return d, fmt.Errorf("gateway: %w", err)
 	}
 
@@ -93,6 +81,14 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 	var engine atomic.Pointer[posbridge.Engine]
 	terms := map[string]posbridge.Terminal{}
 	for _, l := range cfg.Lanes {
+		if l.Mode == LaneCloud {
+			t, err := openCloudLane(d.Gateway, l, component("terminal").With(posbridge.LogKeyLane, l.ID))
+			if err != nil {
+				return d, fmt.Errorf("lane %s: %w", l.ID, err)
+			}
+			terms[l.ID] = t
+			continue
+		}
 		tc := terminal.Config{
 			Port:           l.Port,
 			Match:          terminal.PortMatch{VID: l.VID, PID: l.PID, SerialNumber: l.SerialNumber, NameKeyword: l.PortKeyword},
@@ -142,9 +138,7 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 		return d, err
 	}
 
-	if d.Notify, err = payby.NewNotifyHandler(payby.NotifyConfig{
-		GatewayKeyFile: cfg.Gateway.GatewayPublicKey, Window: cfg.Gateway.NotifyWindow.Std(), Logger: component("notify"),
-	}, e); err != nil {
+	if d.Notify, d.notifyPath, err = openNotifyHandler(cfg, e, component("notify")); err != nil {
 		return d, fmt.Errorf("notifications: %w", err)
 	}
 	if err := d.openNotify(cfg.Notify.Listen); err != nil {
@@ -164,7 +158,7 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 		Components: func(context.Context) []ui.Component {
 			return []ui.Component{gw.Component(), integrityComponent(d.Store.Integrity())}
 		},
-		Day:        d.dayService(),
+		Day: d.dayService(),
 	})
 	if err := d.API.Open(); err != nil {
 		return d, fmt.Errorf("api: %w", err)
@@ -184,7 +178,7 @@ func (d *Daemon) openNotify(addr string) error {
 		return fmt.Errorf("notify: listen %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("POST /notify/payby", d.Notify)
+	mux.Handle("POST "+d.notifyPath, d.Notify)
 	d.notifyLn = ln
 	d.notifySrv = &http.Server{
 		Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
@@ -248,7 +242,7 @@ func (d *Daemon) Close(ctx context.Context) error {
 }
 
 // notifyCollector exports the notification handler's counters.
-type notifyCollector struct{ h *payby.NotifyHandler }
+type notifyCollector struct{ h notifyHandler }
 
 var notifyDesc = prometheus.NewDesc("posbridge_notifications_received_total",
 	"Gateway notifications received, by what the handler did with them.", []string{"result"}, nil)

@@ -23,10 +23,10 @@ import (
 )
 
 const demoUsage = `Usage:
-  posbridge demo [--scenario S] [--listen ADDR] [--dir DIR]
+  posbridge demo [--scenario S] [--gateway payby|codepay] [--listen ADDR] [--dir DIR]
 
 Runs all of posbridge in one process with no configuration and no hardware: a
-PayBy sandbox gateway on loopback, a simulated terminal (on a pseudo-terminal
+sandbox gateway on loopback (PayBy, or CodePay with --gateway codepay), a simulated terminal (on a pseudo-terminal
 where the system has them, in memory elsewhere), and the daemon with its
 cashier page. Open the printed URL, press "New payment", enter an amount.
 
@@ -42,6 +42,10 @@ cashier page has a picker to change it while the demo runs):
   gateway-outage  pays while the gateway is down for 30 s: "Checking with the
                   bank", then "Not confirmed yet" after 15 s, then paid once
                   the gateway answers again
+With --gateway codepay the daemon verifies with a CodePay sandbox and has a
+second lane, "cloud", with no cable: its sales go through CodePay's cloud API
+and the sandbox plays its customer (approve, decline or cancel, as the
+scenario says).
 Ctrl-C ends it.
 `
 
@@ -89,13 +93,14 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 	listen := fs.String("listen", DefaultAPIListen, "address of the cashier page and API")
 	dir := fs.String("dir", "", "where the demo keeps its database and keys (default: the user's cache directory)")
 	verbose := fs.Bool("v", false, "log everything (debug)")
+	gw := fs.String("gateway", "payby", "the gateway the sandbox plays: payby or codepay")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return errUsage
 	}
-	if _, ok := findScenario(*scenario); !ok || fs.NArg() > 0 {
+	if _, ok := findScenario(*scenario); !ok || fs.NArg() > 0 || *gw != "payby" && *gw != "codepay" {
 		fs.Usage()
 		return errUsage
 	}
@@ -115,12 +120,12 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 	}
 	logger := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
 
-	d, stop, err := startDemo(ctx, demoSetup{dir: *dir, listen: *listen, scenario: *scenario, logger: logger})
+	d, stop, err := startDemo(ctx, demoSetup{dir: *dir, listen: *listen, scenario: *scenario, gateway: *gw, logger: logger})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "posbridge demo: open the cashier page at %s\n", d.API.URL()+"/")
-	fmt.Fprintf(m.Stdout, "  scenario %q (change it on the page); database and keys in %s; Ctrl-C to stop\n", *scenario, *dir)
+	fmt.Fprintf(m.Stdout, "  gateway %s, scenario %q (change it on the page); database and keys in %s; Ctrl-C to stop\n", *gw, *scenario, *dir)
 	<-ctx.Done()
 	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -144,6 +149,7 @@ func (c *demoControl) set(sc demoScenario) {
 	defer c.mu.Unlock()
 	c.scenario = sc
 	c.w.Sim.SetDefault(sc.script)
+	c.w.Sandbox.SetCloudCustomer(cloudCustomer(sc.script))
 	c.healLocked()
 }
 
@@ -245,6 +251,9 @@ type demoSetup struct {
 	// reconcile, when set, replaces the [reconcile] section, so that a test
 	// sees an unconfirmed payment go pending (and get checked) in seconds.
 	reconcile *ReconcileConfig
+	// gateway is the gateway the sandbox plays and the daemon uses:
+	// "payby" (when empty) or "codepay".
+	gateway string
 }
 
 // demoWorld is what a demo runs besides the daemon: the sandbox gateway and
@@ -309,8 +318,15 @@ func startDemoWorld(ctx context.Context, s demoSetup) (d *Daemon, world *demoWor
 		return nil, nil, stop, fmt.Errorf("demo keys: %w", err)
 	}
 	w := &demoWorld{}
-	w.Sandbox, err = sandbox.New(sandbox.Config{Keys: keys, Logger: s.logger.With(posbridge.LogKeyComponent, "sandbox")})
+	if s.gateway == "" {
+		s.gateway = "payby"
+	}
+	w.Sandbox, err = sandbox.New(sandbox.Config{Keys: keys, Gateway: s.gateway, Logger: s.logger.With(posbridge.LogKeyComponent, "sandbox")})
 	if err != nil {
+		return nil, nil, stop, err
+	}
+	// The sandbox plays the customer at the cloud lane's terminal.
+	if err := w.Sandbox.SetCloudCustomer(cloudCustomer(s.script)); err != nil {
 		return nil, nil, stop, err
 	}
 	cleanups = append(cleanups, func(context.Context) error { return w.Sandbox.Close() })
@@ -368,10 +384,7 @@ listen = "127.0.0.1:0"
 [store]
 path = "demo.db"
 [gateway]
-kind = "payby"
-base_url = %s
-partner_id = %s
-merchant_private_key = %q
+%smerchant_private_key = %q
 gateway_public_key = %q
 timeout = "5s"
 [[lane]]
@@ -379,8 +392,8 @@ id = "1"
 port = %s
 app_id = "demo"
 sale_timeout = %q
-`, strconv.Quote(listen), strconv.Quote(sbURL+"/sgs/api"), strconv.Quote(w.Sandbox.PartnerID()),
-		sandbox.MerchantPrivateKeyFile, sandbox.GatewayPublicKeyFile, strconv.Quote(port), s.saleTimeout.String())
+%s`, strconv.Quote(listen), demoGatewayKeys(s.gateway, sbURL, w.Sandbox),
+		sandbox.MerchantPrivateKeyFile, sandbox.GatewayPublicKeyFile, strconv.Quote(port), s.saleTimeout.String(), demoCloudLane(s.gateway))
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		return nil, nil, stop, fmt.Errorf("demo config: %w", err)
 	}
@@ -404,7 +417,7 @@ sale_timeout = %q
 		return nil, nil, stop, err
 	}
 	cleanups = append(cleanups, d.Close)
-	w.Sandbox.SetNotifyURL(d.NotifyURL() + "/notify/payby")
+	w.Sandbox.SetNotifyURL(d.NotifyURL() + d.notifyPath)
 	if ctl != nil {
 		sub := d.Engine.Subscribe(256)
 		watchCtx, cancel := context.WithCancel(context.Background())
@@ -423,6 +436,43 @@ sale_timeout = %q
 		})
 	}
 	return d, w, stop, nil
+}
+
+// demoGatewayKeys returns the [gateway] keys that name the sandbox as gw.
+func demoGatewayKeys(gw, sbURL string, sb *sandbox.Sandbox) string {
+	if gw == "codepay" {
+		return fmt.Sprintf("kind = \"codepay\"\nbase_url = %s\napp_id = %s\nmerchant_no = %s\nstore_no = \"demo\"\n",
+			strconv.Quote(sbURL), strconv.Quote(sb.CodePayAppID()), strconv.Quote(sb.CodePayMerchantNo()))
+	}
+	return fmt.Sprintf("kind = \"payby\"\nbase_url = %s\npartner_id = %s\n", strconv.Quote(sbURL+"/sgs/api"), strconv.Quote(sb.PartnerID()))
+}
+
+// demoCloudTerminal is the serial number of the demo's cloud lane.
+const demoCloudTerminal = "DEMO-CLOUD-1"
+
+// demoCloudLane returns the demo's second lane, with no cable, when the
+// gateway is CodePay: its sales go through the sandbox's cloud API.
+func demoCloudLane(gw string) string {
+	if gw != "codepay" {
+		return ""
+	}
+	return "[[lane]]\nid = \"cloud\"\nmode = \"cloud\"\nterminal_sn = \"" + demoCloudTerminal + "\"\n"
+}
+
+// cloudCustomer is what the sandbox's customer does with a cloud sale when
+// the serial terminal's customer follows sc.
+func cloudCustomer(sc termsim.Script) sandbox.CloudCustomer {
+	c := sandbox.CloudCustomer{Action: sandbox.CloudApprove, Delay: 2 * sc.Delay, Card: posbridge.Card{Brand: "VISA", Last4: "4242"}}
+	if c.Delay < 2*time.Second {
+		c.Delay = 2 * time.Second
+	}
+	switch sc.Action {
+	case termsim.Decline:
+		c.Action = sandbox.CloudDecline
+	case termsim.Cancel:
+		c.Action = sandbox.CloudCancel
+	}
+	return c
 }
 
 // serveLoopback serves h on a free loopback port.

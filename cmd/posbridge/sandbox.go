@@ -18,12 +18,15 @@ import (
 )
 
 const sandboxUsage = `Usage:
-  posbridge sandbox --listen ADDR --dir DIR [--notify-url URL]
+  posbridge sandbox --listen ADDR --dir DIR [--notify-url URL] [--gateway payby|codepay]
 
-Runs the local PayBy sandbox gateway on ADDR (port 0 picks a free port). It
+Runs the local sandbox gateway on ADDR (port 0 picks a free port): PayBy's
+API under /sgs/api and CodePay's at /api/entry, over the same orders. It
 creates its key pairs in DIR if absent and, once it is listening, writes
-DIR/sandbox.json with the base URL, partner id, key files and control URL
-that a client needs. It runs until interrupted.
+DIR/sandbox.json with the base URLs, partner id, app id, merchant number,
+key files and control URL that a client needs. --gateway says whose orders
+the terminal's sales are, and so the form of their notifications (default
+payby). It runs until interrupted.
 
 The control API (under control_url) is documented in "go doc
 github.com/posbridge/posbridge/gateway/sandbox".
@@ -37,6 +40,15 @@ type sandboxInfo struct {
 		MerchantPrivateKey string `json:"merchant_private_key"`
 		GatewayPublicKey   string `json:"gateway_public_key"`
 	} `json:"payby"`
+	CodePay struct {
+		BaseURL          string `json:"base_url"`
+		AppID            string `json:"app_id"`
+		MerchantNo       string `json:"merchant_no"`
+		AppPrivateKey    string `json:"app_private_key"`
+		GatewayPublicKey string `json:"gateway_public_key"`
+	} `json:"codepay"`
+	// Gateway is whose orders the terminal's sales are.
+	Gateway    string `json:"gateway"`
 	ControlURL string `json:"control_url"`
 }
 
@@ -48,13 +60,14 @@ func (m *Main) runSandbox(ctx context.Context, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on")
 	dir := fs.String("dir", "", "directory for the key pairs and sandbox.json")
 	notifyURL := fs.String("notify-url", "", "where to send notifications of orders made on a terminal")
+	gw := fs.String("gateway", "payby", "whose orders the terminal's sales are: payby or codepay")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return errUsage
 	}
-	if *dir == "" || fs.NArg() > 0 {
+	if *dir == "" || fs.NArg() > 0 || *gw != "payby" && *gw != "codepay" {
 		fmt.Fprint(m.Stderr, sandboxUsage)
 		return errUsage
 	}
@@ -67,7 +80,7 @@ func (m *Main) runSandbox(ctx context.Context, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(m.Stderr, nil))
-	sb, err := sandbox.New(sandbox.Config{Keys: keys, NotifyURL: *notifyURL, Logger: log})
+	sb, err := sandbox.New(sandbox.Config{Keys: keys, NotifyURL: *notifyURL, Gateway: *gw, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -86,13 +99,19 @@ func (m *Main) runSandbox(ctx context.Context, args []string) error {
 	info.PayBy.PartnerID = sb.PartnerID()
 	info.PayBy.MerchantPrivateKey = filepath.Join(absDir, sandbox.MerchantPrivateKeyFile)
 	info.PayBy.GatewayPublicKey = filepath.Join(absDir, sandbox.GatewayPublicKeyFile)
+	info.CodePay.BaseURL = "http://" + addr
+	info.CodePay.AppID = sb.CodePayAppID()
+	info.CodePay.MerchantNo = sb.CodePayMerchantNo()
+	info.CodePay.AppPrivateKey = info.PayBy.MerchantPrivateKey
+	info.CodePay.GatewayPublicKey = info.PayBy.GatewayPublicKey
+	info.Gateway = *gw
 	info.ControlURL = "http://" + addr + "/_sandbox"
 	if err := writeSandboxInfo(filepath.Join(absDir, "sandbox.json"), info); err != nil {
 		srv.Close()
 		<-served
 		return err
 	}
-	log.Info("sandbox listening", posbridge.LogKeyAddr, addr, posbridge.LogKeyGateway, "payby")
+	log.Info("sandbox listening", posbridge.LogKeyAddr, addr, posbridge.LogKeyGateway, *gw)
 
 	select {
 	case err := <-served:

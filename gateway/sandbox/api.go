@@ -96,11 +96,17 @@ var ops = map[string]op{
 	"/acquire2Query/queryRefundOrderPage": (*Sandbox).queryRefundPage,
 }
 
-func knownPath(p string) bool { _, ok := ops[p]; return ok }
+// knownPath reports whether p names a PayBy path or a CodePay method.
+func knownPath(p string) bool {
+	_, ok := ops[p]
+	_, cp := cpOps[p]
+	return ok || cp
+}
 
 func (s *Sandbox) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(apiPrefix+"/", s.serveAPI)
+	mux.HandleFunc(CodePayPath, s.serveCodePay)
 	s.controlRoutes(mux)
 	return mux
 }

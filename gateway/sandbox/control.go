@@ -55,6 +55,29 @@ func (s *Sandbox) controlRoutes(mux *http.ServeMux) {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("PUT "+p+"/notifier", s.ctlNotifier)
+	mux.HandleFunc("PUT "+p+"/codepay/customer", func(w http.ResponseWriter, r *http.Request) {
+		var in CloudCustomer
+		if err := decodeJSON(r, &in); err != nil {
+			writeError(w, err)
+			return
+		}
+		if err := s.SetCloudCustomer(in); err != nil {
+			writeError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("PUT "+p+"/codepay/terminal", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Online bool `json:"online"`
+		}
+		if err := decodeJSON(r, &in); err != nil {
+			writeError(w, err)
+			return
+		}
+		s.SetTerminalOnline(in.Online)
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("POST "+p+"/notifier/flush", func(w http.ResponseWriter, r *http.Request) {
 		s.FlushNotifications()
 		w.WriteHeader(http.StatusNoContent)
@@ -114,6 +137,8 @@ func (s *Sandbox) ctlOrderAction(w http.ResponseWriter, r *http.Request) {
 		err = s.Fail(no)
 	case "settle":
 		err = s.Settle(no)
+	case "paying":
+		err = s.StartPaying(no)
 	case "expire":
 		err = s.Expire(no)
 	default:

@@ -36,6 +36,10 @@ type Delivery struct {
 	Timestamp time.Time `json:"timestamp,omitzero"`
 	// Replay marks a delivered notification sent again by Replay.
 	Replay bool `json:"replay,omitempty"`
+	// Gateway is the form of the notification: "payby" (signed JSON body,
+	// sign header, PayBy's schedule) or "codepay" (flat signed fields,
+	// CodePay's schedule).
+	Gateway string `json:"gateway"`
 }
 
 type delivery struct {
@@ -50,10 +54,12 @@ type notifier struct {
 	s        *Sandbox
 	client   *http.Client
 	schedule []time.Duration
-	kick     chan struct{}
-	ctx      context.Context
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	// cpSchedule is CodePay's retry schedule, for codepay deliveries.
+	cpSchedule []time.Duration
+	kick       chan struct{}
+	ctx        context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
 
 	mu         sync.Mutex
 	all        []*delivery
@@ -64,9 +70,9 @@ type notifier struct {
 	keepStamp  bool
 }
 
-func newNotifier(s *Sandbox, client *http.Client, schedule []time.Duration) *notifier {
+func newNotifier(s *Sandbox, client *http.Client, schedule, cpSchedule []time.Duration) *notifier {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &notifier{s: s, client: client, schedule: schedule, kick: make(chan struct{}, 1), ctx: ctx, cancel: cancel}
+	return &notifier{s: s, client: client, schedule: schedule, cpSchedule: cpSchedule, kick: make(chan struct{}, 1), ctx: ctx, cancel: cancel}
 }
 
 func (n *notifier) open() { n.wg.Go(n.run) }
@@ -86,13 +92,18 @@ func (n *notifier) poke() {
 // enqueue adds a notification whose object (payload) is a snapshot taken at
 // the transition.
 func (n *notifier) enqueue(kind, ref, status, url string, payload json.RawMessage) {
+	n.enqueueAs("payby", kind, ref, status, url, payload)
+}
+
+// enqueueAs adds a notification in the form of gw ("payby" or "codepay").
+func (n *notifier) enqueueAs(gw, kind, ref, status, url string, payload json.RawMessage) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	now := n.s.clock.Now()
 	add := func(id string) {
 		n.seq++
 		n.all = append(n.all, &delivery{
-			Delivery: Delivery{NotifyID: id, URL: url, Kind: kind, MerchantOrderNo: ref, Status: status, NextAt: now, Held: n.outOfOrder},
+			Delivery: Delivery{NotifyID: id, URL: url, Kind: kind, MerchantOrderNo: ref, Status: status, NextAt: now, Held: n.outOfOrder, Gateway: gw},
 			payload:  payload,
 			seq:      n.seq,
 		})
@@ -216,7 +227,7 @@ func (n *notifier) replay(id string) error {
 		}
 		n.seq++
 		c := &delivery{Delivery: Delivery{NotifyID: d.NotifyID, URL: d.URL, Kind: d.Kind, MerchantOrderNo: d.MerchantOrderNo,
-			Status: d.Status, NextAt: n.s.clock.Now(), Timestamp: d.Timestamp, Replay: true}, payload: d.payload, seq: n.seq}
+			Status: d.Status, NextAt: n.s.clock.Now(), Timestamp: d.Timestamp, Replay: true, Gateway: d.Gateway}, payload: d.payload, seq: n.seq}
 		n.all = append(n.all, c)
 		n.poke()
 		return nil
@@ -239,9 +250,16 @@ func (n *notifier) deliver(d *delivery) {
 		stamp = d.Timestamp
 	}
 	n.mu.Unlock()
-	id, _ := json.Marshal(d.NotifyID)
-	body := fmt.Appendf(nil, `{"notify_id":%s,"notify_timestamp":%d,"%s":%s}`, id, stamp.UnixMilli(), d.Kind, d.payload)
-	result := n.post(d.URL, body)
+	schedule := n.schedule
+	var result string
+	if d.Gateway == "codepay" {
+		schedule = n.cpSchedule
+		result = n.postCodePay(d, stamp)
+	} else {
+		id, _ := json.Marshal(d.NotifyID)
+		body := fmt.Appendf(nil, `{"notify_id":%s,"notify_timestamp":%d,"%s":%s}`, id, stamp.UnixMilli(), d.Kind, d.payload)
+		result = n.post(d.URL, body)
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	d.Attempts++
@@ -250,11 +268,11 @@ func (n *notifier) deliver(d *delivery) {
 	case result == "ok":
 		d.Delivered = true
 		d.NextAt = time.Time{}
-	case d.Replay || d.Attempts > len(n.schedule):
+	case d.Replay || d.Attempts > len(schedule):
 		d.GaveUp = true
 		d.NextAt = time.Time{}
 	default:
-		d.NextAt = at.Add(n.schedule[d.Attempts-1])
+		d.NextAt = at.Add(schedule[d.Attempts-1])
 	}
 }
 

@@ -1,4 +1,4 @@
-// Package sandbox is a faithful local fake of the PayBy gateway
+// Package sandbox is a faithful local fake of the PayBy and CodePay gateways
 // (research/gateway-api.md §1 and §4): its own RSA key pairs, the order and
 // refund state machines, idempotent create, the cancel, revoke and refund
 // rules, the ±15-minute requestTime window, request signatures checked over
@@ -38,6 +38,16 @@
 //	POST   /_sandbox/notifier/flush               release held (out-of-order) notifications
 //	GET    /_sandbox/notifications                every notification and its deliveries
 //	GET    /_sandbox/requests                     every API request the sandbox saw
+//	POST   /_sandbox/payby/orders/{no}/paying     CodePay: the customer is paying (trans_status 0)
+//	PUT    /_sandbox/codepay/terminal             CodePay: {"online":false} takes the terminal offline
+//	PUT    /_sandbox/codepay/customer             CodePay: what the customer does with cloud sales:
+//	       {"action":"approve|decline|cancel|ignore","delay" (nanoseconds),"card":{"brand","last4"}}
+//
+// The CodePay API (research §2) is POST /api/entry (base URL http://HOST),
+// dispatching on the body's method: wisehub.cloud.pay.order,
+// wisehub.cloud.pay.close, order.query, order.refund.submit,
+// order.refund.query and order.revoker, over the same orders. Faults for
+// it are set by method name ("order.query").
 package sandbox
 
 import (
@@ -205,7 +215,20 @@ type Config struct {
 	// DayLocation is the time zone of the dates of the list calls
 	// (queryOrderPage, queryRefundOrderPage); UTC when nil.
 	DayLocation *time.Location
-	Logger      *slog.Logger
+	// Gateway is whose orders the terminal's sales are ("payby", the
+	// default, or "codepay"): it decides the form of their notifications.
+	// Orders made through an API are notified in that API's form.
+	Gateway string
+	// CodePayAppID and CodePayMerchantNo are what CodePay requests must
+	// carry; DefaultCodePayAppID and DefaultCodePayMerchantNo when empty.
+	// CodePay requests are signed with Keys.Merchant (the app key) and
+	// answered with Keys.Gateway.
+	CodePayAppID      string
+	CodePayMerchantNo string
+	// CodePayRetrySchedule is the CodePay notifier's schedule;
+	// DefaultCodePayRetrySchedule when nil.
+	CodePayRetrySchedule []time.Duration
+	Logger               *slog.Logger
 }
 
 // Sandbox is a running fake PayBy gateway. Its methods are safe for
@@ -234,6 +257,12 @@ type Sandbox struct {
 	requests    []Request
 	charges     map[string]int
 	notifyURL   string
+
+	gw         string // Config.Gateway
+	cpAppID    string
+	cpMerchant string
+	cpOffline  bool // the CodePay terminal is offline (SetTerminalOnline)
+	customer   CloudCustomer
 }
 
 // New returns a Sandbox and starts its notifier.
@@ -265,6 +294,22 @@ func New(cfg Config) (*Sandbox, error) {
 	if cfg.RequestWindow == 0 {
 		cfg.RequestWindow = DefaultRequestWindow
 	}
+	if cfg.CodePayRetrySchedule == nil {
+		cfg.CodePayRetrySchedule = DefaultCodePayRetrySchedule
+	}
+	if cfg.CodePayAppID == "" {
+		cfg.CodePayAppID = DefaultCodePayAppID
+	}
+	if cfg.CodePayMerchantNo == "" {
+		cfg.CodePayMerchantNo = DefaultCodePayMerchantNo
+	}
+	switch cfg.Gateway {
+	case "":
+		cfg.Gateway = "payby"
+	case "payby", "codepay":
+	default:
+		return nil, fmt.Errorf("%w: gateway %q, want payby or codepay", ErrInvalid, cfg.Gateway)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -289,8 +334,11 @@ func New(cfg Config) (*Sandbox, error) {
 		notifyURL:   cfg.NotifyURL,
 		capture:     cfg.CaptureAfterClose,
 		timed:       clockwork{expireAfter: cfg.ExpireAfter, settleAfter: cfg.SettleAfter, refundAfter: cfg.RefundSucceedAfter},
+		gw:          cfg.Gateway,
+		cpAppID:     cfg.CodePayAppID,
+		cpMerchant:  cfg.CodePayMerchantNo,
 	}
-	s.notifier = newNotifier(s, cfg.HTTPClient, cfg.RetrySchedule)
+	s.notifier = newNotifier(s, cfg.HTTPClient, cfg.RetrySchedule, cfg.CodePayRetrySchedule)
 	s.handler = s.routes()
 	s.notifier.open()
 	s.startClockwork()
@@ -685,6 +733,7 @@ func (s *Sandbox) recordSale(no string, r posbridge.AcquirerRecord) error {
 	if !ok {
 		o = s.newOrder(no, r.Amount)
 		o.product = "In-store Payment"
+		o.codepay = s.gw == "codepay"
 	} else if o.amount != r.Amount {
 		return fmt.Errorf("order %s is %s, record says %s: %w", no, o.amount, r.Amount, ErrConflict)
 	}

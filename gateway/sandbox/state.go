@@ -33,6 +33,16 @@ type order struct {
 	refunds         []*refund
 	created         time.Time
 	closed          time.Time // when it first went FAILURE (cancel, expiry, decline), zero if never
+
+	// CodePay's view (codepay.go): codepay orders are notified in
+	// CodePay's form; paying is trans_status 0 (the customer is at the
+	// terminal), a state PayBy does not have (it stays CREATED).
+	codepay    bool
+	paying     bool
+	terminalSN string
+	// cloud is the simulated customer's next step on a cloud sale (zero
+	// when none is planned).
+	cloud cloudStep
 }
 
 type refund struct {
@@ -49,6 +59,7 @@ type refund struct {
 	internal              bool
 	requestTime           int64
 	created               time.Time
+	codepay               bool
 }
 
 // newOrder stores a CREATED order; s.mu must be held.
@@ -85,6 +96,7 @@ func (s *Sandbox) newRefund(no string, o *order, amount posbridge.Money) *refund
 	s.refunds[no] = r
 	s.refundsByNo[r.orderNo] = r
 	o.refunds = append(o.refunds, r)
+	r.codepay = o.codepay
 	s.poke()
 	return r
 }
@@ -92,6 +104,7 @@ func (s *Sandbox) newRefund(no string, o *order, amount posbridge.Money) *refund
 // pay moves a CREATED order to PAID_SUCCESS and counts the charge.
 func (s *Sandbox) pay(o *order, card posbridge.Card) {
 	o.status = StatusPaid
+	o.paying = false
 	o.paid = o.amount
 	o.paidTime = s.clock.Now()
 	o.card = card
@@ -103,6 +116,7 @@ func (s *Sandbox) pay(o *order, card posbridge.Card) {
 // fail moves a CREATED order to FAILURE.
 func (s *Sandbox) fail(o *order, code, des string) {
 	o.status = StatusFailure
+	o.paying = false
 	o.failCode, o.failDes = code, des
 	if o.closed.IsZero() {
 		o.closed = s.clock.Now()
@@ -177,6 +191,11 @@ func (s *Sandbox) notifyOrder(o *order) {
 	if url == "" {
 		return
 	}
+	if o.codepay {
+		payload, _ := json.Marshal(s.cpTrans(o))
+		s.notifier.enqueueAs("codepay", "trans", o.merchantOrderNo, o.status, url, payload)
+		return
+	}
 	payload, _ := json.Marshal(s.wireOrder(o))
 	s.notifier.enqueue("acquireOrder", o.merchantOrderNo, o.status, url, payload)
 }
@@ -187,6 +206,11 @@ func (s *Sandbox) notifyRefund(r *refund) {
 		url = s.notifyURL
 	}
 	if url == "" || r.internal {
+		return
+	}
+	if r.codepay {
+		payload, _ := json.Marshal(s.cpRefund(r))
+		s.notifier.enqueueAs("codepay", "trans", r.refundMerchantOrderNo, r.status, url, payload)
 		return
 	}
 	payload, _ := json.Marshal(wireRefundOf(r))

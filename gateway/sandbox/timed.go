@@ -32,10 +32,7 @@ func (s *Sandbox) startClockwork() {
 	c.kick = make(chan struct{}, 1)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.done = make(chan struct{})
-	if !c.on() {
-		close(c.done)
-		return
-	}
+	// Always running: cloud sales (codepay.go) move on the clock too.
 	go func() {
 		defer close(c.done)
 		for {
@@ -93,11 +90,11 @@ func (s *Sandbox) expiresAt(o *order) time.Time {
 // advanceLocked applies every timed change that is due, oldest order first,
 // and returns when the next one is due (zero when none is); s.mu must be held.
 func (s *Sandbox) advanceLocked() time.Time {
+	next := s.advanceCloudLocked()
 	if !s.timed.on() {
-		return time.Time{}
+		return next
 	}
 	now := s.clock.Now()
-	var next time.Time
 	due := func(at time.Time) bool {
 		if at.IsZero() {
 			return false

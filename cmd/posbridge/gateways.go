@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/gateway"
+	"github.com/posbridge/posbridge/gateway/codepay"
+	"github.com/posbridge/posbridge/gateway/payby"
+)
+
+// notifyHandler is a gateway's notification endpoint with its counters.
+type notifyHandler interface {
+	http.Handler
+	Stats() gateway.NotifyStats
+}
+
+// openGateway makes the client of the [gateway] the config names.
+func openGateway(cfg *Config, opt daemonOptions, log *slog.Logger) (posbridge.Gateway, error) {
+	g := cfg.Gateway
+	switch g.Kind {
+	case "payby":
+		return payby.New(payby.Config{
+			BaseURL: g.BaseURL, PartnerID: g.PartnerID,
+			MerchantKeyFile: g.MerchantPrivateKey, GatewayKeyFile: g.GatewayPublicKey,
+			NotifyURL: cfg.Notify.PublicURL, Timeout: g.Timeout.Std(), RatePerSecond: g.RateLimit,
+			HTTPClient: opt.gatewayHTTP, Logger: log,
+		})
+	case "codepay":
+		return codepay.New(codepay.Config{
+			BaseURL: g.BaseURL, AppID: g.AppID, MerchantNo: g.MerchantNo, StoreNo: g.StoreNo,
+			AppKeyFile: g.MerchantPrivateKey, GatewayKeyFile: g.GatewayPublicKey,
+			NotifyURL: cfg.Notify.PublicURL, Timeout: g.Timeout.Std(), RatePerSecond: g.RateLimit,
+			HTTPClient: opt.gatewayHTTP, Logger: log,
+		})
+	}
+	return nil, fmt.Errorf("gateway kind %q is not supported yet", g.Kind)
+}
+
+// openNotifyHandler makes the notification handler of the configured
+// gateway and says where it is served.
+func openNotifyHandler(cfg *Config, svc posbridge.NotificationService, log *slog.Logger) (notifyHandler, string, error) {
+	g := cfg.Gateway
+	switch g.Kind {
+	case "payby":
+		h, err := payby.NewNotifyHandler(payby.NotifyConfig{
+			GatewayKeyFile: g.GatewayPublicKey, Window: g.NotifyWindow.Std(), Logger: log,
+		}, svc)
+		return h, "/notify/payby", err
+	case "codepay":
+		h, err := codepay.NewNotifyHandler(codepay.NotifyConfig{
+			GatewayKeyFile: g.GatewayPublicKey, MerchantNo: g.MerchantNo, Window: g.NotifyWindow.Std(), Logger: log,
+		}, svc)
+		return h, "/notify/codepay", err
+	}
+	return nil, "", fmt.Errorf("gateway kind %q is not supported yet", g.Kind)
+}
+
+// openCloudLane makes the terminal of a lane with mode = "cloud": sales go
+// through CodePay's cloud to the lane's terminal_sn.
+func openCloudLane(gw posbridge.Gateway, l LaneConfig, log *slog.Logger) (posbridge.Terminal, error) {
+	cp, ok := gw.(*codepay.Client)
+	if !ok {
+		return nil, fmt.Errorf("a cloud lane needs the CodePay gateway, not %s", gw.Name())
+	}
+	return codepay.NewCloudTerminal(cp, codepay.CloudConfig{
+		TerminalSN: l.TerminalSN, RejectOffline: true, PollEvery: l.PollEvery.Std(), PollFor: l.PollFor.Std(), Logger: log,
+	})
+}
