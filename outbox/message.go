@@ -36,8 +36,8 @@ type Message struct {
 	Till     string `json:"till"`
 	// Seq is the till's event number: 1, 2, 3, ... without gaps. Events
 	// older than the till's max_backlog may be missing after a long outage.
-	Seq  int64  `json:"seq"`
-	Type string `json:"type"` // "payment" or "refund"
+	Seq  int64     `json:"seq"`
+	Type string    `json:"type"` // "payment" or "refund"
 	At   time.Time `json:"at"`
 	// Order is the order after the change (set for both types).
 	Order *OrderDoc `json:"order,omitempty"`
