@@ -18,6 +18,7 @@ var manCommands = []struct{ name, help string }{
 	{"sandbox", sandboxUsage},
 	{"orders", ordersUsage},
 	{"verify", verifyUsage},
+	{"fleet", fleetUsage},
 }
 
 // writeManPage writes posbridge(1) in roff (man macros) to w, made from the

@@ -48,6 +48,7 @@ Commands:
   sandbox     run the local PayBy sandbox: "sandbox --listen ADDR --dir DIR"
   orders      read the order database: "orders list|show|export --config FILE"
   verify      ask the running daemon to check an order: "verify ORDER_NO --config FILE"
+  fleet       head office: fold every till's events from NATS: "fleet run|orders|tills|export"
   man         print the manual page, posbridge(1), in roff
 
 Run "posbridge <command> -h" for a command's flags.
@@ -80,6 +81,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runOrders(ctx, args[1:])
 	case "verify":
 		return m.runVerify(ctx, args[1:])
+	case "fleet":
+		return m.runFleet(ctx, args[1:])
 	case "man":
 		return writeManPage(m.Stdout, version)
 	case "help", "-h", "--help":
