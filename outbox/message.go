@@ -43,6 +43,29 @@ type Message struct {
 	Order *OrderDoc `json:"order,omitempty"`
 	// Refund is the refund after the change (type "refund" only).
 	Refund *RefundDoc `json:"refund,omitempty"`
+	// Till is the till's own state (type "status" only): sent every
+	// StatusEvery while connected, without a Nats-Msg-Id; the newest At wins.
+	Status *StatusDoc `json:"status,omitempty"`
+}
+
+// TypeStatus is the Type of a till's periodic status message.
+const TypeStatus = "status"
+
+// StatusDoc is a till's state in a "status" message.
+type StatusDoc struct {
+	// Backlog is how many events waited in the outbox when it was sent;
+	// OldestUnshipped the oldest one's time (absent when none).
+	Backlog         int64      `json:"backlog"`
+	OldestUnshipped *time.Time `json:"oldest_unshipped,omitempty"`
+	// LastSeq is the till's last shipped event seq.
+	LastSeq int64     `json:"last_seq"`
+	Lanes   []LaneDoc `json:"lanes"`
+}
+
+// LaneDoc is one lane's terminal link: "up", "handshaking" or "down".
+type LaneDoc struct {
+	ID   string `json:"id"`
+	Link string `json:"link"`
 }
 
 // OrderDoc is an order's state in a Message. Version grows by one with every
@@ -131,6 +154,9 @@ func Subject(prefix string, id Identity, typ string) string {
 	return prefix + "." + id.Merchant + "." + id.Store + "." + id.Till + "." + typ
 }
 
+// StatusID is the id of a till's status message: "<till>:status".
+func StatusID(till string) string { return till + ":status" }
+
 // MsgID is the stable id of a till's event: "<till>:<seq>".
 func MsgID(till string, seq int64) string { return till + ":" + strconv.FormatInt(seq, 10) }
 
@@ -177,7 +203,7 @@ var ErrSchema = errors.New("unknown message schema")
 // Decode parses and checks a Message from outside (the consumer's side). It
 // refuses oversized bodies, unknown fields' absence of the required ones, a
 // schema version other than SchemaVersion, an id that is not "<till>:<seq>",
-// and a message without its order.
+// and an event without its order; a status message has only its status.
 func Decode(b []byte) (Message, error) {
 	if len(b) > MaxMessageSize {
 		return Message{}, fmt.Errorf("message of %d bytes exceeds %d", len(b), MaxMessageSize)
@@ -195,6 +221,12 @@ func Decode(b []byte) (Message, error) {
 	}
 	if err := (Identity{m.Merchant, m.Store, m.Till}).Validate(); err != nil {
 		return Message{}, fmt.Errorf("message %q: %w", m.ID, err)
+	}
+	if m.Type == TypeStatus {
+		if m.ID != StatusID(m.Till) || m.Seq != 0 || m.Status == nil || m.Order != nil || m.Refund != nil {
+			return Message{}, fmt.Errorf("message %q: a status message has id till:status and only its status", m.ID)
+		}
+		return m, nil
 	}
 	if m.Seq <= 0 || m.ID != MsgID(m.Till, m.Seq) {
 		return Message{}, fmt.Errorf("message %q: id is not till:seq (%s:%d)", m.ID, m.Till, m.Seq)

@@ -30,6 +30,13 @@ func TestDecode_Refuses(t *testing.T) {
 		{"UnknownType", func(m map[string]any) { m["type"] = "lane" }, errAny},
 		{"NoOrder", func(m map[string]any) { delete(m, "order") }, errAny},
 		{"RefundWithoutRefund", func(m map[string]any) { m["type"] = "refund" }, errAny},
+		{"Status", func(m map[string]any) {
+			m["type"], m["id"], m["seq"], m["status"] = "status", "t1:status", 0, map[string]any{"backlog": 3}
+			delete(m, "order")
+		}, nil},
+		{"StatusWithOrder", func(m map[string]any) {
+			m["type"], m["id"], m["seq"], m["status"] = "status", "t1:status", 0, map[string]any{"backlog": 3}
+		}, errAny},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,6 +70,12 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
+		if m.Type == outbox.TypeStatus {
+			if m.Status == nil || m.Order != nil {
+				t.Fatalf("accepted a malformed status: %+v", m)
+			}
+			return
+		}
 		if m.Order == nil || m.Seq <= 0 || m.ID != outbox.MsgID(m.Till, m.Seq) {
 			t.Fatalf("accepted a malformed message: %+v", m)
 		}
@@ -90,7 +103,7 @@ func TestCheckStream(t *testing.T) {
 	}{
 		{"Created", outbox.StreamConfig("S", "posbridge").Subjects, time.Hour, true},
 		{"ThisMerchant", []string{"posbridge.acme.>"}, time.Minute, true},
-		{"PerType", []string{"posbridge.*.*.*.payment", "posbridge.*.*.*.refund"}, time.Minute, true},
+		{"PerType", []string{"posbridge.*.*.*.payment", "posbridge.*.*.*.refund", "posbridge.*.*.*.status"}, time.Minute, true},
 		{"PaymentsOnly", []string{"posbridge.*.*.*.payment"}, time.Minute, false},
 		{"OtherMerchant", []string{"posbridge.other.>"}, time.Minute, false},
 		{"OtherPrefix", []string{"chain.>"}, time.Minute, false},

@@ -51,6 +51,10 @@ type Config struct {
 	BackoffMin, BackoffMax time.Duration
 	// Bus, when set, wakes the shipper as soon as an event is committed.
 	Bus *posbridge.Bus
+	// Lanes, when set, gives the lanes' terminal links for the status
+	// message sent every StatusEvery (DefaultStatusEvery) while connected.
+	Lanes       func(context.Context) ([]posbridge.LaneStatus, error)
+	StatusEvery time.Duration
 	// Clock times the waits (posbridge.SystemClock when nil).
 	Clock  posbridge.Clock
 	Logger *slog.Logger
@@ -80,6 +84,9 @@ func (c *Config) defaults() {
 	}
 	if c.BackoffMax < c.BackoffMin {
 		c.BackoffMax = max(DefaultBackoffMax, c.BackoffMin)
+	}
+	if c.StatusEvery <= 0 {
+		c.StatusEvery = DefaultStatusEvery
 	}
 	if c.Clock == nil {
 		c.Clock = posbridge.SystemClock{}
@@ -119,6 +126,9 @@ type Shipper struct {
 
 	mu    sync.Mutex
 	stats Stats
+
+	lastSeq    int64     // the last acknowledged event (run's goroutine only)
+	lastStatus time.Time // when the last status message went (run's goroutine only)
 }
 
 // New checks cfg and returns a Shipper that does nothing until Open.
@@ -222,6 +232,12 @@ func (s *Shipper) run(ctx context.Context) {
 		}
 		if err == nil {
 			n, err = s.round(ctx)
+		}
+		if err == nil && failures > 0 {
+			s.lastStatus = time.Time{} // back after an outage: say so at once
+		}
+		if err == nil && n < s.cfg.BatchSize && !s.cfg.Clock.Now().Before(s.lastStatus.Add(s.cfg.StatusEvery)) {
+			err = s.sendStatus(ctx)
 		}
 		if ctx.Err() != nil {
 			return
@@ -347,6 +363,7 @@ wait:
 		}
 	}
 	if acked > 0 {
+		s.lastSeq = through
 		// Deleted even if the round is canceled now: the server has them.
 		if err := s.src.DeleteOutbox(context.WithoutCancel(ctx), through); err != nil {
 			return acked, err
@@ -387,3 +404,42 @@ func (s *Shipper) publish(e posbridge.Event) (jetstream.PubAckFuture, error) {
 // HeaderSchema carries the message's SchemaVersion, so a consumer can route
 // by version without parsing the body.
 const HeaderSchema = "Posbridge-Schema"
+
+// sendStatus publishes the till's status (backlog, lanes) and waits for the
+// ack; a status lost in an outage is simply sent again later.
+func (s *Shipper) sendStatus(ctx context.Context) error {
+	n, oldest, err := s.src.OutboxBacklog(ctx)
+	if err != nil {
+		return err
+	}
+	doc := &StatusDoc{Backlog: n, LastSeq: s.lastSeq, Lanes: []LaneDoc{}}
+	if !oldest.IsZero() {
+		t := oldest.UTC()
+		doc.OldestUnshipped = &t
+	}
+	if s.cfg.Lanes != nil {
+		lanes, err := s.cfg.Lanes(ctx)
+		if err != nil {
+			return fmt.Errorf("status: lanes: %w", err)
+		}
+		for _, l := range lanes {
+			doc.Lanes = append(doc.Lanes, LaneDoc{ID: l.ID, Link: string(l.Link.State)})
+		}
+	}
+	id := s.cfg.Identity
+	m := Message{Schema: SchemaVersion, ID: StatusID(id.Till), Merchant: id.Merchant, Store: id.Store, Till: id.Till,
+		Type: TypeStatus, At: s.cfg.Clock.Now().UTC(), Status: doc}
+	body, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode status: %w", err)
+	}
+	msg := &nats.Msg{Subject: Subject(s.cfg.Prefix, id, TypeStatus), Data: body, Header: nats.Header{}}
+	msg.Header.Set(HeaderSchema, fmt.Sprint(SchemaVersion))
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.AckTimeout)
+	defer cancel()
+	if _, err := s.js.PublishMsg(ctx, msg); err != nil {
+		return fmt.Errorf("publish status: %w", err)
+	}
+	s.lastStatus = s.cfg.Clock.Now()
+	return nil
+}

@@ -22,6 +22,7 @@ const (
 	DefaultBackoffMin      = 500 * time.Millisecond
 	DefaultBackoffMax      = time.Minute
 	DefaultDuplicateWindow = time.Hour
+	DefaultStatusEvery     = time.Minute
 )
 
 // ConnConfig says how to reach the NATS server: what `config check
@@ -135,7 +136,7 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, name, prefix stri
 // CheckStream reports why an existing stream cannot take till id's events:
 // no subject filter covering its subjects, or no duplicate window.
 func CheckStream(cfg jetstream.StreamConfig, prefix string, id Identity) error {
-	for _, typ := range []string{"payment", "refund"} {
+	for _, typ := range []string{"payment", "refund", TypeStatus} {
 		subj := Subject(prefix, id, typ)
 		covered := false
 		for _, f := range cfg.Subjects {

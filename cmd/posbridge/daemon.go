@@ -153,7 +153,7 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 		if d.Outbox, err = outbox.New(d.Store, outbox.Config{
 			Conn: cfg.Outbox.conn(), Identity: cfg.Outbox.identity(cfg.Gateway.PartnerID),
 			Prefix: cfg.Outbox.SubjectPrefix, Stream: cfg.Outbox.Stream, MaxBacklog: cfg.Outbox.MaxBacklog.Std(),
-			Bus: e.Bus, Logger: logger,
+			Bus: e.Bus, Lanes: e.Lanes, Logger: logger,
 		}); err != nil {
 			return d, err
 		}

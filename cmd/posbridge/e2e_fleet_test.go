@@ -140,7 +140,7 @@ func TestE2E_FleetOutboxOutage(t *testing.T) {
 			t.Fatalf("%v: %v\n%s", args, err, out.String())
 		}
 	}
-	if s := out.String(); !strings.Contains(s, "acme/dxb01/t1") || strings.Count(s, ",acme,dxb01,t1,")+strings.Count(s, "\nacme,dxb01,t1,") != 6 {
+	if s := out.String(); !strings.Contains(s, "acme/dxb01/t1") || !strings.Contains(s, " 1=up ") || strings.Count(s, ",acme,dxb01,t1,")+strings.Count(s, "\nacme,dxb01,t1,") != 6 {
 		t.Errorf("fleet commands printed:\n%s", s)
 	}
 }

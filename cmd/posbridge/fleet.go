@@ -185,10 +185,24 @@ func writeFleetOrders(w io.Writer, orders []fleet.Order) error {
 
 func writeFleetTills(w io.Writer, tills []fleet.Till, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TILL\tEVENTS\tLAST SEQ\tLAST EVENT\tARRIVED\tORDERS\tATTENTION")
+	fmt.Fprintln(tw, "TILL\tLAST SEEN\tEVENTS\tLAST SEQ\tLAST EVENT\tBACKLOG\tTERMINALS\tORDERS\tATTENTION")
 	for _, t := range tills {
-		fmt.Fprintf(tw, "%s/%s/%s\t%d\t%d\t%s\t%s ago\t%d\t%d\n", t.Merchant, t.Store, t.Till, t.Events, t.LastSeq,
-			t.LastEventAt.Format(time.RFC3339), now.Sub(t.LastSeenAt).Round(time.Second), t.Orders, t.Attention)
+		backlog, lanes := "?", "?" // no status message yet
+		if !t.StatusAt.IsZero() {
+			backlog, lanes = fmt.Sprint(t.Backlog), t.Lanes
+			if !t.OldestUnshipped.IsZero() {
+				backlog += fmt.Sprintf(" (oldest %s)", t.OldestUnshipped.Format(time.RFC3339))
+			}
+			if lanes == "" {
+				lanes = "-"
+			}
+		}
+		lastEvent := "-"
+		if t.LastSeq > 0 {
+			lastEvent = t.LastEventAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s/%s/%s\t%s ago\t%d\t%d\t%s\t%s\t%s\t%d\t%d\n", t.Merchant, t.Store, t.Till,
+			now.Sub(t.LastSeenAt).Round(time.Second), t.Events, t.LastSeq, lastEvent, backlog, lanes, t.Orders, t.Attention)
 	}
 	return tw.Flush()
 }

@@ -47,6 +47,7 @@ type Config struct {
 type Stats struct {
 	Applied    uint64 // events folded in
 	Duplicates uint64 // redelivered events skipped
+	Statuses   uint64 // till status messages read
 	Rejected   uint64 // messages that did not decode, terminated
 	LastError  string
 }
@@ -230,6 +231,7 @@ func (c *Consumer) batch(ctx context.Context) error {
 	c.mu.Lock()
 	c.stats.Applied += uint64(res.Applied)
 	c.stats.Duplicates += uint64(res.Duplicates)
+	c.stats.Statuses += uint64(res.Statuses)
 	c.mu.Unlock()
 	if c.cfg.afterCommit != nil {
 		if err := c.cfg.afterCommit(); err != nil {

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the database/sql driver "sqlite3"
@@ -36,7 +37,11 @@ CREATE TABLE IF NOT EXISTS tills (
 	events        INTEGER NOT NULL DEFAULT 0, -- events applied, each once
 	last_seq      INTEGER NOT NULL DEFAULT 0, -- the highest seq applied
 	last_event_at INTEGER NOT NULL DEFAULT 0, -- when the till committed it (Unix ms)
-	last_seen_at  INTEGER NOT NULL DEFAULT 0  -- when it was applied here (Unix ms)
+	last_seen_at  INTEGER NOT NULL DEFAULT 0, -- when anything of it last arrived here (Unix ms)
+	status_at     INTEGER NOT NULL DEFAULT 0, -- its latest status message (Unix ms, the till's clock)
+	backlog       INTEGER NOT NULL DEFAULT 0, -- events waiting in its outbox then
+	oldest_unshipped_at INTEGER,               -- the oldest of them (Unix ms)
+	lanes         TEXT NOT NULL DEFAULT ''    -- "id=link id=link", its terminals then
 );
 CREATE TABLE IF NOT EXISTS orders (
 	till            TEXT NOT NULL,
@@ -115,6 +120,7 @@ func (d *DB) Close() error { return d.db.Close() }
 type Result struct {
 	Applied    int // events folded in now
 	Duplicates int // events already applied before (redeliveries), skipped
+	Statuses   int // till status messages (the newest of each till is kept)
 }
 
 // Apply folds msgs into the database in one transaction: each event not yet
@@ -129,6 +135,13 @@ func (d *DB) Apply(ctx context.Context, msgs []outbox.Message) (Result, error) {
 	defer tx.Rollback()
 	now := d.now().UnixMilli()
 	for _, m := range msgs {
+		if m.Type == outbox.TypeStatus {
+			if err := applyStatus(ctx, tx, m, now); err != nil {
+				return Result{}, fmt.Errorf("apply %s: %w", m.ID, err)
+			}
+			res.Statuses++
+			continue
+		}
 		r, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO applied (till, seq) VALUES (?, ?)`, m.Till, m.Seq)
 		if err != nil {
 			return Result{}, fmt.Errorf("apply %s: %w", m.ID, err)
@@ -146,6 +159,27 @@ func (d *DB) Apply(ctx context.Context, msgs []outbox.Message) (Result, error) {
 		return Result{}, fmt.Errorf("apply: commit: %w", err)
 	}
 	return res, nil
+}
+
+// applyStatus keeps a till's newest status message.
+func applyStatus(ctx context.Context, tx *sql.Tx, m outbox.Message, now int64) error {
+	st := m.Status
+	var oldest sql.NullInt64
+	if st.OldestUnshipped != nil {
+		oldest = sql.NullInt64{Int64: st.OldestUnshipped.UnixMilli(), Valid: true}
+	}
+	lanes := make([]string, len(st.Lanes))
+	for i, l := range st.Lanes {
+		lanes[i] = l.ID + "=" + l.Link
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO tills (till, merchant, store, last_seen_at, status_at, backlog, oldest_unshipped_at, lanes)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (till) DO UPDATE SET last_seen_at = excluded.last_seen_at,
+			status_at = excluded.status_at, backlog = excluded.backlog,
+			oldest_unshipped_at = excluded.oldest_unshipped_at, lanes = excluded.lanes
+		WHERE excluded.status_at > tills.status_at`,
+		m.Till, m.Merchant, m.Store, now, m.At.UnixMilli(), st.Backlog, oldest, strings.Join(lanes, " "))
+	return err
 }
 
 func applyOne(ctx context.Context, tx *sql.Tx, m outbox.Message, now int64) error {
@@ -243,15 +277,21 @@ type Till struct {
 	Events                int64     // events applied
 	LastSeq               int64     // the highest seq applied
 	LastEventAt           time.Time // when the till committed its latest event
-	LastSeenAt            time.Time // when its latest event was applied here
+	LastSeenAt            time.Time // when anything of it last arrived here
 	Orders, Attention     int64     // orders, and those that need attention
+	// From its latest status message (zero StatusAt: none yet).
+	StatusAt        time.Time
+	Backlog         int64     // events waiting in its outbox
+	OldestUnshipped time.Time // the oldest of them; zero when none
+	Lanes           string    // "id=link ...": its terminal links
 }
 
 // Tills returns every till that has sent an event, by name.
 func (d *DB) Tills(ctx context.Context) ([]Till, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT t.merchant, t.store, t.till, t.events, t.last_seq, t.last_event_at, t.last_seen_at,
 		(SELECT COUNT(*) FROM orders o WHERE o.till = t.till),
-		(SELECT COUNT(*) FROM orders o WHERE o.till = t.till AND o.needs_attention = 1)
+		(SELECT COUNT(*) FROM orders o WHERE o.till = t.till AND o.needs_attention = 1),
+		t.status_at, t.backlog, t.oldest_unshipped_at, t.lanes
 		FROM tills t ORDER BY t.till`)
 	if err != nil {
 		return nil, fmt.Errorf("fleet tills: %w", err)
@@ -260,13 +300,21 @@ func (d *DB) Tills(ctx context.Context) ([]Till, error) {
 	var out []Till
 	for rows.Next() {
 		var (
-			t          Till
-			evAt, seen int64
+			t                    Till
+			evAt, seen, statusAt int64
+			oldest               sql.NullInt64
 		)
-		if err := rows.Scan(&t.Merchant, &t.Store, &t.Till, &t.Events, &t.LastSeq, &evAt, &seen, &t.Orders, &t.Attention); err != nil {
+		if err := rows.Scan(&t.Merchant, &t.Store, &t.Till, &t.Events, &t.LastSeq, &evAt, &seen, &t.Orders, &t.Attention,
+			&statusAt, &t.Backlog, &oldest, &t.Lanes); err != nil {
 			return nil, fmt.Errorf("fleet tills: %w", err)
 		}
 		t.LastEventAt, t.LastSeenAt = time.UnixMilli(evAt).UTC(), time.UnixMilli(seen).UTC()
+		if statusAt > 0 {
+			t.StatusAt = time.UnixMilli(statusAt).UTC()
+		}
+		if oldest.Valid {
+			t.OldestUnshipped = time.UnixMilli(oldest.Int64).UTC()
+		}
 		out = append(out, t)
 	}
 	return out, rows.Err()

@@ -85,6 +85,20 @@ func TestDB_Apply(t *testing.T) {
 	if err != nil || len(tills) != 2 || tills[0].Events != 2 || tills[0].LastSeq != 2 || tills[0].Attention != 1 {
 		t.Fatalf("Tills = %+v, %v", tills, err)
 	}
+
+	// Status messages: the newest one wins, whatever the order they come in.
+	status := func(at time.Time, backlog int64, link string) outbox.Message {
+		return outbox.Message{Schema: outbox.SchemaVersion, ID: outbox.StatusID("t1"), Merchant: "acme", Store: "dxb01", Till: "t1",
+			Type: outbox.TypeStatus, At: at, Status: &outbox.StatusDoc{Backlog: backlog, Lanes: []outbox.LaneDoc{{ID: "1", Link: link}}}}
+	}
+	t0 := time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+	if res, err := db.Apply(ctx, []outbox.Message{status(t0.Add(time.Minute), 7, "down"), status(t0, 0, "up")}); err != nil || res.Statuses != 2 {
+		t.Fatalf("Apply statuses = %+v, %v", res, err)
+	}
+	tills, _ = db.Tills(ctx)
+	if tl := tills[0]; tl.Backlog != 7 || tl.Lanes != "1=down" || !tl.StatusAt.Equal(t0.Add(time.Minute)) || tl.Events != 2 {
+		t.Errorf("t1 after statuses = %+v, want the newer one (backlog 7, lane down), events unchanged", tl)
+	}
 }
 
 func TestWriteCSV(t *testing.T) {
