@@ -316,3 +316,39 @@ func TestNewMessage_RoundTrip(t *testing.T) {
 		t.Error("a lane event was given a message")
 	}
 }
+
+// The server refuses part of a batch (the stream is full and discards new
+// messages): only the acknowledged prefix leaves the outbox, the refused
+// events wait, and they go, in order, once the stream takes them.
+func TestShipper_RefusedEventsStayInTheOutbox(t *testing.T) {
+	srv := startServer(t)
+	nc, err := outbox.Connect(outbox.ConnConfig{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	cfg := outbox.StreamConfig(outbox.DefaultStream, outbox.DefaultPrefix)
+	cfg.MaxMsgs, cfg.Discard = 10, jetstream.DiscardNew
+	if _, err := js.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	src := &memSource{}
+	src.add(nil, 25)
+	s := openShipper(t, srv.URL(), src, nil, 100)
+	waitFor(t, "the refusal", func() bool {
+		st, _ := s.Stats(ctx)
+		return st.PublishErrors > 0
+	})
+	if got := src.backlog(); got != 15 {
+		t.Fatalf("outbox holds %d events after the stream took 10 of 25, want 15", got)
+	}
+	cfg.MaxMsgs = -1
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the rest shipped", func() bool { return src.backlog() == 0 })
+	msgs := streamMessages(t, srv.URL())
+	assertSeqs(t, msgs, 25)
+}
