@@ -97,9 +97,9 @@ func New(db *DB, cfg Config) *Consumer {
 	return &Consumer{cfg: cfg, db: db, log: cfg.Logger.With(posbridge.LogKeyComponent, "fleet")}
 }
 
-// Open connects, creates or updates the durable consumer (every subject
-// under the prefix, explicit acks, from the start of the stream), and starts
-// folding.
+// Open connects, creates the stream if no till has yet, creates or updates
+// the durable consumer (every subject under the prefix, explicit acks, from
+// the start of the stream), and starts folding.
 func (c *Consumer) Open(ctx context.Context) error {
 	nc, err := outbox.Connect(c.cfg.Conn)
 	if err != nil {
@@ -109,6 +109,17 @@ func (c *Consumer) Open(ctx context.Context) error {
 	if err != nil {
 		nc.Close()
 		return fmt.Errorf("fleet: jetstream: %w", err)
+	}
+	// Head office may start before any till: the stream is created as a
+	// till would create it.
+	if _, err := js.Stream(ctx, c.cfg.Stream); errors.Is(err, jetstream.ErrStreamNotFound) {
+		if _, err := js.CreateStream(ctx, outbox.StreamConfig(c.cfg.Stream, c.cfg.Prefix)); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			nc.Close()
+			return fmt.Errorf("fleet: create stream %s: %w", c.cfg.Stream, err)
+		}
+	} else if err != nil {
+		nc.Close()
+		return fmt.Errorf("fleet: stream %s: %w", c.cfg.Stream, err)
 	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, c.cfg.Stream, jetstream.ConsumerConfig{
 		Durable: c.cfg.Durable, Description: "posbridge fleet database",
