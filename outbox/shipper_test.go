@@ -352,3 +352,36 @@ func TestShipper_RefusedEventsStayInTheOutbox(t *testing.T) {
 	msgs := streamMessages(t, srv.URL())
 	assertSeqs(t, msgs, 25)
 }
+
+// Events older than MaxBacklog are dropped from the outbox unshipped (and
+// counted); the rest are shipped.
+func TestShipper_DropsPastMaxBacklog(t *testing.T) {
+	srv := startServer(t)
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	clock := posbridge.NewManualClock(now)
+	src := &memSource{}
+	src.add(nil, 8)
+	src.mu.Lock()
+	for i := range src.events[:3] {
+		src.events[i].At = now.Add(-31 * 24 * time.Hour)
+	}
+	src.mu.Unlock()
+	s, err := outbox.New(src, outbox.Config{Conn: outbox.ConnConfig{URL: srv.URL()}, Identity: till, Clock: clock,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	waitFor(t, "the outbox emptied", func() bool { return src.backlog() == 0 })
+	st, _ := s.Stats(context.Background())
+	if st.Dropped != 3 || st.Published != 5 {
+		t.Fatalf("Stats = %+v; want 3 dropped, 5 published", st)
+	}
+	msgs := streamMessages(t, srv.URL())
+	if len(msgs) != 5 || msgs[0].Seq != 4 || msgs[4].Seq != 8 {
+		t.Errorf("stream holds %d messages from seq %d, want seqs 4..8", len(msgs), msgs[0].Seq)
+	}
+}

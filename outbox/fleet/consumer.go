@@ -37,7 +37,9 @@ type Config struct {
 	AckWait time.Duration
 	// FetchWait bounds one fetch when the stream has nothing new (1s).
 	FetchWait time.Duration
-	Logger    *slog.Logger
+	// Clock times the backoff after a failed batch (posbridge.SystemClock when nil).
+	Clock  posbridge.Clock
+	Logger *slog.Logger
 	// afterCommit, when set (tests), runs after a batch's commit and before
 	// its acks; an error stops the consumer there, as a crash would.
 	afterCommit func() error
@@ -90,6 +92,9 @@ func New(db *DB, cfg Config) *Consumer {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = posbridge.SystemClock{}
 	}
 	if cfg.Conn.Name == "" {
 		cfg.Conn.Name = "posbridge fleet"
@@ -190,10 +195,10 @@ func (c *Consumer) run(ctx context.Context) {
 			if failures == 1 || failures%20 == 0 {
 				c.log.Warn("fleet batch failed", posbridge.LogKeyError, err, posbridge.LogKeyAttempt, failures)
 			}
-			t := time.NewTimer(wait)
+			t := c.cfg.Clock.NewTimer(wait)
 			select {
 			case <-ctx.Done():
-			case <-t.C:
+			case <-t.C():
 			}
 			t.Stop()
 			continue
