@@ -123,6 +123,9 @@ type Shipper struct {
 	js     jetstream.JetStream
 	cancel context.CancelFunc
 	done   chan struct{}
+	// connected is signalled when the connection is made again, so a
+	// backlog starts to drain at once instead of after the backoff.
+	connected chan struct{}
 
 	mu    sync.Mutex
 	stats Stats
@@ -152,6 +155,13 @@ func New(src Source, cfg Config) (*Shipper, error) {
 func (s *Shipper) Open() error {
 	cc := s.cfg.Conn
 	cc.RetryOnFailedConnect = true
+	s.connected = make(chan struct{}, 1)
+	cc.OnConnect = func() {
+		select {
+		case s.connected <- struct{}{}:
+		default:
+		}
+	}
 	nc, err := Connect(cc)
 	if err != nil {
 		return fmt.Errorf("outbox: %w", err)
@@ -261,24 +271,22 @@ func (s *Shipper) run(ctx context.Context) {
 			}
 		}
 		timer.Reset(wait)
+	sleep:
 		select {
 		case <-ctx.Done():
 			return
 		case <-timer.C():
+		case <-s.connected: // (re)connected: try now, backing off or not
+			timer.Stop() // Reset discards a value it may have sent meanwhile
 		case _, ok := <-wake:
-			if !ok { // dropped for being slow: listen again, and look now
+			if !ok { // dropped for being slow: listen again
 				subscribe()
 			}
 			if err != nil {
 				// Backing off: a new event does not cut the wait short.
-				select {
-				case <-ctx.Done():
-					return
-				case <-timer.C():
-				}
-			} else {
-				timer.Stop() // Reset discards a value it may have sent meanwhile
+				goto sleep
 			}
+			timer.Stop()
 		}
 	}
 }
@@ -359,7 +367,8 @@ wait:
 			pubErr = fmt.Errorf("publish %s: %w", MsgID(s.cfg.Identity.Till, events[i].Seq), jetstream.ErrAsyncPublishTimeout)
 			break wait
 		case <-ctx.Done():
-			return acked, ctx.Err()
+			pubErr = ctx.Err() // closing: what is acked so far is still deleted
+			break wait
 		}
 	}
 	if acked > 0 {
@@ -375,9 +384,11 @@ wait:
 		s.mu.Unlock()
 	}
 	if pubErr != nil {
-		s.mu.Lock()
-		s.stats.PublishErrors += uint64(len(events) - acked)
-		s.mu.Unlock()
+		if ctx.Err() == nil {
+			s.mu.Lock()
+			s.stats.PublishErrors += uint64(len(events) - acked)
+			s.mu.Unlock()
+		}
 		return acked, pubErr
 	}
 	return acked, nil

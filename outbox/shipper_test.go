@@ -255,7 +255,7 @@ func TestShipper_ServerDownThenBack(t *testing.T) {
 // keeps one copy of each.
 func TestShipper_KilledBetweenPublishAndDelete(t *testing.T) {
 	srv := startServer(t)
-	src := &memSource{failDelete: 1}
+	src := &memSource{failDelete: 1 << 30} // every delete fails until the "restart"
 	src.add(nil, 40)
 	first, err := outbox.New(src, outbox.Config{
 		Conn: outbox.ConnConfig{URL: srv.URL()}, Identity: till, BatchSize: 100,
@@ -272,6 +272,9 @@ func TestShipper_KilledBetweenPublishAndDelete(t *testing.T) {
 		return st.LastError != ""
 	})
 	first.Close()
+	src.mu.Lock()
+	src.failDelete = 0
+	src.mu.Unlock()
 	if got := src.backlog(); got != 40 {
 		t.Fatalf("outbox holds %d rows after the failed delete, want 40", got)
 	}

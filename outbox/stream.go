@@ -44,6 +44,9 @@ type ConnConfig struct {
 	// RetryOnFailedConnect returns a connection that keeps trying in the
 	// background when the server cannot be reached at first.
 	RetryOnFailedConnect bool
+	// OnConnect, when set, is called (from nats.go's goroutine) each time the
+	// connection is made or made again; it must not block.
+	OnConnect func()
 }
 
 // Connect opens a NATS connection that reconnects forever.
@@ -60,6 +63,10 @@ func Connect(c ConnConfig) (*nats.Conn, error) {
 	}
 	if c.RetryOnFailedConnect {
 		opts = append(opts, nats.RetryOnFailedConnect(true))
+	}
+	if c.OnConnect != nil {
+		on := c.OnConnect
+		opts = append(opts, nats.ConnectHandler(func(*nats.Conn) { on() }), nats.ReconnectHandler(func(*nats.Conn) { on() }))
 	}
 	switch {
 	case c.CredsFile != "" && c.NKeySeedFile != "":

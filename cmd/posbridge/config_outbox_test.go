@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -130,5 +131,29 @@ func TestMain_ConfigCheckConnect(t *testing.T) {
 	out, err = run(t, srv.URL(), "GOOD")
 	if !errors.Is(err, errConfigMistakes) || !strings.Contains(out, "outbox.url: nats: connect") {
 		t.Fatalf("server down: %v\n%s", err, out)
+	}
+}
+
+// The [outbox] keys take environment overrides like every section, so a
+// fleet image can set the till's name per machine.
+func TestConfig_OutboxFromEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	_, data := goodWithOutbox(t, "[outbox]\nkind = \"nats\"\nurl = \"nats://h:4222\"\nstore = \"s\"\n")
+	if err := os.MkdirAll(filepath.Join(dir, "keys"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	copyTestKeys(t, filepath.Join(dir, "keys"))
+	path := filepath.Join(dir, "posbridge.toml")
+	mustWrite(t, path, string(data))
+	env := map[string]string{"POSBRIDGE_OUTBOX_TILL": "t9", "POSBRIDGE_OUTBOX_MAX_BACKLOG": "48h"}
+	c, err := loadConfig(path, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := c.Check(); len(errs) > 0 {
+		t.Fatalf("Check: %v", ConfigErrors(errs))
+	}
+	if c.Outbox.Till != "t9" || c.Outbox.MaxBacklog.Std() != 48*time.Hour {
+		t.Errorf("outbox = %+v, want till t9 and 48h from the environment", c.Outbox)
 	}
 }

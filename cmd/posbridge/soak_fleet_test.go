@@ -117,7 +117,8 @@ func (tl *soakTill) pay(t *testing.T, n int) error {
 // and one fleet consumer; then the server is down while they take as many
 // again, and comes back. The fleet's orders equal the tills' own databases,
 // order by order. POSBRIDGE_SOAK_PAYMENTS sets the payments per till and
-// phase (20 by default; the throughput and drain rate are logged).
+// phase (20 by default), POSBRIDGE_SOAK_OUTAGE how long the server stays
+// down at least (e.g. 10m); the throughput and drain rate are logged.
 func TestSoak_FleetThreeTills(t *testing.T) {
 	perPhase := 20
 	if v := os.Getenv("POSBRIDGE_SOAK_PAYMENTS"); v != "" {
@@ -126,6 +127,14 @@ func TestSoak_FleetThreeTills(t *testing.T) {
 			t.Fatalf("POSBRIDGE_SOAK_PAYMENTS=%q: want a positive number", v)
 		}
 		perPhase = n
+	}
+	var outage time.Duration
+	if v := os.Getenv("POSBRIDGE_SOAK_OUTAGE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("POSBRIDGE_SOAK_OUTAGE=%q: %v", v, err)
+		}
+		outage = d
 	}
 	soakKeys = t.TempDir()
 	keys, err := sandbox.LoadOrCreateKeys(soakKeys)
@@ -219,12 +228,24 @@ func TestSoak_FleetThreeTills(t *testing.T) {
 	if backlog < int64(3*perPhase) {
 		t.Fatalf("backlog during the outage is %d events, want at least %d (one per payment)", backlog, 3*perPhase)
 	}
+	if outage > took {
+		time.Sleep(outage - took) // POSBRIDGE_SOAK_OUTAGE: the server stays down this long
+	}
 	if err := srv.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	drain := waitFleet(6 * perPhase)
-	t.Logf("outage: %d payments in %v (%.1f payments/s) left %d events waiting; after the server came back the fleet had them all in %v (%.0f events/s, the shipper's backoff included)",
-		3*perPhase, took.Round(time.Millisecond), float64(3*perPhase)/took.Seconds(), backlog, drain.Round(time.Millisecond), float64(backlog)/drain.Seconds())
+	back := time.Now()
+	for tillsBacklog(t, tills) > 0 {
+		if time.Since(back) > 10*time.Minute {
+			t.Fatalf("the tills still have %d events waiting 10 minutes after the server came back", tillsBacklog(t, tills))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	shipped := time.Since(back)
+	drain := waitFleet(6*perPhase) + shipped
+	t.Logf("outage of %v: %d payments in %v (%.1f payments/s) left %d events waiting; after the server came back the tills had shipped them all in %v (%.0f events/s) and the fleet had folded them all in %v (%.0f events/s)",
+		max(outage, took).Round(time.Millisecond), 3*perPhase, took.Round(time.Millisecond), float64(3*perPhase)/took.Seconds(), backlog,
+		shipped.Round(time.Millisecond), float64(backlog)/shipped.Seconds(), drain.Round(time.Millisecond), float64(backlog)/drain.Seconds())
 
 	// The fleet equals the tills, order by order, and each event once.
 	byKey := map[string]fleet.Order{}
@@ -271,6 +292,24 @@ func TestSoak_FleetThreeTills(t *testing.T) {
 	st := consumer.Stats()
 	t.Logf("fleet: %d events applied, %d redeliveries skipped; %d orders totalling %d minor units on both sides",
 		st.Applied, st.Duplicates, len(all), fleetTotal)
+}
+
+// tillsBacklog sums the tills' posbridge_outbox_backlog_events metrics.
+func tillsBacklog(t *testing.T, tills []*soakTill) int64 {
+	t.Helper()
+	var sum int64
+	for _, tl := range tills {
+		for _, l := range strings.Split(httpGet(t, tl.api+"/metrics"), "\n") {
+			if v, ok := strings.CutPrefix(l, "posbridge_outbox_backlog_events "); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatalf("metric %q: %v", l, err)
+				}
+				sum += int64(f)
+			}
+		}
+	}
+	return sum
 }
 
 func outboxBacklog(t *testing.T, tl *soakTill) int64 {
