@@ -255,6 +255,7 @@ func (s *Shipper) run(ctx context.Context) {
 		wait := s.cfg.PollEvery
 		if err != nil {
 			failures++
+			streamOK = false // a stream deleted meanwhile is made again
 			wait = Backoff(failures, s.cfg.BackoffMin, s.cfg.BackoffMax)
 			s.setError(err)
 			if failures == 1 || failures%20 == 0 {
