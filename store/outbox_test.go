@@ -2,10 +2,13 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/store"
 )
 
 // Every committed event is in the outbox, in seq order, until deleted; an
@@ -72,4 +75,33 @@ func TestDB_Outbox(t *testing.T) {
 			t.Errorf("OutboxBacklog = %d, %v, %v; want 0 and zero time", n, oldest, err)
 		}
 	})
+}
+
+// Upgrading a till: migration 0006 queues the events of the last 30 days
+// already stored, not older ones.
+func TestOpen_OutboxMigrationQueuesRecentEvents(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "posbridge.db")
+	clock := posbridge.NewManualClock(time.Now().Add(-40 * 24 * time.Hour))
+	db := MustOpenAt(t, path, store.Options{Now: clock.Now})
+	MustCreate(t, db, newOrder("1")) // 40 days old
+	clock.Set(time.Now())
+	MustCreate(t, db, newOrder("1")) // today
+	db.Close()
+
+	// Back to the schema before 0006, as a till upgraded today has it.
+	raw, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`DROP TABLE outbox; DELETE FROM schema_migrations WHERE name = '0006_outbox.sql'`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+
+	db = MustOpenAt(t, path, store.Options{})
+	batch, err := db.OutboxBatch(ctx, 0)
+	if err != nil || len(batch) != 1 || batch[0].Seq != 2 {
+		t.Fatalf("after the migration the outbox holds %+v, %v; want only today's event (seq 2)", batch, err)
+	}
 }
