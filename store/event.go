@@ -49,6 +49,11 @@ func insertEvent(ctx context.Context, tx *sql.Tx, typ posbridge.EventType, at ti
 	if e.Seq, err = res.LastInsertId(); err != nil {
 		return posbridge.Event{}, fmt.Errorf("insert event: %w", err)
 	}
+	// The outbox row commits with the event or not at all, so no committed
+	// event is ever missing from what is shipped to head office.
+	if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (seq, at) VALUES (?, ?)`, e.Seq, e.At.UnixMilli()); err != nil {
+		return posbridge.Event{}, fmt.Errorf("insert outbox row %d: %w", e.Seq, err)
+	}
 	return e, nil
 }
 
@@ -73,6 +78,15 @@ func (db *DB) EventsSince(ctx context.Context, seq int64, limit int) ([]posbridg
 	if err != nil {
 		return nil, fmt.Errorf("events since %d: %w", seq, err)
 	}
+	events, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("events since %d: %w", seq, err)
+	}
+	return events, nil
+}
+
+// scanEvents reads rows of (seq, type, at, payment, refund) and closes them.
+func scanEvents(rows *sql.Rows) ([]posbridge.Event, error) {
 	defer rows.Close()
 	var events []posbridge.Event
 	for rows.Next() {
@@ -81,9 +95,10 @@ func (db *DB) EventsSince(ctx context.Context, seq int64, limit int) ([]posbridg
 			typ             string
 			at              int64
 			payment, refund sql.NullString
+			err             error
 		)
 		if err := rows.Scan(&e.Seq, &typ, &at, &payment, &refund); err != nil {
-			return nil, fmt.Errorf("events since %d: %w", seq, err)
+			return nil, err
 		}
 		e.Type = posbridge.EventType(typ)
 		e.At = time.UnixMilli(at).UTC()
@@ -100,7 +115,7 @@ func (db *DB) EventsSince(ctx context.Context, seq int64, limit int) ([]posbridg
 		events = append(events, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("events since %d: %w", seq, err)
+		return nil, err
 	}
 	return events, nil
 }

@@ -61,6 +61,7 @@ type Config struct {
 	Lanes     []LaneConfig    `toml:"lane"`
 	Log       LogConfig       `toml:"log"`
 	Metrics   MetricsConfig   `toml:"metrics"`
+	Outbox    OutboxConfig    `toml:"outbox"`
 
 	path      string        // the file it was loaded from, for messages
 	index     docIndex      // where each key is in the file
@@ -251,7 +252,8 @@ func defaultConfig() *Config {
 			FastPollEvery:  Duration(rc.FastPollEvery),
 			FastPollFor:    Duration(rc.FastPollFor),
 		},
-		Log: LogConfig{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		Log:    LogConfig{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		Outbox: defaultOutboxConfig(),
 	}
 }
 
@@ -459,6 +461,7 @@ func (c *Config) resolvePaths() {
 	c.Store.Path = abs(c.Store.Path)
 	c.Gateway.MerchantPrivateKey = abs(c.Gateway.MerchantPrivateKey)
 	c.Gateway.GatewayPublicKey = abs(c.Gateway.GatewayPublicKey)
+	c.Outbox.resolvePaths(abs)
 }
 
 // Path returns the file the config was loaded from.
@@ -561,6 +564,8 @@ func (c *Config) Check() []ConfigError {
 			add("metrics.listen", "%s is also api.listen or notify.listen: use another port", l)
 		}
 	}
+	// [outbox]
+	c.checkOutbox(add, reported)
 	c.checkPlaceholders(add)
 	// [log]
 	switch c.Log.Level {

@@ -20,7 +20,7 @@ func (configMistakes) Error() string        { return "config has mistakes" }
 func (configMistakes) Is(target error) bool { return target == errConfig }
 
 const configUsage = `Usage:
-  posbridge config check FILE
+  posbridge config check [--connect] FILE
   posbridge config example
 
 example prints the example config, every key with its default and the
@@ -36,6 +36,10 @@ and exits with status 78 (EX_CONFIG) if there is any, or if FILE cannot be
 read; prints "FILE: ok" and exits 0 otherwise. Warnings
 (a private key file readable by group or others) are printed the same way,
 with "warning:" before the message, and do not fail the check.
+
+--connect also connects to the [outbox] NATS server with the configured
+credentials and TLS, and checks that the stream takes this till's subjects
+(or says it will be created); a failure is reported as outbox.url.
 `
 
 // runConfig runs "posbridge config SUBCOMMAND".
@@ -53,16 +57,39 @@ func (m *Main) runConfig(ctx context.Context, args []string) error {
 		_, err := io.WriteString(m.Stdout, packaging.ExampleConfig)
 		return err
 	}
-	if fs.NArg() != 2 || fs.Arg(0) != "check" {
+	if fs.NArg() < 1 || fs.Arg(0) != "check" {
 		fs.Usage()
 		return errUsage
 	}
-	path := fs.Arg(1)
+	check := flag.NewFlagSet("config check", flag.ContinueOnError)
+	check.SetOutput(m.Stderr)
+	check.Usage = fs.Usage
+	connect := check.Bool("connect", false, "also connect to the [outbox] server")
+	if err := check.Parse(fs.Args()[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	if check.NArg() != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	path := check.Arg(0)
 	c, err := LoadConfig(path)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errConfig, err)
 	}
 	errs := c.Check()
+	if *connect && len(errs) == 0 {
+		msg, err := c.checkOutboxConnect(ctx)
+		if err != nil {
+			f, line := c.where("outbox.url")
+			errs = append(errs, ConfigError{File: f, Line: line, Key: "outbox.url", Message: err.Error()})
+		} else if msg != "" {
+			fmt.Fprintln(m.Stdout, msg)
+		}
+	}
 	for _, e := range errs {
 		fmt.Fprintln(m.Stdout, e.Error())
 	}

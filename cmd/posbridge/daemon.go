@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/outbox"
 	"github.com/posbridge/posbridge/store"
 	"github.com/posbridge/posbridge/terminal"
 	"github.com/posbridge/posbridge/ui"
@@ -37,6 +38,8 @@ type Daemon struct {
 	notifyPath string
 	// Monitor is the [metrics] listener, nil when not configured.
 	Monitor *monitorServer
+	// Outbox ships events to head office ([outbox]), nil when not configured.
+	Outbox *outbox.Shipper
 
 	notifySrv  *http.Server
 	notifyLn   net.Listener
@@ -145,9 +148,32 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 		return d, err
 	}
 
+	if cfg.Outbox.Kind == "nats" {
+		if d.Outbox, err = outbox.New(d.Store, outbox.Config{
+			Conn: cfg.Outbox.conn(), Identity: cfg.Outbox.identity(cfg.Gateway.PartnerID),
+			Prefix: cfg.Outbox.SubjectPrefix, Stream: cfg.Outbox.Stream, MaxBacklog: cfg.Outbox.MaxBacklog.Std(),
+			Bus: e.Bus, Lanes: e.Lanes, Logger: logger,
+		}); err != nil {
+			return d, err
+		}
+		if err := d.Outbox.Open(); err != nil {
+			d.Outbox = nil
+			return d, err
+		}
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(notifyCollector{d.Notify})
 	reg.MustRegister(healthCollector{gw: gw, storeDB: d.Store.Path(), integrity: d.Store.Integrity})
+	components := func(context.Context) []ui.Component {
+		return []ui.Component{gw.Component(), integrityComponent(d.Store.Integrity())}
+	}
+	if d.Outbox != nil {
+		reg.MustRegister(outboxCollector{s: d.Outbox, now: time.Now})
+		components = func(ctx context.Context) []ui.Component {
+			return []ui.Component{gw.Component(), integrityComponent(d.Store.Integrity()), outboxHealth(ctx, d.Outbox, time.Now())}
+		}
+	}
 	lanes := make([]string, 0, len(cfg.Lanes))
 	for _, l := range cfg.Lanes {
 		lanes = append(lanes, l.ID)
@@ -155,10 +181,8 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 	d.API = ui.NewServer(e, ui.Config{
 		Addr: cfg.API.Listen, Token: cfg.API.Token, AllowedOrigins: cfg.API.AllowedOrigins, AllowedHosts: cfg.API.AllowedHosts,
 		Lanes: lanes, Logger: component("api"), Registry: reg, Demo: opt.demo,
-		Components: func(context.Context) []ui.Component {
-			return []ui.Component{gw.Component(), integrityComponent(d.Store.Integrity())}
-		},
-		Day: d.dayService(),
+		Components: components,
+		Day:        d.dayService(),
 	})
 	if err := d.API.Open(); err != nil {
 		return d, fmt.Errorf("api: %w", err)
@@ -203,7 +227,8 @@ func (d *Daemon) NotifyURL() string {
 }
 
 // Close stops the daemon front door first and the store last: API and
-// notifications, then the engine, the terminals (closing the ports), and the
+// notifications, then the engine, the outbox shipper (what it has not
+// shipped waits in the database), the terminals (closing the ports), and the
 // database. It keeps the first error.
 func (d *Daemon) Close(ctx context.Context) error {
 	d.closeOnce.Do(func() {
@@ -227,6 +252,9 @@ func (d *Daemon) Close(ctx context.Context) error {
 		}
 		if d.Engine != nil {
 			keep(d.Engine.Close())
+		}
+		if d.Outbox != nil {
+			keep(d.Outbox.Close())
 		}
 		for _, t := range d.Terminals {
 			keep(t.Close())

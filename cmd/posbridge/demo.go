@@ -18,12 +18,13 @@ import (
 
 	"github.com/posbridge/posbridge"
 	"github.com/posbridge/posbridge/gateway/sandbox"
+	"github.com/posbridge/posbridge/outbox"
 	"github.com/posbridge/posbridge/terminal"
 	"github.com/posbridge/posbridge/terminal/termsim"
 )
 
 const demoUsage = `Usage:
-  posbridge demo [--scenario S] [--gateway payby|codepay] [--listen ADDR] [--dir DIR]
+  posbridge demo [--scenario S] [--gateway payby|codepay] [--listen ADDR] [--dir DIR] [--fleet]
 
 Runs all of posbridge in one process with no configuration and no hardware: a
 sandbox gateway on loopback (PayBy, or CodePay with --gateway codepay), a simulated terminal (on a pseudo-terminal
@@ -46,6 +47,12 @@ With --gateway codepay the daemon verifies with a CodePay sandbox and has a
 second lane, "cloud", with no cable: its sales go through CodePay's cloud API
 and the sandbox plays its customer (approve, decline or cancel, as the
 scenario says).
+
+--fleet also starts an embedded NATS server with JetStream (head office's),
+ships the demo till's events to it ([outbox]) and runs the fleet consumer
+into DIR/fleet.db, printing what head office sees; try "posbridge fleet
+orders --db DIR/fleet.db" and "posbridge fleet tills --db DIR/fleet.db".
+
 Ctrl-C ends it.
 `
 
@@ -94,6 +101,7 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 	dir := fs.String("dir", "", "where the demo keeps its database and keys (default: the user's cache directory)")
 	verbose := fs.Bool("v", false, "log everything (debug)")
 	gw := fs.String("gateway", "payby", "the gateway the sandbox plays: payby or codepay")
+	withFleet := fs.Bool("fleet", false, "also run head office: an embedded NATS server and the fleet consumer")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -120,12 +128,24 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 	}
 	logger := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
 
-	d, stop, err := startDemo(ctx, demoSetup{dir: *dir, listen: *listen, scenario: *scenario, gateway: *gw, logger: logger})
+	var fl *demoFleet
+	if *withFleet {
+		fl = &demoFleet{}
+	}
+	d, _, stop, err := startDemoWorld(ctx, demoSetup{dir: *dir, listen: *listen, scenario: *scenario, gateway: *gw, logger: logger, fleet: fl})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "posbridge demo: open the cashier page at %s\n", d.API.URL()+"/")
 	fmt.Fprintf(m.Stdout, "  gateway %s, scenario %q (change it on the page); database and keys in %s; Ctrl-C to stop\n", *gw, *scenario, *dir)
+	if fl != nil {
+		fmt.Fprintf(m.Stdout, "  fleet: NATS JetStream at %s, stream %s; head office's database %s\n", fl.Server.URL(), outbox.DefaultStream, fl.DBPath)
+		fmt.Fprintf(m.Stdout, "  try: posbridge fleet orders --db %s\n", fl.DBPath)
+		repCtx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); reportFleet(repCtx, m.Stdout, fl, 2*time.Second) }()
+		defer func() { cancel(); <-done }()
+	}
 	<-ctx.Done()
 	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -254,6 +274,9 @@ type demoSetup struct {
 	// gateway is the gateway the sandbox plays and the daemon uses:
 	// "payby" (when empty) or "codepay".
 	gateway string
+	// fleet, when set, is filled with an embedded NATS server the till ships
+	// to and a fleet consumer folding into dir/fleet.db (demo --fleet).
+	fleet *demoFleet
 }
 
 // demoWorld is what a demo runs besides the daemon: the sandbox gateway and
@@ -374,6 +397,17 @@ func startDemoWorld(ctx context.Context, s demoSetup) (d *Daemon, world *demoWor
 		listen = ln.Addr().String()
 	}
 	ln.Close()
+	outboxSection := ""
+	if s.fleet != nil {
+		srv, err := startDemoNATS(s.dir)
+		if err != nil {
+			return nil, nil, stop, err
+		}
+		f := s.fleet
+		f.Server = srv
+		cleanups = append(cleanups, f.Close)
+		outboxSection = demoOutboxConfig(srv.URL())
+	}
 	cfgPath := filepath.Join(s.dir, "demo.toml")
 	cfgText := fmt.Sprintf(`# Written by "posbridge demo": a working config for a sandbox gateway and a
 # simulated terminal. A real one is in packaging/posbridge.example.toml.
@@ -394,6 +428,7 @@ app_id = "demo"
 sale_timeout = %q
 %s`, strconv.Quote(listen), demoGatewayKeys(s.gateway, sbURL, w.Sandbox),
 		sandbox.MerchantPrivateKeyFile, sandbox.GatewayPublicKeyFile, strconv.Quote(port), s.saleTimeout.String(), demoCloudLane(s.gateway))
+	cfgText += outboxSection
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		return nil, nil, stop, fmt.Errorf("demo config: %w", err)
 	}
@@ -418,6 +453,11 @@ sale_timeout = %q
 	}
 	cleanups = append(cleanups, d.Close)
 	w.Sandbox.SetNotifyURL(d.NotifyURL() + d.notifyPath)
+	if s.fleet != nil {
+		if err := startDemoConsumer(ctx, s.dir, s.fleet.Server, s.fleet); err != nil {
+			return nil, nil, stop, err
+		}
+	}
 	if ctl != nil {
 		sub := d.Engine.Subscribe(256)
 		watchCtx, cancel := context.WithCancel(context.Background())

@@ -20,6 +20,7 @@ var manCommands = []struct{ name, help string }{
 	{"db", dbUsage},
 	{"verify", verifyUsage},
 	{"day", dayUsage},
+	{"fleet", fleetUsage},
 }
 
 // writeManPage writes posbridge(1) in roff (man macros) to w, made from the

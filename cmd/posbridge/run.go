@@ -50,6 +50,7 @@ Commands:
   db          check the database file: "db check --config FILE"
   verify      ask the running daemon to check an order: "verify ORDER_NO --config FILE"
   day         end of day: "day close --config FILE [--date D]"; "day report"
+  fleet       head office: fold every till's events from NATS: "fleet run|orders|tills|export"
   man         print the manual page, posbridge(1), in roff
 
 Run "posbridge <command> -h" for a command's flags.
@@ -86,6 +87,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.runVerify(ctx, args[1:])
 	case "day":
 		return m.runDay(ctx, args[1:])
+	case "fleet":
+		return m.runFleet(ctx, args[1:])
 	case "man":
 		return writeManPage(m.Stdout, version)
 	case "help", "-h", "--help":
