@@ -256,6 +256,13 @@ func (t *fakeTerminal) Link() posbridge.LinkStatus {
 	return posbridge.LinkStatus{State: posbridge.LinkUp}
 }
 
+// counts returns how many closes and queries the terminal got.
+func (t *fakeTerminal) counts() (closes, queries int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closes, t.queries
+}
+
 func (t *fakeTerminal) setQueryErr(err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -58,8 +58,9 @@ func TestRestartReattachesASaleInProgress(t *testing.T) {
 		te2 := newTestEngine(t, path, gw, term2, true)
 		time.Sleep(20 * time.Second)
 		synctest.Wait()
-		if got, _ := te2.Payment(ctx, o.No); got.Status != posbridge.StatusAtTerminal || term2.closes != 0 {
-			t.Fatalf("after the restart, with the customer still deciding: %s, %d closes; want it followed at the terminal", got.Status, term2.closes)
+		if got, _ := te2.Payment(ctx, o.No); got.Status != posbridge.StatusAtTerminal || func() int { c, _ := term2.counts(); return c }() != 0 {
+			c, _ := term2.counts()
+			t.Fatalf("after the restart, with the customer still deciding: %s, %d closes; want it followed at the terminal", got.Status, c)
 		}
 		gw.set(o.No, o.Amount, posbridge.GatewayPaid) // the tap
 		term2.reattach <- saleApproved

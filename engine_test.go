@@ -303,8 +303,8 @@ func TestEngine_CrashRecovery(t *testing.T) {
 		if got.Status != posbridge.StatusPaid {
 			t.Fatalf("after restart: %s, want paid (verified with the gateway)", got.Status)
 		}
-		if term2.queries == 0 || term2.closes == 0 {
-			t.Fatalf("restart did not ask the terminal (close %d, query %d)", term2.closes, term2.queries)
+		if closes, queries := term2.counts(); queries == 0 || closes == 0 {
+			t.Fatalf("restart did not ask the terminal (close %d, query %d)", closes, queries)
 		}
 		if term2.salesOf(o.No) != 0 {
 			t.Fatal("restart sent the sale again")
@@ -468,7 +468,7 @@ func TestEngine_CancelWhileOnTerminal(t *testing.T) {
 				if code := posbridge.ErrorCode(err); code != tt.wantErr {
 					t.Fatalf("cancel: %s (%s), %v; want error code %q", got.Status, got.Reason, err, tt.wantErr)
 				}
-				if term.closes == 0 {
+				if closes, _ := term.counts(); closes == 0 {
 					t.Fatal("the sale was not closed on the terminal")
 				}
 				if err != nil && !got.Open() {
