@@ -5,14 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/posbridge/posbridge"
@@ -41,41 +38,22 @@ type NotifyConfig struct {
 	Logger     *slog.Logger
 }
 
-// NotifyHandler serves POST /notify/codepay: it verifies the RSA2 signature
-// over the sorted fields before trusting anything, decodes the transaction,
-// hands it to the service and answers the plain body "success" only when
-// the service returned nil (stored and applied). A forged notification gets
-// 401, a malformed one 400, an oversized one 413; none reaches the service.
-// A service error gets a 500 so that CodePay retries. A notification signed
-// by CodePay but outside the timestamp window is handed over marked stale:
-// its content is not trusted, it only makes the engine query the order.
+// NotifyHandler serves POST /notify/codepay (gateway.NotifyServer): it
+// verifies the RSA2 signature over the sorted fields before trusting
+// anything, checks the merchant, decodes the transaction, hands it to the
+// service and answers the plain body "success" only when the service
+// returned nil (stored and applied). A notification signed by CodePay but
+// outside the timestamp window is handed over marked stale.
 type NotifyHandler struct {
-	key        *rsa.PublicKey
-	merchantNo string
-	window     time.Duration
-	maxBody    int64
-	clock      posbridge.Clock
-	svc        posbridge.NotificationService
-	log        *slog.Logger
-
-	accepted, forged, stale, malformed, oversized, serviceErrors atomic.Uint64
+	*gateway.NotifyServer
 }
 
 // NewNotifyHandler returns a handler applying notifications through svc.
 // A missing or bad key file is an error naming it.
 func NewNotifyHandler(cfg NotifyConfig, svc posbridge.NotificationService) (*NotifyHandler, error) {
-	if svc == nil {
-		return nil, errors.New("codepay notify: a notification service is required")
-	}
-	key := cfg.GatewayKey
-	if key == nil {
-		if cfg.GatewayKeyFile == "" {
-			return nil, errors.New("codepay notify: gateway public key file is required")
-		}
-		var err error
-		if key, err = gateway.LoadPublicKey(cfg.GatewayKeyFile); err != nil {
-			return nil, fmt.Errorf("codepay notify: %w", err)
-		}
+	key, err := gateway.NotifyKey("codepay", cfg.GatewayKey, cfg.GatewayKeyFile)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Window <= 0 {
 		cfg.Window = DefaultNotifyWindow
@@ -83,70 +61,28 @@ func NewNotifyHandler(cfg NotifyConfig, svc posbridge.NotificationService) (*Not
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultNotifyMaxBody
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = posbridge.SystemClock{}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	return &NotifyHandler{key: key, merchantNo: cfg.MerchantNo, window: cfg.Window, maxBody: cfg.MaxBody, clock: cfg.Clock, svc: svc,
-		log: cfg.Logger.With(posbridge.LogKeyComponent, "notify", posbridge.LogKeyGateway, "codepay")}, nil
-}
-
-// Stats returns the handler's counters.
-func (h *NotifyHandler) Stats() gateway.NotifyStats {
-	return gateway.NotifyStats{
-		Accepted:      h.accepted.Load(),
-		Forged:        h.forged.Load(),
-		Stale:         h.stale.Load(),
-		Malformed:     h.malformed.Load(),
-		Oversized:     h.oversized.Load(),
-		ServiceErrors: h.serviceErrors.Load(),
-	}
-}
-
-// ServeHTTP handles one notification.
-func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		h.malformed.Add(1)
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	log = log.With(posbridge.LogKeyComponent, "notify", posbridge.LogKeyGateway, "codepay")
+	srv, err := gateway.NewNotifyServer(gateway.NotifyServerConfig{
+		Gateway: "codepay", Ack: Ack, Fail: "fail", MaxBody: cfg.MaxBody, Clock: cfg.Clock, Logger: cfg.Logger,
+		Verify: func(body []byte, _ http.Header, now time.Time) (posbridge.Notification, error) {
+			v, err := VerifyNotification(key, body, now, cfg.Window)
+			if err == nil && cfg.MerchantNo != "" && v.merchantNo != cfg.MerchantNo {
+				err = fmt.Errorf("%w: merchant_no %q is not ours", gateway.ErrMalformed, v.merchantNo)
+			}
+			if err == nil {
+				log.Info("notification received", "notify_id", v.ID, posbridge.LogKeyOrder, v.OrderNo, "status", notifyStatus(v.Notification))
+			}
+			return v.Notification, err
+		},
+	}, svc)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			h.refuse(w, r, fmt.Errorf("%w: over %d bytes", gateway.ErrOversized, h.maxBody))
-			return
-		}
-		h.refuse(w, r, fmt.Errorf("%w: read body: %w", gateway.ErrMalformed, err))
-		return
+		return nil, err
 	}
-	n, err := VerifyNotification(h.key, body, h.clock.Now(), h.window)
-	if err == nil && h.merchantNo != "" && n.merchantNo != h.merchantNo {
-		err = fmt.Errorf("%w: merchant_no %q is not ours", gateway.ErrMalformed, n.merchantNo)
-	}
-	if errors.Is(err, gateway.ErrStale) {
-		h.stale.Add(1)
-		h.log.Info("stale notification verified by query", "notify_id", n.ID, posbridge.LogKeyOrder, n.OrderNo)
-		n.Stale = true
-		err = nil
-	}
-	if err != nil {
-		h.refuse(w, r, err)
-		return
-	}
-	h.log.Info("notification received", "notify_id", n.ID, posbridge.LogKeyOrder, n.OrderNo, "status", notifyStatus(n.Notification))
-	if err := h.svc.ApplyNotification(r.Context(), n.Notification); err != nil {
-		h.serviceErrors.Add(1)
-		h.log.Error("notification not applied", "notify_id", n.ID, posbridge.LogKeyOrder, n.OrderNo, posbridge.LogKeyError, err)
-		http.Error(w, "fail", http.StatusInternalServerError)
-		return
-	}
-	h.accepted.Add(1)
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	io.WriteString(w, Ack)
+	return &NotifyHandler{srv}, nil
 }
 
 func notifyStatus(n posbridge.Notification) string {
@@ -154,22 +90,6 @@ func notifyStatus(n posbridge.Notification) string {
 		return string(n.Refund)
 	}
 	return string(n.Status)
-}
-
-func (h *NotifyHandler) refuse(w http.ResponseWriter, r *http.Request, err error) {
-	status := http.StatusBadRequest
-	switch {
-	case errors.Is(err, gateway.ErrOversized):
-		h.oversized.Add(1)
-		status = http.StatusRequestEntityTooLarge
-	case errors.Is(err, gateway.ErrForged):
-		h.forged.Add(1)
-		status = http.StatusUnauthorized
-	default:
-		h.malformed.Add(1)
-	}
-	h.log.Warn("notification refused", posbridge.LogKeyAddr, r.RemoteAddr, posbridge.LogKeyError, err)
-	http.Error(w, "fail", status)
 }
 
 // Verified is a decoded notification and the merchant it names.

@@ -6,12 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/posbridge/posbridge"
@@ -34,38 +31,21 @@ type NotifyConfig struct {
 	Logger         *slog.Logger
 }
 
-// NotifyHandler serves POST /notify/payby: it verifies the sign header over
-// the raw body before parsing anything, refuses a notify_timestamp outside
-// the window, decodes the notification, hands it to the service and answers
-// the plain body SUCCESS only when the service returned nil. Forged, stale,
-// malformed and oversized requests get a 4xx, are counted and reach nothing;
-// a service error gets a 500 so that PayBy retries.
+// NotifyHandler serves POST /notify/payby (gateway.NotifyServer): it
+// verifies the sign header over the raw body before parsing anything,
+// decodes the notification, hands it to the service and answers the plain
+// body SUCCESS only when the service returned nil. A signed notification
+// whose notify_timestamp is outside the window is handed over marked stale.
 type NotifyHandler struct {
-	key     *rsa.PublicKey
-	window  time.Duration
-	maxBody int64
-	clock   posbridge.Clock
-	svc     posbridge.NotificationService
-	log     *slog.Logger
-
-	accepted, forged, stale, malformed, oversized, serviceErrors atomic.Uint64
+	*gateway.NotifyServer
 }
 
 // NewNotifyHandler returns a handler applying notifications through svc.
 // A missing or bad key file is an error naming it.
 func NewNotifyHandler(cfg NotifyConfig, svc posbridge.NotificationService) (*NotifyHandler, error) {
-	if svc == nil {
-		return nil, errors.New("payby notify: a notification service is required")
-	}
-	key := cfg.GatewayKey
-	if key == nil {
-		if cfg.GatewayKeyFile == "" {
-			return nil, errors.New("payby notify: gateway public key file is required")
-		}
-		var err error
-		if key, err = gateway.LoadPublicKey(cfg.GatewayKeyFile); err != nil {
-			return nil, fmt.Errorf("payby notify: %w", err)
-		}
+	key, err := gateway.NotifyKey("payby", cfg.GatewayKey, cfg.GatewayKeyFile)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Window <= 0 {
 		cfg.Window = DefaultNotifyWindow
@@ -73,88 +53,16 @@ func NewNotifyHandler(cfg NotifyConfig, svc posbridge.NotificationService) (*Not
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultNotifyMaxBody
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = posbridge.SystemClock{}
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	return &NotifyHandler{key: key, window: cfg.Window, maxBody: cfg.MaxBody, clock: cfg.Clock, svc: svc,
-		log: cfg.Logger.With(posbridge.LogKeyComponent, "notify", posbridge.LogKeyGateway, "payby")}, nil
-}
-
-// Stats returns the handler's counters.
-func (h *NotifyHandler) Stats() gateway.NotifyStats {
-	return gateway.NotifyStats{
-		Accepted:      h.accepted.Load(),
-		Forged:        h.forged.Load(),
-		Stale:         h.stale.Load(),
-		Malformed:     h.malformed.Load(),
-		Oversized:     h.oversized.Load(),
-		ServiceErrors: h.serviceErrors.Load(),
-	}
-}
-
-// ServeHTTP handles one notification.
-func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		h.malformed.Add(1)
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	srv, err := gateway.NewNotifyServer(gateway.NotifyServerConfig{
+		Gateway: "payby", Ack: "SUCCESS", Fail: "FAIL", MaxBody: cfg.MaxBody, Clock: cfg.Clock, Logger: cfg.Logger,
+		Verify: func(body []byte, h http.Header, now time.Time) (posbridge.Notification, error) {
+			return VerifyNotification(key, body, h.Get("sign"), now, cfg.Window)
+		},
+	}, svc)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			h.refuse(w, r, fmt.Errorf("%w: over %d bytes", gateway.ErrOversized, h.maxBody))
-			return
-		}
-		h.refuse(w, r, fmt.Errorf("%w: read body: %w", gateway.ErrMalformed, err))
-		return
+		return nil, err
 	}
-	n, err := VerifyNotification(h.key, body, r.Header.Get("sign"), h.clock.Now(), h.window)
-	if errors.Is(err, gateway.ErrStale) {
-		// Signed by the gateway but outside the window: a late retry (PayBy
-		// retries for hours, possibly with its first timestamp) or a replay.
-		// Handed over marked stale: its content is not trusted, it only
-		// makes the engine ask the gateway about the order.
-		h.stale.Add(1)
-		h.log.Info("stale notification verified by query", "notify_id", n.ID, posbridge.LogKeyOrder, n.OrderNo)
-		n.Stale = true
-		err = nil
-	}
-	if err != nil {
-		h.refuse(w, r, err)
-		return
-	}
-	if err := h.svc.ApplyNotification(r.Context(), n); err != nil {
-		h.serviceErrors.Add(1)
-		h.log.Error("notification not applied", "notify_id", n.ID, posbridge.LogKeyOrder, n.OrderNo, posbridge.LogKeyError, err)
-		http.Error(w, "FAIL", http.StatusInternalServerError)
-		return
-	}
-	h.accepted.Add(1)
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	io.WriteString(w, "SUCCESS")
-}
-
-func (h *NotifyHandler) refuse(w http.ResponseWriter, r *http.Request, err error) {
-	status := http.StatusBadRequest
-	switch {
-	case errors.Is(err, gateway.ErrOversized):
-		h.oversized.Add(1)
-		status = http.StatusRequestEntityTooLarge
-	case errors.Is(err, gateway.ErrForged):
-		h.forged.Add(1)
-		status = http.StatusUnauthorized
-	case errors.Is(err, gateway.ErrStale):
-		h.stale.Add(1)
-	default:
-		h.malformed.Add(1)
-	}
-	h.log.Warn("notification refused", posbridge.LogKeyAddr, r.RemoteAddr, posbridge.LogKeyError, err)
-	http.Error(w, "FAIL", status)
+	return &NotifyHandler{srv}, nil
 }
 
 // notifyBody is a PayBy notification (research §1.9, §1.9a).
