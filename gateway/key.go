@@ -173,3 +173,39 @@ func VerifySHA256(k *rsa.PublicKey, msg []byte, sig string) error {
 	}
 	return nil
 }
+
+// KeyPair is what a gateway client signs and verifies with: our private
+// key, and the gateway's public key.
+type KeyPair struct {
+	Own     *rsa.PrivateKey
+	Gateway *rsa.PublicKey
+}
+
+// LoadKeyPair returns the keys given, loading each missing one from its
+// file. gw names the client ("payby"), own the role of our key ("merchant",
+// "app") and portal the gateway as people know it ("PayBy"). A missing,
+// unreadable or wrong file is an error naming it; so is a gateway key that
+// is our own public key (the portal's two keys mixed up).
+func LoadKeyPair(gw, own, portal string, ownKey *rsa.PrivateKey, ownFile string, gwKey *rsa.PublicKey, gwFile string) (KeyPair, error) {
+	var err error
+	if ownKey == nil {
+		if ownFile == "" {
+			return KeyPair{}, fmt.Errorf("%s: %s private key file is required", gw, own)
+		}
+		if ownKey, err = LoadPrivateKey(ownFile); err != nil {
+			return KeyPair{}, fmt.Errorf("%s %s key: %w", gw, own, err)
+		}
+	}
+	if gwKey == nil {
+		if gwFile == "" {
+			return KeyPair{}, fmt.Errorf("%s: gateway public key file is required", gw)
+		}
+		if gwKey, err = LoadPublicKey(gwFile); err != nil {
+			return KeyPair{}, fmt.Errorf("%s gateway key: %w", gw, err)
+		}
+	}
+	if ownKey.PublicKey.Equal(gwKey) {
+		return KeyPair{}, fmt.Errorf("%s: gateway public key %s is the %s's own public key; download %s's key from the portal", gw, gwFile, own, portal)
+	}
+	return KeyPair{Own: ownKey, Gateway: gwKey}, nil
+}

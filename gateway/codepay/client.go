@@ -129,27 +129,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MerchantNo == "" || len(cfg.MerchantNo) > 32 {
 		return nil, fmt.Errorf("codepay: merchant number %q must be 1 to 32 characters", cfg.MerchantNo)
 	}
-	key, gw := cfg.AppKey, cfg.GatewayKey
-	var err error
-	if key == nil {
-		if cfg.AppKeyFile == "" {
-			return nil, errors.New("codepay: app private key file is required")
-		}
-		if key, err = gateway.LoadPrivateKey(cfg.AppKeyFile); err != nil {
-			return nil, fmt.Errorf("codepay app key: %w", err)
-		}
+	keys, err := gateway.LoadKeyPair("codepay", "app", "CodePay", cfg.AppKey, cfg.AppKeyFile, cfg.GatewayKey, cfg.GatewayKeyFile)
+	if err != nil {
+		return nil, err
 	}
-	if gw == nil {
-		if cfg.GatewayKeyFile == "" {
-			return nil, errors.New("codepay: gateway public key file is required")
-		}
-		if gw, err = gateway.LoadPublicKey(cfg.GatewayKeyFile); err != nil {
-			return nil, fmt.Errorf("codepay gateway key: %w", err)
-		}
-	}
-	if key.PublicKey.Equal(gw) {
-		return nil, fmt.Errorf("codepay: gateway public key %s is the app's own public key; download CodePay's key from the portal", cfg.GatewayKeyFile)
-	}
+	key, gw := keys.Own, keys.Gateway
 	if cfg.Application == "" {
 		cfg.Application = DefaultApplication
 	}

@@ -87,27 +87,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.PartnerID == "" || len(cfg.PartnerID) > 12 {
 		return nil, fmt.Errorf("payby: partner id %q must be 1 to 12 characters", cfg.PartnerID)
 	}
-	merchant, gw := cfg.MerchantKey, cfg.GatewayKey
-	var err error
-	if merchant == nil {
-		if cfg.MerchantKeyFile == "" {
-			return nil, errors.New("payby: merchant private key file is required")
-		}
-		if merchant, err = gateway.LoadPrivateKey(cfg.MerchantKeyFile); err != nil {
-			return nil, fmt.Errorf("payby merchant key: %w", err)
-		}
+	keys, err := gateway.LoadKeyPair("payby", "merchant", "PayBy", cfg.MerchantKey, cfg.MerchantKeyFile, cfg.GatewayKey, cfg.GatewayKeyFile)
+	if err != nil {
+		return nil, err
 	}
-	if gw == nil {
-		if cfg.GatewayKeyFile == "" {
-			return nil, errors.New("payby: gateway public key file is required")
-		}
-		if gw, err = gateway.LoadPublicKey(cfg.GatewayKeyFile); err != nil {
-			return nil, fmt.Errorf("payby gateway key: %w", err)
-		}
-	}
-	if merchant.PublicKey.Equal(gw) {
-		return nil, fmt.Errorf("payby: gateway public key %s is the merchant's own public key; download PayBy's key from the portal", cfg.GatewayKeyFile)
-	}
+	merchant, gw := keys.Own, keys.Gateway
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
