@@ -606,6 +606,16 @@ func TestRetryForgetsThePreviousAttemptsAnswer(t *testing.T) {
 			t.Fatalf("attempt %d had no answer and the terminal cannot be asked; canceled (%s, attention %v) on 'not found' and the first attempt's %q",
 				got.Attempts, got.Reason, got.NeedsAttention, got.TerminalOutcome)
 		}
+		// When the checks run out, the first attempt's decline is no word
+		// about the second: the order is parked as unconfirmed ("the customer
+		// may have been charged"), not closed on that decline.
+		time.Sleep(3 * time.Hour)
+		synctest.Wait()
+		got, _ = te2.Payment(ctx, o.No)
+		if got.Status != posbridge.StatusPending || got.Reason != posbridge.ReasonUnconfirmed || !got.NeedsAttention {
+			t.Fatalf("after every check: %s (%s) attention=%v, terminal outcome %q; want pending (unconfirmed), flagged",
+				got.Status, got.Reason, got.NeedsAttention, got.TerminalOutcome)
+		}
 	})
 }
 
