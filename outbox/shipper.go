@@ -318,9 +318,15 @@ func (s *Shipper) setError(err error) {
 	s.stats.LastError = err.Error()
 }
 
-// round drops what is past MaxBacklog, publishes one batch asynchronously,
-// waits for the acks in order, and deletes the acknowledged prefix. It
+// round drops what is past MaxBacklog, publishes one batch, each event once
+// the previous one is acknowledged, and deletes the acknowledged prefix. It
 // returns how many events were acknowledged.
+//
+// One at a time, because order is the promise: with several publishes in
+// flight, one that fails while a later one succeeds leaves the stream out
+// of order (its retry lands after the later one, which deduplication then
+// drops), and JetStream cannot refuse that for one till of a shared stream.
+// On loopback an ack takes a fraction of a millisecond.
 func (s *Shipper) round(ctx context.Context) (int, error) {
 	if dropped, err := s.src.DropOutboxBefore(ctx, s.cfg.Clock.Now().Add(-s.cfg.MaxBacklog)); err != nil {
 		return 0, err
@@ -337,23 +343,20 @@ func (s *Shipper) round(ctx context.Context) (int, error) {
 	if !s.nc.IsConnected() {
 		return 0, fmt.Errorf("publish: %w", nats.ErrDisconnected)
 	}
-	futures := make([]jetstream.PubAckFuture, 0, len(events))
+	// The rows are deleted up to the first event without an ack, so a gap
+	// is never left behind in the outbox.
 	var pubErr error
-	for _, e := range events {
+	acked, dups, through := 0, 0, int64(0)
+	timeout := s.cfg.Clock.NewTimer(s.cfg.AckTimeout + time.Second)
+	defer timeout.Stop()
+wait:
+	for i, e := range events {
 		f, err := s.publish(e)
 		if err != nil {
 			pubErr = err
 			break
 		}
-		futures = append(futures, f)
-	}
-	// Acks are taken in order; the rows are deleted up to the first event
-	// without one, so a gap is never left behind in the outbox.
-	acked, dups, through := 0, 0, int64(0)
-	timeout := s.cfg.Clock.NewTimer(s.cfg.AckTimeout + time.Second)
-	defer timeout.Stop()
-wait:
-	for i, f := range futures {
+		timeout.Reset(s.cfg.AckTimeout + time.Second)
 		select {
 		case ack := <-f.Ok():
 			acked++
