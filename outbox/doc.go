@@ -3,7 +3,8 @@
 //
 // The store writes every event to an outbox table in the same transaction as
 // the change itself (see Source). A Shipper owns one goroutine that reads the
-// outbox in seq order, publishes each event asynchronously to
+// outbox in seq order, publishes each event, once the previous one is
+// acknowledged (so the stream holds a till's events in order), to
 // "<prefix>.<merchant>.<store>.<till>.<type>" with Nats-Msg-Id "<till>:<seq>",
 // and deletes rows only after the server has acknowledged them. A crash
 // between the server's ack and the delete republishes the same ids, which
