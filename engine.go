@@ -398,7 +398,16 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
 
 	// Reserve the lane before anything is stored, so two requests cannot both
 	// reach the terminal.
-	if busy, ok := e.lanes.reserve(l); !ok {
+	busy, ok := e.lanes.reserve(l)
+	if !ok && busy != "" {
+		if o, err := e.store.Order(ctx, busy); err == nil && !o.Open() {
+			// Final already (the gateway confirmed it while the sale was on
+			// the terminal): its terminal call is ending; the lane is free
+			// in a moment, so the cashier's next payment waits for it.
+			busy, ok = e.lanes.reserveWithin(ctx, e.Clock, l, laneEndWait)
+		}
+	}
+	if !ok {
 		if busy == "" {
 			return Order{}, &Error{Code: ELANEBUSY, Message: fmt.Sprintf("Lane %s is starting another payment.", r.Lane)}
 		}
@@ -474,6 +483,10 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
 	e.wg.Go(func() { e.runSale(l, sent, tok) })
 	return sent, nil
 }
+
+// laneEndWait bounds how long a new payment waits for the terminal call of
+// a sale already final to end.
+const laneEndWait = 5 * time.Second
 
 // idempotentReplay returns the order created earlier with key, or a conflict
 // when it was created by a different request. done is false when the key is unused.

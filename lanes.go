@@ -1,8 +1,10 @@
 package posbridge
 
 import (
+	"context"
 	"sort"
 	"sync"
+	"time"
 )
 
 // lane is one checkout lane: its terminal, and (guarded by laneTable.mu)
@@ -31,6 +33,7 @@ type laneTable struct {
 
 	mu      sync.Mutex
 	closing map[OrderNo]int // orders being closed (closeOrder), with how many closers
+	freed   chan struct{}   // closed (and replaced) when a lane's sale leaves its terminal
 }
 
 func newLaneTable(terminals map[string]Terminal) *laneTable {
@@ -135,6 +138,39 @@ func (t *laneTable) free(l *lane, no OrderNo) {
 	defer t.mu.Unlock()
 	if l.active == no {
 		l.active = ""
+		if t.freed != nil {
+			close(t.freed)
+			t.freed = nil
+		}
+	}
+}
+
+// reserveWithin is reserve, waiting up to d on clock for the sale on l's
+// terminal to leave it: the gateway can confirm a payment (and the cashier
+// see it) a moment before the sale's terminal call has ended.
+func (t *laneTable) reserveWithin(ctx context.Context, clock Clock, l *lane, d time.Duration) (busy OrderNo, ok bool) {
+	timer := clock.NewTimer(d)
+	defer timer.Stop()
+	for {
+		t.mu.Lock()
+		if !l.reserved && l.active == "" {
+			l.reserved = true
+			t.mu.Unlock()
+			return "", true
+		}
+		busy = l.active
+		if t.freed == nil {
+			t.freed = make(chan struct{})
+		}
+		freed := t.freed
+		t.mu.Unlock()
+		select {
+		case <-freed:
+		case <-timer.C():
+			return busy, false
+		case <-ctx.Done():
+			return busy, false
+		}
 	}
 }
 
