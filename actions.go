@@ -446,9 +446,10 @@ func (e *Engine) refuseRefundNotification(ctx context.Context, in InboxEntry, or
 // DefaultWatchFor are asked about again.
 const DefaultFailedRefundCheck = time.Hour
 
-// checkRefunds re-submits requested refunds and queries pending ones, and,
-// with withFailed, the ones that failed in the last DefaultWatchFor.
-func (e *Engine) checkRefunds(ctx context.Context, withFailed bool) error {
+// checkRefunds re-submits requested refunds and queries pending ones that
+// due says are due, and, with withFailed, the ones that failed in the last
+// DefaultWatchFor.
+func (e *Engine) checkRefunds(ctx context.Context, withFailed bool, due func(Refund) bool) error {
 	now := e.now()
 	open, err := e.store.OpenRefunds(ctx)
 	if err != nil {
@@ -466,6 +467,9 @@ func (e *Engine) checkRefunds(ctx context.Context, withFailed bool) error {
 	for _, r := range open {
 		if r.Status == RefundRequested {
 			e.submitRefund(ctx, r, false)
+			continue
+		}
+		if !due(r) {
 			continue
 		}
 		start := e.now()

@@ -25,6 +25,7 @@ type fakeGateway struct {
 	// caller gets an unknown outcome).
 	loseCancelAnswer bool
 	calls            map[string]int
+	refundsWait      bool     // new refunds stay created (waiting for an approval) until the test settles them
 	log              []string // "query NO", "cancel NO", in the order they were made
 }
 
@@ -124,6 +125,9 @@ func (g *fakeGateway) Refund(ctx context.Context, r posbridge.RefundRequest) (po
 		return *rf, nil
 	}
 	rf := &posbridge.GatewayRefund{RefundNo: r.RefundNo, OrderNo: r.OrderNo, Status: posbridge.GatewayRefundSuccess, Amount: r.Amount}
+	if g.refundsWait {
+		rf.Status = posbridge.GatewayRefundCreated
+	}
 	g.refunds[r.RefundNo] = rf
 	return *rf, nil
 }
@@ -131,6 +135,7 @@ func (g *fakeGateway) Refund(ctx context.Context, r posbridge.RefundRequest) (po
 func (g *fakeGateway) QueryRefund(ctx context.Context, no posbridge.OrderNo) (posbridge.GatewayRefund, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.calls["query_refund"]++
 	if rf, ok := g.refunds[no]; ok {
 		return *rf, nil
 	}

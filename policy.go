@@ -151,3 +151,12 @@ func (s Scheduler) backoff(failures int) time.Duration {
 	}
 	return min(d, s.MaxBackoff)
 }
+
+// RefundCheckEvery is how long a pending refund of the given age waits
+// between two queries: DefaultRefundCheck while it is young (the cashier may
+// be waiting for it), then a tenth of its age, at most half an hour. A refund
+// that waits days for a back-office approval is asked about 48 times a day,
+// not 2,880; a verified notification still settles it at once.
+func RefundCheckEvery(age time.Duration) time.Duration {
+	return min(max(age/10, DefaultRefundCheck), 30*time.Minute)
+}

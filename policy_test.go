@@ -84,3 +84,20 @@ func TestScheduler_Next(t *testing.T) {
 		})
 	}
 }
+
+func TestRefundCheckEvery(t *testing.T) {
+	for _, tc := range []struct {
+		age, want time.Duration
+	}{
+		{0, posbridge.DefaultRefundCheck},
+		{4 * time.Minute, posbridge.DefaultRefundCheck},
+		{20 * time.Minute, 2 * time.Minute},
+		{3 * time.Hour, 18 * time.Minute},
+		{5 * time.Hour, 30 * time.Minute},
+		{72 * time.Hour, 30 * time.Minute},
+	} {
+		if got := posbridge.RefundCheckEvery(tc.age); got != tc.want {
+			t.Errorf("RefundCheckEvery(%v) = %v, want %v", tc.age, got, tc.want)
+		}
+	}
+}

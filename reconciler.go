@@ -25,11 +25,12 @@ type Reconciler struct {
 	held            map[OrderNo]time.Time // orders whose check could not be written: not checked before then
 	failures        map[OrderNo]int       // consecutive failed checks per order, for backoff
 	lastRefundCheck time.Time
-	lastFailedCheck time.Time // when failed refunds were last asked about
+	lastFailedCheck time.Time             // when failed refunds were last asked about
+	refundAsked     map[OrderNo]time.Time // when each pending refund was last queried
 }
 
 func newReconciler(e *Engine) *Reconciler {
-	return &Reconciler{e: e, kick: make(chan struct{}, 1), held: map[OrderNo]time.Time{}, failures: map[OrderNo]int{}}
+	return &Reconciler{e: e, kick: make(chan struct{}, 1), held: map[OrderNo]time.Time{}, failures: map[OrderNo]int{}, refundAsked: map[OrderNo]time.Time{}}
 }
 
 // Open starts the loop under ctx. Close stops it.
@@ -163,16 +164,42 @@ func (r *Reconciler) refunds(ctx context.Context) error {
 	}
 	withFailed := r.lastFailedCheck.IsZero() || now.Sub(r.lastFailedCheck) >= DefaultFailedRefundCheck
 	r.mu.Unlock()
-	if err := r.e.checkRefunds(ctx, withFailed); err != nil {
+	if err := r.e.checkRefunds(ctx, withFailed, r.refundDue); err != nil {
 		return err
 	}
 	r.mu.Lock()
 	r.lastRefundCheck = now
+	for no, at := range r.refundAsked {
+		// A pending refund is asked about at least every half hour, so
+		// one not asked about for two hours is no longer pending.
+		if now.Sub(at) > 2*time.Hour {
+			delete(r.refundAsked, no)
+		}
+	}
 	if withFailed {
 		r.lastFailedCheck = now
 	}
 	r.mu.Unlock()
 	return nil
+}
+
+// refundDue reports whether a pending refund's query is due now
+// (RefundCheckEvery) and, if so, notes it as asked. Requested refunds and the
+// recently failed ones are always due: their own timing is elsewhere. What
+// it remembers is in memory only: after a restart every refund is asked
+// about once at once.
+func (r *Reconciler) refundDue(rf Refund) bool {
+	if rf.Status != RefundPending {
+		return true
+	}
+	now := r.e.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if last, ok := r.refundAsked[rf.No]; ok && now.Sub(last) < RefundCheckEvery(now.Sub(rf.CreatedAt)) {
+		return false
+	}
+	r.refundAsked[rf.No] = now
+	return true
 }
 
 // failed counts a consecutive failed check of an order and returns the count.

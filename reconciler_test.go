@@ -85,3 +85,40 @@ func TestReconcileOnceRacesTheLoop(t *testing.T) {
 		}
 	})
 }
+
+// A refund waiting days for the merchant's approval is asked about on a
+// schedule that thins out with its age, not every 30 s for ever (2,880
+// queries a day); once the gateway settles it, the next check still finds it
+// within half an hour.
+func TestPendingRefundChecksThinOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		gw.refundsWait = true
+		te := newTestEngine(t, "", gw, newFakeTerminal(gw), true)
+		ctx := context.Background()
+		o := pay(t, te, "10.00")
+		await(t, te, o.No)
+		r, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
+		if err != nil || r.Status != posbridge.RefundPending {
+			t.Fatalf("setup refund: %s %v", r.Status, err)
+		}
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		if n := gw.count("query_refund"); n < 3 {
+			t.Fatalf("a young refund was asked about %d times in its first 2 minutes; want every 30 s", n)
+		}
+		time.Sleep(24 * time.Hour)
+		synctest.Wait()
+		if n := gw.count("query_refund"); n > 150 {
+			t.Fatalf("a refund pending for a day was asked about %d times; want it to thin out to every half hour", n)
+		}
+		gw.mu.Lock()
+		gw.refunds[r.No].Status = posbridge.GatewayRefundSuccess
+		gw.mu.Unlock()
+		time.Sleep(31 * time.Minute)
+		synctest.Wait()
+		if rs, _ := te.Refunds(ctx, o.No); rs[0].Status != posbridge.RefundSucceeded {
+			t.Fatalf("the gateway settled the refund 31 minutes ago; it is still %s here", rs[0].Status)
+		}
+	})
+}

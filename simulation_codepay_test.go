@@ -97,8 +97,7 @@ func (w *world) forgeCodePay(no posbridge.OrderNo, signedWrongAmount bool) {
 	p.SetNumber("order_amount", "0.01")
 	key := w.sb.Keys().Gateway
 	if !signedWrongAmount {
-		other, _ := sandbox.GenerateKeys()
-		key = other.Gateway
+		key = simForgerKey(w.t)
 	}
 	if err := p.Sign(key); err != nil {
 		w.t.Error(err)
