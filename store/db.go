@@ -480,3 +480,12 @@ func isConstraint(err error, ext sqlite3.ErrNoExtended) bool {
 	var se sqlite3.Error
 	return errors.As(err, &se) && se.ExtendedCode == ext
 }
+
+// SchemaVersion is the number of the newest migration this build applies.
+func SchemaVersion() int {
+	ms, err := migrations()
+	if err != nil || len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
+}
