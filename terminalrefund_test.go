@@ -357,3 +357,38 @@ func TestVoidRefusal(t *testing.T) {
 		})
 	}
 }
+
+// A void the terminal says is done, but that the gateway does not show
+// (the order not revoked), stays pending and keeps the amount reserved;
+// once the gateway shows the order revoked the next check confirms it.
+func TestTerminalVoid_UnconfirmedStaysPending(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newReversingTerminal(gw)
+		te := newReversingEngine(t, gw, term)
+		ctx := context.Background()
+		o := paid(t, te, "10.00")
+		term.set(posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000"}, nil, false)
+		v, err := te.Void(ctx, o.No, posbridge.VoidParams{}, refundBy)
+		if err != nil {
+			t.Fatalf("Void: %v", err)
+		}
+		synctest.Wait()
+		if got := refundOf(t, te, o.No, v.No); got.Status != posbridge.RefundPending {
+			t.Fatalf("void without the gateway's word is %s, want pending", got.Status)
+		}
+		if got, _ := te.Payment(ctx, o.No); got.Refunded.Minor != 0 {
+			t.Fatalf("refunded %s before the gateway confirmed the void", got.Refunded)
+		}
+		gw.revoke(o.No)
+		if _, err := te.ReconcileOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := refundOf(t, te, o.No, v.No); got.Status != posbridge.RefundSucceeded {
+			t.Fatalf("void is %s once the gateway shows the order revoked, want succeeded", got.Status)
+		}
+		if gw.count("refund") != 0 {
+			t.Fatal("a void was sent to the gateway as a refund")
+		}
+	})
+}
