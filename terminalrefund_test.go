@@ -392,3 +392,47 @@ func TestTerminalVoid_UnconfirmedStaysPending(t *testing.T) {
 		}
 	})
 }
+
+// A void on the terminal shows at the gateway as its order revoked (PayBy:
+// FAILURE with revoked; CodePay: trans_status 3), never as a refund: the
+// day close matches a paid order and its succeeded void with that, and a
+// paid order shown failed without a void is still a difference.
+func TestDecideDay_TerminalVoid(t *testing.T) {
+	ten := mustAED(t, "10.00")
+	order := posbridge.Order{No: "A", Status: posbridge.StatusPaid, Amount: ten}
+	void := func(st posbridge.RefundStatus) []posbridge.Refund {
+		return []posbridge.Refund{{No: "V", OrderNo: "A", Status: st, Amount: ten, Method: posbridge.RefundTerminalVoid}}
+	}
+	revoked := []posbridge.ListedOrder{{GatewayOrder: posbridge.GatewayOrder{OrderNo: "A", Status: posbridge.GatewayFailed, Revoked: true, Amount: ten}}}
+	tests := []struct {
+		name        string
+		refunds     []posbridge.Refund
+		gw          []posbridge.ListedOrder
+		order, void posbridge.DayBucket
+		voidAction  posbridge.DayAction
+	}{
+		{"void succeeded, order revoked", void(posbridge.RefundSucceeded), revoked, posbridge.BucketMatched, posbridge.BucketMatched, posbridge.ActNone},
+		{"void pending, order revoked", void(posbridge.RefundPending), revoked, posbridge.BucketMatched, posbridge.BucketOnlyLocal, posbridge.ActVerify},
+		{"void succeeded, order paid there", void(posbridge.RefundSucceeded),
+			[]posbridge.ListedOrder{{GatewayOrder: posbridge.GatewayOrder{OrderNo: "A", Status: posbridge.GatewayPaid, Amount: ten}}},
+			posbridge.BucketMatched, posbridge.BucketOnlyLocal, posbridge.ActVerify},
+		{"no void, order revoked", nil, revoked, posbridge.BucketDifferent, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			items := posbridge.DecideDay(posbridge.DayInput{Local: []posbridge.Order{order}, LocalRefunds: tt.refunds, Gateway: tt.gw})
+			for _, it := range items {
+				switch it.Kind {
+				case posbridge.DayOrder:
+					if it.Bucket != tt.order {
+						t.Errorf("order: %s (%s), want %s", it.Bucket, it.Detail, tt.order)
+					}
+				case posbridge.DayRefund:
+					if it.Bucket != tt.void || it.Action != tt.voidAction {
+						t.Errorf("void: %s/%s (%s), want %s/%s", it.Bucket, it.Action, it.Detail, tt.void, tt.voidAction)
+					}
+				}
+			}
+		})
+	}
+}
