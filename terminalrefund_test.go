@@ -3,6 +3,7 @@ package posbridge_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -434,5 +435,33 @@ func TestDecideDay_TerminalVoid(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The day's report counts refunds and voids by method (failed ones only in
+// the status lines); voids and card-present refunds are in the refunded
+// total like gateway refunds.
+func TestBuildDayReport_RefundMethods(t *testing.T) {
+	m := func(s string) posbridge.Money { return mustAED(t, s) }
+	refunds := []posbridge.Refund{
+		{No: "R1", Status: posbridge.RefundSucceeded, Amount: m("5.00")},
+		{No: "R2", Status: posbridge.RefundSucceeded, Amount: m("3.00"), Method: posbridge.RefundTerminalRefund},
+		{No: "V1", Status: posbridge.RefundSucceeded, Amount: m("10.00"), Method: posbridge.RefundTerminalVoid},
+		{No: "V2", Status: posbridge.RefundPending, Amount: m("7.00"), Method: posbridge.RefundTerminalVoid},
+		{No: "R3", Status: posbridge.RefundFailed, Amount: m("1.00"), Method: posbridge.RefundTerminalRefund},
+	}
+	now := time.Now()
+	r := posbridge.BuildDayReport("2026-12-01", now, now, now, nil, nil, refunds, nil)
+	want := map[string]string{"gateway": "1 5.00", "terminal_refund": "1 3.00", "terminal_void": "2 17.00"}
+	if len(r.RefundMethods) != len(want) {
+		t.Fatalf("refund methods %+v", r.RefundMethods)
+	}
+	for _, l := range r.RefundMethods {
+		if got := fmt.Sprintf("%d %s", l.Count, l.Amount.Decimal()); got != want[l.Key] {
+			t.Errorf("%s: %s, want %s", l.Key, got, want[l.Key])
+		}
+	}
+	if len(r.Refunded) != 1 || r.Refunded[0].Amount != m("18.00") {
+		t.Errorf("refunded %+v, want 18.00", r.Refunded)
 	}
 }
