@@ -31,12 +31,12 @@ type Daemon struct {
 	Gateway   posbridge.Gateway // *payby.Client or *codepay.Client
 	Engine    *posbridge.Engine
 	// Day closes days (nil when the gateway cannot list one).
-	Day    *posbridge.DayCloser
+	Day *posbridge.DayCloser
 	// Settlement settles lanes' terminals (nil unless the gateway is
 	// CodePay and a lane names its terminal_sn); settle.go.
 	Settlement *posbridge.Settlements
-	API    *ui.Server
-	Notify notifyHandler
+	API        *ui.Server
+	Notify     notifyHandler
 	// notifyPath is where Notify is served: /notify/payby or /notify/codepay.
 	notifyPath string
 	// Monitor is the [metrics] listener, nil when not configured.
