@@ -311,3 +311,33 @@ func (e *Engine) verifyTerminalRefund(ctx context.Context, r Refund, cause Cause
 	}
 	return e.applyRefund(ctx, r.No, g, cause)
 }
+
+// voidRevoked asks the gateway about the open voids of order no, which the
+// gateway has just said is revoked (a notification). The query, not the
+// notification, confirms them; an error leaves them to the reconciler.
+func (e *Engine) voidRevoked(ctx context.Context, no OrderNo) {
+	refunds, err := e.store.Refunds(ctx, no)
+	if err != nil {
+		return
+	}
+	for _, r := range refunds {
+		if r.Method == RefundTerminalVoid && !r.Status.Final() {
+			e.verifyTerminalRefund(ctx, r, Cause{Actor: ActorGatewayQuery, Action: "revoked notification"}, false)
+		}
+	}
+}
+
+// hasVoid reports whether order no has a void on the terminal that is not
+// failed (so the gateway showing it revoked is expected).
+func (e *Engine) hasVoid(ctx context.Context, no OrderNo) bool {
+	refunds, err := e.store.Refunds(ctx, no)
+	if err != nil {
+		return false
+	}
+	for _, r := range refunds {
+		if r.Method == RefundTerminalVoid && r.Status != RefundFailed {
+			return true
+		}
+	}
+	return false
+}

@@ -465,3 +465,37 @@ func TestBuildDayReport_RefundMethods(t *testing.T) {
 		t.Errorf("refunded %+v, want 18.00", r.Refunded)
 	}
 }
+
+// The gateway's notification that a paid order is revoked (how a void on
+// the terminal shows) is not applied to the order (a paid order stays
+// paid), but makes posbridge ask about the order's open void at once.
+func TestTerminalVoid_RevokedNotification(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newReversingTerminal(gw)
+		te := newReversingEngine(t, gw, term)
+		ctx := context.Background()
+		o := paid(t, te, "9.00")
+		term.set(posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, nil, false)
+		v, err := te.Void(ctx, o.No, posbridge.VoidParams{}, refundBy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if got := refundOf(t, te, o.No, v.No); got.Status != posbridge.RefundPending {
+			t.Fatalf("void with a lost answer is %s, want pending", got.Status)
+		}
+		gw.revoke(o.No)
+		n := posbridge.Notification{Gateway: "fake", ID: "rv1", Kind: posbridge.NotifyOrder, OrderNo: o.No, Status: posbridge.GatewayFailed,
+			Revoked: true, Amount: o.Amount, SentAt: time.Now(), ReceivedAt: time.Now()}
+		if err := te.ApplyNotification(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		if got := refundOf(t, te, o.No, v.No); got.Status != posbridge.RefundSucceeded {
+			t.Fatalf("void after the revoked notification is %s, want succeeded", got.Status)
+		}
+		if got, _ := te.Payment(ctx, o.No); got.Status != posbridge.StatusPaid || got.NeedsAttention {
+			t.Fatalf("order %s (attention %v: %q) after a revoked notification, want paid", got.Status, got.NeedsAttention, got.Attention)
+		}
+	})
+}
