@@ -194,6 +194,32 @@ func TestTerminalReversal_AgainstSandbox(t *testing.T) {
 				if got, _ := r.e.Payment(ctx, other.No); got.Status != posbridge.StatusPaid || got.Refunded != other.Amount {
 					t.Fatalf("voided order: %s, refunded %s", got.Status, got.Refunded)
 				}
+				if gateway != "payby" {
+					return // the day close lists PayBy's day
+				}
+				// The day close finds no difference: the card-present refunds are
+				// the gateway's refund orders, the void is the sale revoked.
+				dc, err := posbridge.NewDayCloser(r.e, posbridge.DayConfig{Location: time.UTC, CloseAt: -1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				rec, err := dc.CloseDay(ctx, time.Now().UTC().Format(time.DateOnly), posbridge.By{Actor: posbridge.ActorReconciler})
+				if err != nil {
+					t.Fatalf("CloseDay: %v", err)
+				}
+				if len(rec.Items) != 5 {
+					t.Errorf("day close items %+v, want the 2 sales, 2 refunds and the void", rec.Items)
+				}
+				for _, it := range rec.Items {
+					if it.Bucket != posbridge.BucketMatched {
+						t.Errorf("day close: %s %s is %s (%s)", it.Kind, it.No, it.Bucket, it.Detail)
+					}
+				}
+				for _, no := range []posbridge.OrderNo{sale.No, other.No} {
+					if got, _ := r.e.Payment(ctx, no); got.NeedsAttention {
+						t.Errorf("order %s flagged after the day close: %s", no, got.Attention)
+					}
+				}
 			})
 		})
 	}
