@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -498,4 +499,60 @@ func TestTerminalVoid_RevokedNotification(t *testing.T) {
 			t.Fatalf("order %s (attention %v: %q) after a revoked notification, want paid", got.Status, got.NeedsAttention, got.Attention)
 		}
 	})
+}
+
+// The day close asks about a void made on the terminal the way it shows at
+// the gateway (the sale revoked), never as a refund: a pending void whose
+// sale the gateway shows revoked is matched and confirmed; one the gateway
+// does not show flags the order.
+func TestDayClose_TerminalVoids(t *testing.T) {
+	d := newDayEnv(t, 2)
+	ctx := context.Background()
+	d.clock.Set(dayStart)
+	cause := posbridge.Cause{Actor: posbridge.ActorAPI, Action: "test"}
+	for _, no := range []string{"VOIDED1", "NOTVOID1"} {
+		d.local(no, "6.00", posbridge.StatusPaid, "")
+		d.gateway(no, "6.00", posbridge.GatewayPaid)
+		v := &posbridge.Refund{No: posbridge.OrderNo("V" + no), OrderNo: posbridge.OrderNo(no), Amount: dayMoney(t, "6.00"),
+			Method: posbridge.RefundTerminalVoid, CreatedAt: d.clock.Now()}
+		if _, err := d.db.CreateRefund(ctx, v, cause); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := d.db.UpdateRefund(ctx, v.No, cause, func(r *posbridge.Refund) error { r.Status = posbridge.RefundPending; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.sb.Record(ctx, posbridge.AcquirerRecord{OrderNo: "VVOIDED1", OrigNo: "VOIDED1", Kind: "void", Amount: dayMoney(t, "6.00"), Status: posbridge.GatewayPaid}); err != nil {
+		t.Fatal(err)
+	}
+	d.clock.Set(dayStart.Add(14 * time.Hour))
+	rec, err := d.closer.CloseDay(ctx, dayStart.Format(time.DateOnly), posbridge.By{Actor: posbridge.ActorReconciler})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := map[posbridge.OrderNo]posbridge.DayItem{}
+	for _, it := range rec.Items {
+		results[it.No] = it
+	}
+	if it := results["VOIDED1"]; it.Bucket != posbridge.BucketMatched {
+		t.Errorf("voided sale: %+v", it)
+	}
+	if it := results["VVOIDED1"]; it.Result != "refund now succeeded" {
+		t.Errorf("void the gateway shows: %+v", it)
+	}
+	if d.order("VOIDED1").NeedsAttention {
+		t.Errorf("voided sale flagged: %s", d.order("VOIDED1").Attention)
+	}
+	if o := d.order("NOTVOID1"); !o.NeedsAttention || o.Attention != posbridge.AttentionRefundUnknown {
+		t.Errorf("a void the gateway does not show: attention %v %q", o.NeedsAttention, o.Attention)
+	}
+	rs, _ := d.db.Refunds(ctx, "VOIDED1")
+	if len(rs) != 1 || rs[0].Status != posbridge.RefundSucceeded {
+		t.Errorf("void after the day close: %+v", rs)
+	}
+	for _, q := range d.sb.Requests() {
+		if strings.HasSuffix(q.Path, "/refund/placeOrder") {
+			t.Errorf("the day close sent a refund: %+v", q)
+		}
+	}
 }
