@@ -146,7 +146,7 @@ func TestOpenAPI_ResponsesMatchSpec(t *testing.T) {
 		{name: "card-present refund", method: "POST", template: "/api/v1/payments/{order_no}/refunds", path: "/api/v1/payments/" + paid + "/refunds", body: `{"amount":"1.00","reason":"returned","method":"card_present"}`, want: 201},
 		{name: "void of a refunded payment", method: "POST", template: "/api/v1/payments/{order_no}/void", path: "/api/v1/payments/" + paid + "/void", body: `{"reason":"wrong item"}`, want: 409},
 		{name: "void no reason", method: "POST", template: "/api/v1/payments/{order_no}/void", path: "/api/v1/payments/" + paid + "/void", body: `{}`, want: 400},
-		{name: "settle", method: "POST", template: "/api/v1/lanes/{lane}/settle", path: "/api/v1/lanes/1/settle", want: 201},
+		{name: "settle", method: "POST", template: "/api/v1/lanes/{lane}/settle", path: "/api/v1/lanes/1/settle", want: 200},
 		{name: "settle unknown lane", method: "POST", template: "/api/v1/lanes/{lane}/settle", path: "/api/v1/lanes/9/settle", want: 404},
 		{name: "refunds", method: "GET", template: "/api/v1/payments/{order_no}/refunds", path: "/api/v1/payments/" + paid + "/refunds", want: 200},
 		{name: "refunds unknown", method: "GET", template: "/api/v1/payments/{order_no}/refunds", path: "/api/v1/payments/NOSUCH1/refunds", want: 404},

@@ -116,7 +116,7 @@ func toSettlement(st posbridge.Settlement) settlementJSON {
 }
 
 // handleSettle closes the batch of a lane's terminal at the gateway (CodePay
-// batch.close) and answers 201 with the recorded settlement. Without a
+// batch.close) and answers 200 with the recorded settlement. Without a
 // settlement service (a gateway without settlement) it answers 404.
 func (s *Server) handleSettle(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Settlement == nil {
@@ -133,5 +133,5 @@ func (s *Server) handleSettle(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, toSettlement(st))
+	writeJSON(w, http.StatusOK, toSettlement(st))
 }

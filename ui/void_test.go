@@ -100,7 +100,7 @@ func TestServer_Settle(t *testing.T) {
 	st := &fakeSettlement{}
 	s := mustOpenServer(t, newTestFake(), Config{Settlement: st})
 	r := doReq(t, "POST", s.URL()+"/api/v1/lanes/1/settle", "")
-	if r.status != 201 || str(r.body, "sales_total") != "25.50" || str(r.body, "refunds_total") != "5.00" || str(r.body, "batch_no") != "000001" || r.body["sales"] != float64(2) {
+	if r.status != 200 || str(r.body, "sales_total") != "25.50" || str(r.body, "refunds_total") != "5.00" || str(r.body, "batch_no") != "000001" || r.body["sales"] != float64(2) {
 		t.Fatalf("settle: %d %s", r.status, r.raw)
 	}
 	if r := doReq(t, "POST", s.URL()+"/api/v1/lanes/9/settle", ""); r.status != 404 {
