@@ -271,6 +271,9 @@ func (e *Engine) Refund(ctx context.Context, no OrderNo, p RefundParams, by By) 
 	if amount.Currency == "" {
 		amount.Currency = o.Amount.Currency
 	}
+	if p.CardPresent {
+		return e.reverseOnTerminal(ctx, o, RefundTerminalRefund, amount, p.IdempotencyKey, by)
+	}
 	hash := refundHash(no, amount, by.Reason)
 	if p.IdempotencyKey != "" {
 		// Before anything else: a replay of a refund that used up the
@@ -334,6 +337,11 @@ func (e *Engine) refundReplay(ctx context.Context, no OrderNo, key, hash, usedHa
 // submitRefund sends a requested refund to the gateway (idempotent by refund
 // number) and applies the answer.
 func (e *Engine) submitRefund(ctx context.Context, r Refund, foreground bool) (Refund, error) {
+	if r.Method.OnTerminal() {
+		// Made on the terminal: sending it to the gateway too would
+		// refund the customer twice. Only ask about it.
+		return e.verifyTerminalRefund(ctx, r, Cause{Actor: ActorGatewayQuery}, foreground)
+	}
 	start := e.now()
 	var g GatewayRefund
 	ran, err := e.gw.call(ctx, foreground, false, func() (err error) {
@@ -466,10 +474,17 @@ func (e *Engine) checkRefunds(ctx context.Context, withFailed bool, due func(Ref
 	}
 	for _, r := range open {
 		if r.Status == RefundRequested {
+			// submitRefund only asks about a refund made on the terminal.
 			e.submitRefund(ctx, r, false)
 			continue
 		}
 		if !due(r) {
+			continue
+		}
+		if r.Method.OnTerminal() {
+			// A void shows at the gateway as its order revoked, not as a
+			// refund (terminalrefund.go).
+			e.verifyTerminalRefund(ctx, r, Cause{Actor: ActorReconciler}, false)
 			continue
 		}
 		start := e.now()

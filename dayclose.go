@@ -209,6 +209,15 @@ func DecideDay(in DayInput) []DayItem {
 	for _, o := range in.Local {
 		local[o.No] = o
 	}
+	// Orders voided on the terminal: the gateway shows them revoked
+	// (failed, or settled and revoked), which agrees with a paid order
+	// whose void is not failed.
+	voided := make(map[OrderNo]bool)
+	for _, r := range in.LocalRefunds {
+		if r.Method == RefundTerminalVoid && r.Status != RefundFailed {
+			voided[r.OrderNo] = true
+		}
+	}
 	seen := make(map[OrderNo]bool)
 	for _, g := range in.Gateway {
 		if seen[g.OrderNo] {
@@ -222,7 +231,7 @@ func DecideDay(in DayInput) []DayItem {
 				Detail: "the gateway has an order of " + g.Amount.String() + " (" + string(g.Status) + ") that posbridge never stored"})
 			continue
 		}
-		items = append(items, decideOrder(o, g.GatewayOrder))
+		items = append(items, decideOrder(o, g.GatewayOrder, voided[o.No]))
 	}
 	for _, o := range in.Local {
 		if seen[o.No] {
@@ -253,11 +262,14 @@ func DecideDay(in DayInput) []DayItem {
 }
 
 // decideOrder compares one order both sides have.
-func decideOrder(o Order, g GatewayOrder) DayItem {
+// voided: the order has a void made on the terminal that is not failed.
+func decideOrder(o Order, g GatewayOrder, voided bool) DayItem {
 	it := DayItem{Kind: DayOrder, No: o.No, LocalStatus: string(o.Status), GatewayStatus: string(g.Status),
 		LocalAmount: o.Amount, GatewayAmount: g.Amount, Bucket: BucketMatched, Action: ActNone}
 	sameAmount := g.Amount.Currency == "" || g.Amount == o.Amount
 	switch {
+	case voided && g.Revoked && o.Status == StatusPaid && sameAmount:
+		it.Detail = "voided on the terminal; the gateway shows it revoked"
 	case !agrees(o.Status, g.Status):
 		it.Bucket, it.Action = BucketDifferent, ActApply
 		it.Detail = fmt.Sprintf("posbridge says %s, the gateway %s", o.Status, g.Status)
@@ -318,6 +330,12 @@ func decideRefunds(in DayInput) []DayItem {
 		}
 		items = append(items, it)
 	}
+	revoked := make(map[OrderNo]bool)
+	for _, g := range in.Gateway {
+		if g.Revoked {
+			revoked[g.OrderNo] = true
+		}
+	}
 	for _, r := range in.LocalRefunds {
 		if seen[r.No] {
 			continue
@@ -325,10 +343,14 @@ func decideRefunds(in DayInput) []DayItem {
 		seen[r.No] = true
 		it := DayItem{Kind: DayRefund, No: r.No, OrigNo: r.OrderNo, LocalStatus: string(r.Status), LocalAmount: r.Amount,
 			Bucket: BucketOnlyLocal, Action: ActVerify, Detail: "the gateway's list does not have this refund"}
-		if r.Status == RefundFailed {
+		switch {
+		case r.Status == RefundFailed:
 			// Nothing was returned, and nothing will be: a failed refund
 			// the gateway does not list is no difference in money.
 			it.Bucket, it.Action, it.Detail = BucketMatched, ActNone, "failed; nothing was returned"
+		case r.Method == RefundTerminalVoid && r.Status == RefundSucceeded && revoked[r.OrderNo]:
+			// A void is no refund at the gateway: its order is revoked.
+			it.Bucket, it.Action, it.Detail = BucketMatched, ActNone, "voided on the terminal; the gateway shows the order revoked"
 		}
 		items = append(items, it)
 	}

@@ -359,6 +359,20 @@ func (d *DayCloser) actRefund(ctx context.Context, it DayItem, g ListedRefund, c
 		}
 		return "refund now " + string(r.Status), nil
 	case ActVerify:
+		if r, ok, err := d.localRefund(ctx, it); err != nil {
+			return "", err
+		} else if ok && r.Method.OnTerminal() {
+			// Made on the terminal: asked about the way it shows at the
+			// gateway (a void as its order revoked), never re-sent.
+			v, err := d.e.verifyTerminalRefund(ctx, r, cause, true)
+			if err != nil {
+				return "", err
+			}
+			if v.Status == r.Status {
+				return d.flag(ctx, r.OrderNo, AttentionRefundUnknown, cause)
+			}
+			return "refund now " + string(v.Status), nil
+		}
 		start := d.e.now()
 		q, err := d.e.gateway.QueryRefund(ctx, it.No)
 		d.e.recordCheck(ctx, it.OrigNo, CheckRefundQuery, "day close refund query "+string(it.No), start, resultText(string(q.Status), err), err)
@@ -487,4 +501,24 @@ func (d *DayCloser) runDue(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// localRefund returns the stored refund an item names, when there is one.
+func (d *DayCloser) localRefund(ctx context.Context, it DayItem) (Refund, bool, error) {
+	if it.OrigNo == "" {
+		return Refund{}, false, nil
+	}
+	rs, err := d.e.store.Refunds(ctx, it.OrigNo)
+	if errors.Is(err, ErrNotFound) {
+		return Refund{}, false, nil
+	}
+	if err != nil {
+		return Refund{}, false, fmt.Errorf("refunds of %s: %w", it.OrigNo, err)
+	}
+	for _, r := range rs {
+		if r.No == it.No {
+			return r, true, nil
+		}
+	}
+	return Refund{}, false, nil
 }

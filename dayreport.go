@@ -32,8 +32,11 @@ type DayReport struct {
 	ByLane      []ReportLine // paid orders only
 	ByCashier   []ReportLine // paid orders only; "" when no cashier was named
 	Refunds     []ReportLine // refunds by status
-	Attention   []Order      // the day's orders needing attention
-	Close       *DayClose    // nil when the day was not closed
+	// RefundMethods are the refunds that are not failed by how they were
+	// made: "gateway", "terminal_refund" (card present), "terminal_void".
+	RefundMethods []ReportLine
+	Attention     []Order   // the day's orders needing attention
+	Close         *DayClose // nil when the day was not closed
 }
 
 // lineSet accumulates ReportLines by (key, currency).
@@ -71,7 +74,7 @@ func (s *lineSet) list() []ReportLine {
 // the day's close record (nil when none). It is pure.
 func BuildDayReport(date string, from, to, now time.Time, orders []Order, cashiers map[OrderNo]string, refunds []Refund, close *DayClose) DayReport {
 	r := DayReport{Date: date, From: from, To: to, GeneratedAt: now, Orders: len(orders), Close: close}
-	var status, brand, lane, cashier, paid, refunded, byRefund lineSet
+	var status, brand, lane, cashier, paid, refunded, byRefund, byMethod lineSet
 	for _, o := range orders {
 		status.add(string(o.Status), o.Amount)
 		if o.NeedsAttention {
@@ -91,12 +94,19 @@ func BuildDayReport(date string, from, to, now time.Time, orders []Order, cashie
 	}
 	for _, f := range refunds {
 		byRefund.add(string(f.Status), f.Amount)
+		if f.Status != RefundFailed {
+			m := f.Method
+			if m == "" {
+				m = RefundViaGateway
+			}
+			byMethod.add(string(m), f.Amount)
+		}
 		if f.Status == RefundSucceeded {
 			refunded.add(f.Amount.Currency, f.Amount)
 		}
 	}
 	r.ByStatus, r.ByBrand, r.ByLane, r.ByCashier = status.list(), brand.list(), lane.list(), cashier.list()
-	r.Paid, r.Refunded, r.Refunds = paid.list(), refunded.list(), byRefund.list()
+	r.Paid, r.Refunded, r.Refunds, r.RefundMethods = paid.list(), refunded.list(), byRefund.list(), byMethod.list()
 	net := map[string]Money{}
 	var curs []string
 	for _, l := range r.Paid {

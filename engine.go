@@ -36,6 +36,9 @@ type Engine struct {
 	Random       io.Reader // for order numbers; crypto/rand when nil
 	SaleDeadline time.Duration
 	MaxBackoff   time.Duration
+	// Location is the till's time zone, for "a payment of today" (a void);
+	// time.Local when nil.
+	Location *time.Location
 	// ReconcileInterval 0 starts no reconciler goroutine: tests call
 	// ReconcileOnce. Any positive value starts it (the value itself is only a
 	// ceiling on how long the loop sleeps when nothing is scheduled).

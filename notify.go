@@ -167,6 +167,15 @@ func (e *Engine) applyNotification(ctx context.Context, in InboxEntry) (string, 
 		})
 		return NotifyMismatch, err
 	}
+	if n.Revoked && o.Status == StatusPaid && e.hasVoid(ctx, o.No) {
+		// How a void on the terminal shows: not a difference to flag. The
+		// void is asked about now; the query, not this, confirms it.
+		res, err := e.markOnly(ctx, in, NotifyNotApplicable)
+		if err == nil {
+			e.voidRevoked(ctx, o.No)
+		}
+		return res, err
+	}
 	g := GatewayOrder{OrderNo: n.OrderNo, GatewayNo: n.GatewayNo, Status: n.Status, Revoked: n.Revoked, Amount: n.Amount, Card: n.Card}
 	cause.Applies = &InboxMark{ID: in.ID, Result: NotifyApplied}
 	_, err = e.applyGateway(ctx, o.No, cause, g, false)

@@ -36,6 +36,11 @@ type Refund struct {
 	UpdatedAt time.Time
 	Version   int64
 
+	// Method is how the refund is made: through the gateway, or on the
+	// terminal with the card present (a refund or a void). A refund made
+	// on the terminal is never sent to the gateway (terminalrefund.go).
+	Method RefundMethod
+
 	IdempotencyKey string // the key the refund was asked with ("" when none)
 	RequestHash    string // hash of the request that created it, for idempotency
 }

@@ -16,6 +16,9 @@ type PayRequest struct {
 type RefundParams struct {
 	Amount         Money  // in the order's currency; an empty currency means the order's
 	IdempotencyKey string // optional; a repeat with the same key and request returns the same refund
+	// CardPresent refunds on the lane's terminal with the customer's card
+	// (ecrhub.pay.order trans_type 3) instead of through the gateway.
+	CardPresent bool
 }
 
 // By says who asks for an action, for the audit log.
@@ -58,6 +61,12 @@ type PaymentService interface {
 	// request (order, amount, by.Reason) returns the refund made the first
 	// time; the same key with another request is EIDEMPOTENCY.
 	Refund(ctx context.Context, no OrderNo, p RefundParams, by By) (Refund, error)
+	// Void voids a paid payment of today on its lane's terminal, the whole
+	// amount, before the terminal's batch is settled and while it has no
+	// refund (ECONFLICT with the reason otherwise). It returns the void, a
+	// refund of method terminal_void, stored before the terminal is asked;
+	// its status follows. ELANEBUSY while the lane has a payment.
+	Void(ctx context.Context, no OrderNo, p VoidParams, by By) (Refund, error)
 	// Refunds lists an order's refunds.
 	Refunds(ctx context.Context, no OrderNo) ([]Refund, error)
 	// Lanes returns every lane's link and current payment.

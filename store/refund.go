@@ -12,18 +12,20 @@ import (
 	"github.com/posbridge/posbridge"
 )
 
-const refundColumns = `refund_no, order_no, amount_minor, currency, status, reason, gateway_no, actor, created_at, updated_at, version, idempotency_key, request_hash`
+const refundColumns = `refund_no, order_no, amount_minor, currency, status, reason, gateway_no, actor, created_at, updated_at, version, idempotency_key, request_hash, method`
 
 func scanRefund(s scanner) (posbridge.Refund, error) {
 	var (
 		r                   posbridge.Refund
 		no, orderNo, status string
+		method              string
 		created, updated    sql.NullInt64
 	)
 	if err := s.Scan(&no, &orderNo, &r.Amount.Minor, &r.Amount.Currency, &status, &r.Reason, &r.GatewayNo, &r.Actor,
-		&created, &updated, &r.Version, &r.IdempotencyKey, &r.RequestHash); err != nil {
+		&created, &updated, &r.Version, &r.IdempotencyKey, &r.RequestHash, &method); err != nil {
 		return posbridge.Refund{}, err
 	}
+	r.Method = posbridge.RefundMethod(method)
 	r.No, r.OrderNo, r.Status = posbridge.OrderNo(no), posbridge.OrderNo(orderNo), posbridge.RefundStatus(status)
 	r.CreatedAt, r.UpdatedAt = fromMillis(created), fromMillis(updated)
 	return r, nil
@@ -80,6 +82,12 @@ func (db *DB) CreateRefund(ctx context.Context, r *posbridge.Refund, cause posbr
 	if err := n.No.Validate(); err != nil {
 		return posbridge.Event{}, &posbridge.Error{Code: posbridge.EINVALID, Field: "refund_no", Message: "invalid refund number", Err: err}
 	}
+	if n.Method == "" {
+		n.Method = posbridge.RefundViaGateway
+	}
+	if !n.Method.Valid() {
+		return posbridge.Event{}, invalid("method", "unknown refund method %q", n.Method)
+	}
 	tx, done, err := db.beginWrite(ctx)
 	if err != nil {
 		return posbridge.Event{}, fmt.Errorf("create refund %s: %w", n.No, err)
@@ -124,9 +132,9 @@ func (db *DB) CreateRefund(ctx context.Context, r *posbridge.Refund, cause posbr
 	}
 	n.CreatedAt, n.UpdatedAt = norm(n.CreatedAt), norm(now)
 	n.Version = 1
-	_, err = tx.ExecContext(ctx, `INSERT INTO refunds (`+refundColumns+`) VALUES (`+placeholders(13)+`)`,
+	_, err = tx.ExecContext(ctx, `INSERT INTO refunds (`+refundColumns+`) VALUES (`+placeholders(14)+`)`,
 		string(n.No), string(n.OrderNo), n.Amount.Minor, n.Amount.Currency, string(n.Status), n.Reason, n.GatewayNo, n.Actor,
-		millis(n.CreatedAt), millis(n.UpdatedAt), n.Version, n.IdempotencyKey, n.RequestHash)
+		millis(n.CreatedAt), millis(n.UpdatedAt), n.Version, n.IdempotencyKey, n.RequestHash, string(n.Method))
 	if isConstraint(err, sqlite3.ErrConstraintPrimaryKey) {
 		return posbridge.Event{}, &posbridge.Error{Code: posbridge.ECONFLICT, Field: "refund_no",
 			Message: fmt.Sprintf("refund %s already exists", n.No), Err: err}
@@ -187,6 +195,8 @@ func (db *DB) UpdateRefund(ctx context.Context, no posbridge.OrderNo, cause posb
 		return posbridge.Refund{}, posbridge.Event{}, fmt.Errorf("update refund %s: %w", no, invalid("refund_no", "the refund's numbers cannot change"))
 	case n.Amount != old.Amount:
 		return posbridge.Refund{}, posbridge.Event{}, fmt.Errorf("update refund %s: %w", no, invalid("amount", "the amount cannot change"))
+	case n.Method != old.Method:
+		return posbridge.Refund{}, posbridge.Event{}, fmt.Errorf("update refund %s: %w", no, invalid("method", "the refund's method cannot change"))
 	case !n.CreatedAt.Equal(old.CreatedAt):
 		return posbridge.Refund{}, posbridge.Event{}, fmt.Errorf("update refund %s: %w", no, invalid("created_at", "the creation time cannot change"))
 	case !validRefundStatus(n.Status):

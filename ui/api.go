@@ -425,6 +425,9 @@ func (s *Server) handleOverride(w http.ResponseWriter, r *http.Request) {
 type refundRequest struct {
 	Amount json.RawMessage `json:"amount"`
 	Reason string          `json:"reason"`
+	// Method is "gateway" (the default) or "card_present": on the lane's
+	// terminal with the customer's card (ui/void.go).
+	Method string `json:"method"`
 }
 
 func (s *Server) handleRefund(w http.ResponseWriter, r *http.Request) {
@@ -441,6 +444,11 @@ func (s *Server) handleRefund(w http.ResponseWriter, r *http.Request) {
 	req.Reason = strings.TrimSpace(req.Reason)
 	if req.Reason == "" {
 		writeError(w, r, s.logger, invalid("reason", "A reason for the refund is required."))
+		return
+	}
+	cardPresent, err := refundMethodOf(req.Method)
+	if err != nil {
+		writeError(w, r, s.logger, err)
 		return
 	}
 	if err := checkText("reason", "The reason", req.Reason, maxReasonLen); err != nil {
@@ -473,7 +481,7 @@ func (s *Server) handleRefund(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	by.Reason = req.Reason
-	ref, err := s.svc.Refund(r.Context(), no, posbridge.RefundParams{Amount: amount, IdempotencyKey: key}, by)
+	ref, err := s.svc.Refund(r.Context(), no, posbridge.RefundParams{Amount: amount, IdempotencyKey: key, CardPresent: cardPresent}, by)
 	if err != nil {
 		writeError(w, r, s.logger, err)
 		return

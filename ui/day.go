@@ -68,8 +68,10 @@ type dayReportJSON struct {
 	ByLane      []reportLineJSON `json:"by_lane"`
 	ByCashier   []reportLineJSON `json:"by_cashier"`
 	Refunds     []reportLineJSON `json:"refunds"`
-	Attention   []paymentJSON    `json:"attention"`
-	Close       *dayCloseJSON    `json:"close"`
+	// RefundMethods: refunds not failed by method (gateway, terminal_refund, terminal_void).
+	RefundMethods []reportLineJSON `json:"refund_methods"`
+	Attention     []paymentJSON    `json:"attention"`
+	Close         *dayCloseJSON    `json:"close"`
 }
 
 // amountText is a Money's decimal, "" when it has no currency (absent).
@@ -108,7 +110,7 @@ func toDayReport(r posbridge.DayReport) dayReportJSON {
 	out := dayReportJSON{Date: r.Date, From: timeJSON(r.From), To: timeJSON(r.To), GeneratedAt: timeJSON(r.GeneratedAt),
 		Orders: r.Orders, Paid: toLines(r.Paid), Refunded: toLines(r.Refunded), Net: toLines(r.Net),
 		ByStatus: toLines(r.ByStatus), ByBrand: toLines(r.ByBrand), ByLane: toLines(r.ByLane), ByCashier: toLines(r.ByCashier),
-		Refunds: toLines(r.Refunds), Attention: []paymentJSON{}}
+		Refunds: toLines(r.Refunds), RefundMethods: toLines(r.RefundMethods), Attention: []paymentJSON{}}
 	for _, o := range r.Attention {
 		out.Attention = append(out.Attention, toPayment(o))
 	}
@@ -224,7 +226,7 @@ func reportCSV(r posbridge.DayReport) ([]byte, error) {
 		lines []posbridge.ReportLine
 	}{
 		{"paid", r.Paid}, {"refunded", r.Refunded}, {"net", r.Net}, {"status", r.ByStatus}, {"brand", r.ByBrand},
-		{"lane", r.ByLane}, {"cashier", r.ByCashier}, {"refund_status", r.Refunds},
+		{"lane", r.ByLane}, {"cashier", r.ByCashier}, {"refund_status", r.Refunds}, {"refund_method", r.RefundMethods},
 	} {
 		for _, l := range sec.lines {
 			rows = append(rows, []string{sec.name, cell(l.Key), strconv.Itoa(l.Count), l.Amount.Decimal(), l.Currency})

@@ -66,6 +66,7 @@ type refundJSON struct {
 	Amount    string  `json:"amount"`
 	Currency  string  `json:"currency"`
 	Status    string  `json:"status"`
+	Method    string  `json:"method"`
 	Reason    string  `json:"reason"`
 	Actor     string  `json:"actor"`
 	CreatedAt *string `json:"created_at"`
@@ -153,6 +154,7 @@ func toRefund(r posbridge.Refund) refundJSON {
 		Amount:    r.Amount.Decimal(),
 		Currency:  r.Amount.Currency,
 		Status:    string(r.Status),
+		Method:    refundMethodJSON(r.Method),
 		Reason:    r.Reason,
 		Actor:     r.Actor,
 		CreatedAt: timeJSON(r.CreatedAt),

@@ -102,7 +102,7 @@ func TestOpenAPI_ResponsesMatchSpec(t *testing.T) {
 	doc := loadSpec(t)
 	f := newTestFake()
 	f.setLink("2", posbridge.LinkDown)
-	s := mustOpenServer(t, f, Config{Lanes: []string{"1", "2"}})
+	s := mustOpenServer(t, f, Config{Lanes: []string{"1", "2"}, Settlement: &fakeSettlement{}})
 	host := s.Addr()
 
 	paid := str(mustPay(t, s, "1", "20.00").body, "order_no")
@@ -143,6 +143,11 @@ func TestOpenAPI_ResponsesMatchSpec(t *testing.T) {
 		{name: "refund", method: "POST", template: "/api/v1/payments/{order_no}/refunds", path: "/api/v1/payments/" + paid + "/refunds", body: `{"amount":"5.00","reason":"returned"}`, header: []string{"Idempotency-Key", "r1"}, want: 201},
 		{name: "refund replay", method: "POST", template: "/api/v1/payments/{order_no}/refunds", path: "/api/v1/payments/" + paid + "/refunds", body: `{"amount":"5.00","reason":"returned"}`, header: []string{"Idempotency-Key", "r1"}, want: 200},
 		{name: "refund no reason", method: "POST", template: "/api/v1/payments/{order_no}/refunds", path: "/api/v1/payments/" + paid + "/refunds", body: `{"amount":"5.00"}`, want: 400},
+		{name: "card-present refund", method: "POST", template: "/api/v1/payments/{order_no}/refunds", path: "/api/v1/payments/" + paid + "/refunds", body: `{"amount":"1.00","reason":"returned","method":"card_present"}`, want: 201},
+		{name: "void of a refunded payment", method: "POST", template: "/api/v1/payments/{order_no}/void", path: "/api/v1/payments/" + paid + "/void", body: `{"reason":"wrong item"}`, want: 409},
+		{name: "void no reason", method: "POST", template: "/api/v1/payments/{order_no}/void", path: "/api/v1/payments/" + paid + "/void", body: `{}`, want: 400},
+		{name: "settle", method: "POST", template: "/api/v1/lanes/{lane}/settle", path: "/api/v1/lanes/1/settle", want: 200},
+		{name: "settle unknown lane", method: "POST", template: "/api/v1/lanes/{lane}/settle", path: "/api/v1/lanes/9/settle", want: 404},
 		{name: "refunds", method: "GET", template: "/api/v1/payments/{order_no}/refunds", path: "/api/v1/payments/" + paid + "/refunds", want: 200},
 		{name: "refunds unknown", method: "GET", template: "/api/v1/payments/{order_no}/refunds", path: "/api/v1/payments/NOSUCH1/refunds", want: 404},
 		{name: "lanes", method: "GET", template: "/api/v1/lanes", want: 200},
@@ -166,6 +171,10 @@ func TestOpenAPI_ResponsesMatchSpec(t *testing.T) {
 		}},
 		{name: "override", method: "POST", template: "/api/v1/payments/{order_no}/override", body: `{"reason":"seen approved","by":"Mona"}`, want: 200},
 		{name: "cancel after override", method: "POST", template: "/api/v1/payments/{order_no}/cancel", want: 200},
+		{name: "void", method: "POST", template: "/api/v1/payments/{order_no}/void", body: `{"reason":"wrong item"}`, header: []string{"Idempotency-Key", "v1"}, want: 201, before: func() {
+			open = str(mustPay(t, s, "1", "6.00").body, "order_no")
+			f.flowApprove(posbridge.OrderNo(open))
+		}},
 	}
 	covered := map[string]bool{}
 	for _, c := range calls {

@@ -18,7 +18,7 @@ import (
 type reportLabels struct {
 	Lang, Dir, Title, Date, Generated, Orders, Paid, Refunded, Net, ByStatus, ByBrand, ByLane, ByCashier string
 	Refunds, Attention, Recon, Key, Count, Amount, Currency, None, NotClosed, Runs, Matched, OnlyGateway string
-	OnlyLocal, Different, Item, Bucket, Detail, Result, Print, Nobody, Order, Status, Why                string
+	OnlyLocal, Different, Item, Bucket, Detail, Result, Print, Nobody, Order, Status, Why, RefundMethods string
 	Statuses                                                                                             map[string]string
 }
 
@@ -30,8 +30,9 @@ var reportText = map[string]reportLabels{
 		None: "None", NotClosed: "The day has not been closed: run the day close first.", Runs: "Runs",
 		Matched: "Matched", OnlyGateway: "Only at the gateway", OnlyLocal: "Only in posbridge", Different: "Different",
 		Item: "Order or refund", Bucket: "Found", Detail: "Detail", Result: "Done", Print: "Print", Nobody: "(not named)",
-		Order: "Order", Status: "Status", Why: "Why",
-		Statuses: map[string]string{"paid": "Paid", "failed": "Not paid", "canceled": "Canceled", "pending": "Not confirmed",
+		Order: "Order", Status: "Status", Why: "Why", RefundMethods: "Refunds and voids by kind",
+		Statuses: map[string]string{"gateway": "Through the gateway", "terminal_refund": "Card-present refund on the terminal",
+			"terminal_void": "Void on the terminal", "paid": "Paid", "failed": "Not paid", "canceled": "Canceled", "pending": "Not confirmed",
 			"created": "Created", "at_terminal": "On the terminal", "verifying": "Checking", "requested": "Requested",
 			"succeeded": "Succeeded"}},
 	"ar": {Lang: "ar", Dir: "rtl", Title: "تقرير اليوم", Date: "اليوم", Generated: "طُبع", Orders: "الطلبات",
@@ -41,8 +42,9 @@ var reportText = map[string]reportLabels{
 		None: "لا يوجد", NotClosed: "لم يُغلق اليوم بعد: شغّل إغلاق اليوم أولاً.", Runs: "مرات التشغيل",
 		Matched: "متطابق", OnlyGateway: "في البوابة فقط", OnlyLocal: "في posbridge فقط", Different: "مختلف",
 		Item: "الطلب أو الاسترداد", Bucket: "النتيجة", Detail: "التفاصيل", Result: "الإجراء", Print: "طباعة", Nobody: "(غير مسمى)",
-		Order: "الطلب", Status: "الحالة", Why: "السبب",
-		Statuses: map[string]string{"paid": "مدفوع", "failed": "غير مدفوع", "canceled": "ملغى", "pending": "غير مؤكد",
+		Order: "الطلب", Status: "الحالة", Why: "السبب", RefundMethods: "المستردات والإلغاءات حسب النوع",
+		Statuses: map[string]string{"gateway": "عبر بوابة الدفع", "terminal_refund": "استرداد بالبطاقة على الجهاز",
+			"terminal_void": "إلغاء على الجهاز", "paid": "مدفوع", "failed": "غير مدفوع", "canceled": "ملغى", "pending": "غير مؤكد",
 			"created": "أُنشئ", "at_terminal": "على الجهاز", "verifying": "قيد التحقق", "requested": "مطلوب",
 			"succeeded": "تم"}},
 }
@@ -113,7 +115,7 @@ td.num { text-align: end; font-variant-numeric: tabular-nums; }
 </table>
 
 {{define "lines"}}<table><tr><th></th><th>{{.L.Count}}</th><th>{{.L.Amount}}</th><th>{{.L.Currency}}</th></tr>
-{{range .Lines}}<tr data-section="{{$.Section}}" data-key="{{.Key}}"><td>{{if eq $.Section "status" "refund_status"}}{{status $.L .Key}}{{else if .Key}}{{.Key}}{{else}}{{$.L.Nobody}}{{end}}</td><td class="num">{{.Count}}</td><td class="num">{{.Amount.Decimal}}</td><td>{{.Currency}}</td></tr>
+{{range .Lines}}<tr data-section="{{$.Section}}" data-key="{{.Key}}"><td>{{if eq $.Section "status" "refund_status" "refund_method"}}{{status $.L .Key}}{{else if .Key}}{{.Key}}{{else}}{{$.L.Nobody}}{{end}}</td><td class="num">{{.Count}}</td><td class="num">{{.Amount.Decimal}}</td><td>{{.Currency}}</td></tr>
 {{else}}<tr><td colspan="4">{{.L.None}}</td></tr>{{end}}</table>{{end}}
 
 <h2>{{.L.ByStatus}}</h2>{{template "lines" (.Section "status" .R.ByStatus)}}
@@ -121,6 +123,7 @@ td.num { text-align: end; font-variant-numeric: tabular-nums; }
 <h2>{{.L.ByLane}}</h2>{{template "lines" (.Section "lane" .R.ByLane)}}
 <h2>{{.L.ByCashier}}</h2>{{template "lines" (.Section "cashier" .R.ByCashier)}}
 <h2>{{.L.Refunds}}</h2>{{template "lines" (.Section "refund_status" .R.Refunds)}}
+<h2>{{.L.RefundMethods}}</h2>{{template "lines" (.Section "refund_method" .R.RefundMethods)}}
 
 <h2 class="warn">{{.L.Attention}} (<span data-total="attention">{{len .R.Attention}}</span>)</h2>
 <table><tr><th>{{.L.Order}}</th><th>{{.L.Status}}</th><th>{{.L.Amount}}</th><th>{{.L.Why}}</th></tr>

@@ -76,6 +76,10 @@ type Config struct {
 	// /api/v1/day/report (JSON or CSV) and the printable GET /day/report.
 	// Without it they answer 404 not_found.
 	Day posbridge.DayService
+	// Settlement, when set, serves POST /api/v1/lanes/{lane}/settle (the
+	// gateway's batch close for the lane's terminal). Without it the
+	// route answers 404 not_found.
+	Settlement posbridge.SettlementService
 }
 
 // Server is the local HTTP API, event stream and cashier page. Create it with
@@ -236,6 +240,8 @@ func (s *Server) apiRoutes() []route {
 		{method: "POST", path: p + "/payments/{order_no}/override", handler: s.handleOverride},
 		{method: "POST", path: p + "/payments/{order_no}/refunds", handler: s.handleRefund},
 		{method: "GET", path: p + "/payments/{order_no}/refunds", handler: s.handleRefunds},
+		{method: "POST", path: p + "/payments/{order_no}/void", handler: s.handleVoid},
+		{method: "POST", path: p + "/lanes/{lane}/settle", handler: s.handleSettle},
 		{method: "GET", path: p + "/lanes", handler: s.handleLanes},
 		{method: "GET", path: p + "/events", handler: s.handleEvents},
 		{method: "GET", path: p + "/healthz", handler: s.handleHealthz, public: true},

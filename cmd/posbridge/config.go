@@ -127,7 +127,9 @@ type LaneConfig struct {
 	// Mode is "serial" (the default: a terminal on a cable) or "cloud"
 	// (no cable: sales go through CodePay's cloud to TerminalSN).
 	Mode string `toml:"mode"`
-	// TerminalSN is a cloud lane's terminal serial number.
+	// TerminalSN is the lane's terminal serial number at CodePay: where a
+	// cloud lane's sales go, and, on a serial lane with the CodePay
+	// gateway, the batch a settlement closes (settle.go).
 	TerminalSN string `toml:"terminal_sn"`
 	// PollEvery and PollFor: how often and how long a cloud lane asks
 	// CodePay about a sale while the cashier waits (2s and 60s when zero).
@@ -703,6 +705,10 @@ func (c *Config) checkLanes(add func(key, format string, args ...any), reported 
 			continue
 		}
 		for _, name := range []string{"terminal_sn", "poll_every", "poll_for"} {
+			if name == "terminal_sn" && c.Gateway.Kind == "codepay" {
+				c.checkSettleTerminal(i, l, add)
+				continue
+			}
 			if c.index.has(k(name)) {
 				add(k(name), "is for cloud lanes (mode = \"cloud\")")
 			}

@@ -31,9 +31,12 @@ type Daemon struct {
 	Gateway   posbridge.Gateway // *payby.Client or *codepay.Client
 	Engine    *posbridge.Engine
 	// Day closes days (nil when the gateway cannot list one).
-	Day    *posbridge.DayCloser
-	API    *ui.Server
-	Notify notifyHandler
+	Day *posbridge.DayCloser
+	// Settlement settles lanes' terminals (nil unless the gateway is
+	// CodePay and a lane names its terminal_sn); settle.go.
+	Settlement *posbridge.Settlements
+	API        *ui.Server
+	Notify     notifyHandler
 	// notifyPath is where Notify is served: /notify/payby or /notify/codepay.
 	notifyPath string
 	// Monitor is the [metrics] listener, nil when not configured.
@@ -140,6 +143,9 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 	if err := d.openDay(cfg.Day, e); err != nil {
 		return d, err
 	}
+	if err := d.openSettlement(cfg, e); err != nil {
+		return d, err
+	}
 
 	if d.Notify, d.notifyPath, err = openNotifyHandler(cfg, e, component("notify")); err != nil {
 		return d, fmt.Errorf("notifications: %w", err)
@@ -183,6 +189,7 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 		Lanes: lanes, Logger: component("api"), Registry: reg, Demo: opt.demo,
 		Components: components,
 		Day:        d.dayService(),
+		Settlement: d.settlementService(),
 	})
 	if err := d.API.Open(); err != nil {
 		return d, fmt.Errorf("api: %w", err)

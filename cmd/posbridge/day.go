@@ -110,6 +110,7 @@ func (g *gatewayHealth) ListRefunds(ctx context.Context, q posbridge.DayQuery) (
 const dayUsage = `Usage:
   posbridge day close --config FILE [--date YYYY-MM-DD] [--timeout D]
   posbridge day report --config FILE [--date YYYY-MM-DD] [--format csv|json]
+  posbridge day settle --config FILE --lane ID [--timeout D]
 
 close asks the running daemon to reconcile the day (today when --date is
 not given) with the gateway's own list of orders and refunds, and prints
@@ -118,6 +119,10 @@ only in posbridge (asked about again, flagged if still unknown), different
 (the gateway's word applied, flagged). Running it again changes nothing.
 
 report prints the day's report as CSV (or JSON) from the running daemon.
+
+settle closes the batch of the lane's terminal at the gateway (CodePay
+batch.close; the lane's terminal_sn) and prints the recorded totals. After
+it the lane's payments so far can only be refunded, no longer voided.
 The printable page is http://<api listen>/day/report?date=D&lang=en|ar.
 `
 
@@ -130,6 +135,9 @@ func (m *Main) runDay(ctx context.Context, args []string) error {
 	usageErr := func(format string, a ...any) error {
 		fmt.Fprintf(m.Stderr, "posbridge day: %s\n", fmt.Sprintf(format, a...))
 		return errUsage
+	}
+	if len(args) > 0 && args[0] == "settle" {
+		return m.runSettle(ctx, args[1:])
 	}
 	if len(args) == 0 || (args[0] != "close" && args[0] != "report") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {

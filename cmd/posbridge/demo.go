@@ -426,8 +426,9 @@ id = "1"
 port = %s
 app_id = "demo"
 sale_timeout = %q
-%s`, strconv.Quote(listen), demoGatewayKeys(s.gateway, sbURL, w.Sandbox),
-		sandbox.MerchantPrivateKeyFile, sandbox.GatewayPublicKeyFile, strconv.Quote(port), s.saleTimeout.String(), demoCloudLane(s.gateway))
+%s%s`, strconv.Quote(listen), demoGatewayKeys(s.gateway, sbURL, w.Sandbox),
+		sandbox.MerchantPrivateKeyFile, sandbox.GatewayPublicKeyFile, strconv.Quote(port), s.saleTimeout.String(),
+		demoSerialTerminal(s.gateway), demoCloudLane(s.gateway))
 	cfgText += outboxSection
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		return nil, nil, stop, fmt.Errorf("demo config: %w", err)
@@ -489,6 +490,15 @@ func demoGatewayKeys(gw, sbURL string, sb *sandbox.Sandbox) string {
 
 // demoCloudTerminal is the serial number of the demo's cloud lane.
 const demoCloudTerminal = "DEMO-CLOUD-1"
+
+// demoSerialTerminal names the demo's serial lane's terminal at CodePay,
+// so that it can be settled (posbridge day settle --lane 1).
+func demoSerialTerminal(gw string) string {
+	if gw != "codepay" {
+		return ""
+	}
+	return "terminal_sn = \"DEMO-SERIAL-1\"\n"
+}
 
 // demoCloudLane returns the demo's second lane, with no cable, when the
 // gateway is CodePay: its sales go through the sandbox's cloud API.

@@ -52,6 +52,7 @@ const (
 	cpClosed         = "ORDER_CLOSED"
 	cpPaying         = "ORDER_PAYING"
 	cpNotPaid        = "ORDER_NOT_PAID"
+	cpSettled        = "ORDER_SETTLED"
 	cpRefunded       = "ORDER_REFUNDED"
 	cpExceeded       = "REFUND_AMOUNT_EXCEEDED"
 	cpRejected       = "REFUND_REJECTED"
@@ -424,6 +425,9 @@ func (s *Sandbox) cpPayOrder(req cpParams) cpAnswer {
 			return cpFail(cpNotPaid, "original order is not paid")
 		}
 		if req["trans_type"] == "2" {
+			if orig.status == StatusSettled {
+				return cpFail(cpSettled, "batch closed: refund instead of void")
+			}
 			if code := s.revoke(orig); code != "" {
 				return cpFail(cpRefunded, "order has refunds")
 			}

@@ -249,6 +249,7 @@ type Sandbox struct {
 
 	mu          sync.Mutex
 	orders      map[string]*order // by merchantOrderNo
+	batches     int               // CodePay batch closes so far (batch.go)
 	ordersByNo  map[string]*order // by PayBy orderNo
 	refunds     map[string]*refund
 	refundsByNo map[string]*refund
@@ -719,6 +720,10 @@ func (s *Sandbox) Record(ctx context.Context, r posbridge.AcquirerRecord) error 
 			return fmt.Errorf("void of %s: %w", r.OrigNo, ErrNotFound)
 		}
 		if r.Status == posbridge.GatewayPaid && !o.revoked {
+			if o.codepay && o.status == StatusSettled {
+				// After batch.close a sale can only be refunded (batch.go).
+				return fmt.Errorf("void of %s: its batch is closed: %w", r.OrigNo, ErrConflict)
+			}
 			if code := s.revoke(o); code != "" {
 				return fmt.Errorf("void of %s: code %s: %w", r.OrigNo, code, ErrConflict)
 			}

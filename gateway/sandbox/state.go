@@ -57,6 +57,7 @@ type refund struct {
 	failDes               string
 	params                string
 	internal              bool
+	batched               bool // counted in a CodePay batch close (batch.go)
 	requestTime           int64
 	created               time.Time
 	codepay               bool

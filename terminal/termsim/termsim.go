@@ -105,7 +105,8 @@ type Script struct {
 	// Twice sends the response two times (as separate data frames).
 	Twice bool `json:"twice,omitempty"`
 	// LoseResponse completes the sale (money taken for Approve) but never
-	// sends the response.
+	// sends the response; for a void or refund, does it (recorded with the
+	// Acquirer) and never answers.
 	LoseResponse bool `json:"lose_response,omitempty"`
 	// AfterReconnect holds the response until the next handshake.
 	AfterReconnect bool `json:"after_reconnect,omitempty"`
@@ -986,7 +987,11 @@ func (s *Sim) orderLocked(ctx context.Context, m terminal.Message) ([]terminal.M
 	switch t.TransType {
 	case terminal.TransSale:
 	case terminal.TransVoid, terminal.TransRefund:
-		return []terminal.Message{s.reverseLocked(ctx, m, t)}, false
+		r := s.reverseLocked(ctx, m, t)
+		if s.scriptLocked(no).LoseResponse {
+			return nil, false // done (and recorded), answer lost
+		}
+		return []terminal.Message{r}, false
 	default:
 		return []terminal.Message{reply(m, "114", "Unsupported transaction type", bizNo)}, false
 	}

@@ -1,0 +1,109 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/posbridge/posbridge"
+)
+
+// Void is the fake's void: the whole amount of a paid payment without
+// refunds, recorded requested (the engine then asks the terminal).
+func (f *fakeService) Void(ctx context.Context, no posbridge.OrderNo, p posbridge.VoidParams, by posbridge.By) (posbridge.Refund, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o, err := f.get(no)
+	if err != nil {
+		return posbridge.Refund{}, err
+	}
+	f.byLog = append(f.byLog, by)
+	if p.IdempotencyKey != "" {
+		for _, r := range f.refunds[no] {
+			if r.IdempotencyKey == p.IdempotencyKey {
+				return r, nil
+			}
+		}
+	}
+	if why := posbridge.VoidRefusal(*o, f.refunds[no], time.Time{}, f.clock.Now(), time.UTC); why != "" {
+		return posbridge.Refund{}, posbridge.Errorf(posbridge.ECONFLICT, "%s", why)
+	}
+	now := f.clock.Now()
+	r := posbridge.Refund{No: posbridge.OrderNo(fmt.Sprintf("V%s%02d", no, len(f.refunds[no])+1)), OrderNo: no, Amount: o.Amount,
+		Status: posbridge.RefundRequested, Method: posbridge.RefundTerminalVoid, Reason: by.Reason, Actor: by.Who,
+		CreatedAt: now, UpdatedAt: now, Version: 1, IdempotencyKey: p.IdempotencyKey}
+	f.refunds[no] = append(f.refunds[no], r)
+	return r, nil
+}
+
+// fakeSettlement records the lanes it settles.
+type fakeSettlement struct{ lanes []string }
+
+func (s *fakeSettlement) Settle(ctx context.Context, lane string, by posbridge.By) (posbridge.Settlement, error) {
+	if lane != "1" {
+		return posbridge.Settlement{}, posbridge.Errorf(posbridge.ENOTFOUND, "Lane %q has no terminal to settle.", lane)
+	}
+	s.lanes = append(s.lanes, lane)
+	aed := func(minor int64) posbridge.Money { return posbridge.Money{Minor: minor, Currency: "AED"} }
+	return posbridge.Settlement{ID: 1, Lane: lane, At: testStart, Totals: posbridge.BatchTotals{TerminalSN: "T1", BatchNo: "000001",
+		Sales: 2, SalesTotal: aed(2550), Refunds: 1, RefundsTotal: aed(500)}}, nil
+}
+
+// POST /payments/{no}/void answers the void (a refund of method
+// terminal_void); a card-present refund is asked with method
+// "card_present"; an unknown method and a missing reason are refused; a
+// void of an unpaid payment is a conflict.
+func TestServer_VoidAndCardPresentRefund(t *testing.T) {
+	f := newTestFake()
+	s := mustOpenServer(t, f, Config{})
+	base := s.URL() + "/api/v1/payments/"
+	no := str(mustPay(t, s, "1", "30").body, "order_no")
+	if r := doReq(t, "POST", base+no+"/void", `{"reason":"wrong item"}`); r.status != 409 || r.errCode() != posbridge.ECONFLICT {
+		t.Fatalf("void of an unpaid payment: %d %s", r.status, r.raw)
+	}
+	f.gatewayLearnsPaid(posbridge.OrderNo(no))
+	if r := doReq(t, "POST", base+no+"/verify", "{}"); str(r.body, "status") != "paid" {
+		t.Fatalf("verify: %s", r.raw)
+	}
+	if r := doReq(t, "POST", base+no+"/refunds", `{"amount":"1","reason":"x","method":"cash"}`); r.status != 400 || r.errField() != "method" {
+		t.Fatalf("unknown method: %d %s", r.status, r.raw)
+	}
+	if r := doReq(t, "POST", base+no+"/void", `{}`); r.status != 400 || r.errField() != "reason" {
+		t.Fatalf("void without reason: %d %s", r.status, r.raw)
+	}
+	r := doReq(t, "POST", base+no+"/void", `{"reason":"wrong item"}`, "Idempotency-Key", "void-1")
+	if r.status != 201 || str(r.body, "method") != "terminal_void" || str(r.body, "status") != "requested" || str(r.body, "amount") != "30.00" {
+		t.Fatalf("void: %d %s", r.status, r.raw)
+	}
+	if again := doReq(t, "POST", base+no+"/void", `{"reason":"wrong item"}`, "Idempotency-Key", "void-1"); again.status != 200 || str(again.body, "refund_no") != str(r.body, "refund_no") {
+		t.Fatalf("repeated void: %d %s", again.status, again.raw)
+	}
+	// The fake passes card_present through; the engine's rules are tested in the root package.
+	other := str(mustPay(t, s, "2", "10").body, "order_no")
+	f.gatewayLearnsPaid(posbridge.OrderNo(other))
+	doReq(t, "POST", base+other+"/verify", "{}")
+	if r := doReq(t, "POST", base+other+"/refunds", `{"amount":"4","reason":"returned","method":"card_present"}`); r.status != 201 || str(r.body, "method") != "gateway" {
+		t.Fatalf("card-present refund: %d %s", r.status, r.raw)
+	}
+}
+
+// POST /lanes/{lane}/settle answers the recorded settlement's totals, 404
+// for a lane without a terminal to settle and when settlement is not
+// available.
+func TestServer_Settle(t *testing.T) {
+	f := newTestFake()
+	none := mustOpenServer(t, f, Config{})
+	if r := doReq(t, "POST", none.URL()+"/api/v1/lanes/1/settle", ""); r.status != 404 || r.errCode() != posbridge.ENOTFOUND {
+		t.Fatalf("without settlement: %d %s", r.status, r.raw)
+	}
+	st := &fakeSettlement{}
+	s := mustOpenServer(t, newTestFake(), Config{Settlement: st})
+	r := doReq(t, "POST", s.URL()+"/api/v1/lanes/1/settle", "")
+	if r.status != 200 || str(r.body, "sales_total") != "25.50" || str(r.body, "refunds_total") != "5.00" || str(r.body, "batch_no") != "000001" || r.body["sales"] != float64(2) {
+		t.Fatalf("settle: %d %s", r.status, r.raw)
+	}
+	if r := doReq(t, "POST", s.URL()+"/api/v1/lanes/9/settle", ""); r.status != 404 {
+		t.Fatalf("unknown lane: %d %s", r.status, r.raw)
+	}
+}
