@@ -56,19 +56,29 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives migration and start-up messages (slog.Default when nil).
 	Logger *slog.Logger
+	// MaxBatch is how many writes one commit holds at most
+	// (DefaultMaxBatch when zero; 1 commits every write on its own).
+	MaxBatch int
 }
 
 // DB is a posbridge.Store on one SQLite file. It is safe for concurrent use.
-// Writers in this process queue on a semaphore before taking SQLite's write
-// lock, so they wait in order instead of racing the busy handler; writers in
+// Writes in this process queue to one writer goroutine, which commits
+// together the writes that waited (group commit, see writer.go); writers in
 // other processes are held off by the busy timeout.
 type DB struct {
 	path   string
 	db     *sql.DB
 	now    func() time.Time
 	logger *slog.Logger
-	write  chan struct{} // one in-process writer at a time
 	closed atomic.Bool
+
+	// The writer (writer.go): turns queue on turns; quit stops it.
+	turns    chan *turn
+	quit     chan struct{}
+	writerWG sync.WaitGroup
+	maxBatch int
+	commits  atomic.Int64
+	batched  atomic.Int64
 
 	// The background integrity check after an unclean shutdown.
 	stopCheck context.CancelFunc
@@ -112,6 +122,9 @@ func OpenOptions(path string, opts Options) (*DB, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = DefaultMaxBatch
+	}
 	logger := opts.Logger.With(posbridge.LogKeyComponent, "store")
 	if err := prepareFile(path, logger); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -125,7 +138,8 @@ func OpenOptions(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	unclean := leftWAL(path)
-	db := &DB{path: path, db: sdb, now: opts.Now, logger: logger, write: make(chan struct{}, 1)}
+	db := &DB{path: path, db: sdb, now: opts.Now, logger: logger,
+		turns: make(chan *turn), quit: make(chan struct{}), maxBatch: opts.MaxBatch}
 	ctx := context.Background()
 	if err := db.probe(ctx); err != nil {
 		sdb.Close()
@@ -135,6 +149,7 @@ func OpenOptions(path string, opts Options) (*DB, error) {
 		sdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	db.writerWG.Go(db.runWriter)
 	if unclean {
 		cctx, cancel := context.WithCancel(context.Background())
 		db.stopCheck = cancel
@@ -199,6 +214,8 @@ func (db *DB) Close() error {
 		db.stopCheck()
 	}
 	db.checkWG.Wait()
+	close(db.quit) // the batch under way, if any, commits first
+	db.writerWG.Wait()
 	if err := db.db.Close(); err != nil {
 		return fmt.Errorf("close store %s: %w", db.path, err)
 	}
@@ -423,38 +440,6 @@ func (db *DB) applyMigration(ctx context.Context, m migration) (bool, error) {
 		return false, fmt.Errorf("commit: %w", classify(err))
 	}
 	return true, nil
-}
-
-// beginWrite waits for this process's write turn and starts an immediate
-// transaction (the DSN's _txlock), holding SQLite's write lock from the start
-// so the read-modify-write inside cannot be interleaved. The returned done
-// rolls back unless committed and releases the turn; call it exactly once.
-func (db *DB) beginWrite(ctx context.Context) (*sql.Tx, func(), error) {
-	if db.closed.Load() {
-		return nil, nil, posbridge.ErrClosed
-	}
-	select {
-	case db.write <- struct{}{}:
-	case <-ctx.Done():
-		return nil, nil, ctx.Err()
-	}
-	tx, err := db.db.BeginTx(ctx, nil)
-	if err != nil {
-		<-db.write
-		return nil, nil, fmt.Errorf("begin write on %s: %w", db.path, classify(err))
-	}
-	return tx, func() {
-		tx.Rollback()
-		<-db.write
-	}, nil
-}
-
-// commit commits tx, naming the file on failure.
-func (db *DB) commit(tx *sql.Tx) error {
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit on %s: %w", db.path, classify(err))
-	}
-	return nil
 }
 
 // reading reports ErrClosed after Close, so readers fail the same way writers do.

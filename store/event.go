@@ -18,7 +18,7 @@ const (
 // insertEvent appends an event and returns it with its seq. AUTOINCREMENT
 // seqs are taken inside the write transaction, and writes are serialised,
 // so committed seqs are consecutive; a rolled-back insert takes its seq back.
-func insertEvent(ctx context.Context, tx *sql.Tx, typ posbridge.EventType, at time.Time, o *posbridge.Order, r *posbridge.Refund) (posbridge.Event, error) {
+func insertEvent(ctx context.Context, tx *wtx, typ posbridge.EventType, at time.Time, o *posbridge.Order, r *posbridge.Refund) (posbridge.Event, error) {
 	var (
 		orderNo, refundNo string
 		payment, refund   []byte
@@ -134,7 +134,7 @@ func (db *DB) LastSeq(ctx context.Context) (int64, error) {
 
 // insertAudit records who or what changed subject (an order or refund
 // number) of order orderNo, from which status to which, at which version.
-func insertAudit(ctx context.Context, tx *sql.Tx, subject, orderNo posbridge.OrderNo, at time.Time, c posbridge.Cause, from, to string, version int64) error {
+func insertAudit(ctx context.Context, tx *wtx, subject, orderNo posbridge.OrderNo, at time.Time, c posbridge.Cause, from, to string, version int64) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO audit (subject, order_no, at, actor, who, action, detail, from_status, to_status, version)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		string(subject), string(orderNo), at.UnixMilli(), string(c.Actor), c.Who, c.Action, c.Detail, from, to, version)

@@ -171,7 +171,7 @@ func (db *DB) MarkNotificationApplied(ctx context.Context, id int64, at time.Tim
 }
 
 // markApplied marks inbox entry id applied inside tx; the first mark wins.
-func markApplied(ctx context.Context, tx *sql.Tx, id int64, at time.Time, result string) error {
+func markApplied(ctx context.Context, tx *wtx, id int64, at time.Time, result string) error {
 	var applied sql.NullInt64
 	err := tx.QueryRowContext(ctx, `SELECT applied_at FROM notifications WHERE id = ?`, id).Scan(&applied)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -190,7 +190,7 @@ func markApplied(ctx context.Context, tx *sql.Tx, id int64, at time.Time, result
 }
 
 // markCause marks the inbox entry a change applies (cause.Applies), if any.
-func (db *DB) markCause(ctx context.Context, tx *sql.Tx, cause posbridge.Cause) error {
+func (db *DB) markCause(ctx context.Context, tx *wtx, cause posbridge.Cause) error {
 	if cause.Applies == nil {
 		return nil
 	}
@@ -200,7 +200,7 @@ func (db *DB) markCause(ctx context.Context, tx *sql.Tx, cause posbridge.Cause) 
 // commitMarkOnly commits tx when a change turned out to be no change but
 // applies an inbox entry (cause.Applies): the mark is all that is written.
 // Without a mark it writes nothing and the deferred rollback ends tx.
-func (db *DB) commitMarkOnly(ctx context.Context, tx *sql.Tx, cause posbridge.Cause) error {
+func (db *DB) commitMarkOnly(ctx context.Context, tx *wtx, cause posbridge.Cause) error {
 	if cause.Applies == nil {
 		return nil
 	}

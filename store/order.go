@@ -283,7 +283,7 @@ func checkOrderChange(old, n *posbridge.Order) error {
 }
 
 // updateOrderRow writes n over the row if its version is still oldVersion.
-func updateOrderRow(ctx context.Context, tx *sql.Tx, n *posbridge.Order, oldVersion int64) error {
+func updateOrderRow(ctx context.Context, tx *wtx, n *posbridge.Order, oldVersion int64) error {
 	args, err := orderArgs(n)
 	if err != nil {
 		return err
@@ -307,7 +307,7 @@ func updateOrderRow(ctx context.Context, tx *sql.Tx, n *posbridge.Order, oldVers
 }
 
 // writeOrder writes n (already bumped) and appends its payment event.
-func writeOrder(ctx context.Context, tx *sql.Tx, n *posbridge.Order, oldVersion int64, now time.Time) (posbridge.Event, error) {
+func writeOrder(ctx context.Context, tx *wtx, n *posbridge.Order, oldVersion int64, now time.Time) (posbridge.Event, error) {
 	if err := updateOrderRow(ctx, tx, n, oldVersion); err != nil {
 		return posbridge.Event{}, err
 	}
