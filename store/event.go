@@ -186,5 +186,8 @@ func validCause(c posbridge.Cause) error {
 	if c.Actor == "" {
 		return &posbridge.Error{Code: posbridge.EINVALID, Field: "cause", Message: "the actor of a change is required"}
 	}
+	if c.Receives != nil && c.Applies == nil {
+		return &posbridge.Error{Code: posbridge.EINVALID, Field: "cause", Message: "a received notification needs the result it is applied with"}
+	}
 	return nil
 }

@@ -105,11 +105,9 @@ func decodeStoredNotification(b []byte) (posbridge.Notification, error) {
 // that entry and duplicate=true and stores nothing. An empty gateway or
 // notification id is EINVALID.
 func (db *DB) ReceiveNotification(ctx context.Context, e posbridge.InboxEntry) (posbridge.InboxEntry, bool, error) {
-	if e.Gateway == "" {
-		return posbridge.InboxEntry{}, false, invalid("gateway", "gateway is required")
-	}
-	if e.NotificationID == "" {
-		return posbridge.InboxEntry{}, false, invalid("notification_id", "notification id is required")
+	body, err := inboxBody(e)
+	if err != nil {
+		return posbridge.InboxEntry{}, false, err
 	}
 	tx, done, err := db.beginWrite(ctx)
 	if err != nil {
@@ -118,12 +116,6 @@ func (db *DB) ReceiveNotification(ctx context.Context, e posbridge.InboxEntry) (
 	defer done()
 	if e.ReceivedAt.IsZero() {
 		e.ReceivedAt = db.now()
-	}
-	body := []byte{}
-	if e.Notification != nil {
-		if body, err = encodeStoredNotification(e.Notification.Redacted()); err != nil {
-			return posbridge.InboxEntry{}, false, fmt.Errorf("receive notification %s/%s: %w", e.Gateway, e.NotificationID, err)
-		}
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO notifications (gateway, notification_id, kind, order_no, status, body, verified, received_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (gateway, notification_id) DO NOTHING`,
@@ -189,12 +181,61 @@ func markApplied(ctx context.Context, tx *wtx, id int64, at time.Time, result st
 	return nil
 }
 
-// markCause marks the inbox entry a change applies (cause.Applies), if any.
+// markCause marks the inbox entry a change applies (cause.Applies), if any,
+// storing it first when the change receives it (cause.Receives).
 func (db *DB) markCause(ctx context.Context, tx *wtx, cause posbridge.Cause) error {
 	if cause.Applies == nil {
 		return nil
 	}
+	if cause.Receives != nil {
+		return db.receiveApplied(ctx, tx, *cause.Receives, cause.Applies.Result)
+	}
 	return markApplied(ctx, tx, cause.Applies.ID, db.now(), cause.Applies.Result)
+}
+
+// receiveApplied stores inbox entry e inside tx, already applied with
+// result. One already stored is posbridge.ErrNotificationStored: the caller
+// rolls back its whole change.
+func (db *DB) receiveApplied(ctx context.Context, tx *wtx, e posbridge.InboxEntry, result string) error {
+	body, err := inboxBody(e)
+	if err != nil {
+		return err
+	}
+	now := db.now()
+	if e.ReceivedAt.IsZero() {
+		e.ReceivedAt = now
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO notifications (gateway, notification_id, kind, order_no, status, body, verified, received_at, applied_at, result)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (gateway, notification_id) DO NOTHING`,
+		e.Gateway, e.NotificationID, string(e.Kind), string(e.OrderNo), e.Status, body, e.Verified, e.ReceivedAt.UnixMilli(), now.UnixMilli(), result)
+	if err != nil {
+		return fmt.Errorf("receive notification %s/%s: %w", e.Gateway, e.NotificationID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("receive notification %s/%s: %w", e.Gateway, e.NotificationID, err)
+	} else if n == 0 {
+		return fmt.Errorf("receive notification %s/%s: %w", e.Gateway, e.NotificationID, posbridge.ErrNotificationStored)
+	}
+	return nil
+}
+
+// inboxBody checks e's gateway and id and encodes what the inbox keeps of
+// its notification (redacted).
+func inboxBody(e posbridge.InboxEntry) ([]byte, error) {
+	if e.Gateway == "" {
+		return nil, invalid("gateway", "gateway is required")
+	}
+	if e.NotificationID == "" {
+		return nil, invalid("notification_id", "notification id is required")
+	}
+	if e.Notification == nil {
+		return []byte{}, nil
+	}
+	body, err := encodeStoredNotification(e.Notification.Redacted())
+	if err != nil {
+		return nil, fmt.Errorf("receive notification %s/%s: %w", e.Gateway, e.NotificationID, err)
+	}
+	return body, nil
 }
 
 // commitMarkOnly commits tx when a change turned out to be no change but
