@@ -48,11 +48,12 @@ func TestUpdateOrder_ReceivesNotification(t *testing.T) {
 	if _, _, err := db.UpdateOrder(ctx, o.No, c, func(*posbridge.Order) error { return posbridge.ErrNoChange }); !errors.Is(err, posbridge.ErrNotificationStored) {
 		t.Fatalf("second delivery, no change: %v, want ErrNotificationStored", err)
 	}
+	MustCreate(t, db, newOrder("2")) // answered once every earlier batch is committed
 	if now, _ := db.Order(ctx, o.No); now.Checks != 0 || now.Version != got.Version {
 		t.Errorf("a refused delivery changed the order: checks %d version %d", now.Checks, now.Version)
 	}
-	if n := len(MustEvents(t, db)); n != events {
-		t.Errorf("%d events after a refused delivery, want %d", n, events)
+	if n := len(MustEvents(t, db)); n != events+1 {
+		t.Errorf("%d events after a refused delivery and a new order, want %d", n, events+1)
 	}
 
 	c.Applies = nil
