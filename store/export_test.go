@@ -51,7 +51,7 @@ func WriteWithoutCommit(ctx context.Context, db *DB, no posbridge.OrderNo, fn fu
 	if err := updateOrderRow(ctx, tx, &n, old.Version); err != nil {
 		return 0, err
 	}
-	ev, err := insertEvent(ctx, tx, posbridge.EventPayment, now, &n, nil)
+	ev, err := insertEvent(ctx, tx, posbridge.EventPayment, now, &n, &old, nil, nil)
 	if err != nil {
 		return 0, err
 	}

@@ -1,0 +1,295 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/posbridge/posbridge"
+)
+
+// Lean event rows (migration 0008). An event row keeps, for its order and
+// its refund, only what the change changed: the changed fields' values
+// before it, an "undo" (a JSON object of snapshot fields; null for a field
+// the snapshot did not have). A new order or refund, and one the event did
+// not change, has an empty undo. Every change of an order or refund row
+// appends exactly one such event in the same transaction, so the snapshot
+// after the change an event records is the current row with the undos of
+// the later events of the same order (or refund) applied, newest first.
+// Pruning removes only the oldest events, never a later one, so every kept
+// event can be rebuilt. Rows written before 0008 keep their whole snapshot.
+
+// undoOf returns the undo from after back to before, two encoded snapshots:
+// the fields whose values differ, with before's values. before nil (a new
+// order or refund) gives an empty undo.
+func undoOf(before, after []byte) ([]byte, error) {
+	if before == nil {
+		return []byte("{}"), nil
+	}
+	var b, a map[string]json.RawMessage
+	if err := json.Unmarshal(before, &b); err != nil {
+		return nil, fmt.Errorf("undo: %w", err)
+	}
+	if err := json.Unmarshal(after, &a); err != nil {
+		return nil, fmt.Errorf("undo: %w", err)
+	}
+	u := map[string]json.RawMessage{}
+	for k, v := range b {
+		if w, ok := a[k]; !ok || !bytes.Equal(v, w) {
+			u[k] = v
+		}
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			u[k] = json.RawMessage("null")
+		}
+	}
+	out, err := json.Marshal(u)
+	if err != nil {
+		return nil, fmt.Errorf("undo: %w", err)
+	}
+	return out, nil
+}
+
+// applyUndo turns snapshot fields m back to what they were before the
+// change undo records.
+func applyUndo(m map[string]json.RawMessage, undo string) error {
+	var u map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(undo), &u); err != nil {
+		return fmt.Errorf("decode event undo: %w", err)
+	}
+	for k, v := range u {
+		if string(v) == "null" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+	return nil
+}
+
+// eventRow is an event as stored, before its snapshots are rebuilt.
+type eventRow struct {
+	seq                     int64
+	typ                     string
+	at                      int64
+	orderNo, refundNo       string
+	payment, refund         sql.NullString // whole snapshots (rows before 0008)
+	paymentUndo, refundUndo sql.NullString
+}
+
+// eventRowColumns are what scanEventRow reads, from events aliased e.
+const eventRowColumns = `e.seq, e.type, e.at, e.order_no, e.refund_no, e.payment, e.refund, e.payment_undo, e.refund_undo`
+
+func scanEventRow(s scanner) (eventRow, error) {
+	var r eventRow
+	err := s.Scan(&r.seq, &r.typ, &r.at, &r.orderNo, &r.refundNo, &r.payment, &r.refund, &r.paymentUndo, &r.refundUndo)
+	return r, err
+}
+
+// readEvents runs query (selecting eventRowColumns) and returns its events
+// with their snapshots, read in one snapshot of the database so that the
+// current rows and the later events' undos agree with each other.
+func (db *DB) readEvents(ctx context.Context, query string, args ...any) ([]posbridge.Event, error) {
+	tx, err := db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	var stored []eventRow
+	for rows.Next() {
+		r, err := scanEventRow(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		stored = append(stored, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	payments, err := rebuild(ctx, tx, stored, true)
+	if err != nil {
+		return nil, err
+	}
+	refunds, err := rebuild(ctx, tx, stored, false)
+	if err != nil {
+		return nil, err
+	}
+	events := make([]posbridge.Event, 0, len(stored))
+	for _, r := range stored {
+		e := posbridge.Event{Seq: r.seq, Type: posbridge.EventType(r.typ), At: time.UnixMilli(r.at).UTC()}
+		if r.payment.Valid {
+			if e.Payment, err = decodeOrder([]byte(r.payment.String)); err != nil {
+				return nil, fmt.Errorf("event %d: %w", e.Seq, err)
+			}
+		} else if b, ok := payments[r.seq]; ok {
+			if e.Payment, err = decodeOrder(b); err != nil {
+				return nil, fmt.Errorf("event %d: %w", e.Seq, err)
+			}
+		}
+		if r.refund.Valid {
+			if e.Refund, err = decodeRefund([]byte(r.refund.String)); err != nil {
+				return nil, fmt.Errorf("event %d: %w", e.Seq, err)
+			}
+		} else if b, ok := refunds[r.seq]; ok {
+			if e.Refund, err = decodeRefund(b); err != nil {
+				return nil, fmt.Errorf("event %d: %w", e.Seq, err)
+			}
+		}
+		events = append(events, e)
+	}
+	return events, nil
+}
+
+// rebuild returns the encoded order (payments) or refund snapshot of each
+// lean event of stored, by seq: the current row undone by the later events
+// of the same order or refund, newest first.
+func rebuild(ctx context.Context, tx *sql.Tx, stored []eventRow, payments bool) (map[int64][]byte, error) {
+	want := map[string][]int64{} // number → seqs of lean events, ascending
+	minSeq := int64(-1)
+	for _, r := range stored {
+		no, undo := r.refundNo, r.refundUndo
+		if payments {
+			no, undo = r.orderNo, r.paymentUndo
+		}
+		if no == "" || !undo.Valid {
+			continue
+		}
+		want[no] = append(want[no], r.seq)
+		if minSeq < 0 || r.seq < minSeq {
+			minSeq = r.seq
+		}
+	}
+	out := map[int64][]byte{}
+	if len(want) == 0 {
+		return out, nil
+	}
+	nos := slices.Sorted(maps.Keys(want))
+	args := make([]any, 0, len(nos)+1)
+	for _, no := range nos {
+		args = append(args, no)
+	}
+	in := `(` + placeholders(len(nos)) + `)`
+
+	current := map[string]map[string]json.RawMessage{}
+	table, cols, key, undoCol := `refunds`, refundColumns, `refund_no`, `refund_undo`
+	if payments {
+		table, cols, key, undoCol = `orders`, orderColumns, `order_no`, `payment_undo`
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+cols+` FROM `+table+` WHERE `+key+` IN `+in, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read current %s: %w", table, err)
+	}
+	for rows.Next() {
+		var (
+			no  string
+			doc []byte
+		)
+		if payments {
+			o, err := scanOrder(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			no = string(o.No)
+			doc, err = encodeOrder(&o)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+		} else {
+			r, err := scanRefund(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			no = string(r.No)
+			doc, err = encodeRefund(&r)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(doc, &m); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		current[no] = m
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read current %s: %w", table, err)
+	}
+
+	// The undos of every event of these numbers after the oldest wanted one,
+	// newest first.
+	rows, err = tx.QueryContext(ctx, `SELECT seq, `+key+`, `+undoCol+` FROM events
+		WHERE `+key+` IN `+in+` AND seq > ? ORDER BY seq DESC`, append(args, minSeq)...)
+	if err != nil {
+		return nil, fmt.Errorf("read event undos: %w", err)
+	}
+	defer rows.Close()
+	next := map[string]int{} // number → index into want[number] still to emit, from the end
+	for no, seqs := range want {
+		next[no] = len(seqs) - 1
+	}
+	emit := func(no string, above int64) error {
+		// Emits every wanted event of no whose seq is >= above: the state
+		// now is the state after each of them.
+		m, ok := current[no]
+		if !ok {
+			return fmt.Errorf("event of %s %s: %w", strings.TrimSuffix(table, "s"), no, posbridge.ErrNotFound)
+		}
+		for ; next[no] >= 0 && want[no][next[no]] >= above; next[no]-- {
+			b, err := json.Marshal(m)
+			if err != nil {
+				return err
+			}
+			out[want[no][next[no]]] = b
+		}
+		return nil
+	}
+	for rows.Next() {
+		var (
+			seq  int64
+			no   string
+			undo sql.NullString
+		)
+		if err := rows.Scan(&seq, &no, &undo); err != nil {
+			return nil, err
+		}
+		if err := emit(no, seq); err != nil {
+			return nil, err
+		}
+		if !undo.Valid {
+			continue // a row before 0008: never later than a lean one
+		}
+		if m, ok := current[no]; ok {
+			if err := applyUndo(m, undo.String); err != nil {
+				return nil, fmt.Errorf("event %d: %w", seq, err)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read event undos: %w", err)
+	}
+	for _, no := range nos {
+		if err := emit(no, minSeq); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
