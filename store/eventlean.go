@@ -184,9 +184,9 @@ func rebuild(ctx context.Context, tx *sql.Tx, stored []eventRow, payments bool) 
 	in := `(` + placeholders(len(nos)) + `)`
 
 	current := map[string]map[string]json.RawMessage{}
-	table, cols, key, undoCol := `refunds`, refundColumns, `refund_no`, `refund_undo`
+	table, cols, key := `refunds`, refundColumns, `refund_no`
 	if payments {
-		table, cols, key, undoCol = `orders`, orderColumns, `order_no`, `payment_undo`
+		table, cols, key = `orders`, orderColumns, `order_no`
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT `+cols+` FROM `+table+` WHERE `+key+` IN `+in, args...)
 	if err != nil {
@@ -236,8 +236,7 @@ func rebuild(ctx context.Context, tx *sql.Tx, stored []eventRow, payments bool) 
 
 	// The undos of every event of these numbers after the oldest wanted one,
 	// newest first.
-	rows, err = tx.QueryContext(ctx, `SELECT seq, `+key+`, `+undoCol+` FROM events
-		WHERE `+key+` IN `+in+` AND seq > ? ORDER BY seq DESC`, append(args, minSeq)...)
+	rows, err = tx.QueryContext(ctx, undoQuery(payments, len(nos)), append(args, minSeq)...)
 	if err != nil {
 		return nil, fmt.Errorf("read event undos: %w", err)
 	}
@@ -292,4 +291,15 @@ func rebuild(ctx context.Context, tx *sql.Tx, stored []eventRow, payments bool) 
 		}
 	}
 	return out, nil
+}
+
+// undoQuery selects the undos of the events of n orders (or refunds) after a
+// seq, newest first: the arguments are the n numbers, then the seq.
+func undoQuery(payments bool, n int) string {
+	key, undo := `refund_no`, `refund_undo`
+	if payments {
+		key, undo = `order_no`, `payment_undo`
+	}
+	// "!= ''" lets the planner use the partial index.
+	return `SELECT seq, ` + key + `, ` + undo + ` FROM events WHERE ` + key + ` != '' AND ` + key + ` IN (` + placeholders(n) + `) AND seq > ? ORDER BY seq DESC`
 }

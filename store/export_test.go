@@ -86,5 +86,23 @@ func FixedQueries() map[string]Query {
 		"due checks":              {dueChecksQuery, []any{int64(0), 10}},
 		"metrics counts":          {countOrdersQuery, nil},
 		"open orders at start-up": {openOrdersQuery, nil},
+		"later events of orders":  {undoQuery(true, 2), []any{"A1", "A2", int64(5)}},
+		"later events of refunds": {undoQuery(false, 1), []any{"R1", int64(5)}},
 	}
+}
+
+// FullSnapshots returns the whole JSON snapshots an event row held before
+// migration 0008 (nil for what the event does not carry).
+func FullSnapshots(e posbridge.Event) (payment, refund []byte, err error) {
+	if e.Payment != nil {
+		if payment, err = encodeOrder(e.Payment); err != nil {
+			return nil, nil, err
+		}
+	}
+	if e.Refund != nil {
+		if refund, err = encodeRefund(e.Refund); err != nil {
+			return nil, nil, err
+		}
+	}
+	return payment, refund, nil
 }
