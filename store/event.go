@@ -24,7 +24,7 @@ const (
 // whole snapshots.
 func insertEvent(ctx context.Context, tx *wtx, typ posbridge.EventType, at time.Time, o, oldO *posbridge.Order, r, oldR *posbridge.Refund) (posbridge.Event, error) {
 	var (
-		orderNo, refundNo      string
+		orderNo, refundNo       string
 		paymentUndo, refundUndo []byte
 	)
 	e := posbridge.Event{Type: typ, At: norm(at)}

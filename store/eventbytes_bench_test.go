@@ -3,7 +3,7 @@ package store_test
 import (
 	"context"
 	"database/sql"
-		"fmt"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
