@@ -59,6 +59,13 @@ type Options struct {
 	// MaxBatch is how many writes one commit holds at most
 	// (DefaultMaxBatch when zero; 1 commits every write on its own).
 	MaxBatch int
+	// EventsKeep is the replay window of the event log ([store]
+	// events_keep): a background task owned by the DB deletes older events
+	// (see PruneEvents) at Open and every PruneEvery. DefaultEventsKeep
+	// when zero; negative keeps every event.
+	EventsKeep time.Duration
+	// PruneEvery is how often events are pruned (DefaultPruneEvery when zero).
+	PruneEvery time.Duration
 }
 
 // DB is a posbridge.Store on one SQLite file. It is safe for concurrent use.
@@ -79,6 +86,10 @@ type DB struct {
 	maxBatch int
 	commits  atomic.Int64
 	batched  atomic.Int64
+
+	// The background pruning of events older than the replay window.
+	stopPrune context.CancelFunc
+	pruneWG   sync.WaitGroup
 
 	// The background integrity check after an unclean shutdown.
 	stopCheck context.CancelFunc
@@ -125,6 +136,12 @@ func OpenOptions(path string, opts Options) (*DB, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = DefaultMaxBatch
 	}
+	if opts.EventsKeep == 0 {
+		opts.EventsKeep = DefaultEventsKeep
+	}
+	if opts.PruneEvery <= 0 {
+		opts.PruneEvery = DefaultPruneEvery
+	}
 	logger := opts.Logger.With(posbridge.LogKeyComponent, "store")
 	if err := prepareFile(path, logger); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -132,6 +149,11 @@ func OpenOptions(path string, opts Options) (*DB, error) {
 	dsn, err := dataSourceName(path, opts.BusyTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Size() == 0 {
+		if err := createIncremental(dsn); err != nil {
+			return nil, fmt.Errorf("open store %s: %w", path, err)
+		}
 	}
 	sdb, err := sql.Open("sqlite3", dsn)
 	if err != nil {
@@ -150,6 +172,11 @@ func OpenOptions(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	db.writerWG.Go(db.runWriter)
+	if opts.EventsKeep > 0 {
+		pctx, cancel := context.WithCancel(context.Background())
+		db.stopPrune = cancel
+		db.pruneWG.Go(func() { db.runPruner(pctx, opts.EventsKeep, opts.PruneEvery) })
+	}
 	if unclean {
 		cctx, cancel := context.WithCancel(context.Background())
 		db.stopCheck = cancel
@@ -214,6 +241,10 @@ func (db *DB) Close() error {
 		db.stopCheck()
 	}
 	db.checkWG.Wait()
+	if db.stopPrune != nil {
+		db.stopPrune()
+	}
+	db.pruneWG.Wait()
 	close(db.quit) // the batch under way, if any, commits first
 	db.writerWG.Wait()
 	if err := db.db.Close(); err != nil {
@@ -307,6 +338,30 @@ func (db *DB) probe(ctx context.Context) error {
 		return fmt.Errorf("read header: %w", err)
 	}
 	return nil
+}
+
+// createIncremental makes a new, empty file give the pages of pruned
+// events back to the file system (PruneEvents): auto_vacuum can only be
+// chosen before the first table is created and before the file turns to
+// WAL, so it is set on a connection of its own, before the pool's (whose
+// DSN leaves it alone: setting it on every new connection would take a
+// lock on a file in use). A file created before keeps what it has until a
+// VACUUM rewrites it (see README "Database size"); its free pages are
+// reused by new rows instead.
+func createIncremental(dsn string) error {
+	sdb, err := sql.Open("sqlite3", dsn+"&_auto_vacuum=incremental")
+	if err != nil {
+		return err
+	}
+	defer sdb.Close()
+	if _, err := sdb.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at INTEGER NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", classify(err))
+	}
+	return sdb.Close()
 }
 
 // quickCheck runs SQLite's quick check over the whole file.
