@@ -23,6 +23,7 @@ type fakeService struct {
 	orders      map[posbridge.OrderNo]*posbridge.Order
 	created     []posbridge.OrderNo // oldest first
 	events      []posbridge.Event
+	pruned      int64 // events with seq <= pruned are gone ([store] events_keep)
 	refunds     map[posbridge.OrderNo][]posbridge.Refund
 	lanes       []string
 	links       map[string]posbridge.LinkStatus
@@ -444,9 +445,7 @@ func (f *fakeService) EventsSince(ctx context.Context, seq int64, limit int) ([]
 	if f.failAll != nil {
 		return nil, f.failAll
 	}
-	if seq < 0 {
-		seq = 0
-	}
+	seq = max(seq, f.pruned, 0)
 	if seq >= int64(len(f.events)) {
 		return nil, nil
 	}
