@@ -60,9 +60,11 @@ type Options struct {
 	// (DefaultMaxBatch when zero; 1 commits every write on its own).
 	MaxBatch int
 	// EventsKeep is the replay window of the event log ([store]
-	// events_keep): a background task owned by the DB deletes older events
-	// (see PruneEvents) at Open and every PruneEvery. DefaultEventsKeep
-	// when zero; negative keeps every event.
+	// events_keep, DefaultEventsKeep in the daemon): when positive, a
+	// background task owned by the DB deletes older events (see
+	// PruneEvents) at Open and every PruneEvery, until Close. Zero or
+	// negative prunes nothing, so a reader (posbridge orders, db check)
+	// never writes.
 	EventsKeep time.Duration
 	// PruneEvery is how often events are pruned (DefaultPruneEvery when zero).
 	PruneEvery time.Duration
@@ -135,9 +137,6 @@ func OpenOptions(path string, opts Options) (*DB, error) {
 	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = DefaultMaxBatch
-	}
-	if opts.EventsKeep == 0 {
-		opts.EventsKeep = DefaultEventsKeep
 	}
 	if opts.PruneEvery <= 0 {
 		opts.PruneEvery = DefaultPruneEvery

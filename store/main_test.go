@@ -78,9 +78,6 @@ func MustOpenAt(tb testing.TB, path string, opts store.Options) *store.DB {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.EventsKeep == 0 {
-		opts.EventsKeep = -1 // the tests' clocks are years apart; TestPrune* prune
-	}
 	db, err := store.OpenOptions(path, opts)
 	if err != nil {
 		tb.Fatalf("open: %v", err)

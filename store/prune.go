@@ -10,8 +10,8 @@ import (
 	"github.com/posbridge/posbridge"
 )
 
-// DefaultEventsKeep is how long events are kept for replay ([store]
-// events_keep) when Options.EventsKeep is zero.
+// DefaultEventsKeep is how long the daemon keeps events for replay: the
+// default of [store] events_keep.
 const DefaultEventsKeep = 30 * 24 * time.Hour
 
 // DefaultPruneEvery is how often the store deletes events older than the
