@@ -19,9 +19,10 @@ import (
 // events, three audit rows, an inbox entry, a check row), vacuumed:
 //
 //	bytes/order         as stored now (lean event rows)
-//	full-bytes/order    the same database with every event holding the
-//	                    whole JSON snapshots it held before migration 0008
-//	                    (built from the lean rows in the same run)
+//	full-bytes/order    the same database as rows were before: every event
+//	                    with the whole JSON snapshots it held before
+//	                    migration 0008, every inbox body whole (built
+//	                    from the lean rows in the same run)
 //
 // Run: go test -run '^$' -bench EventBytes -benchtime 1x -timeout 10m ./store/
 func BenchmarkEventBytes(b *testing.B) {
@@ -33,7 +34,7 @@ func BenchmarkEventBytes(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		writePayments(b, db, clock, n)
+		entries := writePayments(b, db, clock, n)
 		events := MustEvents(b, db)
 		if err := db.Close(); err != nil {
 			b.Fatal(err)
@@ -58,6 +59,15 @@ func BenchmarkEventBytes(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+		for _, e := range entries {
+			body, err := store.OldInboxBody(e)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := tx.Exec(`UPDATE notifications SET body = ? WHERE id = ?`, body, e.ID); err != nil {
+				b.Fatal(err)
+			}
+		}
 		for _, s := range []string{`DROP INDEX events_order_no`, `DROP INDEX events_refund_no`} {
 			if _, err := tx.Exec(s); err != nil {
 				b.Fatal(err)
@@ -73,9 +83,11 @@ func BenchmarkEventBytes(b *testing.B) {
 	}
 }
 
-// writePayments writes n payments as a till leaves them.
-func writePayments(b *testing.B, db *store.DB, clock *posbridge.ManualClock, n int) {
+// writePayments writes n payments as a till leaves them and returns their
+// inbox entries as stored.
+func writePayments(b *testing.B, db *store.DB, clock *posbridge.ManualClock, n int) []posbridge.InboxEntry {
 	ctx := context.Background()
+	var entries []posbridge.InboxEntry
 	for i := range n {
 		clock.Advance(time.Minute)
 		o := &posbridge.Order{No: posbridge.OrderNo(fmt.Sprintf("B%012d", i)), Lane: "1",
@@ -96,9 +108,10 @@ func writePayments(b *testing.B, db *store.DB, clock *posbridge.ManualClock, n i
 		}
 		clock.Advance(2 * time.Second)
 		nt := posbridge.Notification{Gateway: "payby", ID: fmt.Sprintf("N%d", i), Kind: posbridge.NotifyOrder, OrderNo: o.No,
-			GatewayNo: fmt.Sprintf("13%016d", i), Status: posbridge.GatewayPaid, Amount: o.Amount, Card: posbridge.Card{Brand: "Visa", Last4: "1111"}}
+			GatewayNo: fmt.Sprintf("13%016d", i), Status: posbridge.GatewayPaid, Amount: o.Amount, Card: posbridge.Card{Brand: "Visa", Last4: "1111"},
+			SentAt: clock.Now().Add(-time.Second), ReceivedAt: clock.Now()}
 		entry := posbridge.InboxEntry{Gateway: "payby", NotificationID: nt.ID, Kind: nt.Kind, OrderNo: o.No, Status: string(nt.Status),
-			Notification: &nt, Verified: true}
+			Notification: &nt, Verified: true, ReceivedAt: nt.ReceivedAt}
 		c := posbridge.Cause{Actor: posbridge.ActorNotification, Who: "payby " + nt.ID, Action: "notification", Detail: "gateway says paid",
 			Applies: &posbridge.InboxMark{Result: posbridge.NotifyApplied}, Receives: &entry}
 		if _, _, err := db.UpdateOrder(ctx, o.No, c, func(o *posbridge.Order) error {
@@ -112,7 +125,13 @@ func writePayments(b *testing.B, db *store.DB, clock *posbridge.ManualClock, n i
 			Result: "paid", Latency: 80 * time.Millisecond}); err != nil {
 			b.Fatal(err)
 		}
+		stored, _, err := db.ReceiveNotification(ctx, entry) // a duplicate: reads what is stored
+		if err != nil {
+			b.Fatal(err)
+		}
+		entries = append(entries, stored)
 	}
+	return entries
 }
 
 // vacuumedSize vacuums the closed database at path and returns its size.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,18 +17,56 @@ import (
 
 // Lean event rows (migration 0008). An event row keeps, for its order and
 // its refund, only what the change changed: the changed fields' values
-// before it, an "undo" (a JSON object of snapshot fields; null for a field
-// the snapshot did not have). A new order or refund, and one the event did
-// not change, has an empty undo. Every change of an order or refund row
+// before it, an "undo" (a JSON object of snapshot fields, named by undoKeys;
+// null for a field the snapshot did not have). A new order or refund, and
+// one the event did not change, has an empty undo. Every change of an order or refund row
 // appends exactly one such event in the same transaction, so the snapshot
 // after the change an event records is the current row with the undos of
 // the later events of the same order (or refund) applied, newest first.
 // Pruning removes only the oldest events, never a later one, so every kept
 // event can be rebuilt. Rows written before 0008 keep their whole snapshot.
 
+// undoKeys names the snapshot fields in an undo by their index here (in
+// decimal: "13" is updated_at), which makes a row a third of what the
+// fields' names would. Stored rows depend on it: append only, never reorder.
+// A field not listed is named in full.
+var undoKeys = []string{
+	"order_no", "lane", "amount", "reference", "status", "reason", "terminal_outcome", "needs_attention",
+	"attention", "checks", "next_check_at", "verify_until", "created_at", "updated_at", "paid_at",
+	"card_brand", "card_last4", "refunded", "gateway_no", "terminal_no", "idempotency_key", "request_hash",
+	"attempts", "scheduled_checks", "override", "version", "refund_no", "actor",
+}
+
+// undoCode is the key under which field name is stored in an undo.
+var undoCode = func() map[string]string {
+	m := make(map[string]string, len(undoKeys))
+	for i, k := range undoKeys {
+		m[k] = strconv.Itoa(i)
+	}
+	return m
+}()
+
+// undoField is the snapshot field an undo's key names.
+func undoField(key string) string {
+	if i, err := strconv.Atoi(key); err == nil && i >= 0 && i < len(undoKeys) {
+		return undoKeys[i]
+	}
+	return key
+}
+
+// coded is the key that stores field name in an undo.
+func coded(name string) string {
+	if c, ok := undoCode[name]; ok {
+		return c
+	}
+	return name
+}
+
 // undoOf returns the undo from after back to before, two encoded snapshots:
-// the fields whose values differ, with before's values. before nil (a new
-// order or refund) gives an empty undo.
+// the fields whose values differ, with before's values, under their codes;
+// the fields before did not have listed under "-". The version is left out
+// when the change bumped it by one, as every change does (applyUndo puts it
+// back). before nil (a new order or refund) gives an empty undo.
 func undoOf(before, after []byte) ([]byte, error) {
 	if before == nil {
 		return []byte("{}"), nil
@@ -39,22 +78,44 @@ func undoOf(before, after []byte) ([]byte, error) {
 	if err := json.Unmarshal(after, &a); err != nil {
 		return nil, fmt.Errorf("undo: %w", err)
 	}
-	u := map[string]json.RawMessage{}
+	u := map[string]any{}
 	for k, v := range b {
 		if w, ok := a[k]; !ok || !bytes.Equal(v, w) {
-			u[k] = v
+			u[coded(k)] = v
 		}
 	}
+	var absent []string
 	for k := range a {
 		if _, ok := b[k]; !ok {
-			u[k] = json.RawMessage("null")
+			absent = append(absent, coded(k))
 		}
+	}
+	if len(absent) > 0 {
+		slices.Sort(absent)
+		u["-"] = absent
+	}
+	bv, av := version(b), version(a)
+	vk := coded("version")
+	switch {
+	case len(u) > 1 && bv == av-1:
+		delete(u, vk) // put back by applyUndo
+	case len(u) > 0 && bv == av:
+		u[vk] = b["version"] // said, so that applyUndo does not take one off
 	}
 	out, err := json.Marshal(u)
 	if err != nil {
 		return nil, fmt.Errorf("undo: %w", err)
 	}
 	return out, nil
+}
+
+// version reads a snapshot's version (-1 when it has none).
+func version(m map[string]json.RawMessage) int64 {
+	v, err := strconv.ParseInt(string(m["version"]), 10, 64)
+	if err != nil {
+		return -1
+	}
+	return v
 }
 
 // applyUndo turns snapshot fields m back to what they were before the
@@ -64,12 +125,24 @@ func applyUndo(m map[string]json.RawMessage, undo string) error {
 	if err := json.Unmarshal([]byte(undo), &u); err != nil {
 		return fmt.Errorf("decode event undo: %w", err)
 	}
+	if len(u) == 0 {
+		return nil // the event did not change it
+	}
+	if _, ok := u[coded("version")]; !ok {
+		m["version"] = json.RawMessage(strconv.FormatInt(version(m)-1, 10))
+	}
 	for k, v := range u {
-		if string(v) == "null" {
-			delete(m, k)
-		} else {
-			m[k] = v
+		if k == "-" {
+			var absent []string
+			if err := json.Unmarshal(v, &absent); err != nil {
+				return fmt.Errorf("decode event undo: %w", err)
+			}
+			for _, a := range absent {
+				delete(m, undoField(a))
+			}
+			continue
 		}
+		m[undoField(k)] = v
 	}
 	return nil
 }

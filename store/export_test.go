@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"os"
+	"time"
 
 	"github.com/posbridge/posbridge"
 )
@@ -105,4 +107,28 @@ func FullSnapshots(e posbridge.Event) (payment, refund []byte, err error) {
 		}
 	}
 	return payment, refund, nil
+}
+
+// OldInboxBody is the body an inbox row held for e before the body left out
+// what the row's columns hold.
+func OldInboxBody(e posbridge.InboxEntry) ([]byte, error) {
+	if e.Notification == nil {
+		return []byte{}, nil
+	}
+	n := e.Notification.Redacted()
+	n.ReceivedAt = time.Time{}
+	b, err := encodeStoredNotification(n, posbridge.InboxEntry{})
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	m["gateway"], m["id"], m["kind"], m["order_no"] = n.Gateway, n.ID, string(n.Kind), string(n.OrderNo)
+	delete(m, "received_at")
+	if !e.Notification.ReceivedAt.IsZero() {
+		m["received_at"] = e.Notification.ReceivedAt.UnixMilli()
+	}
+	return json.Marshal(m)
 }

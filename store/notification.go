@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -29,7 +30,7 @@ func scanInbox(s scanner) (posbridge.InboxEntry, error) {
 	e.ReceivedAt = fromMillis(sql.NullInt64{Int64: received, Valid: true})
 	e.AppliedAt = fromMillis(applied)
 	if len(body) > 0 {
-		n, err := decodeStoredNotification(body)
+		n, err := decodeStoredNotification(body, e)
 		if err != nil {
 			return posbridge.InboxEntry{}, fmt.Errorf("notification %d: %w", e.ID, err)
 		}
@@ -40,11 +41,14 @@ func scanInbox(s scanner) (posbridge.InboxEntry, error) {
 
 // storedNotification is what the inbox keeps of a notification: the
 // decoded fields the engine applies, never the raw body or a card number.
+// The gateway, id, kind, order number and time received are left out when
+// the entry's own columns hold the same (a third of the body), and read
+// from the columns when absent.
 type storedNotification struct {
-	Gateway   string `json:"gateway"`
-	ID        string `json:"id"`
-	Kind      string `json:"kind"`
-	OrderNo   string `json:"order_no"`
+	Gateway   string `json:"gateway,omitempty"`
+	ID        string `json:"id,omitempty"`
+	Kind      string `json:"kind,omitempty"`
+	OrderNo   string `json:"order_no,omitempty"`
 	OrigNo    string `json:"orig_no,omitempty"`
 	GatewayNo string `json:"gateway_no,omitempty"`
 	Status    string `json:"status,omitempty"`
@@ -59,7 +63,8 @@ type storedNotification struct {
 	Stale     bool   `json:"stale,omitempty"`
 }
 
-func encodeStoredNotification(n posbridge.Notification) ([]byte, error) {
+// encodeStoredNotification encodes n for the body of inbox entry e.
+func encodeStoredNotification(n posbridge.Notification, e posbridge.InboxEntry) ([]byte, error) {
 	if len(n.Card.Last4) > 4 {
 		return nil, invalid("card", "only the last four digits of a card may be stored")
 	}
@@ -75,13 +80,43 @@ func encodeStoredNotification(n posbridge.Notification) ([]byte, error) {
 	if !n.ReceivedAt.IsZero() {
 		s.Received = n.ReceivedAt.UnixMilli()
 	}
+	if s.Gateway == e.Gateway {
+		s.Gateway = ""
+	}
+	if s.ID == e.NotificationID {
+		s.ID = ""
+	}
+	if s.Kind == string(e.Kind) {
+		s.Kind = ""
+	}
+	if s.OrderNo == string(e.OrderNo) {
+		s.OrderNo = ""
+	}
+	switch {
+	case n.ReceivedAt.IsZero():
+		s.Received = -1 // none, where absent means the entry's own
+	case !e.ReceivedAt.IsZero() && s.Received == e.ReceivedAt.UnixMilli():
+		s.Received = 0
+	}
 	return json.Marshal(s)
 }
 
-func decodeStoredNotification(b []byte) (posbridge.Notification, error) {
+// decodeStoredNotification decodes the body of inbox entry e, whose
+// columns (already scanned) give what the body leaves out.
+func decodeStoredNotification(b []byte, e posbridge.InboxEntry) (posbridge.Notification, error) {
 	var s storedNotification
 	if err := json.Unmarshal(b, &s); err != nil {
 		return posbridge.Notification{}, fmt.Errorf("decode stored notification: %w", err)
+	}
+	s.Gateway = cmp.Or(s.Gateway, e.Gateway)
+	s.ID = cmp.Or(s.ID, e.NotificationID)
+	s.Kind = cmp.Or(s.Kind, string(e.Kind))
+	s.OrderNo = cmp.Or(s.OrderNo, string(e.OrderNo))
+	switch {
+	case s.Received == -1:
+		s.Received = 0
+	case s.Received == 0 && !e.ReceivedAt.IsZero():
+		s.Received = e.ReceivedAt.UnixMilli()
 	}
 	n := posbridge.Notification{
 		Gateway: s.Gateway, ID: s.ID, Kind: posbridge.NotificationKind(s.Kind), OrderNo: posbridge.OrderNo(s.OrderNo),
@@ -231,7 +266,7 @@ func inboxBody(e posbridge.InboxEntry) ([]byte, error) {
 	if e.Notification == nil {
 		return []byte{}, nil
 	}
-	body, err := encodeStoredNotification(e.Notification.Redacted())
+	body, err := encodeStoredNotification(e.Notification.Redacted(), e)
 	if err != nil {
 		return nil, fmt.Errorf("receive notification %s/%s: %w", e.Gateway, e.NotificationID, err)
 	}
