@@ -50,7 +50,7 @@ func BenchmarkScale(b *testing.B) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		b.Fatal(err)
 	}
-	path := filepath.Join(dir, fmt.Sprintf("scale-%d.db", n))
+	path := filepath.Join(dir, fmt.Sprintf("scale-v8-%d.db", n))
 	if _, err := os.Stat(path); err != nil {
 		start := time.Now()
 		generateScaleDB(b, path, n)
@@ -155,7 +155,8 @@ func BenchmarkScale(b *testing.B) {
 
 // generateScaleDB makes a database of n orders as payments leave them: two
 // lanes, 90 % paid, 5 % failed, 4 % canceled, 1 % pending and flagged, an
-// Idempotency-Key on a third; three events (a full payment snapshot each),
+// Idempotency-Key on a third; three events (lean rows: what each change
+// changed, as migration 0008 stores them),
 // three audit rows and two checks per order.
 func generateScaleDB(b *testing.B, path string, n int) {
 	db, err := store.Open(path)
@@ -168,7 +169,6 @@ func generateScaleDB(b *testing.B, path string, n int) {
 		b.Fatal(err)
 	}
 	defer raw.Close()
-	snapshot := `{"order_no":"%s","lane":"1","amount":"12.50","currency":"AED","reference":"R-000000","status":"paid","reason":"","terminal_outcome":"approved","needs_attention":false,"attention":"","checks":1,"attempts":1,"card":{"brand":"Visa","last4":"1111"},"gateway_no":"130000000000000001","terminal_no":"5021000000000000000001","refunded":"0.00","created_at":"2026-01-01T10:00:00Z","updated_at":"2026-01-01T10:00:02Z","paid_at":"2026-01-01T10:00:02Z","next_check_at":null,"message":"Payment successful","version":3}`
 	stmts := []string{
 		`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?)
 		INSERT INTO orders (order_no, lane, amount_minor, currency, reference, status, reason, terminal_outcome,
@@ -184,7 +184,10 @@ func generateScaleDB(b *testing.B, path string, n int) {
 			printf('13%016d', x), printf('502100%016d', x), CASE WHEN x % 3 = 0 THEN printf('key-%d', x) ELSE NULL END,
 			'0000000000000000000000000000000000000000000000000000000000000000', 1, 3
 		FROM c`,
-		`INSERT INTO events (type, at, order_no, payment) SELECT 'payment', created_at + k * 1000, order_no, printf(?, order_no)
+		`INSERT INTO events (type, at, order_no, payment_undo) SELECT 'payment', created_at + k * 1000, order_no,
+			CASE k WHEN 0 THEN '{}'
+				WHEN 1 THEN printf('{"-":["11","19","22"],"13":%d,"4":"created"}', created_at)
+				ELSE printf('{"-":["14","15","16","18","6"],"11":%d,"13":%d,"4":"at_terminal"}', created_at + 600000, created_at + 1000) END
 			FROM orders, (SELECT 0 AS k UNION ALL SELECT 1 UNION ALL SELECT 2)`,
 		`INSERT INTO audit (subject, order_no, at, actor, who, action, detail, from_status, to_status, version)
 			SELECT order_no, order_no, created_at + k * 1000, 'engine', '', 'step', 'gateway says paid', '', status, k + 1
@@ -198,8 +201,6 @@ func generateScaleDB(b *testing.B, path string, n int) {
 		switch i {
 		case 0:
 			args = []any{n}
-		case 1:
-			args = []any{snapshot}
 		}
 		if _, err := raw.Exec(s, args...); err != nil {
 			os.Remove(path)
