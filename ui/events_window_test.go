@@ -45,3 +45,36 @@ func TestEvents_SinceOlderThanKept(t *testing.T) {
 		readStored(t, c, 3, 4)
 	})
 }
+
+// Events pruned while a client catches up leave a gap it cannot fill: the
+// stream is closed with 4409 instead of skipping them.
+func TestEvents_PrunedWhileCatchingUp(t *testing.T) {
+	f := newTestFake()
+	s := mustOpenServer(t, f, Config{})
+	mustPay(t, s, "1", "1") // seqs 1, 2
+	mustPay(t, s, "2", "1") // seqs 3, 4
+	f.mu.Lock()
+	f.pruneAt, f.pruneTo = f.eventReads+1, 3 // after the check of since, before the replay
+	f.mu.Unlock()
+	c := dialEvents(t, s, "?since=1", nil)
+	if h := readEvent(t, c); h.Type != "hello" || h.Seq != 1 {
+		t.Fatalf("hello = %+v", h)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, msg, err := c.ReadMessage()
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			if ce.Code != closeResync || !strings.Contains(ce.Text, "since=0") {
+				t.Fatalf("close %d %q, want %d resync", ce.Code, ce.Text, closeResync)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(msg), `"seq":4`) {
+			t.Fatalf("got %s after a gap of pruned events, want a resync close", msg)
+		}
+	}
+}
