@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -170,11 +171,11 @@ func scanEventRow(s scanner) (eventRow, error) {
 // with their snapshots, read in one snapshot of the database so that the
 // current rows and the later events' undos agree with each other.
 func (db *DB) readEvents(ctx context.Context, query string, args ...any) ([]posbridge.Event, error) {
-	tx, err := db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, end, err := db.readSnapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback()
+	defer end()
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -226,10 +227,32 @@ func (db *DB) readEvents(ctx context.Context, query string, args ...any) ([]posb
 	return events, nil
 }
 
+// readSnapshot returns a pooled connection inside a deferred (read)
+// transaction: every query on it sees the database as of its first read,
+// and it never takes the write lock (the DSN's _txlock makes BeginTx
+// immediate, which would queue readers behind the writer). end rolls the
+// transaction back and returns the connection to the pool.
+func (db *DB) readSnapshot(ctx context.Context) (*sql.Conn, func(), error) {
+	conn, err := db.db.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN DEFERRED"); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, func() {
+		if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn }) // never back to the pool mid-transaction
+		}
+		conn.Close()
+	}, nil
+}
+
 // rebuild returns the encoded order (payments) or refund snapshot of each
 // lean event of stored, by seq: the current row undone by the later events
 // of the same order or refund, newest first.
-func rebuild(ctx context.Context, tx *sql.Tx, stored []eventRow, payments bool) (map[int64][]byte, error) {
+func rebuild(ctx context.Context, tx *sql.Conn, stored []eventRow, payments bool) (map[int64][]byte, error) {
 	want := map[string][]int64{} // number → seqs of lean events, ascending
 	minSeq := int64(-1)
 	for _, r := range stored {

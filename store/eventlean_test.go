@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/store"
 )
 
 // TestEvents_LeanRowsReadAsWritten: every event reads back (EventsSince and
@@ -95,5 +96,21 @@ func TestEvents_LeanRowsReadAsWritten(t *testing.T) {
 		if g, w := asJSON(e), asJSON(written[4+i]); g != w {
 			t.Errorf("page from %d: event %d reads\n%s\nwant\n%s", written[3].Seq, e.Seq, g, w)
 		}
+	}
+}
+
+// Reading events never takes the write lock: while another connection
+// holds it, EventsSince and the outbox still answer at once.
+func TestEvents_ReadWhileWriteLockHeld(t *testing.T) {
+	path := t.TempDir() + "/posbridge.db"
+	db := MustOpenAt(t, path, store.Options{BusyTimeout: 50 * time.Millisecond})
+	o := MustCreate(t, db, newOrder("1"))
+	MustUpdate(t, db, o.No, func(o *posbridge.Order) { o.Checks++ })
+	holdWriteLock(t, path)
+	if evs, err := db.EventsSince(context.Background(), 0, 10); err != nil || len(evs) != 2 {
+		t.Fatalf("EventsSince while the write lock is held: %d events, %v", len(evs), err)
+	}
+	if evs, err := db.OutboxBatch(context.Background(), 10); err != nil || len(evs) != 2 {
+		t.Fatalf("OutboxBatch while the write lock is held: %d events, %v", len(evs), err)
 	}
 }
