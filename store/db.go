@@ -88,6 +88,9 @@ type DB struct {
 	maxBatch int
 	commits  atomic.Int64
 	batched  atomic.Int64
+	// beforeCommit, set by tests only, runs on the writer just before each
+	// batch commits.
+	beforeCommit func()
 
 	// The background pruning of events older than the replay window.
 	stopPrune context.CancelFunc

@@ -132,3 +132,7 @@ func OldInboxBody(e posbridge.InboxEntry) ([]byte, error) {
 	}
 	return json.Marshal(m)
 }
+
+// SetBeforeCommit makes the writer call f just before each batch commits.
+// Set it before the first write.
+func SetBeforeCommit(db *DB, f func()) { db.beforeCommit = f }

@@ -176,6 +176,9 @@ func (db *DB) runBatch(first *turn) {
 		tx.Rollback() // nothing to keep: no commit, no fsync
 		return
 	}
+	if db.beforeCommit != nil {
+		db.beforeCommit()
+	}
 	err = tx.Commit()
 	db.commits.Add(1)
 	db.batched.Add(int64(len(kept)))

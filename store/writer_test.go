@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 
 	"github.com/posbridge/posbridge"
 	"github.com/posbridge/posbridge/store"
@@ -133,4 +135,35 @@ func TestWriter_MaxBatchOne(t *testing.T) {
 	if s := db.WriteStats(); s.Commits != 16 || s.Writes != 16 {
 		t.Errorf("stats %+v, want 16 commits of 16 writes", s)
 	}
+}
+
+// TestWriter_AnswersAfterCommit: no caller is answered before its batch's
+// commit: when the writer is about to commit, every caller in the batch is
+// still waiting.
+func TestWriter_AnswersAfterCommit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		db := MustOpenAt(t, t.TempDir()+"/posbridge.db", store.Options{})
+		const writers = 4
+		answered := make(chan struct{}, writers)
+		var early atomic.Int64
+		store.SetBeforeCommit(db, func() {
+			synctest.Wait() // every other goroutine is blocked or gone
+			// Only the callers of batches committed before may have an answer.
+			if n := int64(len(answered)) - db.WriteStats().Writes; n > 0 {
+				early.Add(n)
+			}
+		})
+		var wg sync.WaitGroup
+		for range writers {
+			wg.Go(func() {
+				MustCreate(t, db, newOrder("1"))
+				answered <- struct{}{}
+			})
+		}
+		wg.Wait()
+		db.Close() // waits for the writer, hook and all
+		if n := early.Load(); n != 0 {
+			t.Fatalf("%d callers were answered before their batch committed", n)
+		}
+	})
 }
