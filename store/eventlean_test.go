@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"testing"
 	"time"
@@ -112,5 +113,42 @@ func TestEvents_ReadWhileWriteLockHeld(t *testing.T) {
 	}
 	if evs, err := db.OutboxBatch(context.Background(), 10); err != nil || len(evs) != 2 {
 		t.Fatalf("OutboxBatch while the write lock is held: %d events, %v", len(evs), err)
+	}
+}
+
+// An event row written before migration 0008 (a whole snapshot) reads as it
+// did, beside the lean rows written after it for the same order.
+func TestEvents_RowsBefore0008(t *testing.T) {
+	path := t.TempDir() + "/posbridge.db"
+	db := MustOpenAt(t, path, store.Options{})
+	ctx := context.Background()
+	o := newOrder("1")
+	created, err := db.CreateOrder(ctx, o, cause)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payment, _, err := store.FullSnapshots(created)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`UPDATE events SET payment = ?, payment_undo = NULL WHERE seq = ?`, string(payment), created.Seq); err != nil {
+		t.Fatal(err)
+	}
+	_, paid, err := db.UpdateOrder(ctx, o.No, cause, func(o *posbridge.Order) error { o.Status = posbridge.StatusPaid; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := MustEvents(t, db)
+	for i, want := range []posbridge.Event{created, paid} {
+		g, _ := json.Marshal(got[i])
+		w, _ := json.Marshal(want)
+		if string(g) != string(w) {
+			t.Errorf("event %d reads\n%s\nwant\n%s", want.Seq, g, w)
+		}
 	}
 }
