@@ -431,7 +431,7 @@ func (e *Engine) applyRefundNotification(ctx context.Context, in InboxEntry) (st
 		return e.refuseRefundNotification(ctx, in, stored.OrderNo, fmt.Sprintf("refund notification says %s, refund %s is %s", n.Amount, stored.No, stored.Amount))
 	}
 	cause := Cause{Actor: ActorNotification, Who: in.Gateway + " " + in.NotificationID, Action: "refund notification",
-		Applies: &InboxMark{ID: in.ID, Result: NotifyApplied}}
+		Applies: &InboxMark{ID: in.ID, Result: NotifyApplied}, Receives: receives(in)}
 	if _, err := e.applyRefund(ctx, n.OrderNo, GatewayRefund{RefundNo: n.OrderNo, GatewayNo: n.GatewayNo, Status: n.Refund}, cause); err != nil {
 		return "", err
 	}
@@ -442,7 +442,7 @@ func (e *Engine) applyRefundNotification(ctx context.Context, in InboxEntry) (st
 // with the stored refund: audited and flagged on the order, not applied.
 func (e *Engine) refuseRefundNotification(ctx context.Context, in InboxEntry, orderNo OrderNo, detail string) (string, error) {
 	cause := Cause{Actor: ActorNotification, Who: in.Gateway + " " + in.NotificationID, Action: "refund notification refused", Detail: detail,
-		Applies: &InboxMark{ID: in.ID, Result: NotifyMismatch}}
+		Applies: &InboxMark{ID: in.ID, Result: NotifyMismatch}, Receives: receives(in)}
 	_, err := e.update(ctx, orderNo, cause, func(o *Order) error {
 		o.NeedsAttention, o.Attention = true, "a refund notification disagreed with the stored refund"
 		return nil

@@ -20,21 +20,45 @@ const (
 )
 
 // ApplyNotification implements NotificationService: the notification is
-// stored in the inbox first (decoded and redacted: never its raw body), then
 // checked against the stored order or refund (number, amount, currency) and
 // applied through the same transition function as every other source; a
-// mismatch is refused, audited and flagged. The inbox entry is marked
-// applied in the same commit as its effect. It returns nil only once that
+// mismatch is refused, audited and flagged. Its inbox entry (decoded and
+// redacted: never its raw body) is stored, applied, in the same commit as
+// its effect; one that must first be verified with the gateway (stale), or
+// was delivered before, is stored first and marked applied in the commit of
+// its effect. It returns nil only once that
 // commit is done, so the gateway's handler may acknowledge it.
 func (e *Engine) ApplyNotification(ctx context.Context, n Notification) error {
 	if n.ReceivedAt.IsZero() {
 		n.ReceivedAt = e.now()
 	}
 	red := n.Redacted()
-	entry, dup, err := e.store.ReceiveNotification(ctx, InboxEntry{
+	fresh := InboxEntry{
 		Gateway: n.Gateway, NotificationID: n.ID, Kind: n.Kind, OrderNo: n.OrderNo,
 		Status: notificationStatus(n), Notification: &red, Verified: !n.Stale, ReceivedAt: n.ReceivedAt,
-	})
+	}
+	if !n.Stale && (n.Kind == NotifyOrder || n.Kind == NotifyRefund) {
+		// The usual case: the entry is stored, applied and marked in the one
+		// commit of its effect (Cause.Receives).
+		result, err := e.applyNotification(ctx, fresh)
+		switch {
+		case err == nil:
+			bump(&e.notifyResults, result)
+			e.wake()
+			return nil
+		case errors.Is(err, ErrNotificationStored):
+			// Delivered before: handled below like every duplicate.
+		default:
+			// Nothing was written and it is not acknowledged, so the gateway
+			// delivers it again; it is also kept in the inbox, unapplied,
+			// for the next start (best effort: the store may be what failed).
+			if _, _, serr := e.store.ReceiveNotification(ctx, fresh); serr != nil {
+				err = errors.Join(err, serr)
+			}
+			return fmt.Errorf("apply notification %s: %w", n.ID, err)
+		}
+	}
+	entry, dup, err := e.store.ReceiveNotification(ctx, fresh)
 	if err != nil {
 		return fmt.Errorf("store notification %s: %w", n.ID, err)
 	}
@@ -52,6 +76,15 @@ func (e *Engine) ApplyNotification(ctx context.Context, n Notification) error {
 	}
 	e.wake()
 	return nil
+}
+
+// receives is the inbox entry a change must store itself (Cause.Receives):
+// in when it is not stored yet (ID 0), else nil.
+func receives(in InboxEntry) *InboxEntry {
+	if in.ID != 0 {
+		return nil
+	}
+	return &in
 }
 
 func notificationStatus(n Notification) string {
@@ -74,8 +107,19 @@ func (e *Engine) applyInbox(ctx context.Context, in InboxEntry) error {
 }
 
 // markOnly marks an inbox entry applied when applying it changes nothing
-// stored (an unknown order, a kind that is only recorded).
+// stored (an unknown order, a kind that is only recorded). An entry not
+// stored yet (ID 0) is stored first.
 func (e *Engine) markOnly(ctx context.Context, in InboxEntry, result string) (string, error) {
+	if in.ID == 0 {
+		stored, dup, err := e.store.ReceiveNotification(ctx, in)
+		if err != nil {
+			return "", fmt.Errorf("store notification %s: %w", in.NotificationID, err)
+		}
+		if dup {
+			return "", fmt.Errorf("notification %s: %w", in.NotificationID, ErrNotificationStored)
+		}
+		in = stored
+	}
 	if err := e.store.MarkNotificationApplied(ctx, in.ID, e.now(), result); err != nil {
 		return "", fmt.Errorf("mark notification %s applied: %w", in.NotificationID, err)
 	}
@@ -103,7 +147,7 @@ func (e *Engine) verifyRefundNotification(ctx context.Context, in InboxEntry) (s
 		return "", fmt.Errorf("query refund %s: %w", in.OrderNo, err)
 	}
 	r, err := e.applyRefund(ctx, in.OrderNo, g, Cause{Actor: ActorGatewayQuery, Who: in.Gateway + " " + in.NotificationID,
-		Applies: &InboxMark{ID: in.ID, Result: NotifyStale}})
+		Applies: &InboxMark{ID: in.ID, Result: NotifyStale}, Receives: receives(in)})
 	if errors.Is(err, ErrNotFound) {
 		return e.markOnly(ctx, in, NotifyUnknownOrder)
 	}
@@ -144,7 +188,7 @@ func (e *Engine) applyNotification(ctx context.Context, in InboxEntry) (string, 
 		if n != nil {
 			result, cause.Detail = NotifyStale, "notification outside the time window; verify by query"
 		}
-		cause.Applies = &InboxMark{ID: in.ID, Result: result}
+		cause.Applies, cause.Receives = &InboxMark{ID: in.ID, Result: result}, receives(in)
 		_, err := e.update(ctx, o.No, cause, func(o *Order) error {
 			if o.Status == StatusPaid {
 				return ErrNoChange
@@ -156,7 +200,7 @@ func (e *Engine) applyNotification(ctx context.Context, in InboxEntry) (string, 
 	}
 	if n.Amount != o.Amount {
 		cause.Action, cause.Detail = "notification refused", fmt.Sprintf("notification says %s, order is %s", n.Amount, o.Amount)
-		cause.Applies = &InboxMark{ID: in.ID, Result: NotifyMismatch}
+		cause.Applies, cause.Receives = &InboxMark{ID: in.ID, Result: NotifyMismatch}, receives(in)
 		_, err := e.update(ctx, o.No, cause, func(o *Order) error {
 			o.NeedsAttention = true
 			o.Attention = string(ReasonAmountMismatch)
@@ -177,7 +221,7 @@ func (e *Engine) applyNotification(ctx context.Context, in InboxEntry) (string, 
 		return res, err
 	}
 	g := GatewayOrder{OrderNo: n.OrderNo, GatewayNo: n.GatewayNo, Status: n.Status, Revoked: n.Revoked, Amount: n.Amount, Card: n.Card}
-	cause.Applies = &InboxMark{ID: in.ID, Result: NotifyApplied}
+	cause.Applies, cause.Receives = &InboxMark{ID: in.ID, Result: NotifyApplied}, receives(in)
 	_, err = e.applyGateway(ctx, o.No, cause, g, false)
 	var te *TransitionError
 	if errors.As(err, &te) {

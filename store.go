@@ -32,7 +32,19 @@ type Cause struct {
 	// out to be no change, so a notification is never marked applied
 	// without its effect, nor its effect written without the mark.
 	Applies *InboxMark
+	// Receives, when set beside Applies, is the inbox entry this change
+	// applies, not yet stored: the store inserts it, applied with
+	// Applies.Result (Applies.ID is ignored), in the same transaction as the
+	// change, so a notification costs one commit. If an entry with its
+	// gateway and notification id is already stored, nothing at all is
+	// written and the error wraps ErrNotificationStored.
+	Receives *InboxEntry
 }
+
+// ErrNotificationStored is returned (wrapped) by a change whose
+// Cause.Receives is already in the inbox: a delivery seen before, to be
+// handled through ReceiveNotification.
+var ErrNotificationStored = errors.New("notification already in the inbox")
 
 // InboxMark marks an inbox entry applied, and says how.
 type InboxMark struct {

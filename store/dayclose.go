@@ -60,7 +60,7 @@ func (db *DB) ImportOrder(ctx context.Context, o *posbridge.Order, cause posbrid
 		}
 		return posbridge.Event{}, fmt.Errorf("import order %s: %w", n.No, err)
 	}
-	ev, err := insertEvent(ctx, tx, posbridge.EventPayment, now, &n, nil)
+	ev, err := insertEvent(ctx, tx, posbridge.EventPayment, now, &n, nil, nil, nil)
 	if err != nil {
 		return posbridge.Event{}, fmt.Errorf("import order %s: %w", n.No, err)
 	}

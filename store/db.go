@@ -56,19 +56,45 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives migration and start-up messages (slog.Default when nil).
 	Logger *slog.Logger
+	// MaxBatch is how many writes one commit holds at most
+	// (DefaultMaxBatch when zero; 1 commits every write on its own).
+	MaxBatch int
+	// EventsKeep is the replay window of the event log ([store]
+	// events_keep, DefaultEventsKeep in the daemon): when positive, a
+	// background task owned by the DB deletes older events (see
+	// PruneEvents) at Open and every PruneEvery, until Close. Zero or
+	// negative prunes nothing, so a reader (posbridge orders, db check)
+	// never writes.
+	EventsKeep time.Duration
+	// PruneEvery is how often events are pruned (DefaultPruneEvery when zero).
+	PruneEvery time.Duration
 }
 
 // DB is a posbridge.Store on one SQLite file. It is safe for concurrent use.
-// Writers in this process queue on a semaphore before taking SQLite's write
-// lock, so they wait in order instead of racing the busy handler; writers in
+// Writes in this process queue to one writer goroutine, which commits
+// together the writes that waited (group commit, see writer.go); writers in
 // other processes are held off by the busy timeout.
 type DB struct {
 	path   string
 	db     *sql.DB
 	now    func() time.Time
 	logger *slog.Logger
-	write  chan struct{} // one in-process writer at a time
 	closed atomic.Bool
+
+	// The writer (writer.go): turns queue on turns; quit stops it.
+	turns    chan *turn
+	quit     chan struct{}
+	writerWG sync.WaitGroup
+	maxBatch int
+	commits  atomic.Int64
+	batched  atomic.Int64
+	// beforeCommit, set by tests only, runs on the writer just before each
+	// batch commits.
+	beforeCommit func()
+
+	// The background pruning of events older than the replay window.
+	stopPrune context.CancelFunc
+	pruneWG   sync.WaitGroup
 
 	// The background integrity check after an unclean shutdown.
 	stopCheck context.CancelFunc
@@ -112,6 +138,12 @@ func OpenOptions(path string, opts Options) (*DB, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = DefaultMaxBatch
+	}
+	if opts.PruneEvery <= 0 {
+		opts.PruneEvery = DefaultPruneEvery
+	}
 	logger := opts.Logger.With(posbridge.LogKeyComponent, "store")
 	if err := prepareFile(path, logger); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -120,12 +152,18 @@ func OpenOptions(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	if fi, err := os.Stat(path); err == nil && fi.Size() == 0 {
+		if err := createIncremental(dsn); err != nil {
+			return nil, fmt.Errorf("open store %s: %w", path, err)
+		}
+	}
 	sdb, err := sql.Open("sqlite3", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	unclean := leftWAL(path)
-	db := &DB{path: path, db: sdb, now: opts.Now, logger: logger, write: make(chan struct{}, 1)}
+	db := &DB{path: path, db: sdb, now: opts.Now, logger: logger,
+		turns: make(chan *turn), quit: make(chan struct{}), maxBatch: opts.MaxBatch}
 	ctx := context.Background()
 	if err := db.probe(ctx); err != nil {
 		sdb.Close()
@@ -134,6 +172,12 @@ func OpenOptions(path string, opts Options) (*DB, error) {
 	if err := db.migrate(ctx); err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	db.writerWG.Go(db.runWriter)
+	if opts.EventsKeep > 0 {
+		pctx, cancel := context.WithCancel(context.Background())
+		db.stopPrune = cancel
+		db.pruneWG.Go(func() { db.runPruner(pctx, opts.EventsKeep, opts.PruneEvery) })
 	}
 	if unclean {
 		cctx, cancel := context.WithCancel(context.Background())
@@ -199,6 +243,12 @@ func (db *DB) Close() error {
 		db.stopCheck()
 	}
 	db.checkWG.Wait()
+	if db.stopPrune != nil {
+		db.stopPrune()
+	}
+	db.pruneWG.Wait()
+	close(db.quit) // the batch under way, if any, commits first
+	db.writerWG.Wait()
 	if err := db.db.Close(); err != nil {
 		return fmt.Errorf("close store %s: %w", db.path, err)
 	}
@@ -290,6 +340,30 @@ func (db *DB) probe(ctx context.Context) error {
 		return fmt.Errorf("read header: %w", err)
 	}
 	return nil
+}
+
+// createIncremental makes a new, empty file give the pages of pruned
+// events back to the file system (PruneEvents): auto_vacuum can only be
+// chosen before the first table is created and before the file turns to
+// WAL, so it is set on a connection of its own, before the pool's (whose
+// DSN leaves it alone: setting it on every new connection would take a
+// lock on a file in use). A file created before keeps what it has until a
+// VACUUM rewrites it (see README "Database size"); its free pages are
+// reused by new rows instead.
+func createIncremental(dsn string) error {
+	sdb, err := sql.Open("sqlite3", dsn+"&_auto_vacuum=incremental")
+	if err != nil {
+		return err
+	}
+	defer sdb.Close()
+	if _, err := sdb.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at INTEGER NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", classify(err))
+	}
+	return sdb.Close()
 }
 
 // quickCheck runs SQLite's quick check over the whole file.
@@ -423,38 +497,6 @@ func (db *DB) applyMigration(ctx context.Context, m migration) (bool, error) {
 		return false, fmt.Errorf("commit: %w", classify(err))
 	}
 	return true, nil
-}
-
-// beginWrite waits for this process's write turn and starts an immediate
-// transaction (the DSN's _txlock), holding SQLite's write lock from the start
-// so the read-modify-write inside cannot be interleaved. The returned done
-// rolls back unless committed and releases the turn; call it exactly once.
-func (db *DB) beginWrite(ctx context.Context) (*sql.Tx, func(), error) {
-	if db.closed.Load() {
-		return nil, nil, posbridge.ErrClosed
-	}
-	select {
-	case db.write <- struct{}{}:
-	case <-ctx.Done():
-		return nil, nil, ctx.Err()
-	}
-	tx, err := db.db.BeginTx(ctx, nil)
-	if err != nil {
-		<-db.write
-		return nil, nil, fmt.Errorf("begin write on %s: %w", db.path, classify(err))
-	}
-	return tx, func() {
-		tx.Rollback()
-		<-db.write
-	}, nil
-}
-
-// commit commits tx, naming the file on failure.
-func (db *DB) commit(tx *sql.Tx) error {
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit on %s: %w", db.path, classify(err))
-	}
-	return nil
 }
 
 // reading reports ErrClosed after Close, so readers fail the same way writers do.

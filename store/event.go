@@ -18,31 +18,54 @@ const (
 // insertEvent appends an event and returns it with its seq. AUTOINCREMENT
 // seqs are taken inside the write transaction, and writes are serialised,
 // so committed seqs are consecutive; a rolled-back insert takes its seq back.
-func insertEvent(ctx context.Context, tx *sql.Tx, typ posbridge.EventType, at time.Time, o *posbridge.Order, r *posbridge.Refund) (posbridge.Event, error) {
+// o and r are the order and refund after the change (either may be nil);
+// oldO and oldR what they were before it, nil when new or unchanged. The row
+// keeps only what changed (see eventlean.go); the returned event carries the
+// whole snapshots.
+func insertEvent(ctx context.Context, tx *wtx, typ posbridge.EventType, at time.Time, o, oldO *posbridge.Order, r, oldR *posbridge.Refund) (posbridge.Event, error) {
 	var (
-		orderNo, refundNo string
-		payment, refund   []byte
-		err               error
+		orderNo, refundNo       string
+		paymentUndo, refundUndo []byte
 	)
 	e := posbridge.Event{Type: typ, At: norm(at)}
 	if o != nil {
 		oc := *o
 		e.Payment = &oc
 		orderNo = string(o.No)
-		if payment, err = encodeOrder(o); err != nil {
+		after, err := encodeOrder(o)
+		if err != nil {
 			return posbridge.Event{}, err
+		}
+		var before []byte
+		if oldO != nil {
+			if before, err = encodeOrder(oldO); err != nil {
+				return posbridge.Event{}, err
+			}
+		}
+		if paymentUndo, err = undoOf(before, after); err != nil {
+			return posbridge.Event{}, fmt.Errorf("order %s: %w", o.No, err)
 		}
 	}
 	if r != nil {
 		rc := *r
 		e.Refund = &rc
 		refundNo = string(r.No)
-		if refund, err = encodeRefund(r); err != nil {
+		after, err := encodeRefund(r)
+		if err != nil {
 			return posbridge.Event{}, err
 		}
+		var before []byte
+		if oldR != nil {
+			if before, err = encodeRefund(oldR); err != nil {
+				return posbridge.Event{}, err
+			}
+		}
+		if refundUndo, err = undoOf(before, after); err != nil {
+			return posbridge.Event{}, fmt.Errorf("refund %s: %w", r.No, err)
+		}
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO events (type, at, order_no, refund_no, payment, refund) VALUES (?, ?, ?, ?, ?, ?)`,
-		string(typ), e.At.UnixMilli(), orderNo, refundNo, nullText(payment), nullText(refund))
+	res, err := tx.ExecContext(ctx, `INSERT INTO events (type, at, order_no, refund_no, payment_undo, refund_undo) VALUES (?, ?, ?, ?, ?, ?)`,
+		string(typ), e.At.UnixMilli(), orderNo, refundNo, nullText(paymentUndo), nullText(refundUndo))
 	if err != nil {
 		return posbridge.Event{}, fmt.Errorf("insert event: %w", err)
 	}
@@ -74,48 +97,9 @@ func (db *DB) EventsSince(ctx context.Context, seq int64, limit int) ([]posbridg
 		limit = DefaultEventsLimit
 	}
 	limit = min(limit, MaxEventsLimit)
-	rows, err := db.db.QueryContext(ctx, `SELECT seq, type, at, payment, refund FROM events WHERE seq > ? ORDER BY seq LIMIT ?`, seq, limit)
+	events, err := db.readEvents(ctx, `SELECT `+eventRowColumns+` FROM events e WHERE e.seq > ? ORDER BY e.seq LIMIT ?`, seq, limit)
 	if err != nil {
 		return nil, fmt.Errorf("events since %d: %w", seq, err)
-	}
-	events, err := scanEvents(rows)
-	if err != nil {
-		return nil, fmt.Errorf("events since %d: %w", seq, err)
-	}
-	return events, nil
-}
-
-// scanEvents reads rows of (seq, type, at, payment, refund) and closes them.
-func scanEvents(rows *sql.Rows) ([]posbridge.Event, error) {
-	defer rows.Close()
-	var events []posbridge.Event
-	for rows.Next() {
-		var (
-			e               posbridge.Event
-			typ             string
-			at              int64
-			payment, refund sql.NullString
-			err             error
-		)
-		if err := rows.Scan(&e.Seq, &typ, &at, &payment, &refund); err != nil {
-			return nil, err
-		}
-		e.Type = posbridge.EventType(typ)
-		e.At = time.UnixMilli(at).UTC()
-		if payment.Valid {
-			if e.Payment, err = decodeOrder([]byte(payment.String)); err != nil {
-				return nil, fmt.Errorf("event %d: %w", e.Seq, err)
-			}
-		}
-		if refund.Valid {
-			if e.Refund, err = decodeRefund([]byte(refund.String)); err != nil {
-				return nil, fmt.Errorf("event %d: %w", e.Seq, err)
-			}
-		}
-		events = append(events, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	return events, nil
 }
@@ -134,7 +118,7 @@ func (db *DB) LastSeq(ctx context.Context) (int64, error) {
 
 // insertAudit records who or what changed subject (an order or refund
 // number) of order orderNo, from which status to which, at which version.
-func insertAudit(ctx context.Context, tx *sql.Tx, subject, orderNo posbridge.OrderNo, at time.Time, c posbridge.Cause, from, to string, version int64) error {
+func insertAudit(ctx context.Context, tx *wtx, subject, orderNo posbridge.OrderNo, at time.Time, c posbridge.Cause, from, to string, version int64) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO audit (subject, order_no, at, actor, who, action, detail, from_status, to_status, version)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		string(subject), string(orderNo), at.UnixMilli(), string(c.Actor), c.Who, c.Action, c.Detail, from, to, version)
@@ -185,6 +169,9 @@ func (db *DB) Audit(ctx context.Context, no posbridge.OrderNo) ([]posbridge.Audi
 func validCause(c posbridge.Cause) error {
 	if c.Actor == "" {
 		return &posbridge.Error{Code: posbridge.EINVALID, Field: "cause", Message: "the actor of a change is required"}
+	}
+	if c.Receives != nil && c.Applies == nil {
+		return &posbridge.Error{Code: posbridge.EINVALID, Field: "cause", Message: "a received notification needs the result it is applied with"}
 	}
 	return nil
 }

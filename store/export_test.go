@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"os"
+	"time"
 
 	"github.com/posbridge/posbridge"
 )
@@ -51,7 +53,7 @@ func WriteWithoutCommit(ctx context.Context, db *DB, no posbridge.OrderNo, fn fu
 	if err := updateOrderRow(ctx, tx, &n, old.Version); err != nil {
 		return 0, err
 	}
-	ev, err := insertEvent(ctx, tx, posbridge.EventPayment, now, &n, nil)
+	ev, err := insertEvent(ctx, tx, posbridge.EventPayment, now, &n, &old, nil, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -86,5 +88,51 @@ func FixedQueries() map[string]Query {
 		"due checks":              {dueChecksQuery, []any{int64(0), 10}},
 		"metrics counts":          {countOrdersQuery, nil},
 		"open orders at start-up": {openOrdersQuery, nil},
+		"later events of orders":  {undoQuery(true, 2), []any{"A1", "A2", int64(5)}},
+		"later events of refunds": {undoQuery(false, 1), []any{"R1", int64(5)}},
 	}
 }
+
+// FullSnapshots returns the whole JSON snapshots an event row held before
+// migration 0009 (nil for what the event does not carry).
+func FullSnapshots(e posbridge.Event) (payment, refund []byte, err error) {
+	if e.Payment != nil {
+		if payment, err = encodeOrder(e.Payment); err != nil {
+			return nil, nil, err
+		}
+	}
+	if e.Refund != nil {
+		if refund, err = encodeRefund(e.Refund); err != nil {
+			return nil, nil, err
+		}
+	}
+	return payment, refund, nil
+}
+
+// OldInboxBody is the body an inbox row held for e before the body left out
+// what the row's columns hold.
+func OldInboxBody(e posbridge.InboxEntry) ([]byte, error) {
+	if e.Notification == nil {
+		return []byte{}, nil
+	}
+	n := e.Notification.Redacted()
+	n.ReceivedAt = time.Time{}
+	b, err := encodeStoredNotification(n, posbridge.InboxEntry{})
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	m["gateway"], m["id"], m["kind"], m["order_no"] = n.Gateway, n.ID, string(n.Kind), string(n.OrderNo)
+	delete(m, "received_at")
+	if !e.Notification.ReceivedAt.IsZero() {
+		m["received_at"] = e.Notification.ReceivedAt.UnixMilli()
+	}
+	return json.Marshal(m)
+}
+
+// SetBeforeCommit makes the writer call f just before each batch commits.
+// Set it before the first write.
+func SetBeforeCommit(db *DB, f func()) { db.beforeCommit = f }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -29,7 +30,7 @@ func scanInbox(s scanner) (posbridge.InboxEntry, error) {
 	e.ReceivedAt = fromMillis(sql.NullInt64{Int64: received, Valid: true})
 	e.AppliedAt = fromMillis(applied)
 	if len(body) > 0 {
-		n, err := decodeStoredNotification(body)
+		n, err := decodeStoredNotification(body, e)
 		if err != nil {
 			return posbridge.InboxEntry{}, fmt.Errorf("notification %d: %w", e.ID, err)
 		}
@@ -40,11 +41,14 @@ func scanInbox(s scanner) (posbridge.InboxEntry, error) {
 
 // storedNotification is what the inbox keeps of a notification: the
 // decoded fields the engine applies, never the raw body or a card number.
+// The gateway, id, kind, order number and time received are left out when
+// the entry's own columns hold the same (a third of the body), and read
+// from the columns when absent.
 type storedNotification struct {
-	Gateway   string `json:"gateway"`
-	ID        string `json:"id"`
-	Kind      string `json:"kind"`
-	OrderNo   string `json:"order_no"`
+	Gateway   string `json:"gateway,omitempty"`
+	ID        string `json:"id,omitempty"`
+	Kind      string `json:"kind,omitempty"`
+	OrderNo   string `json:"order_no,omitempty"`
 	OrigNo    string `json:"orig_no,omitempty"`
 	GatewayNo string `json:"gateway_no,omitempty"`
 	Status    string `json:"status,omitempty"`
@@ -59,7 +63,8 @@ type storedNotification struct {
 	Stale     bool   `json:"stale,omitempty"`
 }
 
-func encodeStoredNotification(n posbridge.Notification) ([]byte, error) {
+// encodeStoredNotification encodes n for the body of inbox entry e.
+func encodeStoredNotification(n posbridge.Notification, e posbridge.InboxEntry) ([]byte, error) {
 	if len(n.Card.Last4) > 4 {
 		return nil, invalid("card", "only the last four digits of a card may be stored")
 	}
@@ -75,13 +80,43 @@ func encodeStoredNotification(n posbridge.Notification) ([]byte, error) {
 	if !n.ReceivedAt.IsZero() {
 		s.Received = n.ReceivedAt.UnixMilli()
 	}
+	if s.Gateway == e.Gateway {
+		s.Gateway = ""
+	}
+	if s.ID == e.NotificationID {
+		s.ID = ""
+	}
+	if s.Kind == string(e.Kind) {
+		s.Kind = ""
+	}
+	if s.OrderNo == string(e.OrderNo) {
+		s.OrderNo = ""
+	}
+	switch {
+	case n.ReceivedAt.IsZero():
+		s.Received = -1 // none, where absent means the entry's own
+	case !e.ReceivedAt.IsZero() && s.Received == e.ReceivedAt.UnixMilli():
+		s.Received = 0
+	}
 	return json.Marshal(s)
 }
 
-func decodeStoredNotification(b []byte) (posbridge.Notification, error) {
+// decodeStoredNotification decodes the body of inbox entry e, whose
+// columns (already scanned) give what the body leaves out.
+func decodeStoredNotification(b []byte, e posbridge.InboxEntry) (posbridge.Notification, error) {
 	var s storedNotification
 	if err := json.Unmarshal(b, &s); err != nil {
 		return posbridge.Notification{}, fmt.Errorf("decode stored notification: %w", err)
+	}
+	s.Gateway = cmp.Or(s.Gateway, e.Gateway)
+	s.ID = cmp.Or(s.ID, e.NotificationID)
+	s.Kind = cmp.Or(s.Kind, string(e.Kind))
+	s.OrderNo = cmp.Or(s.OrderNo, string(e.OrderNo))
+	switch {
+	case s.Received == -1:
+		s.Received = 0
+	case s.Received == 0 && !e.ReceivedAt.IsZero():
+		s.Received = e.ReceivedAt.UnixMilli()
 	}
 	n := posbridge.Notification{
 		Gateway: s.Gateway, ID: s.ID, Kind: posbridge.NotificationKind(s.Kind), OrderNo: posbridge.OrderNo(s.OrderNo),
@@ -105,11 +140,9 @@ func decodeStoredNotification(b []byte) (posbridge.Notification, error) {
 // that entry and duplicate=true and stores nothing. An empty gateway or
 // notification id is EINVALID.
 func (db *DB) ReceiveNotification(ctx context.Context, e posbridge.InboxEntry) (posbridge.InboxEntry, bool, error) {
-	if e.Gateway == "" {
-		return posbridge.InboxEntry{}, false, invalid("gateway", "gateway is required")
-	}
-	if e.NotificationID == "" {
-		return posbridge.InboxEntry{}, false, invalid("notification_id", "notification id is required")
+	body, err := inboxBody(e)
+	if err != nil {
+		return posbridge.InboxEntry{}, false, err
 	}
 	tx, done, err := db.beginWrite(ctx)
 	if err != nil {
@@ -118,12 +151,6 @@ func (db *DB) ReceiveNotification(ctx context.Context, e posbridge.InboxEntry) (
 	defer done()
 	if e.ReceivedAt.IsZero() {
 		e.ReceivedAt = db.now()
-	}
-	body := []byte{}
-	if e.Notification != nil {
-		if body, err = encodeStoredNotification(e.Notification.Redacted()); err != nil {
-			return posbridge.InboxEntry{}, false, fmt.Errorf("receive notification %s/%s: %w", e.Gateway, e.NotificationID, err)
-		}
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO notifications (gateway, notification_id, kind, order_no, status, body, verified, received_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (gateway, notification_id) DO NOTHING`,
@@ -171,7 +198,7 @@ func (db *DB) MarkNotificationApplied(ctx context.Context, id int64, at time.Tim
 }
 
 // markApplied marks inbox entry id applied inside tx; the first mark wins.
-func markApplied(ctx context.Context, tx *sql.Tx, id int64, at time.Time, result string) error {
+func markApplied(ctx context.Context, tx *wtx, id int64, at time.Time, result string) error {
 	var applied sql.NullInt64
 	err := tx.QueryRowContext(ctx, `SELECT applied_at FROM notifications WHERE id = ?`, id).Scan(&applied)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -189,18 +216,67 @@ func markApplied(ctx context.Context, tx *sql.Tx, id int64, at time.Time, result
 	return nil
 }
 
-// markCause marks the inbox entry a change applies (cause.Applies), if any.
-func (db *DB) markCause(ctx context.Context, tx *sql.Tx, cause posbridge.Cause) error {
+// markCause marks the inbox entry a change applies (cause.Applies), if any,
+// storing it first when the change receives it (cause.Receives).
+func (db *DB) markCause(ctx context.Context, tx *wtx, cause posbridge.Cause) error {
 	if cause.Applies == nil {
 		return nil
 	}
+	if cause.Receives != nil {
+		return db.receiveApplied(ctx, tx, *cause.Receives, cause.Applies.Result)
+	}
 	return markApplied(ctx, tx, cause.Applies.ID, db.now(), cause.Applies.Result)
+}
+
+// receiveApplied stores inbox entry e inside tx, already applied with
+// result. One already stored is posbridge.ErrNotificationStored: the caller
+// rolls back its whole change.
+func (db *DB) receiveApplied(ctx context.Context, tx *wtx, e posbridge.InboxEntry, result string) error {
+	body, err := inboxBody(e)
+	if err != nil {
+		return err
+	}
+	now := db.now()
+	if e.ReceivedAt.IsZero() {
+		e.ReceivedAt = now
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO notifications (gateway, notification_id, kind, order_no, status, body, verified, received_at, applied_at, result)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (gateway, notification_id) DO NOTHING`,
+		e.Gateway, e.NotificationID, string(e.Kind), string(e.OrderNo), e.Status, body, e.Verified, e.ReceivedAt.UnixMilli(), now.UnixMilli(), result)
+	if err != nil {
+		return fmt.Errorf("receive notification %s/%s: %w", e.Gateway, e.NotificationID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("receive notification %s/%s: %w", e.Gateway, e.NotificationID, err)
+	} else if n == 0 {
+		return fmt.Errorf("receive notification %s/%s: %w", e.Gateway, e.NotificationID, posbridge.ErrNotificationStored)
+	}
+	return nil
+}
+
+// inboxBody checks e's gateway and id and encodes what the inbox keeps of
+// its notification (redacted).
+func inboxBody(e posbridge.InboxEntry) ([]byte, error) {
+	if e.Gateway == "" {
+		return nil, invalid("gateway", "gateway is required")
+	}
+	if e.NotificationID == "" {
+		return nil, invalid("notification_id", "notification id is required")
+	}
+	if e.Notification == nil {
+		return []byte{}, nil
+	}
+	body, err := encodeStoredNotification(e.Notification.Redacted(), e)
+	if err != nil {
+		return nil, fmt.Errorf("receive notification %s/%s: %w", e.Gateway, e.NotificationID, err)
+	}
+	return body, nil
 }
 
 // commitMarkOnly commits tx when a change turned out to be no change but
 // applies an inbox entry (cause.Applies): the mark is all that is written.
 // Without a mark it writes nothing and the deferred rollback ends tx.
-func (db *DB) commitMarkOnly(ctx context.Context, tx *sql.Tx, cause posbridge.Cause) error {
+func (db *DB) commitMarkOnly(ctx context.Context, tx *wtx, cause posbridge.Cause) error {
 	if cause.Applies == nil {
 		return nil
 	}

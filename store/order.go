@@ -164,7 +164,7 @@ func (db *DB) CreateOrder(ctx context.Context, o *posbridge.Order, cause posbrid
 			return posbridge.Event{}, fmt.Errorf("create order %s: store idempotency key: %w", n.No, err)
 		}
 	}
-	ev, err := insertEvent(ctx, tx, posbridge.EventPayment, now, &n, nil)
+	ev, err := insertEvent(ctx, tx, posbridge.EventPayment, now, &n, nil, nil, nil)
 	if err != nil {
 		return posbridge.Event{}, fmt.Errorf("create order %s: %w", n.No, err)
 	}
@@ -249,7 +249,7 @@ func (db *DB) UpdateOrder(ctx context.Context, no posbridge.OrderNo, cause posbr
 	n.Version = old.Version + 1
 	n.UpdatedAt = now
 	normOrder(&n)
-	ev, err := writeOrder(ctx, tx, &n, old.Version, now)
+	ev, err := writeOrder(ctx, tx, &n, &old, now)
 	if err != nil {
 		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("update order %s: %w", no, err)
 	}
@@ -283,7 +283,7 @@ func checkOrderChange(old, n *posbridge.Order) error {
 }
 
 // updateOrderRow writes n over the row if its version is still oldVersion.
-func updateOrderRow(ctx context.Context, tx *sql.Tx, n *posbridge.Order, oldVersion int64) error {
+func updateOrderRow(ctx context.Context, tx *wtx, n *posbridge.Order, oldVersion int64) error {
 	args, err := orderArgs(n)
 	if err != nil {
 		return err
@@ -306,10 +306,10 @@ func updateOrderRow(ctx context.Context, tx *sql.Tx, n *posbridge.Order, oldVers
 	return nil
 }
 
-// writeOrder writes n (already bumped) and appends its payment event.
-func writeOrder(ctx context.Context, tx *sql.Tx, n *posbridge.Order, oldVersion int64, now time.Time) (posbridge.Event, error) {
-	if err := updateOrderRow(ctx, tx, n, oldVersion); err != nil {
+// writeOrder writes n (already bumped) over old and appends its payment event.
+func writeOrder(ctx context.Context, tx *wtx, n, old *posbridge.Order, now time.Time) (posbridge.Event, error) {
+	if err := updateOrderRow(ctx, tx, n, old.Version); err != nil {
 		return posbridge.Event{}, err
 	}
-	return insertEvent(ctx, tx, posbridge.EventPayment, now, n, nil)
+	return insertEvent(ctx, tx, posbridge.EventPayment, now, n, old, nil, nil)
 }

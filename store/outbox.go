@@ -24,12 +24,8 @@ func (db *DB) OutboxBatch(ctx context.Context, limit int) ([]posbridge.Event, er
 		limit = DefaultEventsLimit
 	}
 	limit = min(limit, MaxOutboxBatch)
-	rows, err := db.db.QueryContext(ctx, `SELECT e.seq, e.type, e.at, e.payment, e.refund
+	events, err := db.readEvents(ctx, `SELECT `+eventRowColumns+`
 		FROM outbox o JOIN events e ON e.seq = o.seq ORDER BY o.seq LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("outbox batch: %w", err)
-	}
-	events, err := scanEvents(rows)
 	if err != nil {
 		return nil, fmt.Errorf("outbox batch: %w", err)
 	}

@@ -142,7 +142,7 @@ func (db *DB) CreateRefund(ctx context.Context, r *posbridge.Refund, cause posbr
 	if err != nil {
 		return posbridge.Event{}, fmt.Errorf("create refund %s: %w", n.No, err)
 	}
-	ev, err := insertEvent(ctx, tx, posbridge.EventRefund, now, &order, &n)
+	ev, err := insertEvent(ctx, tx, posbridge.EventRefund, now, &order, nil, &n, nil)
 	if err != nil {
 		return posbridge.Event{}, fmt.Errorf("create refund %s: %w", n.No, err)
 	}
@@ -208,6 +208,7 @@ func (db *DB) UpdateRefund(ctx context.Context, no posbridge.OrderNo, cause posb
 	n.Version = old.Version + 1
 	n.UpdatedAt = norm(now)
 	n.CreatedAt = old.CreatedAt
+	n.IdempotencyKey, n.RequestHash = old.IdempotencyKey, old.RequestHash // not written below
 	res, err := tx.ExecContext(ctx, `UPDATE refunds SET status = ?, reason = ?, gateway_no = ?, actor = ?, updated_at = ?, version = ?
 		WHERE refund_no = ? AND version = ?`,
 		string(n.Status), n.Reason, n.GatewayNo, n.Actor, millis(n.UpdatedAt), n.Version, string(no), old.Version)
@@ -223,7 +224,10 @@ func (db *DB) UpdateRefund(ctx context.Context, no posbridge.OrderNo, cause posb
 	if err != nil {
 		return posbridge.Refund{}, posbridge.Event{}, fmt.Errorf("update refund %s: %w", no, err)
 	}
+	var oldOrder *posbridge.Order // the order before, when this changes it
 	if n.Status == posbridge.RefundSucceeded && old.Status != posbridge.RefundSucceeded {
+		prev := order
+		oldOrder = &prev
 		oldVersion := order.Version
 		if order.Refunded, err = order.Refunded.Add(n.Amount); err != nil {
 			return posbridge.Refund{}, posbridge.Event{}, fmt.Errorf("update refund %s: add to order %s: %w", no, order.No, err)
@@ -237,7 +241,7 @@ func (db *DB) UpdateRefund(ctx context.Context, no posbridge.OrderNo, cause posb
 			return posbridge.Refund{}, posbridge.Event{}, fmt.Errorf("update refund %s: %w", no, err)
 		}
 	}
-	ev, err := insertEvent(ctx, tx, posbridge.EventRefund, now, &order, &n)
+	ev, err := insertEvent(ctx, tx, posbridge.EventRefund, now, &order, oldOrder, &n, &old)
 	if err != nil {
 		return posbridge.Refund{}, posbridge.Event{}, fmt.Errorf("update refund %s: %w", no, err)
 	}

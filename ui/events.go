@@ -27,8 +27,9 @@ const (
 	// last seq (RFC 6455 1013 "try again later").
 	closeTryAgain = 1013
 	// closeResync tells a client whose since is beyond the newest stored
-	// event (the database was restored or replaced) that its seqs mean
-	// nothing here: it must drop what it has and reconnect with since=0.
+	// event (the database was restored or replaced), or older than the
+	// oldest kept ([store] events_keep), that what it holds cannot be
+	// brought up to date: it must drop it and reconnect with since=0.
 	closeResync = 4409
 )
 
@@ -162,6 +163,10 @@ func (st *stream) run(since int64, hasSince bool) {
 			st.close(closeResync, "since is beyond the newest event: resync from since=0")
 			return
 		}
+		if evs[0].Seq != since {
+			st.close(closeResync, "since is older than the events kept: resync from since=0")
+			return
+		}
 	}
 	st.sent = since
 	if err := st.write(helloJSON{Type: "hello", Seq: since}); err != nil {
@@ -230,6 +235,11 @@ func (st *stream) catchUp(ctx context.Context, until int64) error {
 		if err != nil {
 			return &storeError{fmt.Errorf("read events since %d: %w", st.sent, err)}
 		}
+		if len(evs) > 0 && st.sent > 0 && evs[0].Seq > st.sent+1 {
+			// Pruned while this client caught up: what it missed is gone.
+			st.close(closeResync, "events after since were pruned: resync from since=0")
+			return errResynced
+		}
 		for _, e := range evs {
 			if e.Seq <= st.sent {
 				continue
@@ -257,6 +267,9 @@ func (st *stream) close(code int, text string) {
 	msg := websocket.FormatCloseMessage(code, text)
 	_ = st.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
 }
+
+// errResynced ends a stream that was closed with closeResync.
+var errResynced = errors.New("client told to resync")
 
 // storeError marks a failure to read events, as opposed to a failure to
 // write to a client that has gone.

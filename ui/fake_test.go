@@ -23,6 +23,10 @@ type fakeService struct {
 	orders      map[posbridge.OrderNo]*posbridge.Order
 	created     []posbridge.OrderNo // oldest first
 	events      []posbridge.Event
+	pruned      int64 // events with seq <= pruned are gone ([store] events_keep)
+	eventReads  int   // EventsSince calls so far
+	pruneAt     int   // when set, the EventsSince call after this many prunes to pruneTo
+	pruneTo     int64
 	refunds     map[posbridge.OrderNo][]posbridge.Refund
 	lanes       []string
 	links       map[string]posbridge.LinkStatus
@@ -444,9 +448,10 @@ func (f *fakeService) EventsSince(ctx context.Context, seq int64, limit int) ([]
 	if f.failAll != nil {
 		return nil, f.failAll
 	}
-	if seq < 0 {
-		seq = 0
+	if f.eventReads++; f.pruneAt > 0 && f.eventReads > f.pruneAt {
+		f.pruned = max(f.pruned, f.pruneTo)
 	}
+	seq = max(seq, f.pruned, 0)
 	if seq >= int64(len(f.events)) {
 		return nil, nil
 	}

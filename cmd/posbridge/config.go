@@ -19,6 +19,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/store"
 )
 
 // Defaults of Config; every one is also written in packaging/posbridge.example.toml.
@@ -92,6 +93,9 @@ type NotifyConfig struct {
 // StoreConfig is the [store] section: the SQLite database.
 type StoreConfig struct {
 	Path string `toml:"path"`
+	// EventsKeep is the event log's replay window: older events are
+	// deleted (orders, refunds and audit rows are kept).
+	EventsKeep Duration `toml:"events_keep"`
 }
 
 // GatewayConfig is the [gateway] section: the payment gateway's cloud API.
@@ -254,6 +258,7 @@ func defaultConfig() *Config {
 			FastPollEvery:  Duration(rc.FastPollEvery),
 			FastPollFor:    Duration(rc.FastPollFor),
 		},
+		Store:  StoreConfig{EventsKeep: Duration(store.DefaultEventsKeep)},
 		Log:    LogConfig{Level: DefaultLogLevel, Format: DefaultLogFormat},
 		Outbox: defaultOutboxConfig(),
 	}
@@ -546,6 +551,7 @@ func (c *Config) Check() []ConfigError {
 	if fi, err := os.Stat(c.Store.Path); err == nil && fi.IsDir() {
 		add("store.path", "%s is a directory: name the database file", c.Store.Path)
 	}
+	c.checkEventsKeep(add, reported)
 	// [gateway]
 	c.checkGateway(add, reported)
 	// [reconcile]

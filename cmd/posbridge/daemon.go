@@ -76,7 +76,7 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 	}()
 	component := func(name string) *slog.Logger { return logger.With(posbridge.LogKeyComponent, name) }
 
-	if d.Store, err = store.OpenOptions(cfg.Store.Path, store.Options{Logger: component("store")}); err != nil {
+	if d.Store, err = store.OpenOptions(cfg.Store.Path, store.Options{Logger: component("store"), EventsKeep: cfg.Store.EventsKeep.Std()}); err != nil {
 		return d, err
 	}
 	if d.Gateway, err = openGateway(cfg, opt, component("gateway")); err != nil {

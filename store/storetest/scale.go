@@ -15,7 +15,7 @@ import (
 
 // generatorVersion changes whenever generateScaleDB writes different rows, so
 // a cached file made by an older generator is not used.
-const generatorVersion = 2
+const generatorVersion = 3
 
 // ScaleDB returns the path of a database of n orders as payments leave them
 // (see generateScaleDB), generated once and cached in
@@ -46,7 +46,8 @@ func ScaleDB(tb testing.TB, n int) string {
 
 // generateScaleDB makes a database of n orders as payments leave them: two
 // lanes, 90 % paid, 5 % failed, 4 % canceled, 1 % pending and flagged, an
-// Idempotency-Key on a third; three events (a full payment snapshot each),
+// Idempotency-Key on a third; three events (lean rows: what each change
+// changed),
 // three audit rows and two checks per order.
 func generateScaleDB(tb testing.TB, path string, n int) {
 	db, err := store.Open(path)
@@ -59,9 +60,6 @@ func generateScaleDB(tb testing.TB, path string, n int) {
 		tb.Fatal(err)
 	}
 	defer raw.Close()
-	// The snapshot is the store's own event encoding (store/json.go), so
-	// the event stream and replay read these rows as they read real ones.
-	snapshot := `{"order_no":"%s","lane":"1","amount":{"minor":1250,"currency":"AED"},"reference":"R-000000","status":"paid","terminal_outcome":"approved","checks":1,"created_at":1767225600000,"updated_at":1767225602000,"paid_at":1767225602000,"card_brand":"Visa","card_last4":"1111","refunded":{"minor":0,"currency":"AED"},"gateway_no":"130000000000000001","terminal_no":"5021000000000000000001","request_hash":"0000000000000000000000000000000000000000000000000000000000000000","attempts":1,"version":3}`
 	stmts := []string{
 		`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?)
 		INSERT INTO orders (order_no, lane, amount_minor, currency, reference, status, reason, terminal_outcome,
@@ -77,7 +75,12 @@ func generateScaleDB(tb testing.TB, path string, n int) {
 			printf('13%016d', x), printf('502100%016d', x), CASE WHEN x % 3 = 0 THEN printf('key-%d', x) ELSE NULL END,
 			'0000000000000000000000000000000000000000000000000000000000000000', 1, 3
 		FROM c`,
-		`INSERT INTO events (type, at, order_no, payment) SELECT 'payment', created_at + k * 1000, order_no, printf(?, order_no)
+		// Lean event rows, as migration 0009 stores them: what each change
+		// changed, with the values before it (store/eventlean.go).
+		`INSERT INTO events (type, at, order_no, payment_undo) SELECT 'payment', created_at + k * 1000, order_no,
+			CASE k WHEN 0 THEN '{}'
+				WHEN 1 THEN printf('{"-":["11","19","22"],"13":%d,"4":"created"}', created_at)
+				ELSE printf('{"-":["14","15","16","18","6"],"11":%d,"13":%d,"4":"at_terminal"}', created_at + 600000, created_at + 1000) END
 			FROM orders, (SELECT 0 AS k UNION ALL SELECT 1 UNION ALL SELECT 2)`,
 		`INSERT INTO audit (subject, order_no, at, actor, who, action, detail, from_status, to_status, version)
 			SELECT order_no, order_no, created_at + k * 1000, 'engine', '', 'step', 'gateway says paid', '', status, k + 1
@@ -91,8 +94,6 @@ func generateScaleDB(tb testing.TB, path string, n int) {
 		switch i {
 		case 0:
 			args = []any{n}
-		case 1:
-			args = []any{snapshot}
 		}
 		if _, err := raw.Exec(s, args...); err != nil {
 			os.Remove(path)
