@@ -68,6 +68,9 @@ type refundDoc struct {
 
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
 	RequestHash    string `json:"request_hash,omitempty"`
+	// Method is absent from snapshots written before migration 0008: those
+	// refunds were all made through the gateway.
+	Method string `json:"method,omitempty"`
 }
 
 func docMillis(t time.Time) *int64 {
@@ -141,7 +144,7 @@ func encodeRefund(r *posbridge.Refund) ([]byte, error) {
 		No: string(r.No), OrderNo: string(r.OrderNo), Amount: moneyDoc(r.Amount), Status: string(r.Status),
 		Reason: r.Reason, GatewayNo: r.GatewayNo, Actor: r.Actor,
 		CreatedAt: docMillis(r.CreatedAt), UpdatedAt: docMillis(r.UpdatedAt), Version: r.Version,
-		IdempotencyKey: r.IdempotencyKey, RequestHash: r.RequestHash,
+		IdempotencyKey: r.IdempotencyKey, RequestHash: r.RequestHash, Method: string(r.Method),
 	}
 	b, err := json.Marshal(d)
 	if err != nil {
@@ -155,12 +158,16 @@ func decodeRefund(b []byte) (*posbridge.Refund, error) {
 	if err := json.Unmarshal(b, &d); err != nil {
 		return nil, fmt.Errorf("decode refund snapshot: %w", err)
 	}
-	return &posbridge.Refund{
+	r := &posbridge.Refund{
 		No: posbridge.OrderNo(d.No), OrderNo: posbridge.OrderNo(d.OrderNo), Amount: posbridge.Money(d.Amount),
 		Status: posbridge.RefundStatus(d.Status), Reason: d.Reason, GatewayNo: d.GatewayNo, Actor: d.Actor,
 		CreatedAt: docTime(d.CreatedAt), UpdatedAt: docTime(d.UpdatedAt), Version: d.Version,
-		IdempotencyKey: d.IdempotencyKey, RequestHash: d.RequestHash,
-	}, nil
+		IdempotencyKey: d.IdempotencyKey, RequestHash: d.RequestHash, Method: posbridge.RefundMethod(d.Method),
+	}
+	if r.Method == "" {
+		r.Method = posbridge.RefundViaGateway
+	}
+	return r, nil
 }
 
 // Time columns: INTEGER Unix milliseconds, NULL for the zero time.
