@@ -54,11 +54,6 @@ type LaneStatus struct {
 	Payment *Order
 }
 
-// Publisher receives events after they are committed.
-type Publisher interface {
-	Publish(Event)
-}
-
 // Bus fans events out to subscribers. A subscriber that falls more than its
 // buffer behind is dropped (its channel is closed) rather than waited for; it
 // reconnects and replays from the store with the last Seq it saw.
