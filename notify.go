@@ -167,7 +167,7 @@ func (e *Engine) applyNotification(ctx context.Context, in InboxEntry) (string, 
 		})
 		return NotifyMismatch, err
 	}
-	g := GatewayOrder{OrderNo: n.OrderNo, GatewayNo: n.GatewayNo, Status: n.Status, Revoked: n.Revoked, Amount: n.Amount, Card: n.Card}
+	g := GatewayOrder{OrderNo: n.OrderNo, GatewayNo: n.GatewayNo, Status: n.Status, Revoked: n.Revoked, Amount: n.Amount, Received: n.Received, Card: n.Card}
 	cause.Applies = &InboxMark{ID: in.ID, Result: NotifyApplied}
 	_, err = e.applyGateway(ctx, o.No, cause, g, false)
 	var te *TransitionError

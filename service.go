@@ -93,6 +93,9 @@ func Instruction(o Order) string {
 		if o.Override != nil {
 			return "Marked paid after checking the terminal — still being confirmed"
 		}
+		if o.Reason == ReasonPartiallyPaid {
+			return "Only part of the payment arrived — not paid in full; do not take payment again; tell the supervisor"
+		}
 		if o.Reason == ReasonUnconfirmed {
 			return "Not confirmed by the bank — the customer may have been charged; tell the supervisor"
 		}
