@@ -129,7 +129,7 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 	// The engine calls the gateway through gw, which remembers its last
 	// answer and failure for GET /status and the metrics.
 	gw := newGatewayHealth(d.Gateway)
-	e := posbridge.NewEngine(d.Store, gw, terms)
+	e := posbridge.NewEngine(d.Store, engineGateway(gw), terms)
 	e.Logger = component("engine")
 	e.Reconcile = cfg.Reconcile.Root()
 	if err := e.Open(ctx); err != nil {

@@ -8,8 +8,8 @@
 // callback (NotifyHandler) or /payment/detail says so.
 //
 // Pay Protocol has no cancel: an unpaid order closes when its page expires.
-// CancelOrder therefore queries, and refuses an open order as retryable
-// (see CancelOrder). Refunds are transfers the merchant approves in the
+// CancelOrder therefore queries, and refuses an open order (see
+// CancelOrder). Refunds are transfers the merchant approves in the
 // back office; until then they stay created.
 package payprotocol
 
@@ -232,9 +232,10 @@ const CodeNoCancel = "NO_CANCEL"
 // page expires. CancelOrder queries the order instead: paid, settled or
 // partially paid matches posbridge.ErrOrderPaid (money arrived: it cannot
 // be canceled); failed or expired matches posbridge.ErrOrderClosed; unknown
-// is posbridge.ErrGatewayNotFound; still open is posbridge.ErrRetryable
-// with code NO_CANCEL: nothing was done, and asking again after the page's
-// expiry finds it closed.
+// is posbridge.ErrGatewayNotFound; still open is posbridge.ErrGatewayFinal
+// with code NO_CANCEL: nothing was done (the engine keeps the order open and
+// asks again later, when the expired page has closed it). Not
+// ErrRetryable: the gateway is up, and its health must not read "down".
 func (c *Client) CancelOrder(ctx context.Context, no posbridge.OrderNo) (posbridge.GatewayOrder, error) {
 	op := "payprotocol cancel"
 	g, err := c.QueryOrder(ctx, no)
@@ -247,7 +248,7 @@ func (c *Client) CancelOrder(ctx context.Context, no posbridge.OrderNo) (posbrid
 	case g.Status == posbridge.GatewayFailed:
 		return posbridge.GatewayOrder{}, &gateway.Error{Class: gateway.ClassOrderClosed, Op: op, Msg: "order already closed"}
 	}
-	return posbridge.GatewayOrder{}, &gateway.Error{Class: gateway.ClassRetryable, Op: op, Code: CodeNoCancel,
+	return posbridge.GatewayOrder{}, &gateway.Error{Class: gateway.ClassFinal, Op: op, Code: CodeNoCancel,
 		Msg: "Pay Protocol has no cancel; the order closes when its payment page expires"}
 }
 

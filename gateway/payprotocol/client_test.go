@@ -232,7 +232,7 @@ func TestClient_CancelHasNoCancel(t *testing.T) {
 		no   posbridge.OrderNo
 		want error
 	}{
-		{"C-OPEN", posbridge.ErrRetryable},
+		{"C-OPEN", posbridge.ErrGatewayFinal},
 		{"C-PAID", posbridge.ErrOrderPaid},
 		{"C-PART", posbridge.ErrOrderPaid},
 		{"C-EXP", posbridge.ErrOrderClosed},
