@@ -24,7 +24,9 @@ type ppAnswer struct {
 	data any
 }
 
-func ppOK(data any) ppAnswer { return ppAnswer{http: http.StatusOK, code: 200, msg: "success", data: data} }
+func ppOK(data any) ppAnswer {
+	return ppAnswer{http: http.StatusOK, code: 200, msg: "success", data: data}
+}
 
 func ppFail(code int, msg string) ppAnswer {
 	status := code
