@@ -80,6 +80,10 @@ func TestPartial_NeverShownPaid(t *testing.T) {
 					t.Fatalf("after a month of checks: %s, want still pending", got.Status)
 				}
 				checkPartial(t, got)
+				// A cashier cannot vouch for it.
+				if _, err := te.Override(ctx, o.No, posbridge.By{Actor: posbridge.ActorCashier, Who: "ann", Reason: "terminal showed paid"}); err == nil {
+					t.Fatal("override of a partially paid order accepted")
+				}
 				// The lane is free for the next sale.
 				if _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "4.00"), By: cashier}); err != nil {
 					t.Fatalf("next sale on the lane: %v", err)

@@ -3,90 +3,77 @@ package payprotocol_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
-	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/posbridge/posbridge"
 	"github.com/posbridge/posbridge/gateway/payprotocol"
 	"github.com/posbridge/posbridge/gateway/sandbox"
-	"github.com/posbridge/posbridge/store"
 )
 
-// world is a sandbox, a client, a real store and engine, and the callback
-// handler served on loopback, the sandbox posting to it.
-type world struct {
-	*rig
-	db      *store.DB
-	engine  *posbridge.Engine
-	handler *payprotocol.NotifyHandler
-	notify  *httptest.Server
+// fakeService records what the handler hands over; it fails while err is set.
+type fakeService struct {
+	mu  sync.Mutex
+	got []posbridge.Notification
+	err error
 }
 
-func newWorld(t *testing.T) *world {
+func (s *fakeService) ApplyNotification(ctx context.Context, n posbridge.Notification) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return s.err
+	}
+	s.got = append(s.got, n)
+	return nil
+}
+
+func (s *fakeService) list() []posbridge.Notification {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]posbridge.Notification(nil), s.got...)
+}
+
+// notifyRig is a rig whose sandbox posts its callbacks to a NotifyHandler
+// served on loopback, applying them through a fakeService.
+type notifyRig struct {
+	*rig
+	svc     *fakeService
+	handler *payprotocol.NotifyHandler
+	url     string
+}
+
+func newNotifyRig(t *testing.T) *notifyRig {
 	t.Helper()
-	w := &world{}
-	notify := httptest.NewUnstartedServer(nil)
-	notifyURL := "http://" + notify.Listener.Addr().String() + payprotocol.DefaultNotifyPath
-	w.rig = newRig(t, func(c *payprotocol.Config) { c.NotifyURL = notifyURL })
-	db, err := store.OpenOptions(filepath.Join(t.TempDir(), "posbridge.db"), store.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := posbridge.NewEngine(db, w.client, nil)
-	e.Logger = slog.New(slog.DiscardHandler)
-	e.ReconcileInterval = 0
-	if err := e.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		e.Close()
-		db.Close()
-	})
-	h, err := payprotocol.NewNotifyHandler(payprotocol.NotifyConfig{APIKey: "key-1", Secret: w.secret, Logger: slog.New(slog.DiscardHandler)}, e)
+	srv := httptest.NewUnstartedServer(nil)
+	url := "http://" + srv.Listener.Addr().String() + payprotocol.DefaultNotifyPath
+	r := &notifyRig{rig: newRig(t, func(c *payprotocol.Config) { c.NotifyURL = url }), svc: &fakeService{}, url: url}
+	h, err := payprotocol.NewNotifyHandler(payprotocol.NotifyConfig{APIKey: "key-1", Secret: r.secret, Logger: slog.New(slog.DiscardHandler)}, r.svc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("POST "+payprotocol.DefaultNotifyPath, h)
-	notify.Config.Handler = mux
-	notify.Start()
-	t.Cleanup(notify.Close)
-	w.db, w.engine, w.handler, w.notify = db, e, h, notify
-	return w
+	srv.Config.Handler = mux
+	srv.Start()
+	t.Cleanup(srv.Close)
+	r.handler = h
+	return r
 }
 
-// order stores an order as the QR lane would, and opens it at the sandbox.
-func (w *world) order(t *testing.T, no, amount string) posbridge.HostedOrder {
-	t.Helper()
-	o := &posbridge.Order{No: posbridge.OrderNo(no), Lane: "qr", Amount: aed(t, amount)}
-	if _, err := w.db.CreateOrder(context.Background(), o, posbridge.Cause{Actor: posbridge.ActorAPI, Action: "pay"}); err != nil {
-		t.Fatal(err)
-	}
-	return w.create(t, no, amount)
-}
-
-func (w *world) get(t *testing.T, no string) posbridge.Order {
-	t.Helper()
-	o, err := w.engine.Payment(context.Background(), posbridge.OrderNo(no))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return o
-}
-
-// awaitDeliveries waits (bounded) until n callbacks were acknowledged.
-func (w *world) awaitDeliveries(t *testing.T, n int) {
+// await waits (bounded) until n callbacks were acknowledged.
+func (r *notifyRig) await(t *testing.T, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		done := 0
-		for _, d := range w.sb.Deliveries() {
+		for _, d := range r.sb.Deliveries() {
 			if d.Delivered {
 				done++
 			}
@@ -95,78 +82,74 @@ func (w *world) awaitDeliveries(t *testing.T, n int) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d callbacks acknowledged: %+v", done, n, w.sb.Deliveries())
+			t.Fatalf("%d of %d callbacks acknowledged: %+v", done, n, r.sb.Deliveries())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-// Callbacks from the sandbox reach the engine: paid, partially paid (never
-// shown as paid), duplicates, a resend on request, and a refund that waits
-// for the back office.
-func TestNotify_CallbacksThroughTheEngine(t *testing.T) {
-	w := newWorld(t)
+// The sandbox's signed callbacks are verified and decoded: paid, partially
+// paid with the amount received, duplicates under one id, a resend, and a
+// refund rejected in the back office.
+func TestNotify_CallbacksFromTheSandbox(t *testing.T) {
+	r := newNotifyRig(t)
 	ctx := context.Background()
-	w.order(t, "NFULL", "10.00")
-	w.order(t, "NPART", "10.00")
-
-	must(t, w.sb.Pay("NFULL", nil))
-	w.awaitDeliveries(t, 1)
-	if o := w.get(t, "NFULL"); o.Status != posbridge.StatusPaid {
-		t.Fatalf("after the paid callback: %s", o.Status)
-	}
-
-	w.sb.SetNotifier(sandbox.PPNotifierOptions{Duplicates: true})
+	r.create(t, "NFULL", "10.00")
+	r.create(t, "NPART", "10.00")
+	must(t, r.sb.Pay("NFULL", nil))
+	r.await(t, 1)
+	r.sb.SetNotifier(sandbox.PPNotifierOptions{Duplicates: true})
 	part := aed(t, "6.00")
-	must(t, w.sb.Pay("NPART", &part))
-	w.awaitDeliveries(t, 3)
-	o := w.get(t, "NPART")
-	if o.Status != posbridge.StatusPending || o.Reason != posbridge.ReasonPartiallyPaid || !o.NeedsAttention ||
-		!strings.Contains(o.Attention, "6.00 AED of 10.00 AED") {
-		t.Fatalf("after the partial callback: %s/%s attention %q", o.Status, o.Reason, o.Attention)
+	must(t, r.sb.Pay("NPART", &part))
+	r.await(t, 3)
+	r.sb.SetNotifier(sandbox.PPNotifierOptions{})
+	must(t, r.client.ResendOrderNotification(ctx, "NFULL"))
+	r.await(t, 4)
+	if _, err := r.client.Refund(ctx, posbridge.RefundRequest{RefundNo: "NFULLR1", OrderNo: "NFULL", Amount: aed(t, "10.00")}); err != nil {
+		t.Fatal(err)
 	}
+	must(t, r.sb.RejectRefund("NFULLR1"))
+	r.await(t, 5)
+	must(t, r.client.ResendRefundNotification(ctx, "NFULLR1"))
+	r.await(t, 6)
 
-	// The reconciler's "send it again" before giving up.
-	w.sb.SetNotifier(sandbox.PPNotifierOptions{})
-	must(t, w.client.ResendOrderNotification(ctx, "NFULL"))
-	w.awaitDeliveries(t, 4)
-	if st := w.handler.Stats(); st.Accepted != 4 || st.Forged+st.Stale+st.Malformed != 0 {
-		t.Fatalf("handler stats %+v", st)
+	got := r.svc.list()
+	if len(got) != 6 {
+		t.Fatalf("%d notifications, want 6: %+v", len(got), got)
 	}
-
-	// A refund stays pending until the back office approves it.
-	r, err := w.engine.Refund(ctx, "NFULL", posbridge.RefundParams{Amount: aed(t, "10.00")}, posbridge.By{Actor: posbridge.ActorCashier, Who: "ann", Reason: "returned"})
-	if err != nil || r.Status == posbridge.RefundSucceeded || r.Status == posbridge.RefundFailed {
-		t.Fatalf("refund: %+v, %v; want waiting for approval", r, err)
+	paid, dup1, dup2, resent, refund := got[0], got[1], got[2], got[3], got[4]
+	if paid.Kind != posbridge.NotifyOrder || paid.OrderNo != "NFULL" || paid.Status != posbridge.GatewayPaid || paid.Amount != aed(t, "10.00") || paid.Received != aed(t, "10.00") {
+		t.Errorf("paid: %+v", paid)
 	}
-	must(t, w.sb.ApproveRefund(string(r.No)))
-	w.awaitDeliveries(t, 5)
-	rs, err := w.engine.Refunds(ctx, "NFULL")
-	if err != nil || len(rs) != 1 || rs[0].Status != posbridge.RefundSucceeded {
-		t.Fatalf("refunds after approval: %+v, %v", rs, err)
+	if dup1.Status != posbridge.GatewayPartiallyPaid || dup1.Received != part || dup1.Amount != aed(t, "10.00") || dup1.ID != dup2.ID {
+		t.Errorf("partial and its duplicate: %+v / %+v", dup1, dup2)
 	}
-	if c := w.sb.Charges(); c["NFULL"] != 1 || c["NPART"] != 1 {
-		t.Fatalf("charges %v", c)
+	if resent.ID != paid.ID || resent.Status != posbridge.GatewayPaid {
+		t.Errorf("the resend is not the same callback: %+v vs %+v", resent, paid)
+	}
+	if refund.Kind != posbridge.NotifyRefund || refund.OrderNo != "NFULLR1" || refund.OrigNo != "NFULL" || refund.Refund != posbridge.GatewayRefundFailed {
+		t.Errorf("rejected refund: %+v", refund)
+	}
+	for _, n := range got {
+		if n.Stale || n.SentAt.IsZero() || len(n.Body) == 0 {
+			t.Errorf("notification %+v: want fresh, with its time and body", n)
+		}
 	}
 }
 
-// A callback with one changed byte, a 61 s old timestamp, another key or a
-// signature over another path is refused with 401 and changes nothing:
-// the order, its version and the inbox stay as they were.
-func TestNotify_RefusedChangesNothing(t *testing.T) {
-	w := newWorld(t)
-	ctx := context.Background()
-	w.order(t, "N1", "10.00")
-	must(t, w.sb.Pay("N1", nil)) // the sandbox's own callback is lost:
-	w.sb.SetNotifier(sandbox.PPNotifierOptions{Drop: true})
-
+// A callback with one changed byte, a timestamp 61 s away, another key or a
+// signature over another path is refused with 401 before the service sees
+// anything; a signed body that is not a callback gets 400; a good one is
+// answered with the plain success.
+func TestNotify_RefusedReachesNothing(t *testing.T) {
+	r := newNotifyRig(t)
 	body := []byte(`{"outTradeNo":"N1","outPaymentNo":"PPX","paymentStatus":"paid","quoteCurrencySymbol":"AED","quoteAmount":10.00,"paidAmount":10.00}`)
-	flipped := bytes.Replace(body, []byte(`"paid",`), []byte(`"paiD",`), 1)
+	flipped := bytes.Replace(body, []byte(`10.00,"paid`), []byte(`10.01,"paid`), 1)
 	now := time.Now()
 	tests := []struct {
 		name   string
 		body   []byte
-		signed []byte // what the signature covers
+		signed []byte
 		at     time.Time
 		key    string
 		path   string
@@ -177,67 +160,57 @@ func TestNotify_RefusedChangesNothing(t *testing.T) {
 		{"61 s ahead", body, body, now.Add(61 * time.Second), "key-1", payprotocol.DefaultNotifyPath, http.StatusUnauthorized},
 		{"another key", body, body, now, "key-2", payprotocol.DefaultNotifyPath, http.StatusUnauthorized},
 		{"signed for another path", body, body, now, "key-1", "/notify/payby", http.StatusUnauthorized},
-		{"signed, not JSON", []byte(`{"outTradeNo":`), []byte(`{"outTradeNo":`), now, "key-1", payprotocol.DefaultNotifyPath, http.StatusBadRequest},
+		{"signed, not a callback", []byte(`{"outTradeNo":"N1"}`), []byte(`{"outTradeNo":"N1"}`), now, "key-1", payprotocol.DefaultNotifyPath, http.StatusBadRequest},
+		{"good", body, body, now, "key-1", payprotocol.DefaultNotifyPath, http.StatusOK},
 	}
-	before := w.get(t, "N1")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodPost, w.notify.URL+payprotocol.DefaultNotifyPath, bytes.NewReader(tt.body))
-			payprotocol.SetHeaders(req.Header, tt.key, w.secret, tt.at, http.MethodPost, tt.path, tt.signed)
+			before := len(r.svc.list())
+			req, _ := http.NewRequest(http.MethodPost, r.url, bytes.NewReader(tt.body))
+			payprotocol.SetHeaders(req.Header, tt.key, r.secret, tt.at, http.MethodPost, tt.path, tt.signed)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
 			ack, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != tt.want || string(ack) == payprotocol.Ack {
-				t.Fatalf("HTTP %d %q, want %d and no ack", resp.StatusCode, ack, tt.want)
+			if resp.StatusCode != tt.want || (string(ack) == payprotocol.Ack) != (tt.want == http.StatusOK) {
+				t.Fatalf("HTTP %d %q, want %d", resp.StatusCode, ack, tt.want)
 			}
-			after := w.get(t, "N1")
-			if after.Status != before.Status || after.Version != before.Version {
-				t.Fatalf("order changed: %s v%d → %s v%d", before.Status, before.Version, after.Status, after.Version)
-			}
-			inbox, err := w.db.UnappliedNotifications(ctx, 10)
-			if err == nil && len(inbox) != 0 {
-				t.Fatalf("inbox holds %d entries", len(inbox))
+			if n := len(r.svc.list()) - before; n != 0 && tt.want != http.StatusOK || n != 1 && tt.want == http.StatusOK {
+				t.Fatalf("service saw %d notifications", n)
 			}
 		})
 	}
-	if st := w.handler.Stats(); st.Accepted != 0 || st.Stale != 2 || st.Forged != 3 || st.Malformed != 1 {
+	if st := r.handler.Stats(); st.Accepted != 1 || st.Stale != 2 || st.Forged != 3 || st.Malformed != 1 {
 		t.Fatalf("stats %+v", st)
-	}
-	// The genuine callback, now: acknowledged with the plain success, applied.
-	req, _ := http.NewRequest(http.MethodPost, w.notify.URL+payprotocol.DefaultNotifyPath, bytes.NewReader(body))
-	payprotocol.SetHeaders(req.Header, "key-1", w.secret, time.Now(), http.MethodPost, payprotocol.DefaultNotifyPath, body)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ack, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || string(ack) != "success" {
-		t.Fatalf("genuine: HTTP %d %q", resp.StatusCode, ack)
-	}
-	if o := w.get(t, "N1"); o.Status != posbridge.StatusPaid {
-		t.Fatalf("after the genuine callback: %s", o.Status)
 	}
 }
 
-// A callback whose amount disagrees with the order is refused by the
-// engine (recorded, flagged), never applied.
-func TestNotify_AmountCheckedAgainstTheOrder(t *testing.T) {
-	w := newWorld(t)
-	w.order(t, "N2", "10.00")
-	body := []byte(`{"outTradeNo":"N2","outPaymentNo":"PPY","paymentStatus":"paid","quoteCurrencySymbol":"AED","quoteAmount":1.00,"paidAmount":1.00}`)
-	req, _ := http.NewRequest(http.MethodPost, w.notify.URL+payprotocol.DefaultNotifyPath, bytes.NewReader(body))
-	payprotocol.SetHeaders(req.Header, "key-1", w.secret, time.Now(), http.MethodPost, payprotocol.DefaultNotifyPath, body)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+// A callback the service could not apply is not acknowledged: the sandbox
+// retries it, and the retry is applied.
+func TestNotify_NotAckedUntilApplied(t *testing.T) {
+	r := newNotifyRig(t)
+	r.create(t, "NRETRY", "10.00")
+	r.svc.mu.Lock()
+	r.svc.err = errors.New("database busy")
+	r.svc.mu.Unlock()
+	must(t, r.sb.Pay("NRETRY", nil))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if d := r.sb.Deliveries(); len(d) == 1 && d[0].Attempts >= 1 {
+			if d[0].Delivered || d[0].LastResult != "HTTP 500" {
+				t.Fatalf("delivery %+v: want refused with HTTP 500", d[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no attempt")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	resp.Body.Close()
-	if o := w.get(t, "N2"); o.Status == posbridge.StatusPaid || !o.NeedsAttention {
-		t.Fatalf("a 1.00 paid callback for a 10.00 order: %s attention=%v", o.Status, o.NeedsAttention)
+	if st := r.handler.Stats(); st.ServiceErrors != 1 || st.Accepted != 0 {
+		t.Fatalf("stats %+v", st)
 	}
 }
 

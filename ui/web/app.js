@@ -95,6 +95,7 @@ const REASONS = {
     cashier_override: "A cashier checked the terminal and vouched for it.",
     cancel_refused: "The bank refused to cancel it because it is paid.",
     cancel_sent: "A cancel was sent to the bank and its answer was lost; it is being checked.",
+    partially_paid: "Only part of the amount arrived; it is not paid in full.",
   },
   ar: {
     declined: "رُفضت البطاقة.",
@@ -111,6 +112,7 @@ const REASONS = {
     cashier_override: "تحقق كاشير من الجهاز وأكد الدفعة.",
     cancel_refused: "رفض البنك الإلغاء لأنها مدفوعة.",
     cancel_sent: "أُرسل طلب إلغاء إلى البنك وضاع رده؛ جارٍ التحقق.",
+    partially_paid: "وصل جزء من المبلغ فقط؛ لم تُدفع بالكامل.",
   },
 };
 
@@ -164,6 +166,7 @@ function instructionAr(p) {
     case "created": case "at_terminal": return "بانتظار العميل على الجهاز";
     case "verifying": return "جارٍ التحقق من الدفعة مع البنك — يرجى الانتظار";
     case "pending":
+      if (p.reason === "partially_paid") return "وصل جزء من الدفعة فقط — لم تُدفع بالكامل؛ لا تأخذ الدفعة مرة أخرى؛ أبلغ المشرف";
       if (p.override) return "سُجلت مدفوعة بعد التحقق من الجهاز — لا يزال التأكيد جارياً";
       if (p.reason === "unconfirmed") return "لم يؤكدها البنك — ربما خُصم المبلغ من العميل؛ أبلغ المشرف";
       return "لم تتأكد بعد — لا تأخذ الدفعة مرة أخرى";
