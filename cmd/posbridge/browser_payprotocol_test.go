@@ -1,0 +1,48 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/terminal/termsim"
+)
+
+// A payment Pay Protocol received only in part (the customer sent 6.00 of
+// 10.00) is never shown as paid: the cashier page says only part arrived,
+// names the amount received, and the reason is partially paid.
+func TestBrowser_PartiallyPaidShowsReceived(t *testing.T) {
+	r := newBrowserRig(t, rigOptions{gateway: "payprotocol", script: termsim.Script{Action: termsim.Never}})
+	// The sale is entered at Pay Protocol when it starts, unpaid.
+	r.w.Sim.SetReportCreated(true)
+	r.payOnPage("1", "0")
+	var no string
+	deadline := time.Now().Add(browserWait)
+	for no == "" {
+		if orders := r.w.PayProtocol.Orders(); len(orders) == 1 {
+			no = orders[0].OutTradeNo
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the sale never reached the Pay Protocol sandbox: %+v", r.w.PayProtocol.Orders())
+		} else {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	o, _ := r.w.PayProtocol.Order(no)
+	part := posbridge.Money{Minor: 600, Currency: o.Amount.Currency}
+	if err := r.w.PayProtocol.Pay(no, &part); err != nil {
+		t.Fatal(err)
+	}
+	r.waitInstruction("Only part of the payment arrived — not paid in full; do not take payment again; tell the supervisor")
+	r.waitJS(`!document.getElementById("attention").hidden`)
+	if got := r.text("attention"); !strings.Contains(got, "received 6.00 "+o.Amount.Currency+" of 10.00 "+o.Amount.Currency) {
+		t.Errorf("attention reads %q: want the amount received", got)
+	}
+	if got := r.text("reason"); got != "Only part of the amount arrived; it is not paid in full." {
+		t.Errorf("reason reads %q", got)
+	}
+	if st := eval[string](r, `document.getElementById("panel").dataset.status`); st != "pending" {
+		t.Errorf("panel status %q, want pending", st)
+	}
+	r.screenshot("partially-paid")
+}
