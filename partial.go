@@ -29,3 +29,10 @@ func PartialAttention(received, amount Money) string {
 	}
 	return fmt.Sprintf("partially paid: the gateway received %s of %s; collect the rest or refund it", received, amount)
 }
+
+// OverpaidAttention is the sentence recorded on a paid order for which the
+// gateway received more than its amount (Pay Protocol accepts up to 1.2×):
+// paid in full, but the shop owes the customer the difference.
+func OverpaidAttention(received, amount Money) string {
+	return fmt.Sprintf("overpaid: the gateway received %s for %s; refund the difference", received, amount)
+}

@@ -138,3 +138,25 @@ func TestPartial_OnFinalOrders(t *testing.T) {
 		t.Errorf("PartialAttention = %q", got)
 	}
 }
+
+// A payment the gateway received more than the amount of (up to 1.2× on
+// Pay Protocol) is paid, and flagged with what to give back.
+func TestPartial_OverpaidIsPaidAndFlagged(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true})
+		te := newTestEngine(t, "", gw, term, false)
+		ctx := context.Background()
+		o := pay(t, te, "10.00")
+		await(t, te, o.No)
+		n := posbridge.Notification{Gateway: "fake", ID: "o1", Kind: posbridge.NotifyOrder, OrderNo: o.No, Status: posbridge.GatewayPaid,
+			Amount: o.Amount, Received: mustAED(t, "12.00"), SentAt: time.Now(), ReceivedAt: time.Now()}
+		if err := te.ApplyNotification(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := te.Payment(ctx, o.No)
+		if got.Status != posbridge.StatusPaid || !got.NeedsAttention || !strings.Contains(got.Attention, "received 12.00 AED for 10.00 AED") {
+			t.Fatalf("overpaid: %s attention=%v %q", got.Status, got.NeedsAttention, got.Attention)
+		}
+	})
+}

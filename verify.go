@@ -109,6 +109,9 @@ func learn(o *Order, g GatewayOrder) bool {
 			o.NeedsAttention, o.Attention, changed = true, want, true
 		}
 	}
+	if g.Status.Paid() && g.Received.Currency == o.Amount.Currency && g.Received.Minor > o.Amount.Minor && !o.NeedsAttention {
+		o.NeedsAttention, o.Attention, changed = true, OverpaidAttention(g.Received, o.Amount), true
+	}
 	if g.Status == GatewayFailed && o.TerminalOutcome == OutcomeApproved && !o.NeedsAttention {
 		o.NeedsAttention, o.Attention, changed = true, "the terminal approved this sale but the gateway says it failed", true
 	}

@@ -37,15 +37,16 @@ func (p *PayProtocol) Record(ctx context.Context, r posbridge.AcquirerRecord) er
 			Description: "In-store payment", ChainID: 1, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
 		p.orders[no], p.byPayment[o.OutPaymentNo] = o, o
 	}
+	status := o.Status
 	p.mu.Unlock()
 	switch r.Status {
 	case posbridge.GatewayPaid:
-		if o.Status == PPPaid {
+		if status == PPPaid {
 			return nil
 		}
 		return p.Pay(no, nil)
 	case posbridge.GatewayFailed:
-		if o.Status == PPFailed {
+		if status == PPFailed {
 			return nil
 		}
 		return p.FailPayment(no)
