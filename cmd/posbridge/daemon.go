@@ -180,7 +180,7 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 	}
 	d.API = ui.NewServer(e, ui.Config{
 		Addr: cfg.API.Listen, Token: cfg.API.Token, AllowedOrigins: cfg.API.AllowedOrigins, AllowedHosts: cfg.API.AllowedHosts,
-		Lanes: lanes, Logger: component("api"), Registry: reg, Demo: opt.demo,
+		Lanes: lanes, Logger: component("api"), Registry: reg, Demo: opt.demo, RefundApproval: cfg.Gateway.Kind == "payprotocol",
 		Components: components,
 		Day:        d.dayService(),
 	})

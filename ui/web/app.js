@@ -34,6 +34,7 @@ const I18N = {
     more_title: "Only with the supervisor",
     more_text: "This payment may have gone through: the customer may have been charged. Canceling, retrying or marking it paid can lose the sale or charge the customer twice. Continue only if the supervisor agrees.",
     rf_refunded: "Refunded", rf_pending: "Refund pending", rf_refundable: "Refundable",
+    rf_approval: "A refund waits for approval in the payment provider's back office: until then it is pending, and no money has gone back.",
     refund_too_much: "More than can be refunded.",
     demo: "Demo: customer",
     day_title: "End of day (supervisor)", day_close: "Close the day", day_report: "Day report", day_csv: "CSV",
@@ -69,6 +70,7 @@ const I18N = {
     more_title: "فقط بموافقة المشرف",
     more_text: "ربما تمت هذه الدفعة: ربما خُصم المبلغ من العميل. الإلغاء أو إعادة المحاولة أو تسجيلها مدفوعة قد يضيّع البيع أو يخصم من العميل مرتين. تابع فقط إذا وافق المشرف.",
     rf_refunded: "المسترد", rf_pending: "استرداد قيد التنفيذ", rf_refundable: "القابل للاسترداد",
+    rf_approval: "ينتظر الاسترداد الموافقة في لوحة إدارة مزود الدفع: حتى ذلك الحين يبقى قيد التنفيذ ولم يُرجع أي مبلغ.",
     refund_too_much: "أكثر مما يمكن استرداده.",
     demo: "تجربة: العميل",
     day_title: "نهاية اليوم (المشرف)", day_close: "إغلاق اليوم", day_report: "تقرير اليوم", day_csv: "CSV",
@@ -287,6 +289,7 @@ function applyLane(l) {
 async function loadLanes() {
   const data = await api("GET", "/lanes");
   state.currency = data.currency || state.currency;
+  state.refundApproval = !!data.refund_approval;
   for (const l of data.lanes) applyLane(l);
   if (!state.lanes.has(state.lane)) state.lane = data.lanes.length ? data.lanes[0].id : "";
   renderLaneOptions();
@@ -613,6 +616,7 @@ function confirmDialog(opts) {
   $("dlg-reason-row").hidden = !opts.reason;
   $("dlg-by-row").hidden = !opts.by;
   $("refund-summary").hidden = !opts.summary;
+  $("rf-approval").hidden = !opts.summary || !state.refundApproval;
   if (opts.summary) {
     $("rf-refunded").textContent = opts.summary.refunded;
     $("rf-pending").textContent = opts.summary.pending;
