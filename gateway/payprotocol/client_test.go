@@ -239,8 +239,12 @@ func TestClient_CancelHasNoCancel(t *testing.T) {
 		{"C-NONE", posbridge.ErrGatewayNotFound},
 	}
 	for _, tt := range tests {
-		if _, err := r.client.CancelOrder(ctx, tt.no); !errors.Is(err, tt.want) {
+		_, err := r.client.CancelOrder(ctx, tt.no)
+		if !errors.Is(err, tt.want) {
 			t.Errorf("cancel %s: %v, want %v", tt.no, err, tt.want)
+		}
+		if tt.no == "C-OPEN" && (errors.Is(err, posbridge.ErrOrderPaid) || errors.Is(err, posbridge.ErrOrderClosed) || errors.Is(err, posbridge.ErrRetryable) || !strings.Contains(err.Error(), payprotocol.CodeNoCancel)) {
+			t.Errorf("cancel of an open order: %v, want a plain refusal NO_CANCEL", err)
 		}
 	}
 	if o, _ := r.sb.Order("C-OPEN"); o.Status != sandbox.PPUnpaid {
