@@ -235,6 +235,9 @@ func (e *Engine) Override(ctx context.Context, no OrderNo, by By) (Order, error)
 	if o.Status != StatusVerifying && o.Status != StatusPending {
 		return o, &Error{Code: ECONFLICT, Message: fmt.Sprintf("Only a payment being confirmed can be marked as checked; this one is %s.", o.Status)}
 	}
+	if o.Reason == ReasonPartiallyPaid {
+		return o, &Error{Code: ECONFLICT, Message: "The bank reports that only part of this payment arrived; it cannot be marked as paid. Tell the supervisor."}
+	}
 	now := e.now()
 	o, err = e.update(ctx, no, byCause(by, "checked on the terminal"), func(o *Order) error {
 		if o.Status != StatusVerifying && o.Status != StatusPending {

@@ -519,7 +519,7 @@ func (e *Engine) checkLaneFree(ctx context.Context, r PayRequest) error {
 		return fmt.Errorf("list open orders of lane %s: %w", r.Lane, err)
 	}
 	for _, o := range page.Orders {
-		if o.Status == StatusPending && o.Reason == ReasonUnconfirmed {
+		if o.Status == StatusPending && (o.Reason == ReasonUnconfirmed || o.Reason == ReasonPartiallyPaid) {
 			continue // flagged and checked daily; the customer is long gone
 		}
 		if o.No != r.Replaces {

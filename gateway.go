@@ -38,6 +38,11 @@ const (
 	GatewayPaid    GatewayStatus = "paid"
 	GatewaySettled GatewayStatus = "settled" // paid and settled
 	GatewayFailed  GatewayStatus = "failed"  // canceled, expired, declined or revoked before settlement
+	// GatewayPartiallyPaid: the customer paid less than the order's amount
+	// and the gateway accepted it (Pay Protocol takes 0.5× to 1.2× of the
+	// amount on-chain). Money arrived, but not the sale: never Paid, never
+	// failed; the order needs a person (collect the rest or refund).
+	GatewayPartiallyPaid GatewayStatus = "partially_paid"
 )
 
 // Paid reports whether s proves a payment.
@@ -50,10 +55,13 @@ type GatewayOrder struct {
 	Status    GatewayStatus
 	Revoked   bool
 	Amount    Money // the order's amount at the gateway
-	PaidAt    time.Time
-	Card      Card
-	FailCode  string
-	FailMsg   string
+	// Received is what the gateway actually received, when it says (zero
+	// otherwise); for GatewayPartiallyPaid it is less than Amount.
+	Received Money
+	PaidAt   time.Time
+	Card     Card
+	FailCode string
+	FailMsg  string
 }
 
 // RefundRequest asks the gateway to refund part or all of a paid order.
@@ -125,8 +133,11 @@ type Notification struct {
 	Refund    GatewayRefundStatus // for refunds
 	Revoked   bool
 	Amount    Money
-	Card      Card
-	SentAt    time.Time // the gateway's notify_timestamp
+	// Received is what the gateway received for the order, when it says
+	// (GatewayPartiallyPaid: less than Amount); zero otherwise.
+	Received Money
+	Card     Card
+	SentAt   time.Time // the gateway's notify_timestamp
 	// Body is the raw, verified body. It is kept in memory only: it may
 	// carry a card number, so it is never stored or logged.
 	Body       []byte

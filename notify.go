@@ -220,7 +220,7 @@ func (e *Engine) applyNotification(ctx context.Context, in InboxEntry) (string, 
 		}
 		return res, err
 	}
-	g := GatewayOrder{OrderNo: n.OrderNo, GatewayNo: n.GatewayNo, Status: n.Status, Revoked: n.Revoked, Amount: n.Amount, Card: n.Card}
+	g := GatewayOrder{OrderNo: n.OrderNo, GatewayNo: n.GatewayNo, Status: n.Status, Revoked: n.Revoked, Amount: n.Amount, Received: n.Received, Card: n.Card}
 	cause.Applies, cause.Receives = &InboxMark{ID: in.ID, Result: NotifyApplied}, receives(in)
 	_, err = e.applyGateway(ctx, o.No, cause, g, false)
 	var te *TransitionError

@@ -88,6 +88,11 @@ const (
 	// payment reported afterwards was captured on an order the shop tried
 	// to close: it is flagged paid_after_close, for a person to look at.
 	ReasonCancelSent Reason = "cancel_sent"
+	// ReasonPartiallyPaid: the gateway received part of the amount (a
+	// customer-phone payment that fell short). Never shown as paid: the
+	// order stays pending, flagged with the amount received, watched daily,
+	// its lane free, until a person collects the rest or refunds it.
+	ReasonPartiallyPaid Reason = "partially_paid"
 )
 
 // Card is what posbridge keeps of the card: never more than brand and last four.

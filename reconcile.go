@@ -52,6 +52,12 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 		e.reschedule(ctx, after, Fact{Due: DueAt, At: after.VerifyUntil}, cause)
 		return
 	}
+	if after.Reason == ReasonPartiallyPaid {
+		// Money arrived, not the sale: never expired or canceled here;
+		// watched until a person settles it.
+		e.reschedule(ctx, after, Fact{Due: DueWatch}, cause)
+		return
+	}
 	checks := after.ScheduledChecks + 1
 	if e.exhausted(after, checks) {
 		// Every check is spent: record it, then query once more and cancel
@@ -64,6 +70,9 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 			o.ScheduledChecks = checks
 			return nil
 		})
+		// A gateway that can send the callback again is asked first (a lost
+		// callback); closeOrder still queries before closing anything.
+		e.askResend(ctx, o.No)
 		closed, err := e.closeOrder(ctx, o.No, Cause{Actor: ActorReconciler, Action: "expire", Detail: "not confirmed after every check"}, ReasonExpired, false)
 		if err != nil && (closed.No == "" || closed.Open()) {
 			n := e.rec.failed(o.No)

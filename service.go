@@ -99,6 +99,11 @@ func Instruction(o Order) string {
 	case StatusVerifying:
 		return "Checking the payment with the bank — please wait"
 	case StatusPending:
+		if o.Reason == ReasonPartiallyPaid {
+			// Before an override: the gateway's word that the sale is short
+			// outweighs a cashier's "the terminal showed it paid".
+			return "Only part of the payment arrived — not paid in full; do not take payment again; tell the supervisor"
+		}
 		if o.Override != nil {
 			return "Marked paid after checking the terminal — still being confirmed"
 		}

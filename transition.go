@@ -35,10 +35,14 @@ const (
 	InputCanceled            InputKind = "canceled"       // posbridge closed the order at the gateway (Input.Reason says why)
 	InputRetry               InputKind = "retry"          // the same order number is sent to the terminal again
 	InputResume              InputKind = "resume"         // found open after a restart
+	// InputGatewayPartial: the gateway received part of the amount
+	// (GatewayPartiallyPaid). Never paid: an open order goes pending,
+	// flagged partially_paid; a closed one keeps its status, flagged.
+	InputGatewayPartial InputKind = "gateway_partial"
 )
 
 // InputKinds lists every input kind.
-var InputKinds = []InputKind{InputSend, InputTerminal, InputGatewayPaid, InputGatewayFailed, InputGatewayUnpaid, InputWaitOver, InputCanceled, InputRetry, InputResume, InputTerminalUnavailable}
+var InputKinds = []InputKind{InputSend, InputTerminal, InputGatewayPaid, InputGatewayFailed, InputGatewayUnpaid, InputWaitOver, InputCanceled, InputRetry, InputResume, InputTerminalUnavailable, InputGatewayPartial}
 
 // Input is one thing that happened to an order.
 type Input struct {
@@ -111,6 +115,9 @@ func Transition(from Status, in Input) (Result, error) {
 		default:
 			return Result{To: StatusPaid, Changed: true}, nil
 		}
+	}
+	if in.Kind == InputGatewayPartial {
+		return partialTransition(from)
 	}
 	if from.Final() {
 		switch {
@@ -224,6 +231,10 @@ func (o *Order) Apply(in Input, now time.Time) (bool, error) {
 	switch {
 	case r.To == StatusPaid:
 		*o = Scheduler{}.Next(*o, Fact{Due: DueNone}, now)
+	case r.Reason == ReasonPartiallyPaid:
+		// Money arrived but not the sale: asked about on the watch cadence
+		// (a late top-up or repair at the gateway shows), never closed.
+		*o = Scheduler{}.Next(*o, Fact{Due: DueWatch}, now)
 	case r.To.Final() && (o.Reason == ReasonNotSent || o.Reason == ReasonTerminalDown):
 		*o = Scheduler{}.Next(*o, Fact{Due: DueNone}, now) // never reached the terminal: nothing to watch for
 	case r.To.Final():

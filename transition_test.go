@@ -11,43 +11,43 @@ import (
 
 // transitionTable holds the expected result of every (status, input) pair:
 // "to" is the next status ("=" for unchanged), "!" appended means
-// needs_attention is set; "final" and "no" are refusals with ErrOrderFinal
+// needs_attention is set (a change even when the status stays); "final" and "no" are refusals with ErrOrderFinal
 // and ErrNotAllowed.
 var transitionTable = map[posbridge.Status]map[string]string{
 	posbridge.StatusCreated: {
 		"send": "at_terminal", "terminal:approved": "no", "terminal:declined": "no", "terminal:canceled_by_user": "no",
 		"terminal:unknown": "no", "terminal:timeout": "no", "terminal:closed_on_request": "no", "gateway_paid": "paid", "gateway_failed": "failed",
-		"gateway_unpaid": "=", "wait_over": "no", "canceled": "canceled", "retry": "no", "resume": "failed", "terminal_unavailable": "no",
+		"gateway_unpaid": "=", "wait_over": "no", "canceled": "canceled", "retry": "no", "resume": "failed", "terminal_unavailable": "no", "gateway_partial": "pending!",
 	},
 	posbridge.StatusAtTerminal: {
 		"send": "no", "terminal:approved": "verifying", "terminal:declined": "verifying", "terminal:canceled_by_user": "failed",
 		"terminal:unknown": "verifying", "terminal:timeout": "verifying", "terminal:closed_on_request": "verifying", "gateway_paid": "paid", "gateway_failed": "failed",
-		"gateway_unpaid": "=", "wait_over": "no", "canceled": "canceled", "retry": "no", "resume": "verifying", "terminal_unavailable": "failed",
+		"gateway_unpaid": "=", "wait_over": "no", "canceled": "canceled", "retry": "no", "resume": "verifying", "terminal_unavailable": "failed", "gateway_partial": "pending!",
 	},
 	posbridge.StatusVerifying: {
 		"send": "no", "terminal:approved": "=", "terminal:declined": "=", "terminal:canceled_by_user": "=",
 		"terminal:unknown": "=", "terminal:timeout": "=", "terminal:closed_on_request": "=", "gateway_paid": "paid", "gateway_failed": "failed",
-		"gateway_unpaid": "=", "wait_over": "pending", "canceled": "canceled", "retry": "at_terminal", "resume": "=", "terminal_unavailable": "no",
+		"gateway_unpaid": "=", "wait_over": "pending", "canceled": "canceled", "retry": "at_terminal", "resume": "=", "terminal_unavailable": "no", "gateway_partial": "pending!",
 	},
 	posbridge.StatusPending: {
 		"send": "no", "terminal:approved": "=", "terminal:declined": "=", "terminal:canceled_by_user": "=",
 		"terminal:unknown": "=", "terminal:timeout": "=", "terminal:closed_on_request": "=", "gateway_paid": "paid", "gateway_failed": "failed",
-		"gateway_unpaid": "=", "wait_over": "=", "canceled": "canceled", "retry": "at_terminal", "resume": "=", "terminal_unavailable": "no",
+		"gateway_unpaid": "=", "wait_over": "=", "canceled": "canceled", "retry": "at_terminal", "resume": "=", "terminal_unavailable": "no", "gateway_partial": "=!",
 	},
 	posbridge.StatusPaid: {
 		"send": "final", "terminal:approved": "final", "terminal:declined": "final", "terminal:canceled_by_user": "final",
 		"terminal:unknown": "final", "terminal:timeout": "final", "terminal:closed_on_request": "final", "gateway_paid": "=", "gateway_failed": "final",
-		"gateway_unpaid": "final", "wait_over": "final", "canceled": "final", "retry": "final", "resume": "final", "terminal_unavailable": "final",
+		"gateway_unpaid": "final", "wait_over": "final", "canceled": "final", "retry": "final", "resume": "final", "terminal_unavailable": "final", "gateway_partial": "final",
 	},
 	posbridge.StatusFailed: {
 		"send": "final", "terminal:approved": "final", "terminal:declined": "final", "terminal:canceled_by_user": "final",
 		"terminal:unknown": "final", "terminal:timeout": "final", "terminal:closed_on_request": "final", "gateway_paid": "paid!", "gateway_failed": "=",
-		"gateway_unpaid": "final", "wait_over": "final", "canceled": "=", "retry": "final", "resume": "final", "terminal_unavailable": "final",
+		"gateway_unpaid": "final", "wait_over": "final", "canceled": "=", "retry": "final", "resume": "final", "terminal_unavailable": "final", "gateway_partial": "=!",
 	},
 	posbridge.StatusCanceled: {
 		"send": "final", "terminal:approved": "final", "terminal:declined": "final", "terminal:canceled_by_user": "final",
 		"terminal:unknown": "final", "terminal:timeout": "final", "terminal:closed_on_request": "final", "gateway_paid": "paid!", "gateway_failed": "=",
-		"gateway_unpaid": "final", "wait_over": "final", "canceled": "=", "retry": "final", "resume": "final", "terminal_unavailable": "final",
+		"gateway_unpaid": "final", "wait_over": "final", "canceled": "=", "retry": "final", "resume": "final", "terminal_unavailable": "final", "gateway_partial": "=!",
 	},
 }
 
@@ -92,8 +92,9 @@ func TestTransition_EveryPair(t *testing.T) {
 			if want == "=" {
 				to = from
 			}
-			if got.To != to || got.NeedsAttention != attention || got.Changed != (to != from) {
-				t.Errorf("(%s, %s) = %+v; want to=%s attention=%v changed=%v", from, in, got, to, attention, to != from)
+			// A flag is a change even where the status stays.
+			if changed := to != from || attention; got.To != to || got.NeedsAttention != attention || got.Changed != changed {
+				t.Errorf("(%s, %s) = %+v; want to=%s attention=%v changed=%v", from, in, got, to, attention, changed)
 			}
 		}
 	}

@@ -76,6 +76,8 @@ func gatewayInput(o Order, g GatewayOrder) Input {
 	switch {
 	case g.Status.Paid():
 		return Input{Kind: InputGatewayPaid}
+	case g.Status == GatewayPartiallyPaid:
+		return Input{Kind: InputGatewayPartial}
 	case g.Status == GatewayFailed:
 		if o.TerminalOutcome == OutcomeDeclined {
 			return Input{Kind: InputGatewayFailed, Reason: ReasonDeclined}
@@ -99,6 +101,16 @@ func learn(o *Order, g GatewayOrder) bool {
 	}
 	if g.Status.Paid() && g.Amount.Currency != "" && g.Amount != o.Amount && !o.NeedsAttention {
 		o.NeedsAttention, o.Attention, changed = true, fmt.Sprintf("gateway reports %s paid for an order of %s", g.Amount, o.Amount), true
+	}
+	if g.Status == GatewayPartiallyPaid && o.Status != StatusPaid {
+		// The received amount is what a person needs, whatever was noted
+		// before: the sale is short of money that did arrive.
+		if want := PartialAttention(g.Received, o.Amount); !o.NeedsAttention || o.Attention != want {
+			o.NeedsAttention, o.Attention, changed = true, want, true
+		}
+	}
+	if g.Status.Paid() && g.Received.Currency == o.Amount.Currency && g.Received.Minor > o.Amount.Minor && !o.NeedsAttention {
+		o.NeedsAttention, o.Attention, changed = true, OverpaidAttention(g.Received, o.Amount), true
 	}
 	if g.Status == GatewayFailed && o.TerminalOutcome == OutcomeApproved && !o.NeedsAttention {
 		o.NeedsAttention, o.Attention, changed = true, "the terminal approved this sale but the gateway says it failed", true

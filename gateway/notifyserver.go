@@ -31,6 +31,8 @@ type NotifyServer struct {
 	svc     posbridge.NotificationService
 	log     *slog.Logger
 	verify  func(body []byte, h http.Header, now time.Time) (posbridge.Notification, error)
+	// refuseStale: a stale notification is refused (401), not verified by query.
+	refuseStale bool
 
 	accepted, forged, stale, malformed, oversized, serviceErrors atomic.Uint64
 }
@@ -47,6 +49,11 @@ type NotifyServerConfig struct {
 	// h) at now: an error wrapping ErrForged, ErrMalformed or ErrOversized
 	// refuses it; ErrStale comes with the decoded notification.
 	Verify func(body []byte, h http.Header, now time.Time) (posbridge.Notification, error)
+	// RefuseStale refuses (401, counted stale, nothing applied) a
+	// notification outside the window instead of handing it over marked
+	// stale: for gateways whose timestamp is part of the signature and
+	// whose retries are signed afresh (Pay Protocol), an old one is a replay.
+	RefuseStale bool
 }
 
 // NewNotifyServer returns a server applying notifications through svc.
@@ -63,7 +70,7 @@ func NewNotifyServer(cfg NotifyServerConfig, svc posbridge.NotificationService) 
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &NotifyServer{gateway: cfg.Gateway, ack: cfg.Ack, fail: cfg.Fail, maxBody: cfg.MaxBody, clock: cfg.Clock, svc: svc, verify: cfg.Verify,
+	return &NotifyServer{gateway: cfg.Gateway, ack: cfg.Ack, fail: cfg.Fail, maxBody: cfg.MaxBody, clock: cfg.Clock, svc: svc, verify: cfg.Verify, refuseStale: cfg.RefuseStale,
 		log: cfg.Logger.With(posbridge.LogKeyComponent, "notify", posbridge.LogKeyGateway, cfg.Gateway)}, nil
 }
 
@@ -114,6 +121,12 @@ func (s *NotifyServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n, err := s.verify(body, r.Header, s.clock.Now())
+	if errors.Is(err, ErrStale) && s.refuseStale {
+		s.stale.Add(1)
+		s.log.Warn("notification refused", posbridge.LogKeyAddr, r.RemoteAddr, posbridge.LogKeyError, err)
+		http.Error(w, s.fail, http.StatusUnauthorized)
+		return
+	}
 	if errors.Is(err, ErrStale) {
 		// Signed by the gateway but outside the window: a late retry (the
 		// gateways retry for hours, possibly with the first timestamp) or

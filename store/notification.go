@@ -56,11 +56,14 @@ type storedNotification struct {
 	Revoked   bool   `json:"revoked,omitempty"`
 	Amount    int64  `json:"amount_minor"`
 	Currency  string `json:"currency"`
-	CardBrand string `json:"card_brand,omitempty"`
-	CardLast4 string `json:"card_last4,omitempty"`
-	SentAt    int64  `json:"sent_at,omitempty"`
-	Received  int64  `json:"received_at,omitempty"`
-	Stale     bool   `json:"stale,omitempty"`
+	// ReceivedMinor is what the gateway received (partially paid), in
+	// Currency; zero when it did not say.
+	ReceivedMinor int64  `json:"received_minor,omitempty"`
+	CardBrand     string `json:"card_brand,omitempty"`
+	CardLast4     string `json:"card_last4,omitempty"`
+	SentAt        int64  `json:"sent_at,omitempty"`
+	Received      int64  `json:"received_at,omitempty"`
+	Stale         bool   `json:"stale,omitempty"`
 }
 
 // encodeStoredNotification encodes n for the body of inbox entry e.
@@ -73,6 +76,12 @@ func encodeStoredNotification(n posbridge.Notification, e posbridge.InboxEntry) 
 		GatewayNo: n.GatewayNo, Status: string(n.Status), Refund: string(n.Refund), Revoked: n.Revoked,
 		Amount: n.Amount.Minor, Currency: n.Amount.Currency, CardBrand: n.Card.Brand, CardLast4: n.Card.Last4,
 		Stale: n.Stale,
+	}
+	if n.Received.Minor != 0 {
+		if n.Received.Currency != n.Amount.Currency {
+			return nil, invalid("received", "the received amount must be in the order's currency")
+		}
+		s.ReceivedMinor = n.Received.Minor
 	}
 	if !n.SentAt.IsZero() {
 		s.SentAt = n.SentAt.UnixMilli()
@@ -124,6 +133,9 @@ func decodeStoredNotification(b []byte, e posbridge.InboxEntry) (posbridge.Notif
 		Refund: posbridge.GatewayRefundStatus(s.Refund), Revoked: s.Revoked,
 		Amount: posbridge.Money{Minor: s.Amount, Currency: s.Currency},
 		Card:   posbridge.Card{Brand: s.CardBrand, Last4: s.CardLast4}, Stale: s.Stale,
+	}
+	if s.ReceivedMinor != 0 {
+		n.Received = posbridge.Money{Minor: s.ReceivedMinor, Currency: s.Currency}
 	}
 	if s.SentAt != 0 {
 		n.SentAt = time.UnixMilli(s.SentAt).UTC()

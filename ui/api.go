@@ -520,9 +520,10 @@ func (s *Server) handleLanes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := struct {
-		Currency string     `json:"currency"`
-		Lanes    []laneJSON `json:"lanes"`
-	}{Currency: s.cfg.Currency, Lanes: make([]laneJSON, 0, len(lanes))}
+		Currency       string     `json:"currency"`
+		RefundApproval bool       `json:"refund_approval,omitempty"`
+		Lanes          []laneJSON `json:"lanes"`
+	}{Currency: s.cfg.Currency, RefundApproval: s.cfg.RefundApproval, Lanes: make([]laneJSON, 0, len(lanes))}
 	for _, l := range lanes {
 		out.Lanes = append(out.Lanes, toLane(l))
 	}

@@ -54,6 +54,10 @@ type Config struct {
 	AllowedHosts []string
 	// Lanes, when set, are the only lane ids POST /payments accepts.
 	Lanes []string
+	// RefundApproval says refunds wait for approval in the gateway's back
+	// office (Pay Protocol): GET /lanes says so, and the page tells the
+	// cashier that a pending refund is not money returned yet.
+	RefundApproval bool
 	// Currency is the currency the cashier page takes payments in
 	// (DefaultCurrency when empty); the API accepts any known currency.
 	Currency string

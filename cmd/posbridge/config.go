@@ -111,6 +111,8 @@ type GatewayConfig struct {
 	Timeout            Duration `toml:"timeout"`
 	RateLimit          float64  `toml:"rate_limit"`
 	NotifyWindow       Duration `toml:"notify_window"`
+	// Pay Protocol's keys (config_payprotocol.go).
+	PayProtocolKeys
 }
 
 // ReconcileConfig is the [reconcile] section; Root converts it to the
@@ -450,6 +452,7 @@ func (c *Config) applyLaneDefaults() {
 	if c.Gateway.BaseURL == "" && c.Gateway.Kind == "codepay" {
 		c.Gateway.BaseURL = DefaultCodePayBaseURL
 	}
+	c.applyPayProtocolDefaults()
 	if c.Store.Path == "" {
 		c.Store.Path = filepath.Join(defaultStateDir(), storeFileName)
 	} else if !filepath.IsAbs(c.Store.Path) {
@@ -468,6 +471,7 @@ func (c *Config) resolvePaths() {
 	c.Store.Path = abs(c.Store.Path)
 	c.Gateway.MerchantPrivateKey = abs(c.Gateway.MerchantPrivateKey)
 	c.Gateway.GatewayPublicKey = abs(c.Gateway.GatewayPublicKey)
+	c.Gateway.APISecretFile = abs(c.Gateway.APISecretFile)
 	c.Outbox.resolvePaths(abs)
 }
 
@@ -617,10 +621,10 @@ func (c *Config) checkGateway(add func(key, format string, args ...any), reporte
 	case "codepay":
 		c.checkCodePay(add)
 	case "payprotocol":
-		add("gateway.kind", "%s is not supported yet: use payby or codepay", g.Kind)
+		c.checkPayProtocol(add, reported)
 		return
 	default:
-		add("gateway.kind", "unknown gateway %q: want payby or codepay (payprotocol is not supported yet)", g.Kind)
+		add("gateway.kind", "unknown gateway %q: want payby, codepay or payprotocol", g.Kind)
 		return
 	}
 	if err := checkURL(g.BaseURL, true); err != nil {
@@ -928,11 +932,13 @@ func (c *Config) Warnings() []ConfigError {
 	if c.incomplete || runtime.GOOS == "windows" {
 		return nil
 	}
-	if p := c.Gateway.MerchantPrivateKey; p != "" {
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
-			f, line := c.where("gateway.merchant_private_key")
-			warns = append(warns, ConfigError{File: f, Line: line, Key: "gateway.merchant_private_key",
-				Message: fmt.Sprintf("warning: %s is readable by group or others (mode %04o): chmod 600 %s, owned by the user posbridge runs as", p, fi.Mode().Perm(), p)})
+	for _, k := range []struct{ key, p string }{{"gateway.merchant_private_key", c.Gateway.MerchantPrivateKey}, {"gateway.api_secret_file", c.Gateway.APISecretFile}} {
+		if p := k.p; p != "" {
+			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
+				f, line := c.where(k.key)
+				warns = append(warns, ConfigError{File: f, Line: line, Key: k.key,
+					Message: fmt.Sprintf("warning: %s is readable by group or others (mode %04o): chmod 600 %s, owned by the user posbridge runs as", p, fi.Mode().Perm(), p)})
+			}
 		}
 	}
 	return warns

@@ -132,7 +132,7 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 	// The engine calls the gateway through gw, which remembers its last
 	// answer and failure for GET /status and the metrics.
 	gw := newGatewayHealth(d.Gateway)
-	e := posbridge.NewEngine(d.Store, gw, terms)
+	e := posbridge.NewEngine(d.Store, engineGateway(gw), terms)
 	e.Logger = component("engine")
 	e.Reconcile = cfg.Reconcile.Root()
 	if err := e.Open(ctx); err != nil {
@@ -186,7 +186,7 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 	}
 	d.API = ui.NewServer(e, ui.Config{
 		Addr: cfg.API.Listen, Token: cfg.API.Token, AllowedOrigins: cfg.API.AllowedOrigins, AllowedHosts: cfg.API.AllowedHosts,
-		Lanes: lanes, Logger: component("api"), Registry: reg, Demo: opt.demo,
+		Lanes: lanes, Logger: component("api"), Registry: reg, Demo: opt.demo, RefundApproval: cfg.Gateway.Kind == "payprotocol",
 		Components: components,
 		Day:        d.dayService(),
 		Settlement: d.settlementService(),

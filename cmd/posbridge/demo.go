@@ -24,7 +24,7 @@ import (
 )
 
 const demoUsage = `Usage:
-  posbridge demo [--scenario S] [--gateway payby|codepay] [--listen ADDR] [--dir DIR] [--fleet]
+  posbridge demo [--scenario S] [--gateway payby|codepay|payprotocol] [--listen ADDR] [--dir DIR] [--fleet]
 
 Runs all of posbridge in one process with no configuration and no hardware: a
 sandbox gateway on loopback (PayBy, or CodePay with --gateway codepay), a simulated terminal (on a pseudo-terminal
@@ -47,6 +47,13 @@ With --gateway codepay the daemon verifies with a CodePay sandbox and has a
 second lane, "cloud", with no cable: its sales go through CodePay's cloud API
 and the sandbox plays its customer (approve, decline or cancel, as the
 scenario says).
+
+With --gateway payprotocol the daemon verifies with a Pay Protocol sandbox
+(HMAC-signed API, hosted payment pages, signed callbacks). Pay Protocol's
+customers pay on their phone, not on a card terminal: the simulated
+terminal's sales are entered in the sandbox as orders paid in full, so the
+card lane still works; a real Pay Protocol shop takes payments on QR lanes.
+The gateway-outage and lost-response scenarios act on the card sandbox only.
 
 --fleet also starts an embedded NATS server with JetStream (head office's),
 ships the demo till's events to it ([outbox]) and runs the fleet consumer
@@ -100,7 +107,7 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 	listen := fs.String("listen", DefaultAPIListen, "address of the cashier page and API")
 	dir := fs.String("dir", "", "where the demo keeps its database and keys (default: the user's cache directory)")
 	verbose := fs.Bool("v", false, "log everything (debug)")
-	gw := fs.String("gateway", "payby", "the gateway the sandbox plays: payby or codepay")
+	gw := fs.String("gateway", "payby", "the gateway the sandbox plays: payby, codepay or payprotocol")
 	withFleet := fs.Bool("fleet", false, "also run head office: an embedded NATS server and the fleet consumer")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -108,7 +115,7 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 		}
 		return errUsage
 	}
-	if _, ok := findScenario(*scenario); !ok || fs.NArg() > 0 || *gw != "payby" && *gw != "codepay" {
+	if _, ok := findScenario(*scenario); !ok || fs.NArg() > 0 || *gw != "payby" && *gw != "codepay" && *gw != "payprotocol" {
 		fs.Usage()
 		return errUsage
 	}
@@ -283,9 +290,11 @@ type demoSetup struct {
 // the simulated terminal.
 type demoWorld struct {
 	Sandbox *sandbox.Sandbox
-	Sim     *termsim.Sim
-	PTY     *termsim.PTY // nil when the terminal is in memory
-	Pipe    *termsim.Pipe
+	// PayProtocol is the Pay Protocol sandbox, with --gateway payprotocol.
+	PayProtocol *sandbox.PayProtocol
+	Sim         *termsim.Sim
+	PTY         *termsim.PTY // nil when the terminal is in memory
+	Pipe        *termsim.Pipe
 }
 
 // startDemo starts a sandbox, a simulated terminal and a daemon wired to
@@ -344,7 +353,7 @@ func startDemoWorld(ctx context.Context, s demoSetup) (d *Daemon, world *demoWor
 	if s.gateway == "" {
 		s.gateway = "payby"
 	}
-	w.Sandbox, err = sandbox.New(sandbox.Config{Keys: keys, Gateway: s.gateway, Logger: s.logger.With(posbridge.LogKeyComponent, "sandbox")})
+	w.Sandbox, err = sandbox.New(sandbox.Config{Keys: keys, Gateway: demoCardGateway(s.gateway), Logger: s.logger.With(posbridge.LogKeyComponent, "sandbox")})
 	if err != nil {
 		return nil, nil, stop, err
 	}
@@ -358,8 +367,13 @@ func startDemoWorld(ctx context.Context, s demoSetup) (d *Daemon, world *demoWor
 		return nil, nil, stop, err
 	}
 	cleanups = append(cleanups, stopSB)
+	if s.gateway == "payprotocol" {
+		if sbURL, err = startDemoPayProtocol(s.dir, w, s.logger, &cleanups); err != nil {
+			return nil, nil, stop, err
+		}
+	}
 
-	w.Sim = termsim.New(termsim.Config{Acquirer: w.Sandbox, Default: s.script, Logger: s.logger.With(posbridge.LogKeyComponent, "termsim")})
+	w.Sim = termsim.New(termsim.Config{Acquirer: w.acquirer(), Default: s.script, Logger: s.logger.With(posbridge.LogKeyComponent, "termsim")})
 	port := "auto"
 	var opts daemonOptions
 	if p, perr := termsim.OpenPTY(""); perr == nil {
@@ -418,16 +432,13 @@ listen = "127.0.0.1:0"
 [store]
 path = "demo.db"
 [gateway]
-%smerchant_private_key = %q
-gateway_public_key = %q
-timeout = "5s"
+%stimeout = "5s"
 [[lane]]
 id = "1"
 port = %s
 app_id = "demo"
 sale_timeout = %q
-%s%s`, strconv.Quote(listen), demoGatewayKeys(s.gateway, sbURL, w.Sandbox),
-		sandbox.MerchantPrivateKeyFile, sandbox.GatewayPublicKeyFile, strconv.Quote(port), s.saleTimeout.String(),
+%s%s`, strconv.Quote(listen), demoGatewayKeys(s.gateway, sbURL, w.Sandbox), strconv.Quote(port), s.saleTimeout.String(),
 		demoSerialTerminal(s.gateway), demoCloudLane(s.gateway))
 	cfgText += outboxSection
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
@@ -454,6 +465,9 @@ sale_timeout = %q
 	}
 	cleanups = append(cleanups, d.Close)
 	w.Sandbox.SetNotifyURL(d.NotifyURL() + d.notifyPath)
+	if w.PayProtocol != nil {
+		w.PayProtocol.SetNotifier(sandbox.PPNotifierOptions{NotifyURL: d.NotifyURL() + d.notifyPath})
+	}
 	if s.fleet != nil {
 		if err := startDemoConsumer(ctx, s.dir, s.fleet.Server, s.fleet); err != nil {
 			return nil, nil, stop, err
@@ -481,11 +495,15 @@ sale_timeout = %q
 
 // demoGatewayKeys returns the [gateway] keys that name the sandbox as gw.
 func demoGatewayKeys(gw, sbURL string, sb *sandbox.Sandbox) string {
-	if gw == "codepay" {
+	keys := fmt.Sprintf("merchant_private_key = %q\ngateway_public_key = %q\n", sandbox.MerchantPrivateKeyFile, sandbox.GatewayPublicKeyFile)
+	switch gw {
+	case "codepay":
 		return fmt.Sprintf("kind = \"codepay\"\nbase_url = %s\napp_id = %s\nmerchant_no = %s\nstore_no = \"demo\"\n",
-			strconv.Quote(sbURL), strconv.Quote(sb.CodePayAppID()), strconv.Quote(sb.CodePayMerchantNo()))
+			strconv.Quote(sbURL), strconv.Quote(sb.CodePayAppID()), strconv.Quote(sb.CodePayMerchantNo())) + keys
+	case "payprotocol":
+		return demoPayProtocolKeys(sbURL)
 	}
-	return fmt.Sprintf("kind = \"payby\"\nbase_url = %s\npartner_id = %s\n", strconv.Quote(sbURL+"/sgs/api"), strconv.Quote(sb.PartnerID()))
+	return fmt.Sprintf("kind = \"payby\"\nbase_url = %s\npartner_id = %s\n", strconv.Quote(sbURL+"/sgs/api"), strconv.Quote(sb.PartnerID())) + keys
 }
 
 // demoCloudTerminal is the serial number of the demo's cloud lane.

@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 
 	"github.com/posbridge/posbridge"
 	"github.com/posbridge/posbridge/gateway"
 	"github.com/posbridge/posbridge/gateway/codepay"
 	"github.com/posbridge/posbridge/gateway/payby"
+	"github.com/posbridge/posbridge/gateway/payprotocol"
 )
 
 // notifyHandler is a gateway's notification endpoint with its counters.
@@ -35,6 +37,12 @@ func openGateway(cfg *Config, opt daemonOptions, log *slog.Logger) (posbridge.Ga
 			NotifyURL: cfg.Notify.PublicURL, Timeout: g.Timeout.Std(), RatePerSecond: g.RateLimit,
 			HTTPClient: opt.gatewayHTTP, Logger: log,
 		})
+	case "payprotocol":
+		return payprotocol.New(payprotocol.Config{
+			BaseURL: g.BaseURL, PageURL: g.PageURL, APIKey: g.APIKey, SecretFile: g.APISecretFile, ChainID: g.ChainID,
+			NotifyURL: cfg.Notify.PublicURL, RedirectURL: g.RedirectURL, Timeout: g.Timeout.Std(), RatePerSecond: g.RateLimit,
+			HTTPClient: opt.gatewayHTTP, Logger: log,
+		})
 	}
 	return nil, fmt.Errorf("gateway kind %q is not supported yet", g.Kind)
 }
@@ -54,6 +62,11 @@ func openNotifyHandler(cfg *Config, svc posbridge.NotificationService, log *slog
 			GatewayKeyFile: g.GatewayPublicKey, MerchantNo: g.MerchantNo, Window: g.NotifyWindow.Std(), Logger: log,
 		}, svc)
 		return h, "/notify/codepay", err
+	case "payprotocol":
+		h, err := payprotocol.NewNotifyHandler(payprotocol.NotifyConfig{
+			APIKey: g.APIKey, SecretFile: g.APISecretFile, SignPath: payProtocolSignPath(cfg.Notify.PublicURL), Logger: log,
+		}, svc)
+		return h, payprotocol.DefaultNotifyPath, err
 	}
 	return nil, "", fmt.Errorf("gateway kind %q is not supported yet", g.Kind)
 }
@@ -68,4 +81,14 @@ func openCloudLane(gw posbridge.Gateway, l LaneConfig, log *slog.Logger) (posbri
 	return codepay.NewCloudTerminal(cp, codepay.CloudConfig{
 		TerminalSN: l.TerminalSN, RejectOffline: true, PollEvery: l.PollEvery.Std(), PollFor: l.PollFor.Std(), Logger: log,
 	})
+}
+
+// payProtocolSignPath is the requestPath Pay Protocol signs its callbacks
+// with: the path of the public notify URL it posts to (behind a proxy it
+// may differ from the local /notify/payprotocol), or the local path.
+func payProtocolSignPath(public string) string {
+	if u, err := url.Parse(public); err == nil && public != "" && u.EscapedPath() != "" {
+		return u.EscapedPath()
+	}
+	return payprotocol.DefaultNotifyPath
 }

@@ -21,10 +21,12 @@ const sandboxUsage = `Usage:
   posbridge sandbox --listen ADDR --dir DIR [--notify-url URL] [--gateway payby|codepay]
 
 Runs the local sandbox gateway on ADDR (port 0 picks a free port): PayBy's
-API under /sgs/api and CodePay's at /api/entry, over the same orders. It
+API under /sgs/api and CodePay's at /api/entry, over the same orders, and
+Pay Protocol's under /api/mer (hosted pages under /pay/, its own orders). It
 creates its key pairs in DIR if absent and, once it is listening, writes
 DIR/sandbox.json with the base URLs, partner id, app id, merchant number,
-key files and control URL that a client needs. --gateway says whose orders
+key files, Pay Protocol's API key and secret file, and control URLs that a
+client needs. --gateway says whose orders
 the terminal's sales are, and so the form of their notifications (default
 payby). It runs until interrupted.
 
@@ -47,6 +49,9 @@ type sandboxInfo struct {
 		AppPrivateKey    string `json:"app_private_key"`
 		GatewayPublicKey string `json:"gateway_public_key"`
 	} `json:"codepay"`
+	// PayProtocol is the Pay Protocol sandbox (its own orders: its
+	// customers pay on the hosted page, not on the terminal).
+	PayProtocol sandboxPayProtocolInfo `json:"payprotocol"`
 	// Gateway is whose orders the terminal's sales are.
 	Gateway    string `json:"gateway"`
 	ControlURL string `json:"control_url"`
@@ -85,11 +90,16 @@ func (m *Main) runSandbox(ctx context.Context, args []string) error {
 		return err
 	}
 	defer sb.Close()
+	pp, handler, err := startSandboxPayProtocol(absDir, *notifyURL, sb.Handler(), log)
+	if err != nil {
+		return err
+	}
+	defer pp.Close()
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", *listen, err)
 	}
-	srv := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
@@ -105,6 +115,7 @@ func (m *Main) runSandbox(ctx context.Context, args []string) error {
 	info.CodePay.AppPrivateKey = info.PayBy.MerchantPrivateKey
 	info.CodePay.GatewayPublicKey = info.PayBy.GatewayPublicKey
 	info.Gateway = *gw
+	info.PayProtocol = payProtocolInfo(addr, absDir, pp)
 	info.ControlURL = "http://" + addr + "/_sandbox"
 	if err := writeSandboxInfo(filepath.Join(absDir, "sandbox.json"), info); err != nil {
 		srv.Close()

@@ -48,6 +48,10 @@
 // wisehub.cloud.pay.close, order.query, order.refund.submit,
 // order.refund.query and order.revoker, over the same orders. Faults for
 // it are set by method name ("order.query").
+//
+// Pay Protocol is a separate fake with its own orders (PayProtocol, in
+// payprotocol.go): its customers pay on a hosted page, never on the
+// terminal.
 package sandbox
 
 import (

@@ -34,6 +34,7 @@ const I18N = {
     more_title: "Only with the supervisor",
     more_text: "This payment may have gone through: the customer may have been charged. Canceling, retrying or marking it paid can lose the sale or charge the customer twice. Continue only if the supervisor agrees.",
     rf_refunded: "Refunded", rf_pending: "Refund pending", rf_refundable: "Refundable",
+    rf_approval: "A refund waits for approval in the payment provider's back office: until then it is pending, and no money has gone back.",
     refund_too_much: "More than can be refunded.",
     demo: "Demo: customer",
     day_title: "End of day (supervisor)", day_close: "Close the day", day_report: "Day report", day_csv: "CSV",
@@ -69,6 +70,7 @@ const I18N = {
     more_title: "فقط بموافقة المشرف",
     more_text: "ربما تمت هذه الدفعة: ربما خُصم المبلغ من العميل. الإلغاء أو إعادة المحاولة أو تسجيلها مدفوعة قد يضيّع البيع أو يخصم من العميل مرتين. تابع فقط إذا وافق المشرف.",
     rf_refunded: "المسترد", rf_pending: "استرداد قيد التنفيذ", rf_refundable: "القابل للاسترداد",
+    rf_approval: "ينتظر الاسترداد الموافقة في لوحة إدارة مزود الدفع: حتى ذلك الحين يبقى قيد التنفيذ ولم يُرجع أي مبلغ.",
     refund_too_much: "أكثر مما يمكن استرداده.",
     demo: "تجربة: العميل",
     day_title: "نهاية اليوم (المشرف)", day_close: "إغلاق اليوم", day_report: "تقرير اليوم", day_csv: "CSV",
@@ -95,6 +97,7 @@ const REASONS = {
     cashier_override: "A cashier checked the terminal and vouched for it.",
     cancel_refused: "The bank refused to cancel it because it is paid.",
     cancel_sent: "A cancel was sent to the bank and its answer was lost; it is being checked.",
+    partially_paid: "Only part of the amount arrived; it is not paid in full.",
   },
   ar: {
     declined: "رُفضت البطاقة.",
@@ -111,6 +114,7 @@ const REASONS = {
     cashier_override: "تحقق كاشير من الجهاز وأكد الدفعة.",
     cancel_refused: "رفض البنك الإلغاء لأنها مدفوعة.",
     cancel_sent: "أُرسل طلب إلغاء إلى البنك وضاع رده؛ جارٍ التحقق.",
+    partially_paid: "وصل جزء من المبلغ فقط؛ لم تُدفع بالكامل.",
   },
 };
 
@@ -164,6 +168,7 @@ function instructionAr(p) {
     case "created": case "at_terminal": return "بانتظار العميل على الجهاز";
     case "verifying": return "جارٍ التحقق من الدفعة مع البنك — يرجى الانتظار";
     case "pending":
+      if (p.reason === "partially_paid") return "وصل جزء من الدفعة فقط — لم تُدفع بالكامل؛ لا تأخذ الدفعة مرة أخرى؛ أبلغ المشرف";
       if (p.override) return "سُجلت مدفوعة بعد التحقق من الجهاز — لا يزال التأكيد جارياً";
       if (p.reason === "unconfirmed") return "لم يؤكدها البنك — ربما خُصم المبلغ من العميل؛ أبلغ المشرف";
       return "لم تتأكد بعد — لا تأخذ الدفعة مرة أخرى";
@@ -284,6 +289,7 @@ function applyLane(l) {
 async function loadLanes() {
   const data = await api("GET", "/lanes");
   state.currency = data.currency || state.currency;
+  state.refundApproval = !!data.refund_approval;
   for (const l of data.lanes) applyLane(l);
   if (!state.lanes.has(state.lane)) state.lane = data.lanes.length ? data.lanes[0].id : "";
   renderLaneOptions();
@@ -610,6 +616,7 @@ function confirmDialog(opts) {
   $("dlg-reason-row").hidden = !opts.reason;
   $("dlg-by-row").hidden = !opts.by;
   $("refund-summary").hidden = !opts.summary;
+  $("rf-approval").hidden = !opts.summary || !state.refundApproval;
   if (opts.summary) {
     $("rf-refunded").textContent = opts.summary.refunded;
     $("rf-pending").textContent = opts.summary.pending;
