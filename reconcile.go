@@ -52,6 +52,10 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 		e.reschedule(ctx, after, Fact{Due: DueAt, At: after.VerifyUntil}, cause)
 		return
 	}
+	if e.hostedExpired(after) {
+		e.expireHosted(ctx, after)
+		return
+	}
 	checks := after.ScheduledChecks + 1
 	if e.exhausted(after, checks) {
 		// Every check is spent: record it, then query once more and cancel
