@@ -51,8 +51,8 @@ func (s *Sandbox) payPageRoutes(mux *http.ServeMux) {
 
 type payPageView struct {
 	OrderNo, MerchantNo, Subject, Amount, Status, Message string
-	Expires                                              string
-	CanPay                                               bool
+	Expires                                               string
+	CanPay                                                bool
 }
 
 var payPageTmpl = template.Must(template.New("pay").Parse(`<!doctype html>
