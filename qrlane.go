@@ -347,3 +347,27 @@ func (e *Engine) refuseQRRetry(o Order) error {
 	}
 	return &Error{Code: ECONFLICT, Message: "A QR payment has no terminal to retry on. Wait for it, or cancel it and start a new payment."}
 }
+
+// Instructions for an open order of a QR lane (Instruction).
+const (
+	InstructionQROpening = "Opening the payment page — please wait"
+	InstructionQRShow    = "Show the QR code — the customer pays on their phone"
+	// InstructionQRNotPaid is the hosted-page rule: the customer may still
+	// pay, so the cashier never takes payment again for it.
+	InstructionQRNotPaid = "Not paid yet — do not take payment again; check again later"
+)
+
+// qrInstruction is the cashier's instruction for an open hosted order (one
+// with an expiry); ok is false for every other order.
+func qrInstruction(o Order) (string, bool) {
+	if o.PaymentExpiresAt.IsZero() || !o.Open() || o.Override != nil || o.Reason == ReasonUnconfirmed {
+		return "", false
+	}
+	switch {
+	case o.PaymentURL == "" && o.Status != StatusPending:
+		return InstructionQROpening, true
+	case o.Status == StatusPending:
+		return InstructionQRNotPaid, true
+	}
+	return InstructionQRShow, true
+}
