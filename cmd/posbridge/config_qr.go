@@ -15,7 +15,7 @@ var hostedGatewayKinds = map[string]bool{"payby": true}
 
 // Limits of a QR lane's timers.
 const (
-	minQRExpiry = time.Minute
+	minQRExpiry = 30 * time.Second
 	maxQRExpiry = 48 * time.Hour // PayBy refuses an expiredTime further ahead (62009)
 )
 

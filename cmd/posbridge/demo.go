@@ -281,6 +281,9 @@ type demoSetup struct {
 	// fleet, when set, is filled with an embedded NATS server the till ships
 	// to and a fleet consumer folding into dir/fleet.db (demo --fleet).
 	fleet *demoFleet
+	// qrTimers, when set, are the QR lane's timer keys (TOML lines), so
+	// that a test sees a payment expire in seconds.
+	qrTimers string
 }
 
 // demoWorld is what a demo runs besides the daemon: the sandbox gateway and
@@ -434,7 +437,7 @@ port = %s
 app_id = "demo"
 sale_timeout = %q
 %s`, strconv.Quote(listen), demoGatewayKeys(s.gateway, sbURL, w.Sandbox),
-		sandbox.MerchantPrivateKeyFile, sandbox.GatewayPublicKeyFile, strconv.Quote(port), s.saleTimeout.String(), demoCloudLane(s.gateway)+demoQRLane(s.gateway))
+		sandbox.MerchantPrivateKeyFile, sandbox.GatewayPublicKeyFile, strconv.Quote(port), s.saleTimeout.String(), demoCloudLane(s.gateway)+demoQRLane(s.gateway, s.qrTimers))
 	cfgText += outboxSection
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		return nil, nil, stop, fmt.Errorf("demo config: %w", err)

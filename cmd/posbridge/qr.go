@@ -44,10 +44,14 @@ func addQRLanes(e *posbridge.Engine, lanes []LaneConfig) error {
 }
 
 // demoQRLane returns the demo's QR lane when the gateway opens hosted
-// orders: the customer pays on the sandbox's payment page.
-func demoQRLane(gw string) string {
+// orders: the customer pays on the sandbox's payment page. timers are
+// extra keys of the lane (TOML lines), if any.
+func demoQRLane(gw, timers string) string {
+	if gw == "" {
+		gw = "payby"
+	}
 	if !hostedGatewayKinds[gw] {
 		return ""
 	}
-	return "[[lane]]\nid = \"qr\"\nmode = \"qr\"\n"
+	return "[[lane]]\nid = \"qr\"\nmode = \"qr\"\n" + timers
 }
