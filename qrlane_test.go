@@ -174,6 +174,12 @@ func TestQRLane_Customers(t *testing.T) {
 				}
 				time.Sleep(10 * time.Minute)
 				synctest.Wait()
+				if tt.payAt == 0 {
+					// Closed at its expiry, long before the schedule's end.
+					if got := orderOf(t, te, o.No); got.Status != posbridge.StatusCanceled || got.UpdatedAt.Sub(o.PaymentExpiresAt) > 10*time.Second {
+						t.Fatalf("%v after the expiry: %s, last changed %v after it; want closed at the expiry", 10*time.Minute-posbridge.DefaultQRExpiry, got.Status, got.UpdatedAt.Sub(o.PaymentExpiresAt))
+					}
+				}
 				// A customer who comes back after the close cannot pay.
 				if gw.payPage(o.No) {
 					t.Fatal("the customer paid an order posbridge had closed")
@@ -389,6 +395,31 @@ func TestQRLane_RestartAsksFirst(t *testing.T) {
 		}
 		if calls := gw.callsFor(o.No)[before:]; len(calls) < 2 || calls[0] != "query" || calls[1] != "create" {
 			t.Fatalf("calls after the restart %v, want query then create", calls)
+		}
+	})
+}
+
+// A gateway that opened a hosted order (its page was shown) and later says
+// it does not know it proves nothing: the customer may have paid. At expiry
+// the order is not closed but parked (pending, flagged, watched), and a
+// cashier's cancel is refused.
+func TestQRLane_GatewayForgetsOpenedOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newHostedGateway()
+		te := newQREngine(t, gw, posbridge.QRLane{})
+		o := payQR(t, te, "9.00")
+		synctest.Wait()
+		gw.mu.Lock()
+		delete(gw.orders, o.No)
+		gw.mu.Unlock()
+		if _, err := te.Cancel(context.Background(), o.No, cashier); err == nil {
+			t.Fatal("a cashier's cancel closed an opened order the gateway no longer knows")
+		}
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		got := orderOf(t, te, o.No)
+		if got.Status != posbridge.StatusPending || got.Reason != posbridge.ReasonUnconfirmed || !got.NeedsAttention {
+			t.Fatalf("after expiry: %s (%s) attention %v, want pending, unconfirmed, flagged", got.Status, got.Reason, got.NeedsAttention)
 		}
 	})
 }

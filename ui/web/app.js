@@ -481,7 +481,8 @@ function render() {
     panel.dataset.orderNo = p.order_no;
     $("icon").textContent = ICONS[p.status] || "?";
     $("amount").textContent = money(p.amount, p.currency);
-    $("headline").textContent = t("st_" + p.status);
+    // A QR payment being verified is the customer paying on their phone.
+    $("headline").textContent = t("st_" + (isQR(p) && p.status === "verifying" ? "at_terminal" : p.status));
     setText("instruction", instruction(p));
     $("reason").textContent = reasonText(p);
     const att = $("attention");
