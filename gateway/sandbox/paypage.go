@@ -106,3 +106,26 @@ func (s *Sandbox) servePayPage(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("write pay page", posbridge.LogKeyError, err)
 	}
 }
+
+// OrderNotifications is what happens to the notifications of one order.
+type OrderNotifications string
+
+// Per-order notification behaviours.
+const (
+	NotificationsNormal     OrderNotifications = ""           // as NotifierOptions say
+	NotificationsLost       OrderNotifications = "lost"       // never delivered (recorded as given up)
+	NotificationsDuplicated OrderNotifications = "duplicated" // each sent three times, as NotifierOptions.Duplicates
+)
+
+// SetOrderNotifications sets what happens to the notifications made from now
+// on for the order merchantOrderNo, whatever NotifierOptions say: a
+// customer's payment whose callback is lost, or arrives twice.
+func (s *Sandbox) SetOrderNotifications(merchantOrderNo string, b OrderNotifications) {
+	n := s.notifier
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.perOrder == nil {
+		n.perOrder = map[string]OrderNotifications{}
+	}
+	n.perOrder[merchantOrderNo] = b
+}
