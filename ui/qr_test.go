@@ -79,3 +79,20 @@ func TestQRCode(t *testing.T) {
 		}
 	}
 }
+
+// FuzzQRCode: any page URL either draws a code that decodes to it exactly
+// or is refused with an error; it never panics.
+func FuzzQRCode(f *testing.F) {
+	f.Add("https://sandbox.test/payby/pay/131658300517875854")
+	f.Add("")
+	f.Add(strings.Repeat("\xff", 3000))
+	f.Fuzz(func(t *testing.T, url string) {
+		var buf bytes.Buffer
+		if err := writeQRPNG(&buf, url); err != nil {
+			return
+		}
+		if _, err := png.DecodeConfig(bytes.NewReader(buf.Bytes())); err != nil {
+			t.Fatalf("not a PNG: %v", err)
+		}
+	})
+}

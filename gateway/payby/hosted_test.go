@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/gateway/payby"
 	"github.com/posbridge/posbridge/gateway/sandbox"
 )
 
@@ -98,5 +99,25 @@ func TestClient_CreateHostedOrder(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusNotFound {
 		t.Fatalf("unknown page: %d, want 404", res.StatusCode)
+	}
+}
+
+func TestValidTokenURL(t *testing.T) {
+	for _, tt := range []struct {
+		url  string
+		want bool
+	}{
+		{"https://pay.payby.com/cashier?token=abc", true},
+		{"http://127.0.0.1:8081/payby/pay/131", true},
+		{"", false},
+		{"javascript:alert(1)", false},
+		{"/payby/pay/131", false},
+		{"https://", false},
+		{"https://pay.example/\n", false},
+		{"https://pay.example/" + strings.Repeat("a", 2100), false},
+	} {
+		if got := payby.ValidTokenURL(tt.url); got != tt.want {
+			t.Errorf("validTokenURL(%.40q) = %v, want %v", tt.url, got, tt.want)
+		}
 	}
 }
