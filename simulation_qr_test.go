@@ -191,34 +191,60 @@ func (w *world) qrCashier(no posbridge.OrderNo, act int, r *rand.Rand) {
 	}
 }
 
-// checkQR checks the QR lane's own promises: every order posbridge closed
-// was asked about at the gateway before it was canceled there; an order
-// whose page was never shown was never paid; none is left open.
+// qrCloseSlack is how long after its expiry an unpaid QR order may still be
+// open in the simulation: gateway faults (a minute's delay, five times),
+// backoffs, a store that refuses writes and restarts all delay the close,
+// but never to the schedule's end (most of an hour).
+const qrCloseSlack = 15 * time.Minute
+
+// checkQR checks the QR lane's own promises: every cancel at the gateway
+// was preceded by a query; an open whose answer may have been lost was
+// asked about before the next open; an order nobody paid was closed at its
+// expiry; an order whose page was never shown was never paid; none is left
+// open.
 func (w *world) checkQR(local map[posbridge.OrderNo]posbridge.Order) {
 	if w.qrR == nil {
 		return
 	}
-	queried := map[string]bool{}
+	type call struct{ path, code string }
+	calls := map[string][]call{}
 	for _, rq := range w.sb.Requests() {
-		var no string
 		for n, o := range local {
 			if o.Lane == simQRLane && strings.Contains(rq.Body, `"`+string(n)+`"`) {
-				no = string(n)
+				calls[string(n)] = append(calls[string(n)], call{rq.Path, rq.Code})
 				break
 			}
 		}
-		if no == "" {
-			continue
-		}
-		switch rq.Path {
-		case "/acquire2/getOrder":
-			queried[no] = true
-		case "/acquire2/cancelOrder":
-			if !queried[no] {
-				w.t.Errorf("QR: %s was canceled at the gateway without a query first", no)
+	}
+	for no, cs := range calls {
+		queried := false
+		for i, c := range cs {
+			switch c.path {
+			case "/acquire2/getOrder":
+				queried = true
+			case "/acquire2/cancelOrder":
+				if !queried {
+					w.t.Errorf("QR: %s was canceled at the gateway without a query first: %v", no, cs)
+				}
+			case "/acquire2/placeOrder":
+				// The previous open of this order, if any, must have been
+				// refused for now (rate limit: nothing happened), or a
+				// query must have come between.
+				for j := i - 1; j >= 0; j-- {
+					if cs[j].path == "/acquire2/getOrder" {
+						break
+					}
+					if cs[j].path == "/acquire2/placeOrder" {
+						if cs[j].code != "402" {
+							w.t.Errorf("QR: %s was opened again without a query after an open answered %q: %v", no, cs[j].code, cs)
+						}
+						break
+					}
+				}
 			}
 		}
 	}
+	ctx := context.Background()
 	for _, o := range local {
 		if o.Lane != simQRLane {
 			continue
@@ -228,6 +254,21 @@ func (w *world) checkQR(local map[posbridge.OrderNo]posbridge.Order) {
 		}
 		if o.Open() && o.Reason != posbridge.ReasonUnconfirmed {
 			w.t.Errorf("QR: %s is still %s after its expiry", o.No, o.Status)
+		}
+		if o.PaymentExpiresAt.IsZero() || !o.Status.Final() {
+			continue
+		}
+		audit, err := w.d().db.Audit(ctx, o.No)
+		if err != nil {
+			w.t.Fatalf("audit: %v", err)
+		}
+		for _, a := range audit {
+			if a.To.Final() {
+				if late := a.At.Sub(o.PaymentExpiresAt); late > qrCloseSlack {
+					w.t.Errorf("QR: %s became %s %v after its expiry, want it closed at the expiry", o.No, a.To, late)
+				}
+				break
+			}
 		}
 	}
 }
