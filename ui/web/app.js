@@ -518,6 +518,7 @@ function render() {
   show("act-cancel", !overridden);
   show("act-retry", !overridden && !isQR(p) && !qrLane);
   show("act-completed", qrOpen && !!p.payment_url);
+  show("act-override", !isQR(p) && !qrLane); // there is no terminal to have checked
   $("act-completed").disabled = off;
   $("act-cancel").disabled = off || !open;
   $("act-retry").disabled = off || !p || !["verifying", "pending"].includes(p.status);
