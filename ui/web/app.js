@@ -198,6 +198,7 @@ function isQR(p) { return !!p && !!p.payment_expires_at; }
 function renderQR(p) {
   const on = isQR(p) && !!p.payment_url && OPEN.includes(p.status);
   show("qr", on);
+  $("panel").dataset.qr = String(on);
   if (!on) { $("qr").dataset.orderNo = ""; return; }
   if ($("qr").dataset.orderNo !== p.order_no) {
     $("qr").dataset.orderNo = p.order_no;
