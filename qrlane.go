@@ -66,6 +66,9 @@ var errNoTerminal = errors.New("the lane has no terminal")
 // gateway cannot open hosted orders (it is not a HostedCheckout), the id is
 // taken, or Wait is not shorter than Expiry.
 func (e *Engine) AddQRLane(id string, q QRLane) error {
+	if e.ctx != nil {
+		return fmt.Errorf("lane %s: add QR lanes before the engine opens", id)
+	}
 	if _, ok := e.gateway.(HostedCheckout); !ok {
 		return fmt.Errorf("lane %s: the %s gateway cannot open hosted (QR) orders", id, e.gateway.Name())
 	}

@@ -47,6 +47,24 @@ func (s *Sandbox) tokenURLLocked(o *order) string {
 func (s *Sandbox) payPageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+PayPagePath+"{token}", s.servePayPage)
 	mux.HandleFunc("POST "+PayPagePath+"{token}", s.servePayPage)
+	// POST /_sandbox/payby/orders/{no}/notifications {"mode":"lost"|"duplicated"|""}
+	mux.HandleFunc("POST "+controlPrefix+"/payby/orders/{no}/notifications", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Mode OrderNotifications `json:"mode"`
+		}
+		if err := decodeJSON(r, &in); err != nil {
+			writeError(w, err)
+			return
+		}
+		switch in.Mode {
+		case NotificationsNormal, NotificationsLost, NotificationsDuplicated:
+		default:
+			writeError(w, fmt.Errorf("%w: notifications mode %q, want lost, duplicated or empty", ErrInvalid, in.Mode))
+			return
+		}
+		s.SetOrderNotifications(r.PathValue("no"), in.Mode)
+		w.WriteHeader(http.StatusNoContent)
+	})
 }
 
 type payPageView struct {
