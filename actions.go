@@ -138,6 +138,9 @@ func (e *Engine) Retry(ctx context.Context, no OrderNo, by By) (Order, error) {
 	if o.TerminalOutcome == OutcomeApproved {
 		return o, &Error{Code: ECONFLICT, Message: "The terminal reported this payment approved; it is being confirmed with the gateway. Do not take payment again."}
 	}
+	if err := e.refuseQRRetry(o); err != nil {
+		return o, err
+	}
 	l := e.lanes.get(o.Lane)
 	if l == nil {
 		return o, &Error{Code: EINVALID, Message: fmt.Sprintf("Lane %s is not configured.", o.Lane)}
@@ -547,7 +550,12 @@ func (e *Engine) Lanes(ctx context.Context) ([]LaneStatus, error) {
 	for _, id := range e.lanes.ids {
 		l := e.lanes.get(id)
 		cur := e.lanes.shown(l)
-		ls := LaneStatus{ID: id, Link: l.term.Link()}
+		ls := LaneStatus{ID: id}
+		if l.qr != nil {
+			ls.Link, ls.QR = qrLink(), true
+		} else {
+			ls.Link = l.term.Link()
+		}
 		if cur != "" {
 			if o, err := e.store.Order(ctx, cur); err == nil {
 				ls.Payment = &o

@@ -156,6 +156,14 @@ func (e *Engine) recover(ctx context.Context) error {
 				return err
 			}
 		case StatusAtTerminal:
+			if l := e.lanes.get(o.Lane); l != nil && l.qr != nil {
+				// Its open may or may not have reached the gateway: asked
+				// first, then opened (with the same parameters).
+				if tok := e.claims.claim(o.No); tok != 0 {
+					e.wg.Go(func() { e.resumeQR(l, o, tok) })
+				}
+				continue
+			}
 			// The terminal is asked first, in the background: a sale the
 			// customer is still deciding on is followed, not closed. Its
 			// check at the sale's deadline stays as the safety net.
@@ -462,6 +470,15 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
 		return Order{}, fmt.Errorf("store order: %w", err)
 	}
 	e.Bus.Publish(ev)
+
+	if l.qr != nil {
+		sent, err := e.payQR(ctx, l, o, tok)
+		if err != nil {
+			return Order{}, err
+		}
+		claimed = false // runQR owns the claim now; the reservation ends here
+		return sent, nil
+	}
 
 	// The lane names the order before at_terminal is committed, so a cancel
 	// that commits after it sees the sale as on the terminal (closeOrder).

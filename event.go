@@ -50,8 +50,11 @@ type LinkStatus struct {
 // LaneStatus is a lane's link and its current (or last) payment.
 type LaneStatus struct {
 	ID      string
-	Link    LinkStatus
+	Link    LinkStatus // a QR lane's is always up: it has no cable
 	Payment *Order
+	// QR: the lane has no terminal; its customers pay on their phone, on
+	// the gateway's hosted page shown as a QR code.
+	QR bool
 }
 
 // Bus fans events out to subscribers. A subscriber that falls more than its

@@ -11,7 +11,8 @@ import (
 // who is using the terminal.
 type lane struct {
 	id   string
-	term Terminal
+	term Terminal // nil on a QR lane
+	qr   *QRLane  // set on a QR lane only (AddQRLane)
 
 	// reserved: a Pay holds the lane while it checks, stores and sends its
 	// order, before (and while) the order is active.
@@ -28,7 +29,7 @@ type lane struct {
 // may start for them). One mutex guards all of it because starting a sale
 // and closing an order each decide on both.
 type laneTable struct {
-	byID map[string]*lane // fixed after newLaneTable: read without the lock
+	byID map[string]*lane // fixed once the engine opens (AddQRLane adds before): read without the lock
 	ids  []string         // sorted
 
 	mu      sync.Mutex

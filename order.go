@@ -137,6 +137,14 @@ type Order struct {
 	Attempts        int    // sales sent to the terminal for this order number (1, or more after a retry)
 	Override        *Override
 	Version         int64 // optimistic concurrency; bumped by every stored change
+	// PaymentURL is the gateway's hosted page for an order the customer
+	// pays on their phone (a QR lane); empty for terminal sales and until
+	// the gateway has opened the order. Opening it proves nothing.
+	PaymentURL string
+	// PaymentExpiresAt is when the gateway closes a hosted order unpaid
+	// (and posbridge closes it: query first, then cancel); zero for
+	// terminal sales.
+	PaymentExpiresAt time.Time
 }
 
 // Open reports whether the order is not final.

@@ -48,6 +48,11 @@ const (
 	// DueNone: nothing to check: the order is paid, or it never reached
 	// the terminal.
 	DueNone
+	// DueHostedWait: the gateway opened a hosted order (a QR lane) and the
+	// cashier waits while the customer pays on their phone: the fast
+	// verification runs until Fact.At (the lane's qr_wait), and the next
+	// scheduled check is then.
+	DueHostedWait
 )
 
 // Fact is what happened to an order, as far as its next check goes.
@@ -100,10 +105,18 @@ func (s Scheduler) Next(o Order, f Fact, now time.Time) Order {
 		if now.Sub(o.CreatedAt) < DefaultWatchFor {
 			at = now.Add(watchDelay(now.Sub(o.CreatedAt)))
 		}
+	case DueHostedWait:
+		o.VerifyUntil = f.At
+		at = f.At
 	case DueNone:
 	}
 	if at.IsZero() && o.Open() {
 		at = now
+	}
+	if exp := o.PaymentExpiresAt; o.Open() && exp.After(now) && at.After(exp) {
+		// A hosted order is closed when it expires (query first, then
+		// cancel): it is checked then, whatever the schedule says.
+		at = exp
 	}
 	o.NextCheckAt = at
 	return o

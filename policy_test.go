@@ -25,6 +25,12 @@ func TestScheduler_Next(t *testing.T) {
 	soon.NextCheckAt = now.Add(2 * time.Second)
 	late := young
 	late.NextCheckAt = now.Add(time.Hour)
+	hosted := young // a QR lane's order, expiring in 3 minutes
+	hosted.PaymentExpiresAt = now.Add(3 * time.Minute)
+	hostedExpired := young
+	hostedExpired.PaymentExpiresAt = now.Add(-time.Second)
+	hostedClosed := failedYoung
+	hostedClosed.PaymentExpiresAt = now.Add(3 * time.Minute)
 
 	tests := []struct {
 		name        string
@@ -57,6 +63,13 @@ func TestScheduler_Next(t *testing.T) {
 		{"watch goes on within the week", progressive, dayOld, posbridge.Fact{Due: posbridge.DueWatchOrStop}, 6 * time.Hour, 0},
 		{"watch over after a week", progressive, weekOld, posbridge.Fact{Due: posbridge.DueWatchOrStop}, -1, 0},
 		{"paid: nothing to check", progressive, paid, posbridge.Fact{Due: posbridge.DueNone}, -1, 0},
+		// A hosted order (QR lane): the customer's wait, and its expiry.
+		{"hosted order opened: the cashier's wait", progressive, hosted, posbridge.Fact{Due: posbridge.DueHostedWait, At: now.Add(time.Minute)}, time.Minute, time.Minute},
+		{"hosted order: the schedule stops at its expiry", progressive, hosted, posbridge.Fact{Due: posbridge.DueNextStep, Checks: 3}, 3 * time.Minute, 0},
+		{"hosted order: a sooner step is kept", progressive, hosted, posbridge.Fact{Due: posbridge.DueFirstStep}, 5 * time.Second, 0},
+		{"hosted order: a backoff past expiry stops at it", progressive, hosted, posbridge.Fact{Due: posbridge.DueBackoff, Failures: 40}, 3 * time.Minute, 0},
+		{"hosted order past its expiry: backoff as usual", progressive, hostedExpired, posbridge.Fact{Due: posbridge.DueBackoff, Failures: 40}, 5 * time.Minute, 0},
+		{"hosted order closed: the watch, not the expiry", progressive, hostedClosed, posbridge.Fact{Due: posbridge.DueWatch}, 15 * time.Minute, 0},
 		// An open order always keeps a check, whatever the fact says.
 		{"open order told none: now", progressive, young, posbridge.Fact{Due: posbridge.DueNone}, 0, 0},
 		{"open order at a zero time: now", progressive, young, posbridge.Fact{Due: posbridge.DueAt}, 0, 0},

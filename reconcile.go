@@ -58,6 +58,10 @@ func (e *Engine) reconcileOrder(ctx context.Context, o Order) {
 		e.reschedule(ctx, after, Fact{Due: DueWatch}, cause)
 		return
 	}
+	if e.hostedExpired(after) {
+		e.expireHosted(ctx, after)
+		return
+	}
 	checks := after.ScheduledChecks + 1
 	if e.exhausted(after, checks) {
 		// Every check is spent: record it, then query once more and cancel

@@ -93,6 +93,9 @@ type Stats struct {
 
 // Instruction is the sentence the cashier must follow for an order, in English.
 func Instruction(o Order) string {
+	if s, ok := qrInstruction(o); ok {
+		return s
+	}
 	switch o.Status {
 	case StatusCreated, StatusAtTerminal:
 		return "Waiting for the customer on the terminal"

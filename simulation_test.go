@@ -219,7 +219,8 @@ type world struct {
 	crashes chan struct{}
 	crashR  *rand.Rand // the crasher goroutine's
 	sc      scenario
-	gw      string // the gateway: "payby" or "codepay"
+	gw      string     // the gateway: "payby" or "codepay"
+	qrR     *rand.Rand // the QR lane's draws; nil when the world has none (simulation_qr_test.go)
 
 	forgedSent atomic.Int64
 	actions    lockedList
@@ -327,6 +328,7 @@ func (w *world) start() {
 	e := posbridge.NewEngine(st, gw, terms)
 	e.Logger = w.log
 	e.Reconcile = w.reconcileConfig()
+	w.addQRLane(e)
 	d.engine = e
 	d.notify = w.notifyHandler(e)
 	if err := e.Open(context.Background()); err != nil {
@@ -476,6 +478,7 @@ func runScenario(t *testing.T, seed int64, gw string) {
 		sim := termsim.New(termsim.Config{Acquirer: w.sb, Seed: uint64(seed)*10 + uint64(i), Heartbeat: hb, Logger: w.log, ReportCreated: sc.reportCreated, Personality: pers})
 		w.lanes = append(w.lanes, &simLane{id: id, sim: sim, pipe: termsim.NewPipe(sim)})
 	}
+	w.setupQR(seed)
 	w.lock()
 	w.start()
 	w.unlock()
@@ -496,6 +499,7 @@ func runScenario(t *testing.T, seed int64, gw string) {
 
 	purchases := 1 + w.r.Intn(4)
 	for i := 0; i < purchases; i++ {
+		w.maybeQRPurchase(i)
 		if len(w.lanes) == 1 || w.r.Intn(3) == 0 {
 			l := w.lanes[w.r.Intn(len(w.lanes))]
 			w.purchase(l, fmt.Sprintf("R%d", i), rand.New(rand.NewSource(w.r.Int63())))
@@ -1312,6 +1316,8 @@ func (w *world) check() {
 	if pans := scanForPANs(w.dbPath, w.logMu.bytes()); len(pans) > 0 {
 		t.Errorf("invariant 9: %d card numbers stored (first at %s)", len(pans), pans[0])
 	}
+
+	w.checkQR(local)
 
 	if t.Failed() {
 		b, _ := json.MarshalIndent(w.sb.Orders(), "", " ")

@@ -74,6 +74,7 @@ const (
 	CheckRefundQuery   CheckKind = "refund_query"
 	CheckTerminalQuery CheckKind = "terminal_query"
 	CheckTerminalClose CheckKind = "terminal_close"
+	CheckCreate        CheckKind = "create" // a hosted (QR) order opened at the gateway
 )
 
 // Check is one call made for an order: what was asked, what came back, how long it took.

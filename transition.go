@@ -39,10 +39,14 @@ const (
 	// (GatewayPartiallyPaid). Never paid: an open order goes pending,
 	// flagged partially_paid; a closed one keeps its status, flagged.
 	InputGatewayPartial InputKind = "gateway_partial"
+	// InputHostedOpen: the gateway opened the hosted order of a QR lane
+	// (its page's URL is known); the customer pays on their phone while
+	// the gateway is asked. Proof of nothing.
+	InputHostedOpen InputKind = "hosted_open"
 )
 
 // InputKinds lists every input kind.
-var InputKinds = []InputKind{InputSend, InputTerminal, InputGatewayPaid, InputGatewayFailed, InputGatewayUnpaid, InputWaitOver, InputCanceled, InputRetry, InputResume, InputTerminalUnavailable, InputGatewayPartial}
+var InputKinds = []InputKind{InputSend, InputTerminal, InputGatewayPaid, InputGatewayFailed, InputGatewayUnpaid, InputWaitOver, InputCanceled, InputRetry, InputResume, InputTerminalUnavailable, InputGatewayPartial, InputHostedOpen}
 
 // Input is one thing that happened to an order.
 type Input struct {
@@ -171,6 +175,13 @@ func Transition(from Status, in Input) (Result, error) {
 		}
 	case InputCanceled:
 		return Result{To: StatusCanceled, Reason: orReason(in.Reason, ReasonCanceledByClerk), Changed: true}, nil
+	case InputHostedOpen:
+		switch from {
+		case StatusAtTerminal:
+			return Result{To: StatusVerifying, Changed: true}, nil
+		case StatusVerifying, StatusPending:
+			return same, nil // the gateway's repeat of an order already open
+		}
 	case InputResume:
 		switch from {
 		case StatusCreated:

@@ -17,37 +17,37 @@ var transitionTable = map[posbridge.Status]map[string]string{
 	posbridge.StatusCreated: {
 		"send": "at_terminal", "terminal:approved": "no", "terminal:declined": "no", "terminal:canceled_by_user": "no",
 		"terminal:unknown": "no", "terminal:timeout": "no", "terminal:closed_on_request": "no", "gateway_paid": "paid", "gateway_failed": "failed",
-		"gateway_unpaid": "=", "wait_over": "no", "canceled": "canceled", "retry": "no", "resume": "failed", "terminal_unavailable": "no", "gateway_partial": "pending!",
+		"gateway_unpaid": "=", "wait_over": "no", "canceled": "canceled", "retry": "no", "resume": "failed", "terminal_unavailable": "no", "gateway_partial": "pending!", "hosted_open": "no",
 	},
 	posbridge.StatusAtTerminal: {
 		"send": "no", "terminal:approved": "verifying", "terminal:declined": "verifying", "terminal:canceled_by_user": "failed",
 		"terminal:unknown": "verifying", "terminal:timeout": "verifying", "terminal:closed_on_request": "verifying", "gateway_paid": "paid", "gateway_failed": "failed",
-		"gateway_unpaid": "=", "wait_over": "no", "canceled": "canceled", "retry": "no", "resume": "verifying", "terminal_unavailable": "failed", "gateway_partial": "pending!",
+		"gateway_unpaid": "=", "wait_over": "no", "canceled": "canceled", "retry": "no", "resume": "verifying", "terminal_unavailable": "failed", "gateway_partial": "pending!", "hosted_open": "verifying",
 	},
 	posbridge.StatusVerifying: {
 		"send": "no", "terminal:approved": "=", "terminal:declined": "=", "terminal:canceled_by_user": "=",
 		"terminal:unknown": "=", "terminal:timeout": "=", "terminal:closed_on_request": "=", "gateway_paid": "paid", "gateway_failed": "failed",
-		"gateway_unpaid": "=", "wait_over": "pending", "canceled": "canceled", "retry": "at_terminal", "resume": "=", "terminal_unavailable": "no", "gateway_partial": "pending!",
+		"gateway_unpaid": "=", "wait_over": "pending", "canceled": "canceled", "retry": "at_terminal", "resume": "=", "terminal_unavailable": "no", "gateway_partial": "pending!", "hosted_open": "=",
 	},
 	posbridge.StatusPending: {
 		"send": "no", "terminal:approved": "=", "terminal:declined": "=", "terminal:canceled_by_user": "=",
 		"terminal:unknown": "=", "terminal:timeout": "=", "terminal:closed_on_request": "=", "gateway_paid": "paid", "gateway_failed": "failed",
-		"gateway_unpaid": "=", "wait_over": "=", "canceled": "canceled", "retry": "at_terminal", "resume": "=", "terminal_unavailable": "no", "gateway_partial": "=!",
+		"gateway_unpaid": "=", "wait_over": "=", "canceled": "canceled", "retry": "at_terminal", "resume": "=", "terminal_unavailable": "no", "gateway_partial": "=!", "hosted_open": "=",
 	},
 	posbridge.StatusPaid: {
 		"send": "final", "terminal:approved": "final", "terminal:declined": "final", "terminal:canceled_by_user": "final",
 		"terminal:unknown": "final", "terminal:timeout": "final", "terminal:closed_on_request": "final", "gateway_paid": "=", "gateway_failed": "final",
-		"gateway_unpaid": "final", "wait_over": "final", "canceled": "final", "retry": "final", "resume": "final", "terminal_unavailable": "final", "gateway_partial": "final",
+		"gateway_unpaid": "final", "wait_over": "final", "canceled": "final", "retry": "final", "resume": "final", "terminal_unavailable": "final", "gateway_partial": "final", "hosted_open": "final",
 	},
 	posbridge.StatusFailed: {
 		"send": "final", "terminal:approved": "final", "terminal:declined": "final", "terminal:canceled_by_user": "final",
 		"terminal:unknown": "final", "terminal:timeout": "final", "terminal:closed_on_request": "final", "gateway_paid": "paid!", "gateway_failed": "=",
-		"gateway_unpaid": "final", "wait_over": "final", "canceled": "=", "retry": "final", "resume": "final", "terminal_unavailable": "final", "gateway_partial": "=!",
+		"gateway_unpaid": "final", "wait_over": "final", "canceled": "=", "retry": "final", "resume": "final", "terminal_unavailable": "final", "gateway_partial": "=!", "hosted_open": "final",
 	},
 	posbridge.StatusCanceled: {
 		"send": "final", "terminal:approved": "final", "terminal:declined": "final", "terminal:canceled_by_user": "final",
 		"terminal:unknown": "final", "terminal:timeout": "final", "terminal:closed_on_request": "final", "gateway_paid": "paid!", "gateway_failed": "=",
-		"gateway_unpaid": "final", "wait_over": "final", "canceled": "=", "retry": "final", "resume": "final", "terminal_unavailable": "final", "gateway_partial": "=!",
+		"gateway_unpaid": "final", "wait_over": "final", "canceled": "=", "retry": "final", "resume": "final", "terminal_unavailable": "final", "gateway_partial": "=!", "hosted_open": "final",
 	},
 }
 

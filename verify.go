@@ -45,6 +45,9 @@ func (e *Engine) cancelGateway(ctx context.Context, no OrderNo, foreground bool)
 
 // closeTerminal sends ecrhub.pay.close for an order and records the call.
 func (e *Engine) closeTerminal(ctx context.Context, l *lane, no OrderNo) error {
+	if l.term == nil {
+		return errNoTerminal
+	}
 	start := e.now()
 	err := l.term.CloseOrder(ctx, no)
 	e.recordCheck(ctx, no, CheckTerminalClose, "ecrhub.pay.close", start, resultText("closed", err), err)
@@ -53,6 +56,9 @@ func (e *Engine) closeTerminal(ctx context.Context, l *lane, no OrderNo) error {
 
 // queryTerminal sends ecrhub.pay.query for an order and records the call.
 func (e *Engine) queryTerminal(ctx context.Context, l *lane, no OrderNo) (TerminalResult, error) {
+	if l.term == nil {
+		return TerminalResult{}, errNoTerminal
+	}
 	start := e.now()
 	r, err := l.term.Query(ctx, no)
 	e.recordCheck(ctx, no, CheckTerminalQuery, "ecrhub.pay.query", start, resultText(string(r.Outcome)+" "+r.Code, err), err)
@@ -198,6 +204,10 @@ const (
 func notChargedEvidence(o Order, q TerminalResult, qok bool) evidence {
 	switch {
 	case o.TerminalOutcome == OutcomeApproved || qok && q.Outcome == OutcomeApproved:
+		return noEvidence
+	case o.PaymentURL != "":
+		// The gateway opened this hosted order and its page was shown: a
+		// gateway that no longer knows it proves nothing.
 		return noEvidence
 	case o.Attempts == 0 || o.TerminalOutcome == OutcomeCanceledByUser || o.TerminalOutcome == OutcomeClosedOnRequest:
 		return strongEvidence

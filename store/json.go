@@ -52,6 +52,9 @@ type orderDoc struct {
 	ScheduledChecks int          `json:"scheduled_checks,omitempty"`
 	Override        *overrideDoc `json:"override,omitempty"`
 	Version         int64        `json:"version"`
+
+	PaymentURL       string `json:"payment_url,omitempty"`
+	PaymentExpiresAt *int64 `json:"payment_expires_at,omitempty"`
 }
 
 type refundDoc struct {
@@ -112,7 +115,7 @@ func encodeOrder(o *posbridge.Order) ([]byte, error) {
 		CardBrand: o.Card.Brand, CardLast4: o.Card.Last4, Refunded: moneyDoc(o.Refunded),
 		GatewayNo: o.GatewayNo, TerminalNo: o.TerminalNo, IdempotencyKey: o.IdempotencyKey,
 		RequestHash: o.RequestHash, Attempts: o.Attempts, ScheduledChecks: o.ScheduledChecks, Override: encodeOverride(o.Override),
-		Version: o.Version,
+		Version: o.Version, PaymentURL: o.PaymentURL, PaymentExpiresAt: docMillis(o.PaymentExpiresAt),
 	}
 	b, err := json.Marshal(d)
 	if err != nil {
@@ -136,6 +139,7 @@ func decodeOrder(b []byte) (*posbridge.Order, error) {
 		Refunded: posbridge.Money(d.Refunded), GatewayNo: d.GatewayNo, TerminalNo: d.TerminalNo,
 		IdempotencyKey: d.IdempotencyKey, RequestHash: d.RequestHash, Attempts: d.Attempts, ScheduledChecks: d.ScheduledChecks,
 		Override: decodeOverride(d.Override), Version: d.Version,
+		PaymentURL: d.PaymentURL, PaymentExpiresAt: docTime(d.PaymentExpiresAt),
 	}, nil
 }
 
@@ -202,6 +206,7 @@ func normOrder(o *posbridge.Order) {
 	o.CreatedAt = norm(o.CreatedAt)
 	o.UpdatedAt = norm(o.UpdatedAt)
 	o.PaidAt = norm(o.PaidAt)
+	o.PaymentExpiresAt = norm(o.PaymentExpiresAt)
 	if o.Override != nil {
 		ov := *o.Override
 		ov.At = norm(ov.At)

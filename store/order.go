@@ -17,7 +17,7 @@ import (
 const orderColumns = `order_no, lane, amount_minor, currency, reference, status, reason, terminal_outcome,
 	needs_attention, attention, checks, next_check_at, verify_until, created_at, updated_at, paid_at,
 	card_brand, card_last4, refunded_minor, gateway_no, terminal_no, idempotency_key, request_hash,
-	attempts, override, version, scheduled_checks`
+	attempts, override, version, scheduled_checks, payment_url, payment_expires_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -26,6 +26,7 @@ func scanOrder(s scanner) (posbridge.Order, error) {
 		o                            posbridge.Order
 		no, status, reason, outcome  string
 		nextCheck, verifyUntil, paid sql.NullInt64
+		payExpires                   sql.NullInt64
 		created, updated             sql.NullInt64
 		refunded                     int64
 		idemKey, override            sql.NullString
@@ -33,13 +34,14 @@ func scanOrder(s scanner) (posbridge.Order, error) {
 	err := s.Scan(&no, &o.Lane, &o.Amount.Minor, &o.Amount.Currency, &o.Reference, &status, &reason, &outcome,
 		&o.NeedsAttention, &o.Attention, &o.Checks, &nextCheck, &verifyUntil, &created, &updated, &paid,
 		&o.Card.Brand, &o.Card.Last4, &refunded, &o.GatewayNo, &o.TerminalNo, &idemKey, &o.RequestHash,
-		&o.Attempts, &override, &o.Version, &o.ScheduledChecks)
+		&o.Attempts, &override, &o.Version, &o.ScheduledChecks, &o.PaymentURL, &payExpires)
 	if err != nil {
 		return posbridge.Order{}, err
 	}
 	o.No, o.Status, o.Reason, o.TerminalOutcome = posbridge.OrderNo(no), posbridge.Status(status), posbridge.Reason(reason), posbridge.Outcome(outcome)
 	o.NextCheckAt, o.VerifyUntil, o.PaidAt = fromMillis(nextCheck), fromMillis(verifyUntil), fromMillis(paid)
 	o.CreatedAt, o.UpdatedAt = fromMillis(created), fromMillis(updated)
+	o.PaymentExpiresAt = fromMillis(payExpires)
 	o.Refunded = posbridge.Money{Minor: refunded, Currency: o.Amount.Currency}
 	o.IdempotencyKey = idemKey.String
 	if override.Valid {
@@ -69,7 +71,8 @@ func orderArgs(o *posbridge.Order) ([]any, error) {
 	return []any{string(o.No), o.Lane, o.Amount.Minor, o.Amount.Currency, o.Reference, string(o.Status), string(o.Reason),
 		string(o.TerminalOutcome), o.NeedsAttention, o.Attention, o.Checks, millis(o.NextCheckAt), millis(o.VerifyUntil),
 		millis(o.CreatedAt), millis(o.UpdatedAt), millis(o.PaidAt), o.Card.Brand, o.Card.Last4, o.Refunded.Minor,
-		o.GatewayNo, o.TerminalNo, idemKey, o.RequestHash, o.Attempts, override, o.Version, o.ScheduledChecks}, nil
+		o.GatewayNo, o.TerminalNo, idemKey, o.RequestHash, o.Attempts, override, o.Version, o.ScheduledChecks,
+		o.PaymentURL, millis(o.PaymentExpiresAt)}, nil
 }
 
 func invalid(field, format string, args ...any) error {

@@ -249,6 +249,8 @@ func TestDB_Order_RoundTrip(t *testing.T) {
 		o.Attempts = 2
 		o.ScheduledChecks = 3
 		o.Override = &posbridge.Override{By: "amal", Reason: "saw approved", At: start.Add(3 * time.Second)}
+		o.PaymentURL = "https://pay.example/tok/abc?x=1"
+		o.PaymentExpiresAt = start.Add(5 * time.Minute)
 		return nil
 	}
 	got, ev, err := db.UpdateOrder(ctx, o.No, cause, full)

@@ -47,6 +47,11 @@ type paymentJSON struct {
 	Refunded        string        `json:"refunded"`
 	Override        *overrideJSON `json:"override"`
 	Version         int64         `json:"version"`
+	// PaymentURL and PaymentExpiresAt: a QR lane's hosted page (shown as
+	// the QR code of GET .../qr.png) and when it closes; "" and null on
+	// terminal payments.
+	PaymentURL       string  `json:"payment_url"`
+	PaymentExpiresAt *string `json:"payment_expires_at"`
 }
 
 type cardJSON struct {
@@ -85,6 +90,7 @@ type linkJSON struct {
 
 type laneJSON struct {
 	ID      string       `json:"id"`
+	Mode    string       `json:"mode"` // "terminal", or "qr": no terminal, the customer pays on their phone
 	Link    linkJSON     `json:"link"`
 	Payment *paymentJSON `json:"payment"`
 }
@@ -132,6 +138,9 @@ func toPayment(o posbridge.Order) paymentJSON {
 		Card:            cardJSON{Brand: o.Card.Brand, Last4: o.Card.Last4},
 		Refunded:        refunded.Decimal(),
 		Version:         o.Version,
+
+		PaymentURL:       o.PaymentURL,
+		PaymentExpiresAt: timeJSON(o.PaymentExpiresAt),
 	}
 	if o.Override != nil {
 		p.Override = &overrideJSON{By: o.Override.By, Reason: o.Override.Reason, At: timeJSON(o.Override.At)}
@@ -163,8 +172,13 @@ func toRefund(r posbridge.Refund) refundJSON {
 }
 
 func toLane(l posbridge.LaneStatus) laneJSON {
+	mode := "terminal"
+	if l.QR {
+		mode = "qr"
+	}
 	return laneJSON{
-		ID: l.ID,
+		ID:   l.ID,
+		Mode: mode,
 		Link: linkJSON{
 			State:       string(l.Link.State),
 			Since:       timeJSON(l.Link.Since),

@@ -170,6 +170,10 @@ func TestOpenAPI_ResponsesMatchSpec(t *testing.T) {
 			f.flowLostResponse(posbridge.OrderNo(open))
 		}},
 		{name: "override", method: "POST", template: "/api/v1/payments/{order_no}/override", body: `{"reason":"seen approved","by":"Mona"}`, want: 200},
+		{name: "check a paid payment", method: "POST", template: "/api/v1/payments/{order_no}/check", path: "/api/v1/payments/" + paid + "/check", want: 200},
+		{name: "check unknown", method: "POST", template: "/api/v1/payments/{order_no}/check", path: "/api/v1/payments/NOSUCH1/check", want: 404},
+		{name: "qr code of a terminal payment", method: "GET", template: "/api/v1/payments/{order_no}/qr.png", path: "/api/v1/payments/" + paid + "/qr.png", want: 404},
+		{name: "qr code bad number", method: "GET", template: "/api/v1/payments/{order_no}/qr.png", path: "/api/v1/payments/a-b/qr.png", want: 400},
 		{name: "cancel after override", method: "POST", template: "/api/v1/payments/{order_no}/cancel", want: 200},
 		{name: "void", method: "POST", template: "/api/v1/payments/{order_no}/void", body: `{"reason":"wrong item"}`, header: []string{"Idempotency-Key", "v1"}, want: 201, before: func() {
 			open = str(mustPay(t, s, "1", "6.00").body, "order_no")

@@ -240,6 +240,8 @@ func (s *Server) apiRoutes() []route {
 		{method: "GET", path: p + "/payments/{order_no}", handler: s.handlePayment},
 		{method: "POST", path: p + "/payments/{order_no}/cancel", handler: s.handleAction(actionCancel)},
 		{method: "POST", path: p + "/payments/{order_no}/verify", handler: s.handleAction(actionVerify)},
+		{method: "POST", path: p + "/payments/{order_no}/check", handler: s.handleCheck},
+		{method: "GET", path: p + "/payments/{order_no}/qr.png", handler: s.handleQR},
 		{method: "POST", path: p + "/payments/{order_no}/retry", handler: s.handleAction(actionRetry)},
 		{method: "POST", path: p + "/payments/{order_no}/override", handler: s.handleOverride},
 		{method: "POST", path: p + "/payments/{order_no}/refunds", handler: s.handleRefund},

@@ -54,6 +54,8 @@ type rigOptions struct {
 	// gateway is the gateway the sandbox plays ("payby" when empty, or
 	// "codepay", which adds the cloud lane).
 	gateway string
+	// qrTimers are the QR lane's timer keys (demoSetup.qrTimers).
+	qrTimers string
 }
 
 func newBrowserRig(t *testing.T, o rigOptions) *browserRig {
@@ -73,7 +75,7 @@ func newBrowserRig(t *testing.T, o rigOptions) *browserRig {
 	logger := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	d, w, stop, err := startDemoWorld(context.Background(), demoSetup{
 		dir: r.dir, listen: "127.0.0.1:0", script: o.script, scenario: o.scenario, logger: logger,
-		saleTimeout: o.saleTimeout, reconcile: o.reconcile, gateway: o.gateway,
+		saleTimeout: o.saleTimeout, reconcile: o.reconcile, gateway: o.gateway, qrTimers: o.qrTimers,
 	})
 	if err != nil {
 		logFile.Close()

@@ -130,8 +130,9 @@ type ReconcileConfig struct {
 // LaneConfig is one [[lane]]: a checkout with its terminal.
 type LaneConfig struct {
 	ID string `toml:"id"`
-	// Mode is "serial" (the default: a terminal on a cable) or "cloud"
-	// (no cable: sales go through CodePay's cloud to TerminalSN).
+	// Mode is "serial" (the default: a terminal on a cable), "cloud"
+	// (no cable: sales go through CodePay's cloud to TerminalSN) or "qr"
+	// (no terminal: the customer pays on their phone; config_qr.go).
 	Mode string `toml:"mode"`
 	// TerminalSN is the lane's terminal serial number at CodePay: where a
 	// cloud lane's sales go, and, on a serial lane with the CodePay
@@ -139,8 +140,14 @@ type LaneConfig struct {
 	TerminalSN string `toml:"terminal_sn"`
 	// PollEvery and PollFor: how often and how long a cloud lane asks
 	// CodePay about a sale while the cashier waits (2s and 60s when zero).
-	PollEvery    Duration `toml:"poll_every"`
-	PollFor      Duration `toml:"poll_for"`
+	// PollEvery is also how often a QR lane asks while the cashier waits.
+	PollEvery Duration `toml:"poll_every"`
+	PollFor   Duration `toml:"poll_for"`
+	// QRWait is how long a QR lane's cashier waits, polling, before the
+	// payment is pending (60s when zero); QRExpiry is when the gateway
+	// and posbridge close it unpaid (5m when zero).
+	QRWait       Duration `toml:"qr_wait"`
+	QRExpiry     Duration `toml:"qr_expiry"`
 	Port         string   `toml:"port"`
 	VID          string   `toml:"vid"`
 	PID          string   `toml:"pid"`
@@ -710,9 +717,17 @@ func (c *Config) checkLanes(add func(key, format string, args ...any), reported 
 		case LaneCloud:
 			c.checkCloudLane(i, l, add, reported)
 			continue
-		default:
-			add(k("mode"), "unknown mode %q: want serial or cloud", l.Mode)
+		case LaneQR:
+			c.checkQRLane(i, l, add, reported)
 			continue
+		default:
+			add(k("mode"), "unknown mode %q: want serial, cloud or qr", l.Mode)
+			continue
+		}
+		for _, name := range qrOnlyKeys {
+			if c.index.has(k(name)) {
+				add(k(name), "is for QR lanes (mode = \"qr\")")
+			}
 		}
 		for _, name := range []string{"terminal_sn", "poll_every", "poll_for"} {
 			if name == "terminal_sn" && c.Gateway.Kind == "codepay" {
@@ -782,6 +797,11 @@ func (c *Config) checkCloudLane(i int, l LaneConfig, add func(key, format string
 	for _, name := range []string{"port", "vid", "pid", "serial_number", "port_keyword", "baud", "trace"} {
 		if c.index.has(k(name)) {
 			add(k(name), "a cloud lane has no cable: remove it (or set mode = \"serial\")")
+		}
+	}
+	for _, name := range qrOnlyKeys {
+		if c.index.has(k(name)) {
+			add(k(name), "is for QR lanes (mode = \"qr\")")
 		}
 	}
 	for _, d := range []struct {

@@ -274,7 +274,7 @@ func (c *Config) checkPlaceholders(add func(key, format string, args ...any)) {
 		add("gateway.partner_id", "%q is the example from PayBy's documentation: set the merchant's Partner-Id from the PayBy portal", examplePartnerID)
 	}
 	for i, l := range c.Lanes {
-		if l.Mode == LaneCloud {
+		if l.Mode == LaneCloud || l.Mode == LaneQR {
 			continue // no cable, no terminal app id
 		}
 		if l.AppID == exampleAppID && !sandbox {

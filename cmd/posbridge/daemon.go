@@ -87,6 +87,9 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 	var engine atomic.Pointer[posbridge.Engine]
 	terms := map[string]posbridge.Terminal{}
 	for _, l := range cfg.Lanes {
+		if l.Mode == LaneQR {
+			continue // no terminal: added to the engine below
+		}
 		if l.Mode == LaneCloud {
 			t, err := openCloudLane(d.Gateway, l, component("terminal").With(posbridge.LogKeyLane, l.ID))
 			if err != nil {
@@ -135,6 +138,9 @@ func openDaemon(ctx context.Context, cfg *Config, logger *slog.Logger, opt daemo
 	e := posbridge.NewEngine(d.Store, engineGateway(gw), terms)
 	e.Logger = component("engine")
 	e.Reconcile = cfg.Reconcile.Root()
+	if err := addQRLanes(e, cfg.Lanes); err != nil {
+		return d, err
+	}
 	if err := e.Open(ctx); err != nil {
 		return d, err
 	}

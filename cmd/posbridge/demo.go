@@ -43,6 +43,10 @@ cashier page has a picker to change it while the demo runs):
   gateway-outage  pays while the gateway is down for 30 s: "Checking with the
                   bank", then "Not confirmed yet" after 15 s, then paid once
                   the gateway answers again
+With the PayBy sandbox (the default) there is a second lane, "qr", with no
+terminal: its page shows the payment as a QR code, which opens the
+sandbox's payment page (press "Pay" there, or do nothing and watch it
+expire after 5 minutes).
 With --gateway codepay the daemon verifies with a CodePay sandbox and has a
 second lane, "cloud", with no cable: its sales go through CodePay's cloud API
 and the sandbox plays its customer (approve, decline or cancel, as the
@@ -284,6 +288,9 @@ type demoSetup struct {
 	// fleet, when set, is filled with an embedded NATS server the till ships
 	// to and a fleet consumer folding into dir/fleet.db (demo --fleet).
 	fleet *demoFleet
+	// qrTimers, when set, are the QR lane's timer keys (TOML lines), so
+	// that a test sees a payment expire in seconds.
+	qrTimers string
 }
 
 // demoWorld is what a demo runs besides the daemon: the sandbox gateway and
@@ -372,6 +379,9 @@ func startDemoWorld(ctx context.Context, s demoSetup) (d *Daemon, world *demoWor
 			return nil, nil, stop, err
 		}
 	}
+	// The QR lane's codes carry the sandbox's payment page, on loopback: a
+	// browser on this machine can open and pay it.
+	w.Sandbox.SetPayPageURL(sbURL)
 
 	w.Sim = termsim.New(termsim.Config{Acquirer: w.acquirer(), Default: s.script, Logger: s.logger.With(posbridge.LogKeyComponent, "termsim")})
 	port := "auto"
@@ -439,7 +449,7 @@ port = %s
 app_id = "demo"
 sale_timeout = %q
 %s%s`, strconv.Quote(listen), demoGatewayKeys(s.gateway, sbURL, w.Sandbox), strconv.Quote(port), s.saleTimeout.String(),
-		demoSerialTerminal(s.gateway), demoCloudLane(s.gateway))
+		demoSerialTerminal(s.gateway), demoCloudLane(s.gateway)+demoQRLane(s.gateway, s.qrTimers))
 	cfgText += outboxSection
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		return nil, nil, stop, fmt.Errorf("demo config: %w", err)

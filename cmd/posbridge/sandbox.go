@@ -104,6 +104,8 @@ func (m *Main) runSandbox(ctx context.Context, args []string) error {
 	go func() { served <- srv.Serve(ln) }()
 
 	addr := ln.Addr().String()
+	// A QR lane's code opens the payment page here.
+	sb.SetPayPageURL("http://" + addr)
 	var info sandboxInfo
 	info.PayBy.BaseURL = "http://" + addr + "/sgs/api"
 	info.PayBy.PartnerID = sb.PartnerID()

@@ -197,6 +197,11 @@ type Placed struct {
 // PlaceOrder calls placeOrder. Repeating it with identical parameters returns
 // the same order; other parameters for the same number are refused (62016).
 func (c *Client) PlaceOrder(ctx context.Context, p PlaceRequest) (Placed, error) {
+	return c.place(ctx, p, nil)
+}
+
+// place calls placeOrder; classes maps result codes to error classes.
+func (c *Client) place(ctx context.Context, p PlaceRequest, classes map[string]gateway.Class) (Placed, error) {
 	if p.Amount.Currency != Currency {
 		return Placed{}, c.invalid(PathPlaceOrder, fmt.Sprintf("currency %q; PayBy supports only %s", p.Amount.Currency, Currency))
 	}
@@ -219,7 +224,7 @@ func (c *Client) PlaceOrder(ctx context.Context, p PlaceRequest) (Placed, error)
 			DeepLink string `json:"deepLink"`
 		} `json:"interActionParams"`
 	}
-	if err := c.call(ctx, PathPlaceOrder, biz, &out, nil); err != nil {
+	if err := c.call(ctx, PathPlaceOrder, biz, &out, classes); err != nil {
 		return Placed{}, err
 	}
 	g, err := c.order(PathPlaceOrder, p.OrderNo, out.AcquireOrder)

@@ -108,6 +108,7 @@ func (s *Sandbox) routes() http.Handler {
 	mux.HandleFunc(apiPrefix+"/", s.serveAPI)
 	mux.HandleFunc(CodePayPath, s.serveCodePay)
 	s.controlRoutes(mux)
+	s.payPageRoutes(mux)
 	return mux
 }
 
@@ -372,7 +373,7 @@ func (s *Sandbox) placeOrder(biz json.RawMessage, rt int64) answer {
 func (s *Sandbox) placeBody(o *order) any {
 	body := map[string]any{"acquireOrder": s.wireOrder(o)}
 	if o.status == StatusCreated {
-		body["interActionParams"] = map[string]string{"tokenUrl": "https://sandbox.invalid/pay/" + o.orderNo}
+		body["interActionParams"] = map[string]string{"tokenUrl": s.tokenURLLocked(o)}
 	}
 	return body
 }

@@ -68,6 +68,7 @@ type notifier struct {
 	duplicates bool
 	outOfOrder bool
 	keepStamp  bool
+	perOrder   map[string]OrderNotifications // SetOrderNotifications
 }
 
 func newNotifier(s *Sandbox, client *http.Client, schedule, cpSchedule []time.Duration) *notifier {
@@ -109,6 +110,21 @@ func (n *notifier) enqueueAs(gw, kind, ref, status, url string, payload json.Raw
 		})
 	}
 	id := n.newID(now)
+	switch n.perOrder[ref] {
+	case NotificationsLost:
+		n.seq++
+		n.all = append(n.all, &delivery{
+			Delivery: Delivery{NotifyID: id, URL: url, Kind: kind, MerchantOrderNo: ref, Status: status, GaveUp: true, LastResult: "lost in transit", Gateway: gw},
+			payload:  payload, seq: n.seq,
+		})
+		return
+	case NotificationsDuplicated:
+		add(id)
+		add(id)
+		add(n.newID(now))
+		n.poke()
+		return
+	}
 	add(id)
 	if n.duplicates {
 		add(id)

@@ -268,6 +268,8 @@ type Sandbox struct {
 	cpMerchant string
 	cpOffline  bool // the CodePay terminal is offline (SetTerminalOnline)
 	customer   CloudCustomer
+
+	payPageBase string // SetPayPageURL
 }
 
 // New returns a Sandbox and starts its notifier.
@@ -393,6 +395,9 @@ type Order struct {
 	// ClosedAt is when the order first failed (canceled, expired or
 	// declined); a capture after it (CaptureAfterClose) pays it later.
 	ClosedAt time.Time `json:"closedAt,omitzero"`
+	// PaySceneCode is placeOrder's (DYNQR for a QR payment); empty for
+	// orders made on a terminal.
+	PaySceneCode string `json:"paySceneCode,omitempty"`
 }
 
 // Refund is a snapshot of a refund in the sandbox.

@@ -3,7 +3,9 @@ package sandbox_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -150,5 +152,34 @@ func TestLoadOrCreateKeys_Reuses(t *testing.T) {
 	}
 	if !k1.Merchant.Equal(k2.Merchant) || !k1.Gateway.Equal(k2.Gateway) {
 		t.Fatal("keys regenerated although present")
+	}
+}
+
+// A control call makes one order's notifications lost or duplicated.
+func TestControl_OrderNotifications(t *testing.T) {
+	sb, err := sandbox.New(sandbox.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	srv := httptest.NewServer(sb.Handler())
+	defer srv.Close()
+	for _, tt := range []struct {
+		body string
+		want int
+	}{
+		{`{"mode":"lost"}`, http.StatusNoContent},
+		{`{"mode":"duplicated"}`, http.StatusNoContent},
+		{`{"mode":""}`, http.StatusNoContent},
+		{`{"mode":"sometimes"}`, http.StatusBadRequest},
+	} {
+		res, err := http.Post(srv.URL+"/_sandbox/payby/orders/Q1/notifications", "application/json", strings.NewReader(tt.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tt.want {
+			t.Errorf("%s: %d, want %d", tt.body, res.StatusCode, tt.want)
+		}
 	}
 }

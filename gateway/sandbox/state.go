@@ -240,6 +240,7 @@ func (s *Sandbox) view(o *order) Order {
 		CreatedAt:       o.created,
 		PaidAt:          o.paidTime,
 		ClosedAt:        o.closed,
+		PaySceneCode:    o.paySceneCode,
 	}
 }
 

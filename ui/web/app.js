@@ -41,6 +41,10 @@ const I18N = {
     day_confirm: "Close the day?",
     day_confirm_text: "posbridge compares today's payments and refunds with the bank's own list. Payments only the bank has are added and flagged; differences are flagged for you. Running it again changes nothing.",
     day_done: "Day {date} closed: {matched} matched, {only_gateway} only at the bank, {only_local} only in posbridge, {different} different.",
+    link_qr: "none (QR)", qr_scan: "Scan to pay with your phone", qr_expires: "Expires in", qr_expired: "Expired",
+    payment_completed: "Payment completed",
+    qr_not_paid: "Not paid yet — do not take payment again; check again later",
+    qr_paid: "Payment successful",
   },
   ar: {
     lane: "المسار", terminal: "الجهاز", gateway: "البوابة",
@@ -77,6 +81,10 @@ const I18N = {
     day_confirm: "إغلاق اليوم؟",
     day_confirm_text: "يقارن posbridge دفعات اليوم والمبالغ المستردة بقائمة البنك نفسه. الدفعات الموجودة لدى البنك فقط تُضاف ويُشار إليها؛ ويُشار إليك بالاختلافات. إعادة التشغيل لا تغيّر شيئاً.",
     day_done: "أُغلق اليوم {date}: {matched} متطابقة، {only_gateway} لدى البنك فقط، {only_local} في posbridge فقط، {different} مختلفة.",
+    link_qr: "لا يوجد (QR)", qr_scan: "امسح الرمز للدفع بهاتفك", qr_expires: "ينتهي خلال", qr_expired: "انتهت المهلة",
+    payment_completed: "تمت الدفعة",
+    qr_not_paid: "لم تُدفع بعد — لا تأخذ الدفعة مرة أخرى؛ تحقق مرة أخرى لاحقاً",
+    qr_paid: "تمت الدفعة بنجاح",
   },
 };
 
@@ -164,6 +172,11 @@ function reasonText(p) {
 
 // Arabic instructions, keyed like posbridge.Instruction decides the English one.
 function instructionAr(p) {
+  if (isQR(p) && OPEN.includes(p.status) && !p.override && p.reason !== "unconfirmed") {
+    if (p.status === "pending") return "لم تُدفع بعد — لا تأخذ الدفعة مرة أخرى؛ تحقق مرة أخرى لاحقاً";
+    if (!p.payment_url) return "جارٍ فتح صفحة الدفع — يرجى الانتظار";
+    return "اعرض رمز QR — يدفع العميل بهاتفه";
+  }
   switch (p.status) {
     case "created": case "at_terminal": return "بانتظار العميل على الجهاز";
     case "verifying": return "جارٍ التحقق من الدفعة مع البنك — يرجى الانتظار";
@@ -179,6 +192,40 @@ function instructionAr(p) {
     case "canceled": return "أُلغيت الدفعة — لم يُخصم من العميل";
   }
   return "";
+}
+
+// isQR reports whether p is paid on the customer's phone (a QR lane's).
+function isQR(p) { return !!p && !!p.payment_expires_at; }
+
+// The QR code of the current payment: shown while it is open, with the
+// amount and a countdown to its expiry. Only the gateway's answer (an
+// event) turns the page to paid; the customer's phone proves nothing.
+function renderQR(p) {
+  const on = isQR(p) && !!p.payment_url && OPEN.includes(p.status);
+  show("qr", on);
+  $("panel").dataset.qr = String(on);
+  if (!on) { $("qr").dataset.orderNo = ""; return; }
+  if ($("qr").dataset.orderNo !== p.order_no) {
+    $("qr").dataset.orderNo = p.order_no;
+    $("qr-img").src = "/api/v1/payments/" + encodeURIComponent(p.order_no) + "/qr.png";
+    $("qr-amount").textContent = money(p.amount, p.currency);
+  }
+  const left = Math.max(0, Math.floor((new Date(p.payment_expires_at) - Date.now()) / 1000));
+  const text = left > 0 ? t("qr_expires") + " " + Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0") : t("qr_expired");
+  setText("qr-countdown", text);
+  $("qr-countdown").dataset.seconds = String(left);
+}
+
+// checkResult is the answer of the last "Payment completed" press, shown
+// until the payment changes.
+function renderCheckResult(p) {
+  const r = state.checked;
+  const on = !!r && !!p && r.order_no === p.order_no && r.version === p.version;
+  show("check-result", on);
+  if (on) {
+    $("check-result").dataset.paid = String(r.paid);
+    $("check-result").textContent = t(r.paid ? "qr_paid" : "qr_not_paid");
+  }
 }
 
 const ICONS = { paid: "✓", failed: "✕", canceled: "✕", pending: "!", verifying: "⟳", at_terminal: "…", created: "…" };
@@ -207,6 +254,7 @@ const state = {
   payKey: null,        // Idempotency-Key of the payment being entered
   unlocked: null,      // order_no whose secondary actions the supervisor allowed
   demo: null,          // the demo's scenarios, when the daemon is a demo
+  checked: null,       // the last "Payment completed" answer: {order_no, version, paid}
 };
 
 const $ = (id) => document.getElementById(id);
@@ -408,9 +456,10 @@ function render() {
   show("offline", !connected);
   const lane = state.lanes.get(state.lane);
   const link = !connected ? "unknown" : lane ? lane.link.state : "down";
+  const qrLane = !!lane && lane.mode === "qr";
   $("ind-link").dataset.state = link;
-  $("ind-link-text").textContent = t("link_" + link);
-  show("term-down", connected && !!lane && link === "down");
+  $("ind-link-text").textContent = qrLane ? t("link_qr") : t("link_" + link);
+  show("term-down", connected && !!lane && link === "down" && !qrLane);
 
   const no = state.active.get(state.lane);
   const p = no ? state.orders.get(no) : null;
@@ -439,7 +488,8 @@ function render() {
     panel.dataset.orderNo = p.order_no;
     $("icon").textContent = ICONS[p.status] || "?";
     $("amount").textContent = money(p.amount, p.currency);
-    $("headline").textContent = t("st_" + p.status);
+    // A QR payment being verified is the customer paying on their phone.
+    $("headline").textContent = t("st_" + (isQR(p) && p.status === "verifying" ? "at_terminal" : p.status));
     setText("instruction", instruction(p));
     $("reason").textContent = reasonText(p);
     const att = $("attention");
@@ -451,9 +501,13 @@ function render() {
     $("d-refunded").textContent = money(p.refunded, p.currency);
   }
 
+  renderQR(p);
+  renderCheckResult(p);
   // Not confirmed blocks the screen: one main action, the rest behind a
-  // confirmation that names the risk.
-  const blocking = !!p && p.status === "pending";
+  // confirmation that names the risk. A QR payment not paid yet does not:
+  // its code stays up until it expires, and "Payment completed" checks it.
+  const qrOpen = isQR(p) && OPEN.includes(p.status) && p.reason !== "unconfirmed";
+  const blocking = !!p && p.status === "pending" && !qrOpen;
   const unlocked = blocking && state.unlocked === p.order_no;
   show("block", blocking && !state.second);
   show("actions", !state.second && (!blocking || unlocked));
@@ -469,7 +523,10 @@ function render() {
   $("act-verify").disabled = off || !p || !(open || p.needs_attention);
   const overridden = !!p && !!p.override;
   show("act-cancel", !overridden);
-  show("act-retry", !overridden);
+  show("act-retry", !overridden && !isQR(p) && !qrLane);
+  show("act-completed", qrOpen && !!p.payment_url);
+  show("act-override", !isQR(p) && !qrLane); // there is no terminal to have checked
+  $("act-completed").disabled = off;
   $("act-cancel").disabled = off || !open;
   $("act-retry").disabled = off || !p || !["verifying", "pending"].includes(p.status);
   $("act-override").disabled = off || !p || !["verifying", "pending"].includes(p.status) || overridden;
@@ -737,6 +794,13 @@ function init() {
   }
   const verify = () => act(() => api("POST", "/payments/" + current().order_no + "/verify"));
   $("act-verify").addEventListener("click", verify);
+  $("act-completed").addEventListener("click", () => act(async () => {
+    const r = await api("POST", "/payments/" + current().order_no + "/check");
+    state.checked = { order_no: r.payment.order_no, version: r.payment.version, paid: r.paid };
+    return r.payment;
+  }));
+  // The countdown of a QR payment's expiry.
+  setInterval(() => { const p = current(); if (isQR(p)) renderQR(p); }, 1000);
   $("act-check").addEventListener("click", verify);
   $("act-more").addEventListener("click", () => {
     const p = current();

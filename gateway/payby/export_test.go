@@ -1,0 +1,4 @@
+package payby
+
+// ValidTokenURL exposes validTokenURL to the tests.
+var ValidTokenURL = validTokenURL
