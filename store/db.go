@@ -82,12 +82,17 @@ type DB struct {
 	closed atomic.Bool
 
 	// The writer (writer.go): turns queue on turns; quit stops it.
-	turns    chan *turn
-	quit     chan struct{}
-	writerWG sync.WaitGroup
-	maxBatch int
-	commits  atomic.Int64
-	batched  atomic.Int64
+	turns chan *turn
+	quit  chan struct{}
+	// Check records waiting for a commit to carry them (check.go);
+	// checksKick tells the writer one is waiting.
+	checksMu      sync.Mutex
+	pendingChecks []posbridge.Check
+	checksKick    chan struct{}
+	writerWG      sync.WaitGroup
+	maxBatch      int
+	commits       atomic.Int64
+	batched       atomic.Int64
 	// beforeCommit, set by tests only, runs on the writer just before each
 	// batch commits.
 	beforeCommit func()
@@ -163,7 +168,7 @@ func OpenOptions(path string, opts Options) (*DB, error) {
 	}
 	unclean := leftWAL(path)
 	db := &DB{path: path, db: sdb, now: opts.Now, logger: logger,
-		turns: make(chan *turn), quit: make(chan struct{}), maxBatch: opts.MaxBatch}
+		turns: make(chan *turn), quit: make(chan struct{}), checksKick: make(chan struct{}, 1), maxBatch: opts.MaxBatch}
 	ctx := context.Background()
 	if err := db.probe(ctx); err != nil {
 		sdb.Close()

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/posbridge/posbridge"
 )
@@ -120,33 +121,63 @@ func (db *DB) commit(w *wtx) error {
 }
 
 // runWriter is the writer goroutine: it takes turns until Close, one batch
-// at a time. Close lets the batch under way finish first.
+// at a time. Close lets the batch under way finish first, and commits the
+// check records still waiting. Check records no write carried within
+// checkFlushDelay are committed on their own.
 func (db *DB) runWriter() {
+	var flush <-chan time.Time
 	for {
 		select {
 		case t := <-db.turns:
 			db.runBatch(t)
+		case <-db.checksKick:
+			if flush == nil {
+				flush = time.After(checkFlushDelay)
+			}
+		case <-flush:
+			flush = nil
+			db.runBatch(nil)
 		case <-db.quit:
+			db.runBatch(nil)
 			return
 		}
 	}
 }
 
-// runBatch begins a transaction, runs first and every write that is
-// waiting (up to maxBatch) each in its savepoint, then commits them all and
-// answers their callers.
+// runBatch begins a transaction, writes the check records waiting, runs
+// first and every write that is waiting (up to maxBatch) each in its
+// savepoint, then commits them all and answers their callers. A nil first
+// commits the waiting check records alone.
 func (db *DB) runBatch(first *turn) {
+	db.checksMu.Lock()
+	checks := len(db.pendingChecks) > 0
+	db.checksMu.Unlock()
+	if first == nil && !checks {
+		return
+	}
 	tx, err := db.db.BeginTx(context.Background(), nil)
 	if err != nil {
-		first.grant <- grant{err: err}
+		if first != nil {
+			first.grant <- grant{err: err}
+		}
 		return
 	}
 	var (
 		kept   []*turn
 		broken error
 	)
+	if checks {
+		if broken = db.writePendingChecks(tx); broken != nil {
+			db.logger.Warn("check records dropped", posbridge.LogKeyError, broken)
+			tx.Rollback()
+			if first != nil {
+				first.grant <- grant{err: broken}
+			}
+			return
+		}
+	}
 	t := first
-	for n := 1; ; n++ {
+	for n := 1; first != nil; n++ {
 		if broken = db.runTurn(tx, t, &kept); broken != nil {
 			break
 		}
@@ -172,7 +203,7 @@ func (db *DB) runBatch(first *turn) {
 		}
 		return
 	}
-	if len(kept) == 0 {
+	if len(kept) == 0 && !checks {
 		tx.Rollback() // nothing to keep: no commit, no fsync
 		return
 	}
