@@ -582,10 +582,13 @@ func (e *Engine) LinkChanged(laneID string, st LinkStatus) {
 	}
 }
 
-// EventsSince implements PaymentService.
+// EventsSince implements EventLog.
 func (e *Engine) EventsSince(ctx context.Context, seq int64, limit int) ([]Event, error) {
 	return e.store.EventsSince(ctx, seq, limit)
 }
+
+// LastSeq implements EventLog.
+func (e *Engine) LastSeq(ctx context.Context) (int64, error) { return e.store.LastSeq(ctx) }
 
 // Subscribe implements PaymentService.
 func (e *Engine) Subscribe(size int) *Subscription { return e.Bus.Subscribe(size) }

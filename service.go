@@ -28,9 +28,17 @@ type By struct {
 	Reason string // required for overrides and refunds, optional elsewhere
 }
 
-// PaymentService is what the local API and the cashier page use. *Engine
-// implements it. Errors are *Error values with the codes of error.go.
+// PaymentService is everything the local API and the cashier page use:
+// the payments, the event log and the health. *Engine implements it.
 type PaymentService interface {
+	Payments
+	EventLog
+	Health
+}
+
+// Payments is what a POS and a cashier do with payments. *Engine implements
+// it. Errors are *Error values with the codes of error.go.
+type Payments interface {
 	// Pay stores the order, commits it as at_terminal and starts the sale in
 	// the background; it returns without waiting for the customer.
 	// ELANEBUSY if the lane has a payment in progress, EIDEMPOTENCY if the
@@ -71,10 +79,21 @@ type PaymentService interface {
 	Refunds(ctx context.Context, no OrderNo) ([]Refund, error)
 	// Lanes returns every lane's link and current payment.
 	Lanes(ctx context.Context) ([]LaneStatus, error)
+}
+
+// EventLog is the committed events, in order: what the event stream and the
+// outbox replay. *Engine implements it.
+type EventLog interface {
 	// EventsSince returns stored events after seq, at most limit.
 	EventsSince(ctx context.Context, seq int64, limit int) ([]Event, error)
+	// LastSeq returns the newest stored event's seq (0 when none).
+	LastSeq(ctx context.Context) (int64, error)
 	// Subscribe returns live events; see Bus.
 	Subscribe(size int) *Subscription
+}
+
+// Health is what readiness and metrics ask. *Engine implements it.
+type Health interface {
 	// Ready reports whether the store answers.
 	Ready(ctx context.Context) error
 	// Stats returns counters for metrics.

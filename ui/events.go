@@ -145,7 +145,7 @@ func (st *stream) run(since int64, hasSince bool) {
 	}()
 
 	if !hasSince {
-		last, err := lastSeq(ctx, st.srv.svc)
+		last, err := st.srv.svc.LastSeq(ctx)
 		if err != nil {
 			st.fail(&storeError{fmt.Errorf("find last seq: %w", err)})
 			return
@@ -287,43 +287,4 @@ func (st *stream) fail(err error) {
 	}
 	st.srv.logger.Warn("event stream failed", posbridge.LogKeySeq, st.sent, posbridge.LogKeyError, err)
 	st.close(closeTryAgain, "events unavailable: reconnect with since")
-}
-
-// lastSeq finds the newest stored seq through EventsSince alone, which is
-// all PaymentService offers: stored seqs have no gaps, so "is there an event
-// after n" is monotonic in n and a doubling-then-halving search needs about
-// 2·log2(seq) one-row reads.
-func lastSeq(ctx context.Context, svc posbridge.PaymentService) (int64, error) {
-	after := func(n int64) (bool, error) {
-		evs, err := svc.EventsSince(ctx, n, 1)
-		return len(evs) > 0, err
-	}
-	ok, err := after(0)
-	if err != nil || !ok {
-		return 0, err
-	}
-	lo, hi := int64(0), int64(1) // events after lo exist; none after hi (once found)
-	for {
-		ok, err := after(hi)
-		if err != nil {
-			return 0, err
-		}
-		if !ok {
-			break
-		}
-		lo, hi = hi, hi*2
-	}
-	for hi-lo > 1 {
-		mid := lo + (hi-lo)/2
-		ok, err := after(mid)
-		if err != nil {
-			return 0, err
-		}
-		if ok {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return hi, nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -279,26 +278,4 @@ func TestEvents_CloseSendsGoingAway(t *testing.T) {
 	if _, _, err := websocket.DefaultDialer.Dial("ws://"+s.Addr()+"/api/v1/events", nil); err == nil {
 		t.Fatal("dial after Close succeeded")
 	}
-}
-
-func TestLastSeq(t *testing.T) {
-	for _, n := range []int{0, 1, 2, 3, 7, 8, 9, 100, 1023, 1024, 1025} {
-		t.Run(strconv.Itoa(n), func(t *testing.T) {
-			f := newTestFake()
-			for i := range n {
-				f.events = append(f.events, posbridge.Event{Seq: int64(i + 1), Type: posbridge.EventPayment})
-			}
-			got, err := lastSeq(context.Background(), f)
-			if err != nil || got != int64(n) {
-				t.Fatalf("lastSeq = %d, %v; want %d", got, err, n)
-			}
-		})
-	}
-	t.Run("ErrStore", func(t *testing.T) {
-		f := newTestFake()
-		f.failAll = errors.New("boom")
-		if _, err := lastSeq(context.Background(), f); err == nil || !strings.Contains(err.Error(), "boom") {
-			t.Fatalf("err = %v", err)
-		}
-	})
 }

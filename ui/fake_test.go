@@ -140,7 +140,14 @@ func (f *fakeService) dropSubscribers() {
 func (f *fakeService) lastSeq() int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return int64(len(f.events))
+	return f.lastSeqLocked()
+}
+
+func (f *fakeService) lastSeqLocked() int64 {
+	if len(f.events) == 0 {
+		return 0
+	}
+	return f.events[len(f.events)-1].Seq
 }
 
 func (f *fakeService) laneStatus(lane string) posbridge.LaneStatus {
@@ -460,6 +467,15 @@ func (f *fakeService) EventsSince(ctx context.Context, seq int64, limit int) ([]
 		evs = evs[:limit]
 	}
 	return slices.Clone(evs), nil
+}
+
+func (f *fakeService) LastSeq(ctx context.Context) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failAll != nil {
+		return 0, f.failAll
+	}
+	return f.lastSeqLocked(), nil
 }
 
 func (f *fakeService) Subscribe(size int) *posbridge.Subscription {
