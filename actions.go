@@ -266,8 +266,8 @@ func refundHash(no OrderNo, amount Money, reason string) string {
 
 // Refund implements PaymentService.
 func (e *Engine) Refund(ctx context.Context, no OrderNo, p RefundParams, by By) (Refund, error) {
-	if len(p.IdempotencyKey) > 255 {
-		return Refund{}, &Error{Code: EINVALID, Field: "Idempotency-Key", Message: "The idempotency key is longer than 255 bytes."}
+	if err := validKey(p.IdempotencyKey); err != nil {
+		return Refund{}, err
 	}
 	o, err := e.load(ctx, no)
 	if err != nil {

@@ -19,7 +19,6 @@ const (
 	DefaultRetryBackoff   = 5 * time.Second  // first backoff after a gateway error
 	DefaultMaxBackoff     = 5 * time.Minute  // cap of the backoff
 	DefaultRefundCheck    = 30 * time.Second // how often open refunds are queried
-	DefaultMaxReference   = 128
 	reconcileBatch        = 20
 	maxConsecutiveLogged  = 1
 	maxAwaitSubscriptions = 64
@@ -388,17 +387,8 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
 	if l == nil {
 		return Order{}, &Error{Code: EINVALID, Field: "lane", Message: fmt.Sprintf("Unknown lane %q.", r.Lane)}
 	}
-	if r.Amount.Minor <= 0 {
-		return Order{}, &Error{Code: EINVALID, Field: "amount", Message: "The amount must be greater than zero."}
-	}
-	if _, ok := CurrencyExponent(r.Amount.Currency); !ok {
-		return Order{}, &Error{Code: EINVALID, Field: "currency", Message: fmt.Sprintf("Unknown currency %q.", r.Amount.Currency)}
-	}
-	if len(r.Reference) > DefaultMaxReference {
-		return Order{}, &Error{Code: EINVALID, Field: "reference", Message: fmt.Sprintf("The reference is longer than %d bytes.", DefaultMaxReference)}
-	}
-	if len(r.IdempotencyKey) > 255 {
-		return Order{}, &Error{Code: EINVALID, Field: "Idempotency-Key", Message: "The idempotency key is longer than 255 bytes."}
+	if err := r.Validate(); err != nil {
+		return Order{}, err
 	}
 	hash := requestHash(r)
 	if r.IdempotencyKey != "" {

@@ -148,8 +148,8 @@ func (e *Engine) Void(ctx context.Context, no OrderNo, p VoidParams, by By) (Ref
 // reverseOnTerminal stores a void or card-present refund of o and starts
 // it on the lane's terminal.
 func (e *Engine) reverseOnTerminal(ctx context.Context, o Order, method RefundMethod, amount Money, key string, by By) (Refund, error) {
-	if len(key) > 255 {
-		return Refund{}, &Error{Code: EINVALID, Field: "Idempotency-Key", Message: "The idempotency key is longer than 255 bytes."}
+	if err := validKey(key); err != nil {
+		return Refund{}, err
 	}
 	if amount.Currency == "" {
 		amount.Currency = o.Amount.Currency

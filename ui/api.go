@@ -18,11 +18,11 @@ import (
 
 // Limits of request fields.
 const (
-	maxReferenceLen   = 128
-	maxIdempotencyLen = 128
+	maxReferenceLen   = posbridge.MaxReferenceLen
+	maxIdempotencyLen = posbridge.MaxIdempotencyKeyLen
 	maxReasonLen      = 512
 	maxCashierLen     = 64
-	maxLaneLen        = 64
+	maxLaneLen        = posbridge.MaxLaneLen
 	// maxWait is the longest ?wait= of POST /payments: the terminal's answer
 	// plus the cashier's whole verification window
 	// (posbridge.DefaultFastPollFor) with room to spare, so that a POS that
@@ -159,6 +159,10 @@ func (s *Server) handlePay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.IdempotencyKey = key
+	if err := req.Validate(); err != nil { // the engine's own rules, once more at the door
+		writeError(w, r, s.logger, err)
+		return
+	}
 	if req.By, err = byOf(r); err != nil {
 		writeError(w, r, s.logger, err)
 		return
