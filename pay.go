@@ -1,0 +1,233 @@
+package posbridge
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// requestHash identifies a payment request for idempotency.
+func requestHash(r PayRequest) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00%s\x00%s\x00%s", r.Lane, r.Amount.Minor, r.Amount.Currency, r.Reference, r.Replaces)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Pay implements PaymentService.
+func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
+	l := e.lanes.get(r.Lane)
+	if l == nil {
+		return Order{}, &Error{Code: EINVALID, Field: "lane", Message: fmt.Sprintf("Unknown lane %q.", r.Lane)}
+	}
+	if err := r.Validate(); err != nil {
+		return Order{}, err
+	}
+	hash := requestHash(r)
+	if r.IdempotencyKey != "" {
+		if o, done, err := e.idempotentReplay(ctx, r.IdempotencyKey, hash); done {
+			return o, err
+		}
+	}
+
+	// Reserve the lane before anything is stored, so two requests cannot both
+	// reach the terminal.
+	busy, ok := e.lanes.reserve(l)
+	if !ok && busy != "" {
+		if o, err := e.store.Order(ctx, busy); err == nil && !o.Open() {
+			// Final already (the gateway confirmed it while the sale was on
+			// the terminal): its terminal call is ending; the lane is free
+			// in a moment, so the cashier's next payment waits for it.
+			busy, ok = e.lanes.reserveWithin(ctx, e.Clock, l, laneEndWait)
+		}
+	}
+	if !ok {
+		if busy == "" {
+			return Order{}, &Error{Code: ELANEBUSY, Message: fmt.Sprintf("Lane %s is starting another payment.", r.Lane)}
+		}
+		return Order{}, &Error{Code: ELANEBUSY, Message: fmt.Sprintf("Lane %s is taking payment %s.", r.Lane, busy)}
+	}
+	reserved := true
+	defer func() {
+		if reserved {
+			e.lanes.unreserve(l)
+		}
+	}()
+
+	if err := e.checkLaneFree(ctx, r); err != nil {
+		return Order{}, err
+	}
+	if err := e.closePrevious(ctx, l); err != nil {
+		return Order{}, err
+	}
+
+	now := e.now()
+	no, err := NewOrderNo(now, r.Lane, e.Random)
+	if err != nil {
+		return Order{}, err
+	}
+	// The number is claimed before it is stored, so the reconciler leaves
+	// it alone while this call owns it; the check stored with it is what
+	// frees the lane if this call cannot finish (a failed write).
+	tok := e.claims.claim(no)
+	claimed := true
+	defer func() {
+		if claimed {
+			e.claims.release(no, tok)
+			e.wake()
+		}
+	}()
+	o := &Order{
+		No: no, Lane: r.Lane, Amount: r.Amount, Reference: r.Reference, Status: StatusCreated,
+		CreatedAt: now, UpdatedAt: now, Refunded: Money{Currency: r.Amount.Currency},
+		IdempotencyKey: r.IdempotencyKey, RequestHash: hash,
+	}
+	// Checked at once should this call not finish: it frees the lane.
+	e.plan(o, Fact{Due: DueNow}, now)
+	ev, err := e.store.CreateOrder(ctx, o, Cause{Actor: r.By.Actor, Who: r.By.Who, Action: "create", Detail: "payment requested"})
+	if errors.Is(err, ErrIdempotencyKeyUsed) {
+		o, _, err := e.idempotentReplay(ctx, r.IdempotencyKey, hash)
+		return o, err
+	}
+	if err != nil {
+		return Order{}, fmt.Errorf("store order: %w", err)
+	}
+	e.Bus.Publish(ev)
+
+	if l.qr != nil {
+		sent, err := e.payQR(ctx, l, o, tok)
+		if err != nil {
+			return Order{}, err
+		}
+		claimed = false // runQR owns the claim now; the reservation ends here
+		return sent, nil
+	}
+
+	// The lane names the order before at_terminal is committed, so a cancel
+	// that commits after it sees the sale as on the terminal (closeOrder).
+	e.lanes.activate(l, no)
+
+	// Write-ahead: at_terminal is committed before the first byte goes out.
+	sent, err := e.update(ctx, no, Cause{Actor: ActorEngine, Action: "send", Detail: "sale sent to the terminal"}, func(o *Order) error {
+		if _, err := o.Apply(Input{Kind: InputSend}, now); err != nil {
+			return err
+		}
+		o.Attempts++
+		e.plan(o, Fact{Due: DueSaleDeadline}, now)
+		return nil
+	})
+	if err != nil {
+		// Nothing was sent; the check stored with the order closes it as
+		// not sent, and the lane is free again.
+		return Order{}, fmt.Errorf("mark order at terminal: %w", err)
+	}
+	e.lanes.started(l, no)
+	reserved, claimed = false, false
+	e.wg.Go(func() { e.runSale(l, sent, tok) })
+	return sent, nil
+}
+
+// laneEndWait bounds how long a new payment waits for the terminal call of
+// a sale already final to end.
+const laneEndWait = 5 * time.Second
+
+// idempotentReplay returns the order created earlier with key, or a conflict
+// when it was created by a different request. done is false when the key is unused.
+func (e *Engine) idempotentReplay(ctx context.Context, key, hash string) (Order, bool, error) {
+	page, err := e.store.ListOrders(ctx, OrderFilter{Limit: 1, IdempotencyKey: key})
+	if err != nil {
+		return Order{}, true, fmt.Errorf("look up idempotency key: %w", err)
+	}
+	if len(page.Orders) == 0 {
+		return Order{}, false, nil
+	}
+	o := page.Orders[0]
+	if o.RequestHash != hash {
+		return Order{}, true, &Error{Code: EIDEMPOTENCY, Field: "Idempotency-Key",
+			Message: fmt.Sprintf("This idempotency key was used for payment %s with a different request.", o.No)}
+	}
+	return o, true, nil
+}
+
+// checkLaneFree refuses a payment while an earlier order of the lane is not
+// confirmed, unless the request replaces it — in which case the earlier order
+// is closed first (query first), and a payment it turns out to have taken
+// stops the new one.
+func (e *Engine) checkLaneFree(ctx context.Context, r PayRequest) error {
+	page, err := e.store.ListOrders(ctx, OrderFilter{Lane: r.Lane, Statuses: []Status{StatusCreated, StatusAtTerminal, StatusVerifying, StatusPending}, Limit: 10})
+	if err != nil {
+		return fmt.Errorf("list open orders of lane %s: %w", r.Lane, err)
+	}
+	for _, o := range page.Orders {
+		if o.Status == StatusPending && (o.Reason == ReasonUnconfirmed || o.Reason == ReasonPartiallyPaid) {
+			continue // flagged and checked daily; the customer is long gone
+		}
+		if o.No != r.Replaces {
+			return &Error{Code: ELANEBUSY, Message: fmt.Sprintf(
+				"Payment %s on lane %s is not confirmed yet. Do not take payment again: wait, or replace it (which cancels it first).", o.No, r.Lane)}
+		}
+	}
+	if r.Replaces == "" {
+		return nil
+	}
+	prev, err := e.store.Order(ctx, r.Replaces)
+	if err != nil {
+		return &Error{Code: EINVALID, Field: "replaces", Message: fmt.Sprintf("No payment %s to replace.", r.Replaces), Err: err}
+	}
+	if prev.Lane != r.Lane {
+		return &Error{Code: EINVALID, Field: "replaces", Message: "The payment to replace is on another lane."}
+	}
+	switch prev.Status {
+	case StatusPaid:
+		return &Error{Code: ECONFLICT, Message: fmt.Sprintf("Payment %s was paid; it cannot be replaced.", prev.No)}
+	case StatusFailed, StatusCanceled:
+		return nil
+	}
+	closed, err := e.closeOrder(ctx, prev.No, Cause{Actor: r.By.Actor, Who: r.By.Who, Action: "replace", Detail: "canceled before a replacement"}, ReasonCanceledByClerk, true)
+	if err != nil {
+		return err
+	}
+	if closed.Status == StatusPaid {
+		return &Error{Code: ECONFLICT, Message: fmt.Sprintf("Payment %s went through; do not take payment again.", prev.No)}
+	}
+	return nil
+}
+
+// paidLateHold is how long a lane's last order, found paid after it was
+// shown not paid, stops a new payment on the lane: the cashier is about to
+// take payment again from a customer who has paid.
+const paidLateHold = 2 * time.Minute
+
+// closePrevious closes the lane's most recent order at the gateway before a
+// new payment starts, when it failed and is not closed there yet (query
+// first, then cancel). A payment found there (now, or by the reconciler a
+// moment ago) stops the new payment with a conflict. A gateway that cannot
+// be reached does not: the reconciler closes the old order later.
+func (e *Engine) closePrevious(ctx context.Context, l *lane) error {
+	prev := e.lanes.lastOf(l)
+	if prev == "" {
+		return nil
+	}
+	o, err := e.store.Order(ctx, prev)
+	if err != nil {
+		return nil
+	}
+	if (o.Status == StatusFailed || o.Status == StatusCanceled) && !o.NextCheckAt.IsZero() {
+		// Its sale's goroutine may still hold it for a moment after the
+		// order became final (or a check does): wait, rather than start a
+		// new payment with the previous order still open at the gateway.
+		if tok := e.claims.wait(ctx, e.Clock, prev, claimWait); tok != 0 {
+			e.closeFinal(ctx, o, true)
+			e.claims.release(prev, tok)
+		}
+		if o, err = e.store.Order(ctx, prev); err != nil {
+			return nil
+		}
+	}
+	if o.Status == StatusPaid && o.Reason == ReasonPaidAfterClose && e.now().Sub(o.PaidAt) < paidLateHold {
+		return &Error{Code: ECONFLICT, Message: fmt.Sprintf("Payment %s went through after all; do not take payment again.", o.No)}
+	}
+	return nil
+}
