@@ -102,7 +102,8 @@ func (g *fakeGateway) CancelOrder(ctx context.Context, no posbridge.OrderNo) (po
 	switch {
 	case !ok:
 		return posbridge.GatewayOrder{}, fmt.Errorf("cancel %s: %w", no, posbridge.ErrGatewayNotFound)
-	case o.Status.Paid():
+	case o.Status.Paid() || o.Status == posbridge.GatewayPartiallyPaid:
+		// Money arrived: the gateway refuses to cancel (as Pay Protocol does).
 		return *o, fmt.Errorf("cancel %s: %w (%w)", no, posbridge.ErrOrderPaid, posbridge.ErrGatewayFinal)
 	case o.Status == posbridge.GatewayFailed:
 		return *o, fmt.Errorf("cancel %s: %w (%w)", no, posbridge.ErrOrderClosed, posbridge.ErrGatewayFinal)

@@ -172,6 +172,12 @@ func (e *Engine) closeFinal(ctx context.Context, o Order, foreground bool) {
 	case g.Status == GatewayFailed:
 		watch("the gateway says failed", g)
 		return
+	case g.Status == GatewayPartiallyPaid:
+		// Money arrived after the close: flagged with what was received
+		// (partialTransition keeps the status), never canceled, watched.
+		e.applyGateway(ctx, o.No, Cause{Actor: ActorReconciler, Action: "close at gateway", Detail: "the gateway says " + string(g.Status)}, g, false)
+		watch("the gateway says partially paid", g)
+		return
 	}
 	// The gateway has it open: cancel it.
 	g, err = e.cancelGateway(ctx, o.No, foreground)

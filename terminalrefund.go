@@ -270,6 +270,21 @@ func (e *Engine) runReversal(term CardPresentTerminal, r Refund) {
 	e.wake()
 }
 
+// otherVoidStands reports whether another void of r's order is not failed:
+// then the order's revocation is that void's, not r's.
+func (e *Engine) otherVoidStands(ctx context.Context, r Refund) (bool, error) {
+	rs, err := e.store.Refunds(ctx, r.OrderNo)
+	if err != nil {
+		return false, err
+	}
+	for _, o := range rs {
+		if o.No != r.No && o.Method == RefundTerminalVoid && o.Status != RefundFailed {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // verifyTerminalRefund asks the gateway about a void or refund made on the
 // terminal and applies its word. It never sends anything: a refund on the
 // terminal shows at the gateway as a refund order under the refund's own
@@ -293,6 +308,13 @@ func (e *Engine) verifyTerminalRefund(ctx context.Context, r Refund, cause Cause
 		}
 		e.recordCheck(ctx, r.OrderNo, CheckVoidQuery, "void query "+string(r.No), start, resultText(seen, err), err)
 		if err != nil || !g.Revoked {
+			return r, err
+		}
+		// The order revoked proves one void: the one not failed, when there
+		// is one. A void the terminal declined, followed by one that went
+		// through, must not become a second success (25.00 refunded of a
+		// 12.50 sale).
+		if other, err := e.otherVoidStands(ctx, r); err != nil || other {
 			return r, err
 		}
 		return e.applyRefund(ctx, r.No, GatewayRefund{RefundNo: r.No, OrderNo: r.OrderNo, Status: GatewayRefundSuccess, Amount: r.Amount}, cause)

@@ -287,7 +287,10 @@ func (c *Client) Refund(ctx context.Context, r posbridge.RefundRequest) (posbrid
 		// The answer is not the refund asked for: ask for it by number.
 		g, err = c.QueryRefund(ctx, r.RefundNo)
 		if err != nil {
-			return posbridge.GatewayRefund{}, fmt.Errorf("payprotocol query after refund: %w", err)
+			// The create was accepted: whatever the query says (not found
+			// yet, refused), the refund may be made. Unknown, never a
+			// refusal, or the engine would free the amount for another.
+			return posbridge.GatewayRefund{}, c.unknown(PathCreateRefund, 0, "refund accepted; the query after it failed", err)
 		}
 	}
 	return g, nil

@@ -1,0 +1,48 @@
+package posbridge_test
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+
+	"github.com/posbridge/posbridge"
+)
+
+// A void the terminal declined (failed), then a second void that went
+// through: the gateway shows the order revoked once, and the hourly check
+// of failed refunds must not turn the first void into a second success.
+func TestTerminalVoid_FailedVoidNotCountedTwice(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newReversingTerminal(gw)
+		te := newReversingEngine(t, gw, term)
+		ctx := context.Background()
+		o := paid(t, te, "12.50")
+		term.set(posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "101", TransStatus: "3"}, nil, false)
+		v1, err := te.Void(ctx, o.No, posbridge.VoidParams{}, refundBy)
+		if err != nil {
+			t.Fatalf("Void 1: %v", err)
+		}
+		synctest.Wait()
+		if got := refundOf(t, te, o.No, v1.No); got.Status != posbridge.RefundFailed {
+			t.Fatalf("void 1 is %s, want failed", got.Status)
+		}
+		term.set(posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000", TransStatus: "2", TransNo: "T2"}, nil, true)
+		v2, err := te.Void(ctx, o.No, posbridge.VoidParams{}, refundBy)
+		if err != nil {
+			t.Fatalf("Void 2: %v", err)
+		}
+		synctest.Wait()
+		if got := refundOf(t, te, o.No, v2.No); got.Status != posbridge.RefundSucceeded {
+			t.Fatalf("void 2 is %s, want succeeded", got.Status)
+		}
+		if _, err := te.ReconcileOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := te.Payment(ctx, o.No)
+		t.Logf("void1=%s void2=%s refunded=%s of %s", refundOf(t, te, o.No, v1.No).Status, refundOf(t, te, o.No, v2.No).Status, got.Refunded, o.Amount)
+		if got.Refunded != o.Amount {
+			t.Fatalf("order refunded %s after one void of %s", got.Refunded, o.Amount)
+		}
+	})
+}
