@@ -17,7 +17,7 @@ import (
 // must not close the order: the customer can still tap, and a charge taken
 // after a "canceled" that the gateway never saw would be shown as not paid
 // with no check left to find it.
-func TestReview_CancelWhileSaleOnTerminal(t *testing.T) {
+func TestCancel_WhileSaleOnTerminal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		gw := newFakeGateway()
 		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000", TransStatus: "2"}, delay: 30 * time.Second, chargeLate: true})
@@ -69,7 +69,7 @@ func (s *busyStore) UpdateOrder(ctx context.Context, no posbridge.OrderNo, cause
 // A paid notification that could not be written (database busy) must not be
 // acknowledged: ApplyNotification returning nil makes the gateway's handler
 // answer success, and PayBy never sends it again.
-func TestReview_NotificationNotAckedWhenStoreBusy(t *testing.T) {
+func TestNotification_NotAckedWhenStoreBusy(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		gw := newFakeGateway()
 		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true})
@@ -118,7 +118,7 @@ func TestReview_NotificationNotAckedWhenStoreBusy(t *testing.T) {
 // A paid notification stored but not applied before a crash, for an order
 // already canceled, must still make the order paid after the restart even
 // when the gateway cannot be reached at start-up.
-func TestReview_RestartUnappliedPaidNotificationOnClosedOrder(t *testing.T) {
+func TestRestart_UnappliedPaidNotificationOnClosedOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		gw := newFakeGateway()
 		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true})
@@ -154,7 +154,7 @@ func TestReview_RestartUnappliedPaidNotificationOnClosedOrder(t *testing.T) {
 // A refund the engine recorded as failed and the gateway later reports as
 // succeeded must count as refunded: otherwise the same money can be refunded
 // again.
-func TestReview_RefundFailedThenSucceeded(t *testing.T) {
+func TestRefund_FailedThenSucceeded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		gw := newFakeGateway()
 		term := newFakeTerminal(gw)
@@ -234,7 +234,7 @@ func (t *startTerminal) Sale(ctx context.Context, s posbridge.Sale) (posbridge.T
 // The same, racing: the cashier's cancel starts while the order is only
 // created, and the sale reaches the terminal while the cancel waits for the
 // gateway. The cancel must not commit "canceled" over the running sale.
-func TestReview_CancelRacingSaleStart(t *testing.T) {
+func TestCancel_RacingSaleStart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fgw := newFakeGateway()
 		gw := &holdGateway{fakeGateway: fgw, held: make(chan struct{}), release: make(chan struct{})}
