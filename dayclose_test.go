@@ -11,6 +11,7 @@ import (
 	"github.com/posbridge/posbridge"
 	"github.com/posbridge/posbridge/gateway/payby"
 	"github.com/posbridge/posbridge/gateway/sandbox"
+	"github.com/posbridge/posbridge/posbridgetest"
 	"github.com/posbridge/posbridge/store"
 )
 
@@ -168,7 +169,7 @@ func TestDueDays(t *testing.T) {
 // client, under a manual clock, with no terminal: the day close's world.
 type dayEnv struct {
 	t      *testing.T
-	clock  *posbridge.ManualClock
+	clock  *posbridgetest.ManualClock
 	db     *store.DB
 	sb     *sandbox.Sandbox
 	engine *posbridge.Engine
@@ -182,7 +183,7 @@ func newDayEnv(t *testing.T, pageSize int) *dayEnv { return newDayEnvWith(t, pag
 // newDayEnvWith is newDayEnv with the sandbox's config edited by edit.
 func newDayEnvWith(t *testing.T, pageSize int, edit func(*sandbox.Config)) *dayEnv {
 	t.Helper()
-	clock := posbridge.NewManualClock(dayStart.Add(-24 * time.Hour))
+	clock := posbridgetest.NewManualClock(dayStart.Add(-24 * time.Hour))
 	keys, err := sandbox.GenerateKeys()
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/posbridge/posbridge"
 	"github.com/posbridge/posbridge/gateway"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
 func TestError_IsExactlyOneClass(t *testing.T) {
@@ -54,7 +55,7 @@ func TestError_IsExactlyOneClass(t *testing.T) {
 }
 
 func TestLimiter_WaitsOnClock(t *testing.T) {
-	clock := posbridge.NewManualClock(time.Unix(1_700_000_000, 0))
+	clock := posbridgetest.NewManualClock(time.Unix(1_700_000_000, 0))
 	l := gateway.NewLimiter(clock, 2, 2) // 2 per second, burst 2
 	ctx := context.Background()
 	for i := 0; i < 2; i++ {
@@ -90,7 +91,7 @@ func TestLimiter_WaitsOnClock(t *testing.T) {
 }
 
 // waitTimer waits until a goroutine has armed a timer on clock.
-func waitTimer(t *testing.T, clock *posbridge.ManualClock) {
+func waitTimer(t *testing.T, clock *posbridgetest.ManualClock) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {

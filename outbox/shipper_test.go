@@ -18,6 +18,7 @@ import (
 	"github.com/posbridge/posbridge"
 	"github.com/posbridge/posbridge/outbox"
 	"github.com/posbridge/posbridge/outbox/embedded"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
 // memSource is an outbox in memory: the store's contract (seq order, delete
@@ -361,7 +362,7 @@ func TestShipper_RefusedEventsStayInTheOutbox(t *testing.T) {
 func TestShipper_DropsPastMaxBacklog(t *testing.T) {
 	srv := startServer(t)
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	clock := posbridge.NewManualClock(now)
+	clock := posbridgetest.NewManualClock(now)
 	src := &memSource{}
 	src.add(nil, 8)
 	src.mu.Lock()

@@ -20,6 +20,7 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/posbridgetest"
 	"github.com/posbridge/posbridge/store"
 )
 
@@ -127,7 +128,7 @@ func schemaMigrations(t *testing.T, path string) []string {
 
 func TestOpen_MigrationsIdempotent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "db")
-	clock := posbridge.NewManualClock(start)
+	clock := posbridgetest.NewManualClock(start)
 	db, err := store.OpenOptions(path, store.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)

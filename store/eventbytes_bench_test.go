@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/posbridgetest"
 	"github.com/posbridge/posbridge/store"
 )
 
@@ -29,7 +30,7 @@ func BenchmarkEventBytes(b *testing.B) {
 	const n = 5000
 	for b.Loop() {
 		path := filepath.Join(b.TempDir(), "bytes.db")
-		clock := posbridge.NewManualClock(start)
+		clock := posbridgetest.NewManualClock(start)
 		db, err := store.OpenOptions(path, store.Options{Now: clock.Now})
 		if err != nil {
 			b.Fatal(err)
@@ -85,7 +86,7 @@ func BenchmarkEventBytes(b *testing.B) {
 
 // writePayments writes n payments as a till leaves them and returns their
 // inbox entries as stored.
-func writePayments(b *testing.B, db *store.DB, clock *posbridge.ManualClock, n int) []posbridge.InboxEntry {
+func writePayments(b *testing.B, db *store.DB, clock *posbridgetest.ManualClock, n int) []posbridge.InboxEntry {
 	ctx := context.Background()
 	var entries []posbridge.InboxEntry
 	for i := range n {

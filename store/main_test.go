@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/posbridgetest"
 	"github.com/posbridge/posbridge/store"
 )
 
@@ -65,10 +66,10 @@ func TestMain(m *testing.M) {
 var start = time.Date(2025, 3, 14, 9, 26, 53, 589_793_238, time.UTC)
 
 // MustOpen opens a store on a fresh file in a temp dir with a manual clock.
-func MustOpen(tb testing.TB) (*store.DB, *posbridge.ManualClock, string) {
+func MustOpen(tb testing.TB) (*store.DB, *posbridgetest.ManualClock, string) {
 	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "posbridge.db")
-	clock := posbridge.NewManualClock(start)
+	clock := posbridgetest.NewManualClock(start)
 	return MustOpenAt(tb, path, store.Options{Now: clock.Now}), clock, path
 }
 

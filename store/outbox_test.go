@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/posbridgetest"
 	"github.com/posbridge/posbridge/store"
 )
 
@@ -82,7 +83,7 @@ func TestDB_Outbox(t *testing.T) {
 func TestOpen_OutboxMigrationQueuesRecentEvents(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "posbridge.db")
-	clock := posbridge.NewManualClock(time.Now().Add(-40 * 24 * time.Hour))
+	clock := posbridgetest.NewManualClock(time.Now().Add(-40 * 24 * time.Hour))
 	db := MustOpenAt(t, path, store.Options{Now: clock.Now})
 	MustCreate(t, db, newOrder("1")) // 40 days old
 	clock.Set(time.Now())

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/posbridgetest"
 	"github.com/posbridge/posbridge/store"
 )
 
@@ -18,7 +19,7 @@ import (
 // first events are gone. A new file gives the freed pages back.
 func TestPruneEvents(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "posbridge.db")
-	clock := posbridge.NewManualClock(start)
+	clock := posbridgetest.NewManualClock(start)
 	db := MustOpenAt(t, path, store.Options{Now: clock.Now, EventsKeep: -1})
 	ctx := context.Background()
 	var old []posbridge.Order
@@ -84,7 +85,7 @@ func TestPruneEvents(t *testing.T) {
 // was given, on its clock.
 func TestPruner_AtOpen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "posbridge.db")
-	clock := posbridge.NewManualClock(start)
+	clock := posbridgetest.NewManualClock(start)
 	db := MustOpenAt(t, path, store.Options{Now: clock.Now, EventsKeep: -1})
 	MustCreate(t, db, newOrder("1"))
 	clock.Advance(2 * time.Hour)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
 var testStart = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
@@ -47,7 +48,7 @@ func mustOpenServer(t testing.TB, f *fakeService, cfg Config) *Server {
 }
 
 func newTestFake() *fakeService {
-	return newFakeService(posbridge.NewManualClock(testStart), "1", "2")
+	return newFakeService(posbridgetest.NewManualClock(testStart), "1", "2")
 }
 
 // response is an HTTP answer with its JSON body decoded loosely.

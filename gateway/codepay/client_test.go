@@ -12,6 +12,7 @@ import (
 	"github.com/posbridge/posbridge/gateway"
 	"github.com/posbridge/posbridge/gateway/codepay"
 	"github.com/posbridge/posbridge/gateway/sandbox"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
 var (
@@ -271,10 +272,10 @@ func TestClient_GateRefusals(t *testing.T) {
 		code string
 	}{
 		{"clock 16 minutes behind", func(c *codepay.Config) {
-			c.Clock = posbridge.NewManualClock(time.Now().Add(-16 * time.Minute))
+			c.Clock = posbridgetest.NewManualClock(time.Now().Add(-16 * time.Minute))
 		}, codepay.CodeTimestamp},
 		{"clock 16 minutes ahead", func(c *codepay.Config) {
-			c.Clock = posbridge.NewManualClock(time.Now().Add(16 * time.Minute))
+			c.Clock = posbridgetest.NewManualClock(time.Now().Add(16 * time.Minute))
 		}, codepay.CodeTimestamp},
 		{"wrong app key", func(c *codepay.Config) { c.AppKey = other.Merchant }, codepay.CodeSignInvalid},
 	}
@@ -289,7 +290,7 @@ func TestClient_GateRefusals(t *testing.T) {
 		})
 	}
 	// 14 minutes off is inside the window.
-	r := newRig(t, func(c *codepay.Config) { c.Clock = posbridge.NewManualClock(time.Now().Add(-14 * time.Minute)) })
+	r := newRig(t, func(c *codepay.Config) { c.Clock = posbridgetest.NewManualClock(time.Now().Add(-14 * time.Minute)) })
 	if _, err := r.client.QueryOrder(context.Background(), "X1"); !errors.Is(err, posbridge.ErrGatewayNotFound) {
 		t.Fatalf("inside the window: %v", err)
 	}

@@ -10,11 +10,12 @@ import (
 	"github.com/posbridge/posbridge"
 	"github.com/posbridge/posbridge/gateway/codepay"
 	"github.com/posbridge/posbridge/gateway/sandbox"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
 // cloudRig is a cloud lane against the sandbox, both on one manual clock.
 type cloudRig struct {
-	clock *posbridge.ManualClock
+	clock *posbridgetest.ManualClock
 	sb    *sandbox.Sandbox
 	term  *codepay.CloudTerminal
 }
@@ -22,7 +23,7 @@ type cloudRig struct {
 func newCloudRig(t *testing.T, reject bool) *cloudRig {
 	t.Helper()
 	k := sandboxKeys(t)
-	clock := posbridge.NewManualClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
+	clock := posbridgetest.NewManualClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
 	sb, err := sandbox.New(sandbox.Config{Keys: k, Gateway: "codepay", Clock: clock})
 	if err != nil {
 		t.Fatal(err)

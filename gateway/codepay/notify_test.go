@@ -18,6 +18,7 @@ import (
 	"github.com/posbridge/posbridge/gateway"
 	"github.com/posbridge/posbridge/gateway/codepay"
 	"github.com/posbridge/posbridge/gateway/sandbox"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
 // fakeService records what it is asked to apply.
@@ -91,7 +92,7 @@ func TestNotify_AcceptedOnceForgedDigitRefused(t *testing.T) {
 	now := time.Date(2026, 12, 1, 1, 0, 5, 0, time.UTC)
 	svc := &fakeService{}
 	h, err := codepay.NewNotifyHandler(codepay.NotifyConfig{GatewayKey: &gw.PublicKey, MerchantNo: "312100000164",
-		Clock: posbridge.NewManualClock(now)}, svc)
+		Clock: posbridgetest.NewManualClock(now)}, svc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestNotify_Refusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			svc := &fakeService{}
 			h, err := codepay.NewNotifyHandler(codepay.NotifyConfig{GatewayKey: &gw.PublicKey, MerchantNo: "312100000164",
-				Clock: posbridge.NewManualClock(now)}, svc)
+				Clock: posbridgetest.NewManualClock(now)}, svc)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -241,7 +242,7 @@ func TestNotify_FromSandboxNotifier(t *testing.T) {
 // The notifier retries on CodePay's schedule until it gets "success".
 func TestNotify_SandboxRetriesOnSchedule(t *testing.T) {
 	k := sandboxKeys(t)
-	clock := posbridge.NewManualClock(time.Now())
+	clock := posbridgetest.NewManualClock(time.Now())
 	var mu sync.Mutex
 	answers := 0
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

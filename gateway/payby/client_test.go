@@ -20,6 +20,7 @@ import (
 	"github.com/posbridge/posbridge/gateway"
 	"github.com/posbridge/posbridge/gateway/payby"
 	"github.com/posbridge/posbridge/gateway/sandbox"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
 var (
@@ -44,14 +45,14 @@ var start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 type env struct {
 	sb     *sandbox.Sandbox
 	srv    *httptest.Server
-	clock  *posbridge.ManualClock
+	clock  *posbridgetest.ManualClock
 	client *payby.Client
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	k := testKeys(t)
-	clock := posbridge.NewManualClock(start)
+	clock := posbridgetest.NewManualClock(start)
 	sb, err := sandbox.New(sandbox.Config{Keys: k, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
@@ -492,7 +493,7 @@ func TestClient_RequestTimeWindow(t *testing.T) {
 		skew time.Duration
 		ok   bool
 	}{{-15 * time.Minute, true}, {15 * time.Minute, true}, {-16 * time.Minute, false}, {16 * time.Minute, false}} {
-		c := e.newClient(t, func(cfg *payby.Config) { cfg.Clock = posbridge.NewManualClock(start.Add(tt.skew)) })
+		c := e.newClient(t, func(cfg *payby.Config) { cfg.Clock = posbridgetest.NewManualClock(start.Add(tt.skew)) })
 		_, err := c.QueryOrder(ctx, "W1")
 		if tt.ok && err != nil {
 			t.Fatalf("skew %v: %v", tt.skew, err)

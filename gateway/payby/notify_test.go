@@ -20,6 +20,7 @@ import (
 	"github.com/posbridge/posbridge"
 	"github.com/posbridge/posbridge/gateway"
 	"github.com/posbridge/posbridge/gateway/payby"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/notify-*.txt from the table in fixtureSpecs")
@@ -255,7 +256,7 @@ func TestNotifyHandler_Fixtures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			svc := &fakeService{}
-			h := newHandler(t, svc, posbridge.NewManualClock(now))
+			h := newHandler(t, svc, posbridgetest.NewManualClock(now))
 			sign, body := readFixture(t, tt.name)
 			rec := post(h, sign, body)
 			if rec.Code != tt.status {
@@ -286,7 +287,7 @@ func malformed(s gateway.NotifyStats) uint64 { return s.Malformed }
 
 func TestNotifyHandler_Oversized(t *testing.T) {
 	svc := &fakeService{}
-	h := newHandler(t, svc, posbridge.NewManualClock(time.UnixMilli(fixtureTime)))
+	h := newHandler(t, svc, posbridgetest.NewManualClock(time.UnixMilli(fixtureTime)))
 	body := []byte(order("PAID_SUCCESS", `,"reserved":"`+strings.Repeat("x", payby.DefaultNotifyMaxBody)+`"`))
 	sig, err := gateway.SignSHA256(fixtureKey(t), body)
 	if err != nil {
@@ -309,7 +310,7 @@ func TestNotifyHandler_WrongMethod(t *testing.T) {
 
 func TestNotifyHandler_ServiceFailsNoSuccess(t *testing.T) {
 	svc := &fakeService{err: errors.New("disk full")}
-	h := newHandler(t, svc, posbridge.NewManualClock(time.UnixMilli(fixtureTime)))
+	h := newHandler(t, svc, posbridgetest.NewManualClock(time.UnixMilli(fixtureTime)))
 	sign, body := readFixture(t, "notify-paid")
 	rec := post(h, sign, body)
 	if rec.Code != http.StatusInternalServerError || strings.Contains(rec.Body.String(), "SUCCESS") {
@@ -328,7 +329,7 @@ func TestNotifyHandler_ServiceFailsNoSuccess(t *testing.T) {
 }
 
 func TestNotifyHandler_ReplayedOutsideWindow(t *testing.T) {
-	clock := posbridge.NewManualClock(time.UnixMilli(fixtureTime))
+	clock := posbridgetest.NewManualClock(time.UnixMilli(fixtureTime))
 	svc := &fakeService{}
 	h := newHandler(t, svc, clock)
 	sign, body := readFixture(t, "notify-paid")
@@ -349,7 +350,7 @@ func TestNotifyHandler_ReplayedOutsideWindow(t *testing.T) {
 // notification over, in arrival order, and the service decides.
 func TestNotifyHandler_DuplicatedAndOutOfOrder(t *testing.T) {
 	svc := &fakeService{}
-	h := newHandler(t, svc, posbridge.NewManualClock(time.UnixMilli(fixtureTime)))
+	h := newHandler(t, svc, posbridgetest.NewManualClock(time.UnixMilli(fixtureTime)))
 	for _, name := range []string{"notify-paid", "notify-paid", "notify-failed", "notify-paid"} {
 		sign, body := readFixture(t, name)
 		if rec := post(h, sign, body); rec.Body.String() != "SUCCESS" {

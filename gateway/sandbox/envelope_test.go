@@ -14,6 +14,7 @@ import (
 	"github.com/posbridge/posbridge"
 	"github.com/posbridge/posbridge/gateway"
 	"github.com/posbridge/posbridge/gateway/sandbox"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
 // TestSandbox_OfficialSDKEnvelope checks that the sandbox accepts the
@@ -23,7 +24,7 @@ import (
 // cardInfo.brand and cardInfo.last4.
 func TestSandbox_OfficialSDKEnvelope(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	sb := newSandbox(t, posbridge.NewManualClock(now))
+	sb := newSandbox(t, posbridgetest.NewManualClock(now))
 	srv := httptest.NewServer(sb.Handler())
 	defer srv.Close()
 	err := sb.Record(context.Background(), posbridge.AcquirerRecord{OrderNo: "ENV1", Kind: "sale", Amount: aed(1250),

@@ -12,6 +12,7 @@ import (
 
 	"github.com/posbridge/posbridge"
 	"github.com/posbridge/posbridge/gateway/sandbox"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
 var (
@@ -39,7 +40,7 @@ func aed(minor int64) posbridge.Money { return posbridge.Money{Minor: minor, Cur
 // TestControlClient_Record drives the control API over HTTP as a simulated
 // terminal in another process would.
 func TestControlClient_Record(t *testing.T) {
-	sb := newSandbox(t, posbridge.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
+	sb := newSandbox(t, posbridgetest.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
 	srv := httptest.NewServer(sb.Handler())
 	defer srv.Close()
 	cc := &sandbox.ControlClient{URL: srv.URL + "/_sandbox", HTTP: srv.Client()}
@@ -100,7 +101,7 @@ func TestControlClient_Record(t *testing.T) {
 }
 
 func TestSandbox_RefundRules(t *testing.T) {
-	clock := posbridge.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	clock := posbridgetest.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	sb := newSandbox(t, clock)
 	ctx := context.Background()
 	if err := sb.Record(ctx, posbridge.AcquirerRecord{OrderNo: "O1", Amount: aed(1000), Status: posbridge.GatewayPaid}); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/posbridge/posbridge"
 	"github.com/posbridge/posbridge/gateway/sandbox"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
 // inbox is a notification receiver called in-process (so it works inside
@@ -174,7 +175,7 @@ func TestSandbox_CaptureAfterClose(t *testing.T) {
 }
 
 func TestSandbox_Revoke(t *testing.T) {
-	sb := newSandbox(t, posbridge.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
+	sb := newSandbox(t, posbridgetest.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
 	ctx := context.Background()
 	sb.Record(ctx, posbridge.AcquirerRecord{OrderNo: "P1", Amount: aed(500), Status: posbridge.GatewayPaid})
 	if err := sb.Revoke("P1"); err != nil {
