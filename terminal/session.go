@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/posbridge/posbridge"
@@ -34,40 +33,21 @@ type job struct {
 // Conn closes. It closes rw and waits for its reader before returning, and
 // reports whether the handshake had succeeded.
 func (c *Conn) runSession(rw io.ReadWriteCloser) (wasUp bool, err error) {
-	frames := make(chan Frame, 256)
-	readErr := make(chan error, 1)
-	stop := make(chan struct{})
-	var rwg sync.WaitGroup
-	rwg.Add(1)
-	go func() {
-		defer rwg.Done()
-		dec := NewDecoder(rw)
-		dec.MaxPayload = c.cfg.MaxPayload
-		dec.IdleResync = 5
-		var last DecoderStats
-		for {
-			f, err := dec.Next()
-			st := dec.Stats()
-			c.crcErrors.Add(st.CRCErrors - last.CRCErrors + st.Oversize - last.Oversize)
-			last = st
-			if err != nil {
-				readErr <- err
-				return
-			}
+	dec := NewDecoder(rw)
+	dec.MaxPayload = c.cfg.MaxPayload
+	dec.IdleResync = 5
+	var last DecoderStats
+	reader := StartFrameReader(dec, func(f Frame, err error) {
+		st := dec.Stats()
+		c.crcErrors.Add(st.CRCErrors - last.CRCErrors + st.Oversize - last.Oversize)
+		last = st
+		if err == nil {
 			c.frames.Add(1)
 			c.trace.frame(c.clock.Now(), "in", f)
-			select {
-			case frames <- f:
-			case <-stop:
-				return
-			}
 		}
-	}()
-	defer func() {
-		close(stop)
-		rw.Close()
-		rwg.Wait()
-	}()
+	})
+	defer reader.Stop(rw)
+	frames, readErr := reader.Frames, reader.Err
 	write := func(f Frame) error {
 		b, err := AppendFrame(nil, f, MaxOutboundPayload)
 		if err != nil {

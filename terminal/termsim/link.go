@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/posbridge/posbridge"
@@ -29,33 +28,11 @@ type conn struct {
 // CloseMidSale fault fires. It closes rw and waits for its reader before
 // returning. The transaction table and any open sale outlive the connection.
 func (s *Sim) Serve(ctx context.Context, rw io.ReadWriteCloser) error {
-	frames := make(chan terminal.Frame, 256)
-	readErr := make(chan error, 1)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		dec := terminal.NewDecoder(rw)
-		dec.MaxPayload = terminal.MaxOutboundPayload
-		for {
-			f, err := dec.Next()
-			if err != nil {
-				readErr <- err
-				return
-			}
-			select {
-			case frames <- f:
-			case <-stop:
-				return
-			}
-		}
-	}()
-	defer func() {
-		close(stop)
-		rw.Close()
-		wg.Wait()
-	}()
+	dec := terminal.NewDecoder(rw)
+	dec.MaxPayload = terminal.MaxOutboundPayload
+	reader := terminal.StartFrameReader(dec, nil)
+	defer reader.Stop(rw)
+	frames, readErr := reader.Frames, reader.Err
 
 	c := &conn{s: s, w: rw, nextID: 1}
 	s.mu.Lock()
