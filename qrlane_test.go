@@ -27,6 +27,9 @@ type hostedGateway struct {
 	// beforeCancel runs before a cancel (a payment landing between the
 	// query and the cancel).
 	beforeCancel func(no posbridge.OrderNo)
+	// refuseCancel: a cancel of an open order is refused and does nothing
+	// (Pay Protocol has no cancel: its page closes at expiry).
+	refuseCancel bool
 	requests     []posbridge.HostedOrderRequest
 }
 
@@ -76,10 +79,17 @@ func (g *hostedGateway) CreateHostedOrder(ctx context.Context, r posbridge.Hoste
 
 func (g *hostedGateway) CancelOrder(ctx context.Context, no posbridge.OrderNo) (posbridge.GatewayOrder, error) {
 	g.hmu.Lock()
-	hook := g.beforeCancel
+	hook, refuse := g.beforeCancel, g.refuseCancel
 	g.hmu.Unlock()
 	if hook != nil {
 		hook(no)
+	}
+	if refuse && g.status(no) == posbridge.GatewayCreated {
+		g.mu.Lock()
+		g.calls["cancel"]++
+		g.log = append(g.log, "cancel "+string(no))
+		g.mu.Unlock()
+		return posbridge.GatewayOrder{}, fmt.Errorf("cancel %s: code NO_CANCEL: %w", no, posbridge.ErrGatewayFinal)
 	}
 	return g.fakeGateway.CancelOrder(ctx, no)
 }

@@ -1363,7 +1363,7 @@ func (w *world) check() {
 	w.checkQR(local)
 	w.checkPP(local)
 
-	if t.Failed() {
+	if t.Failed() || os.Getenv("SIMDEBUG") != "" {
 		b, _ := json.MarshalIndent(w.gatewayOrders(), "", " ")
 		t.Logf("gateway orders: %s", b)
 		for _, o := range all {
