@@ -451,7 +451,7 @@ func runScenario(t *testing.T, seed int64, gw string) {
 	w.logMu = &lockedBuffer{b: logBuf}
 	w.log = slog.New(slog.NewTextHandler(w.logMu, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	t.Cleanup(func() {
-		if t.Failed() || os.Getenv("SIMDEBUG") != "" {
+		if t.Failed() {
 			t.Logf("scenario %d actions:\n%s", seed, strings.Join(w.actions.all(), "\n"))
 			if os.Getenv("POSBRIDGE_SIM_LOG") != "" {
 				t.Logf("log:\n%s", w.logMu.bytes())
@@ -1363,7 +1363,7 @@ func (w *world) check() {
 	w.checkQR(local)
 	w.checkPP(local)
 
-	if t.Failed() || os.Getenv("SIMDEBUG") != "" {
+	if t.Failed() {
 		b, _ := json.MarshalIndent(w.gatewayOrders(), "", " ")
 		t.Logf("gateway orders: %s", b)
 		for _, o := range all {
