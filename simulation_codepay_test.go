@@ -2,7 +2,6 @@ package posbridge_test
 
 import (
 	"fmt"
-	"io"
 	"math/rand"
 	"net/http"
 	"strconv"
@@ -117,17 +116,7 @@ func (w *world) forgeCodePay(no posbridge.OrderNo, signedWrongAmount bool) {
 	}
 	req, _ := http.NewRequest(http.MethodPost, "http://notify/notify/codepay", strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := w.net.client().Do(req)
-	if err != nil {
-		w.note("forged notification not delivered: %v", err)
-		return
-	}
-	reply, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	w.note("notification for %s signed=%v: %d %s", no, signedWrongAmount, resp.StatusCode, reply)
-	if !signedWrongAmount && resp.StatusCode < 400 {
-		w.violation("a forged notification was answered %d %s", resp.StatusCode, reply)
-	}
+	w.sendForged(req, no, signedWrongAmount)
 }
 
 // cables returns the lanes with a cable (and a simulated terminal on it).

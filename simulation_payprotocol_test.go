@@ -353,3 +353,22 @@ func (w *world) checkPP(local map[posbridge.OrderNo]posbridge.Order) {
 		}
 	}
 }
+
+// forgePP posts a Pay Protocol callback saying no is paid 0.01: signed with
+// another secret (forged), or with the real one (a wrong amount).
+func (w *world) forgePP(no posbridge.OrderNo, signedWrongAmount bool) {
+	body, err := json.Marshal(payprotocol.Payment{OutTradeNo: string(no), OutPaymentNo: "PPFORGED", PaymentStatus: payprotocol.StatusPaid,
+		QuoteCurrencySymbol: w.currency(), QuoteAmount: json.RawMessage("0.01"), PaidAmount: json.RawMessage("0.01"), PaymentTime: time.Now().Unix()})
+	if err != nil {
+		w.t.Error(err)
+		return
+	}
+	secret := []byte("not the merchant's secret")
+	if signedWrongAmount {
+		secret = w.pp.Secret()
+	}
+	req, _ := http.NewRequest(http.MethodPost, "http://notify"+payprotocol.DefaultNotifyPath, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	payprotocol.SetHeaders(req.Header, w.pp.APIKey(), secret, time.Now(), http.MethodPost, payprotocol.DefaultNotifyPath, body)
+	w.sendForged(req, no, signedWrongAmount)
+}

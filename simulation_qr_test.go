@@ -225,6 +225,12 @@ func (w *world) qrCashier(no posbridge.OrderNo, act int, r *rand.Rand) {
 		w.note("cashier cancels %s: %v", no, err)
 	case 3:
 		w.crashRestart("during a QR payment", time.Duration(r.Intn(30_000))*time.Millisecond)
+	case 4, 5:
+		if w.pp != nil {
+			// A callback saying paid: forged, or signed for the wrong
+			// amount (PayBy's QR worlds keep their draws as they were).
+			w.forge(no, act == 5)
+		}
 	}
 }
 

@@ -1088,8 +1088,12 @@ func (w *world) replayOld(r *rand.Rand) {
 // forge posts a notification saying no is paid: with a bad signature
 // (forged), or correctly signed with the wrong amount (mismatched).
 func (w *world) forge(no posbridge.OrderNo, signedWrongAmount bool) {
-	if w.gw == "codepay" {
+	switch w.gw {
+	case "codepay":
 		w.forgeCodePay(no, signedWrongAmount)
+		return
+	case "payprotocol":
+		w.forgePP(no, signedWrongAmount)
 		return
 	}
 	n := w.forgedSent.Add(1)
@@ -1108,6 +1112,12 @@ func (w *world) forge(no posbridge.OrderNo, signedWrongAmount bool) {
 	req, _ := http.NewRequest(http.MethodPost, "http://notify/notify/payby", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("sign", sign)
+	w.sendForged(req, no, signedWrongAmount)
+}
+
+// sendForged posts a forged (or signed but wrong) notification about no to
+// the daemon; one it acknowledges while forged is a broken promise.
+func (w *world) sendForged(req *http.Request, no posbridge.OrderNo, signedWrongAmount bool) {
 	resp, err := w.net.client().Do(req)
 	if err != nil {
 		w.note("forged notification not delivered: %v", err)
