@@ -116,13 +116,17 @@ func (f *ppFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.h.ServeHTTP(rec, r)
 	var env payprotocol.Envelope
 	code := "HTTP " + http.StatusText(rec.Code)
+	sandboxFault := sandbox.FaultKind("")
 	if json.Unmarshal(rec.Body.Bytes(), &env) == nil {
 		code = strconv.Itoa(env.Code)
 		if env.Msg == "injected fault" {
-			fault = sandbox.FaultCode
+			sandboxFault = sandbox.FaultCode
 		}
 	} else if rec.Code == http.StatusBadGateway {
-		fault = sandbox.FaultHTTP502
+		sandboxFault = sandbox.FaultHTTP502
+	}
+	if fault == "" {
+		fault = sandboxFault
 	}
 	// The order a GET names is in its query: log it as a body would name it.
 	logged := string(body)
