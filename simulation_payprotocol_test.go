@@ -306,7 +306,8 @@ func gatewayPartial(truth map[string]sandbox.Order, no posbridge.OrderNo) bool {
 // checkPP checks the promises about Pay Protocol's partial payments and
 // overpayments: a partially paid order is never shown paid, at any moment,
 // and ends pending, flagged partially_paid with the amount the gateway
-// received; an overpaid order is paid and flagged.
+// received; an overpaid order is paid and flagged; no payment is taken for
+// one made after a close (paid_after_close).
 func (w *world) checkPP(local map[posbridge.OrderNo]posbridge.Order) {
 	if w.pp == nil {
 		return
@@ -331,6 +332,12 @@ func (w *world) checkPP(local map[posbridge.OrderNo]posbridge.Order) {
 			if o.Status != posbridge.StatusPaid || !o.NeedsAttention {
 				t.Errorf("partial: %s was overpaid at the gateway (%s for %s) but is %s here, attention %v", no, g.Paid, g.Amount, o.Status, o.NeedsAttention)
 			}
+		}
+		// Pay Protocol never closes an order and takes its payment later
+		// (it has no cancel; its page takes nothing after expiry): no
+		// payment here was captured on an order the shop had closed.
+		if g.Status == sandbox.PPPaid && o.Reason == posbridge.ReasonPaidAfterClose {
+			t.Errorf("pp: %s was paid on its open page at %s, but is flagged paid_after_close here", no, g.PaidAt.UTC().Format("15:04:05.000"))
 		}
 	}
 	if len(partial) == 0 {
