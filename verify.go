@@ -353,6 +353,10 @@ func (e *Engine) closeOrder(ctx context.Context, no OrderNo, cause Cause, reason
 			// one. The order stays open and checked; a payment made on it
 			// meanwhile is an ordinary payment.
 			return o, &Error{Code: ECONFLICT, Message: "The gateway refused to cancel this payment; it stays open until the gateway closes it. Do not take payment again before then.", Err: err}
+		case errors.Is(err, ErrRetryable):
+			// Refused for now, nothing done (a rate limit; CodePay's "being
+			// paid"): not a lost answer either.
+			return unavailable(err)
 		default:
 			return cancelLost(err)
 		}
