@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -27,7 +28,11 @@ type hostedGateway struct {
 	// beforeCancel runs before a cancel (a payment landing between the
 	// query and the cancel).
 	beforeCancel func(no posbridge.OrderNo)
-	requests     []posbridge.HostedOrderRequest
+	// cancelRefusal, when set, is what a cancel of an open order returns,
+	// having done nothing (Pay Protocol has no cancel: its page closes at
+	// expiry).
+	cancelRefusal error
+	requests      []posbridge.HostedOrderRequest
 }
 
 // openStep scripts one CreateHostedOrder.
@@ -76,10 +81,17 @@ func (g *hostedGateway) CreateHostedOrder(ctx context.Context, r posbridge.Hoste
 
 func (g *hostedGateway) CancelOrder(ctx context.Context, no posbridge.OrderNo) (posbridge.GatewayOrder, error) {
 	g.hmu.Lock()
-	hook := g.beforeCancel
+	hook, refusal := g.beforeCancel, g.cancelRefusal
 	g.hmu.Unlock()
 	if hook != nil {
 		hook(no)
+	}
+	if refusal != nil && g.status(no) == posbridge.GatewayCreated {
+		g.mu.Lock()
+		g.calls["cancel"]++
+		g.log = append(g.log, "cancel "+string(no))
+		g.mu.Unlock()
+		return posbridge.GatewayOrder{}, fmt.Errorf("cancel %s: %w", no, refusal)
 	}
 	return g.fakeGateway.CancelOrder(ctx, no)
 }
@@ -352,6 +364,57 @@ func TestQRLane_CashierCancel(t *testing.T) {
 			t.Fatalf("calls %v, want query then cancel", calls)
 		}
 	})
+}
+
+// A cashier cancels an open QR order at a gateway that does nothing: it
+// refuses the cancel (Pay Protocol has no cancel: the order closes when its
+// page expires), or asks to try again later (a rate limit; Pay Protocol's
+// query in place of a cancel failing). Either is an answer, not a lost one:
+// the cashier is told so (not "cannot be reached" for a refusal), and a
+// payment the customer then makes on the still-open page is an ordinary
+// payment, not one "captured after the shop closed it" that a person must
+// look at (found by the Pay Protocol simulation).
+func TestQRLane_CancelRefusedIsNoLostCancel(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		refusal error
+		code    string
+	}{
+		{"refused", fmt.Errorf("code NO_CANCEL: %w", posbridge.ErrGatewayFinal), posbridge.ECONFLICT},
+		{"try again", fmt.Errorf("rate limit: %w", posbridge.ErrRetryable), posbridge.EUNAVAILABLE},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				gw := newHostedGateway()
+				gw.cancelRefusal = tt.refusal
+				te := newQREngine(t, gw, posbridge.QRLane{})
+				ctx := context.Background()
+				o := payQR(t, te, "6.00")
+				time.Sleep(2 * time.Minute) // the cashier's wait is over: pending
+				synctest.Wait()
+				if got := orderOf(t, te, o.No); got.Status != posbridge.StatusPending {
+					t.Fatalf("setup: %s, want pending", got.Status)
+				}
+				_, err := te.Cancel(ctx, o.No, cashier)
+				if posbridge.ErrorCode(err) != tt.code || tt.code == posbridge.ECONFLICT && strings.Contains(err.Error(), "cannot be reached") {
+					t.Fatalf("cancel: %v, want %s", err, tt.code)
+				}
+				if got := orderOf(t, te, o.No); got.Status != posbridge.StatusPending || got.Reason == posbridge.ReasonCancelSent {
+					t.Fatalf("after the cancel: %s (%s), want pending, no cancel sent", got.Status, got.Reason)
+				}
+				if !gw.payPage(o.No) {
+					t.Fatal("the page refused the payment")
+				}
+				if _, err := te.Verify(ctx, o.No, cashier); err != nil {
+					t.Fatal(err)
+				}
+				got := orderOf(t, te, o.No)
+				if got.Status != posbridge.StatusPaid || got.Reason == posbridge.ReasonPaidAfterClose || got.NeedsAttention {
+					t.Fatalf("got %s (%s) attention=%v %q; want paid, no flag", got.Status, got.Reason, got.NeedsAttention, got.Attention)
+				}
+			})
+		})
+	}
 }
 
 // A restart finds a QR order at_terminal (its open may or may not have

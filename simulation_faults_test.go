@@ -225,14 +225,8 @@ func holdWriteLock(path string, d time.Duration, release <-chan struct{}) (bool,
 // ackedNotification is what the simulation's wrapper of the notification
 // endpoint reads from a notification the daemon acknowledged.
 type ackedNotification struct {
-	ID    string `json:"notify_id"`
-	Order *struct {
-		MerchantOrderNo string `json:"merchantOrderNo"`
-		Status          string `json:"status"`
-		TotalAmount     struct {
-			Amount json.Number `json:"amount"`
-		} `json:"totalAmount"`
-	} `json:"acquireOrder"`
+	ID     string      `json:"notify_id"`
+	Order  *ackedOrder `json:"acquireOrder"`
 	Refund *struct {
 		RefundMerchantOrderNo string `json:"refundMerchantOrderNo"`
 		Status                string `json:"status"`
@@ -242,12 +236,26 @@ type ackedNotification struct {
 	TransType       json.RawMessage `json:"trans_type"`
 	TransStatus     json.RawMessage `json:"trans_status"`
 	OrderAmount     json.Number     `json:"order_amount"`
+	// Pay Protocol's payment callbacks: the order's fields.
+	OutTradeNo    string      `json:"outTradeNo"`
+	PaymentStatus string      `json:"paymentStatus"`
+	QuoteAmount   json.Number `json:"quoteAmount"`
+}
+
+// ackedOrder is an order notification's order, as checkAcked reads it.
+type ackedOrder struct {
+	MerchantOrderNo string `json:"merchantOrderNo"`
+	Status          string `json:"status"`
+	TotalAmount     struct {
+		Amount json.Number `json:"amount"`
+	} `json:"totalAmount"`
 }
 
 // checkedNotify serves h and, for each notification it acknowledged (200
 // SUCCESS), checks at that moment that its effect is in the store: a paid
-// order notification leaves the order paid, a succeeded refund notification
-// leaves the refund succeeded. violation is called for each break.
+// order notification leaves the order paid, a partially paid one leaves it
+// flagged and not paid, a succeeded refund notification leaves the refund
+// succeeded. violation is called for each break.
 func checkedNotify(h http.Handler, st *simStore, violation func(format string, args ...any)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
@@ -276,6 +284,19 @@ func checkAcked(body []byte, st *simStore, violation func(format string, args ..
 		return
 	}
 	ctx := context.Background()
+	if n.OutTradeNo != "" && n.PaymentStatus == sandbox.PPPartiallyPaid {
+		o, err := st.DB.Order(ctx, posbridge.OrderNo(n.OutTradeNo))
+		if err == nil && (o.Status == posbridge.StatusPaid || !o.NeedsAttention || o.Reason != posbridge.ReasonPartiallyPaid) {
+			violation("acknowledged notification %s says %s partially paid, but the order is %s (%s, attention %v) at that moment", n.ID, o.No, o.Status, o.Reason, o.NeedsAttention)
+		}
+		return
+	}
+	if n.OutTradeNo != "" && n.PaymentStatus == sandbox.PPPaid {
+		// Pay Protocol: the same promise as PayBy's paid notification.
+		n.ID = "pp " + n.OutTradeNo
+		n.Order = &ackedOrder{MerchantOrderNo: n.OutTradeNo, Status: "PAID_SUCCESS"}
+		n.Order.TotalAmount.Amount = n.QuoteAmount
+	}
 	if n.MerchantOrderNo != "" {
 		// CodePay: trans_type 3 is a refund, trans_status 2 success.
 		status, kind := strings.Trim(string(n.TransStatus), `"`), strings.Trim(string(n.TransType), `"`)
@@ -288,13 +309,7 @@ func checkAcked(body []byte, st *simStore, violation func(format string, args ..
 				Status                string `json:"status"`
 			}{n.MerchantOrderNo, "SUCCESS"}
 		} else {
-			n.Order = &struct {
-				MerchantOrderNo string `json:"merchantOrderNo"`
-				Status          string `json:"status"`
-				TotalAmount     struct {
-					Amount json.Number `json:"amount"`
-				} `json:"totalAmount"`
-			}{MerchantOrderNo: n.MerchantOrderNo, Status: "PAID_SUCCESS"}
+			n.Order = &ackedOrder{MerchantOrderNo: n.MerchantOrderNo, Status: "PAID_SUCCESS"}
 			n.Order.TotalAmount.Amount = n.OrderAmount
 		}
 	}

@@ -11,15 +11,16 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/gateway/payprotocol"
 	"github.com/posbridge/posbridge/gateway/sandbox"
 )
 
-// The QR lane in the seeded simulation (PayBy only: the CodePay client opens
-// no hosted orders). A third of PayBy's worlds have lane "Q" beside their
-// terminal lanes; its customers pay on their phone, on the sandbox's page
-// reached over the in-memory network, or do not. Its draws come from a
-// stream of their own, so a seed's terminal customers and faults stay as
-// they were.
+// The QR lane in the seeded simulation (PayBy and Pay Protocol: the CodePay
+// client opens no hosted orders). A third of PayBy's worlds have lane "Q"
+// beside their terminal lanes, and Pay Protocol's worlds have it alone; its
+// customers pay on their phone, on the sandbox's page reached over the
+// in-memory network, or do not. Its draws come from a stream of their own,
+// so a seed's terminal customers and faults stay as they were.
 
 const simQRLane = "Q"
 
@@ -35,23 +36,38 @@ const (
 	qrNeverPays                           // opens the page and leaves
 	qrPaysTooLate                         // after the expiry: the page refuses
 	qrCallbackLost                        // pays while the cashier waits; the notification is lost
-	qrDuplicateCallback                   // pays; the notification arrives three times
-	qrCustomers
+	qrDuplicateCallback                   // pays; the notification arrives more than once
+	qrPaysPartially                       // Pay Protocol: pays 0.5× to below 1× of the amount
+	qrOverpays                            // Pay Protocol: pays above 1× to 1.2× of the amount
+	qrCustomerKinds
 )
 
 func (c qrCustomer) String() string {
-	return [...]string{"pays", "pays late", "never pays", "pays too late", "callback lost", "duplicate callback"}[c]
+	return [...]string{"pays", "pays late", "never pays", "pays too late", "callback lost", "duplicate callback", "pays partially", "overpays"}[c]
+}
+
+// qrCustomerCount is how many kinds of customer the world's gateway has:
+// only Pay Protocol takes another amount than the order's.
+func (w *world) qrCustomerCount() int {
+	if w.pp != nil {
+		return int(qrCustomerKinds)
+	}
+	return int(qrPaysPartially)
 }
 
 // setupQR decides whether the world has a QR lane; the lane's draws then
 // come from w.qrR.
 func (w *world) setupQR(seed int64) {
 	r := rand.New(rand.NewSource(seed ^ 0x9a11))
-	if w.gw != "payby" || r.Intn(3) != 0 {
+	switch {
+	case w.pp != nil:
+		// Pay Protocol's pages are where its client says: on "gateway".
+	case w.gw != "payby" || r.Intn(3) != 0:
 		return
+	default:
+		w.sb.SetPayPageURL("http://gateway")
 	}
 	w.qrR = r
-	w.sb.SetPayPageURL("http://gateway")
 	w.note("lane %s is a QR lane", simQRLane)
 }
 
@@ -77,7 +93,7 @@ func (w *world) maybeQRPurchase(i int) {
 // payment, the page shows the code, the customer does what they do, and the
 // cashier presses "Payment completed" or cancels at awkward moments.
 func (w *world) qrPurchase(ref string, r *rand.Rand) {
-	cust := qrCustomer(r.Intn(int(qrCustomers)))
+	cust := qrCustomer(r.Intn(w.qrCustomerCount()))
 	w.pickGatewayFault(r)
 	w.pickStoreFault(r)
 	amount := posbridge.Money{Minor: int64(100 + r.Intn(50000)), Currency: w.currency()}
@@ -101,15 +117,21 @@ func (w *world) qrPurchase(ref string, r *rand.Rand) {
 		time.Sleep(10 * time.Minute)
 		return
 	}
-	switch cust {
-	case qrCallbackLost:
-		w.sb.SetOrderNotifications(string(o.No), sandbox.NotificationsLost)
-	case qrDuplicateCallback:
-		w.sb.SetOrderNotifications(string(o.No), sandbox.NotificationsDuplicated)
+	if w.pp == nil {
+		switch cust {
+		case qrCallbackLost:
+			w.sb.SetOrderNotifications(string(o.No), sandbox.NotificationsLost)
+		case qrDuplicateCallback:
+			w.sb.SetOrderNotifications(string(o.No), sandbox.NotificationsDuplicated)
+		}
+	}
+	paid := o.Amount
+	if w.pp != nil {
+		paid = ppPaidAmount(cust, o.Amount, r)
 	}
 	var payAt time.Duration
 	switch cust {
-	case qrPays, qrCallbackLost, qrDuplicateCallback:
+	case qrPays, qrCallbackLost, qrDuplicateCallback, qrPaysPartially, qrOverpays:
 		payAt = time.Duration(1+r.Intn(50)) * time.Second
 	case qrPaysLate:
 		payAt = time.Duration(65+r.Intn(220)) * time.Second
@@ -129,7 +151,7 @@ func (w *world) qrPurchase(ref string, r *rand.Rand) {
 		steps = append(steps, struct {
 			at time.Duration
 			do func()
-		}{payAt, func() { w.qrPay(o.No, page) }})
+		}{payAt, func() { w.qrPay(o.No, page, paid, cust) }})
 		if steps[1].at < steps[0].at {
 			steps[0], steps[1] = steps[1], steps[0]
 		}
@@ -162,18 +184,32 @@ func (w *world) qrPage(no posbridge.OrderNo) string {
 	return ""
 }
 
-// qrPay is the customer pressing "Pay" on the page, over the network.
-func (w *world) qrPay(no posbridge.OrderNo, page string) {
-	resp, err := w.net.client().PostForm(page, url.Values{})
+// qrPay is the customer pressing "Pay" on the page, over the network: for
+// the order's amount (PayBy's page asks nothing), or on Pay Protocol's page
+// for amount. Pay Protocol has one callback switch for every order: a
+// customer whose callback is lost or duplicated has it switched for the
+// moment of the payment, when the callback is made.
+func (w *world) qrPay(no posbridge.OrderNo, page string, amount posbridge.Money, c qrCustomer) {
+	form := url.Values{}
+	if w.pp != nil {
+		form.Set("amount", amount.Decimal())
+		if c == qrCallbackLost || c == qrDuplicateCallback {
+			n := w.ppNotifier
+			n.Drop, n.Duplicates = n.Drop || c == qrCallbackLost, n.Duplicates || c == qrDuplicateCallback
+			w.pp.SetNotifier(n)
+			defer w.pp.SetNotifier(w.ppNotifier)
+		}
+	}
+	resp, err := w.net.client().PostForm(page, form)
 	if err != nil {
 		w.note("the customer cannot reach the page of %s: %v", no, err)
 		return
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	paid := strings.Contains(string(body), "Payment successful")
-	w.note("the customer presses Pay for %s: %d, paid=%v", no, resp.StatusCode, paid)
-	if o, _ := w.sb.Order(string(no)); paid && !o.ClosedAt.IsZero() {
+	paid := strings.Contains(string(body), "Payment successful") || strings.Contains(string(body), "Payment received")
+	w.note("the customer presses Pay %s for %s: %d, paid=%v", form.Get("amount"), no, resp.StatusCode, paid)
+	if paid && w.paidAfterClose(no) {
 		w.violation("the page took a payment for %s after the gateway closed it", no)
 	}
 }
@@ -189,6 +225,12 @@ func (w *world) qrCashier(no posbridge.OrderNo, act int, r *rand.Rand) {
 		w.note("cashier cancels %s: %v", no, err)
 	case 3:
 		w.crashRestart("during a QR payment", time.Duration(r.Intn(30_000))*time.Millisecond)
+	case 4, 5:
+		if w.pp != nil {
+			// A callback saying paid: forged, or signed for the wrong
+			// amount (PayBy's QR worlds keep their draws as they were).
+			w.forge(no, act == 5)
+		}
 	}
 }
 
@@ -199,19 +241,34 @@ func (w *world) qrCashier(no posbridge.OrderNo, act int, r *rand.Rand) {
 // the schedule's end (most of an hour).
 const qrCloseSlack = 15 * time.Minute
 
+// qrCalls names a gateway's calls as checkQR reads them: the query, the
+// cancel (none: Pay Protocol has none, its client only queries), the open,
+// and the answers to an open that did nothing, after which it may be sent
+// again without a query.
+type qrCalls struct {
+	query, cancel, open string
+	refused             map[string]bool
+}
+
+var qrGatewayCalls = map[string]qrCalls{
+	"payby":       {"/acquire2/getOrder", "/acquire2/cancelOrder", "/acquire2/placeOrder", map[string]bool{"402": true}},
+	"payprotocol": {payprotocol.PathPaymentDetail, "", payprotocol.PathCreatePayment, ppRefusedCodes},
+}
+
 // checkQR checks the QR lane's own promises: every cancel at the gateway
 // was preceded by a query; an open whose answer may have been lost was
 // asked about before the next open; an order nobody paid was closed at its
 // expiry; an order whose page was never shown was never paid; none is left
-// open.
+// open but those partially paid.
 func (w *world) checkQR(local map[posbridge.OrderNo]posbridge.Order) {
 	if w.qrR == nil {
 		return
 	}
+	names := qrGatewayCalls[w.gw]
 	type call struct{ path, code string }
 	calls := map[string][]call{}
 	var answered []time.Time // when the gateway answered a request without a fault
-	for _, rq := range w.sb.Requests() {
+	for _, rq := range w.gatewayRequests() {
 		if rq.Fault == "" {
 			answered = append(answered, rq.At)
 		}
@@ -226,22 +283,22 @@ func (w *world) checkQR(local map[posbridge.OrderNo]posbridge.Order) {
 		queried := false
 		for i, c := range cs {
 			switch c.path {
-			case "/acquire2/getOrder":
+			case names.query:
 				queried = true
-			case "/acquire2/cancelOrder":
+			case names.cancel:
 				if !queried {
 					w.t.Errorf("QR: %s was canceled at the gateway without a query first: %v", no, cs)
 				}
-			case "/acquire2/placeOrder":
+			case names.open:
 				// The previous open of this order, if any, must have been
 				// refused for now (rate limit: nothing happened), or a
 				// query must have come between.
 				for j := i - 1; j >= 0; j-- {
-					if cs[j].path == "/acquire2/getOrder" {
+					if cs[j].path == names.query {
 						break
 					}
-					if cs[j].path == "/acquire2/placeOrder" {
-						if cs[j].code != "402" {
+					if cs[j].path == names.open {
+						if !names.refused[cs[j].code] {
 							w.t.Errorf("QR: %s was opened again without a query after an open answered %q: %v", no, cs[j].code, cs)
 						}
 						break
@@ -258,7 +315,7 @@ func (w *world) checkQR(local map[posbridge.OrderNo]posbridge.Order) {
 		if o.Status == posbridge.StatusPaid && o.PaymentURL == "" && !o.NeedsAttention {
 			w.t.Errorf("QR: %s is paid but its page was never shown", o.No)
 		}
-		if o.Open() && o.Reason != posbridge.ReasonUnconfirmed {
+		if o.Open() && o.Reason != posbridge.ReasonUnconfirmed && (o.Reason != posbridge.ReasonPartiallyPaid || w.pp == nil) {
 			w.t.Errorf("QR: %s is still %s after its expiry", o.No, o.Status)
 		}
 		if o.PaymentExpiresAt.IsZero() || !o.Status.Final() {

@@ -43,15 +43,17 @@ import (
 // POSBRIDGE_SIM_SCENARIOS sets how many scenarios run (default 100, 20 with
 // -short); POSBRIDGE_SIM_SEED=N replays scenario N alone. Every scenario runs
 // against each gateway, PayBy and CodePay (the same seed, so the same
-// customers and faults); POSBRIDGE_SIM_GATEWAY=payby or codepay runs one.
+// customers and faults), and Pay Protocol (a QR lane alone,
+// simulation_payprotocol_test.go); POSBRIDGE_SIM_GATEWAY=payby, codepay or
+// payprotocol runs one.
 func TestSimulation(t *testing.T) {
-	gateways := []string{"payby", "codepay"}
+	gateways := []string{"payby", "codepay", "payprotocol"}
 	switch g := os.Getenv("POSBRIDGE_SIM_GATEWAY"); g {
-	case "", "both":
-	case "payby", "codepay":
+	case "", "all":
+	case "payby", "codepay", "payprotocol":
 		gateways = []string{g}
 	default:
-		t.Fatalf("POSBRIDGE_SIM_GATEWAY=%q: want payby, codepay or both", g)
+		t.Fatalf("POSBRIDGE_SIM_GATEWAY=%q: want payby, codepay, payprotocol or all", g)
 	}
 	first, count := int64(1), 100
 	if testing.Short() {
@@ -219,8 +221,14 @@ type world struct {
 	crashes chan struct{}
 	crashR  *rand.Rand // the crasher goroutine's
 	sc      scenario
-	gw      string     // the gateway: "payby" or "codepay"
+	gw      string     // the gateway: "payby", "codepay" or "payprotocol"
 	qrR     *rand.Rand // the QR lane's draws; nil when the world has none (simulation_qr_test.go)
+
+	// The Pay Protocol world's gateway (simulation_payprotocol_test.go);
+	// nil in the others. sb is then idle: it has no orders.
+	pp         *sandbox.PayProtocol
+	ppFront    *ppFront
+	ppNotifier sandbox.PPNotifierOptions // the world's callbacks, outside a customer's lost or duplicated ones
 
 	forgedSent atomic.Int64
 	actions    lockedList
@@ -454,17 +462,26 @@ func runScenario(t *testing.T, seed int64, gw string) {
 	sc := pickScenario(w.r)
 	w.sc = sc
 	w.note("scenario %s against %s, reconcile %s", sc, gw, w.reconcileConfig().Mode)
+	sbGateway := gw
+	if gw == "payprotocol" {
+		sbGateway = "payby" // idle: Pay Protocol's orders are w.pp's
+	}
 	var err error
 	w.sb, err = sandbox.New(sandbox.Config{Keys: simKeys(t), HTTPClient: w.net.client(), NotifyURL: "http://notify/notify/" + gw, Logger: w.log,
-		Gateway: gw, ExpireAfter: sc.expireAfter, SettleAfter: sc.settleAfter, RefundSucceedAfter: sc.refundAfter, CaptureAfterClose: true})
+		Gateway: sbGateway, ExpireAfter: sc.expireAfter, SettleAfter: sc.settleAfter, RefundSucceedAfter: sc.refundAfter, CaptureAfterClose: true})
 	if err != nil {
 		t.Fatalf("sandbox: %v", err)
 	}
 	w.sb.SetFullCardNumbers(sc.fullPAN)
-	stopGateway := w.net.serve("gateway", w.sb.Handler())
+	var stopGateway func()
 	lanes := []string{"1"}
 	if sc.twoLanes {
 		lanes = append(lanes, "2")
+	}
+	if gw == "payprotocol" {
+		stopGateway, lanes = w.setupPayProtocol(), nil // no card terminals
+	} else {
+		stopGateway = w.net.serve("gateway", w.sb.Handler())
 	}
 	cloudLane := gw == "codepay" && sc.twoLanes && rand.New(rand.NewSource(seed^0xc10d)).Intn(2) == 0
 	for i, id := range lanes {
@@ -492,13 +509,22 @@ func runScenario(t *testing.T, seed int64, gw string) {
 		w.note("notifier %+v", notifier)
 	}
 	w.sb.SetNotifier(notifier)
+	w.ppNotifier.Duplicates = notifier.Duplicates
 	if w.r.Intn(6) == 0 {
 		w.sb.SetNotifyURL("") // notifications missing: only queries tell
+		w.ppNotifier.Drop = true
 		w.note("no notifications")
+	}
+	if w.pp != nil {
+		w.pp.SetNotifier(w.ppNotifier)
 	}
 
 	purchases := 1 + w.r.Intn(4)
 	for i := 0; i < purchases; i++ {
+		if len(w.lanes) == 0 {
+			w.qrPurchase(fmt.Sprintf("Q%d", i), rand.New(rand.NewSource(w.qrR.Int63())))
+			continue
+		}
 		w.maybeQRPurchase(i)
 		if len(w.lanes) == 1 || w.r.Intn(3) == 0 {
 			l := w.lanes[w.r.Intn(len(w.lanes))]
@@ -530,6 +556,10 @@ func runScenario(t *testing.T, seed int64, gw string) {
 	}
 	w.sb.ClearFaults()
 	w.sb.SetNotifier(sandbox.NotifierOptions{KeepTimestamp: sc.keepStamp})
+	if w.pp != nil {
+		w.ppFront.clearFaults()
+		w.pp.SetNotifier(sandbox.PPNotifierOptions{})
+	}
 	w.sb.FlushNotifications()
 	time.Sleep(80 * time.Minute)
 	w.sb.FlushNotifications()
@@ -578,15 +608,24 @@ func (w *world) longWait() {
 		return n
 	}
 	open := func() bool {
-		page, err := w.eng().Payments(context.Background(), posbridge.OrderFilter{Limit: 1,
+		page, err := w.eng().Payments(context.Background(), posbridge.OrderFilter{Limit: 500,
 			Statuses: []posbridge.Status{posbridge.StatusCreated, posbridge.StatusAtTerminal, posbridge.StatusVerifying, posbridge.StatusPending}})
-		return err == nil && len(page.Orders) > 0
+		if err != nil {
+			return false
+		}
+		for _, o := range page.Orders {
+			// A partially paid order stays open by design, for a person.
+			if o.Reason != posbridge.ReasonPartiallyPaid {
+				return true
+			}
+		}
+		return false
 	}
 	// paidElsewhere: a payment the gateway has that posbridge still shows
 	// not paid. The watch finds it on its cadence (every 6 h at that age),
 	// so the day below must run long enough for one more watch check.
 	paidElsewhere := func() bool {
-		for _, g := range w.sb.Orders() {
+		for _, g := range w.gatewayOrders() {
 			if g.Status != sandbox.StatusPaid && g.Status != sandbox.StatusSettled {
 				continue
 			}
@@ -717,6 +756,10 @@ var gatewayPaths = map[string][]string{
 
 func (w *world) pickGatewayFault(r *rand.Rand) {
 	if r.Intn(3) != 0 {
+		return
+	}
+	if w.pp != nil {
+		w.pickPPFault(r)
 		return
 	}
 	paths := gatewayPaths[w.gw]
@@ -1045,8 +1088,12 @@ func (w *world) replayOld(r *rand.Rand) {
 // forge posts a notification saying no is paid: with a bad signature
 // (forged), or correctly signed with the wrong amount (mismatched).
 func (w *world) forge(no posbridge.OrderNo, signedWrongAmount bool) {
-	if w.gw == "codepay" {
+	switch w.gw {
+	case "codepay":
 		w.forgeCodePay(no, signedWrongAmount)
+		return
+	case "payprotocol":
+		w.forgePP(no, signedWrongAmount)
 		return
 	}
 	n := w.forgedSent.Add(1)
@@ -1065,6 +1112,12 @@ func (w *world) forge(no posbridge.OrderNo, signedWrongAmount bool) {
 	req, _ := http.NewRequest(http.MethodPost, "http://notify/notify/payby", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("sign", sign)
+	w.sendForged(req, no, signedWrongAmount)
+}
+
+// sendForged posts a forged (or signed but wrong) notification about no to
+// the daemon; one it acknowledges while forged is a broken promise.
+func (w *world) sendForged(req *http.Request, no posbridge.OrderNo, signedWrongAmount bool) {
 	resp, err := w.net.client().Do(req)
 	if err != nil {
 		w.note("forged notification not delivered: %v", err)
@@ -1096,7 +1149,7 @@ func (w *world) check() {
 	d := w.d()
 	e, db := d.engine, d.db
 	truth := map[string]sandbox.Order{}
-	for _, o := range w.sb.Orders() {
+	for _, o := range w.gatewayOrders() {
 		truth[o.MerchantOrderNo] = o
 	}
 	everPaid := func(no posbridge.OrderNo) bool {
@@ -1132,7 +1185,7 @@ func (w *world) check() {
 
 	// 1. Nobody was charged more than once: per order, and per purchase
 	// (every order made for one purchase carries its reference).
-	for no, n := range w.sb.Charges() {
+	for no, n := range w.gatewayCharges() {
 		if n > 1 {
 			t.Errorf("invariant 1: order %s was charged %d times at the gateway", no, n)
 		}
@@ -1192,6 +1245,9 @@ func (w *world) check() {
 		case o.Open() && o.Status == posbridge.StatusPending && o.NeedsAttention && !known:
 			// Legitimately open: flagged, and the gateway truly does not
 			// know the order (nothing the terminal charged is on its way).
+		case o.Open() && o.Reason == posbridge.ReasonPartiallyPaid && gatewayPartial(truth, o.No):
+			// Legitimately open: partially paid, for a person to settle
+			// (checkPP checks the rest).
 		case o.Open():
 			t.Errorf("scenario did not settle: %s is still %s (attention %v; gateway %q; next check %v)", o.No, o.Status, o.NeedsAttention, g.Status, o.NextCheckAt)
 		}
@@ -1220,13 +1276,10 @@ func (w *world) check() {
 	if len(unapplied) > 0 {
 		t.Errorf("invariant 4: %d notifications received but not applied (first %s)", len(unapplied), unapplied[0].NotificationID)
 	}
-	for _, dl := range w.sb.Notifications() {
-		if !dl.Delivered || dl.Kind != "acquireOrder" {
-			continue
-		}
-		o, ok := local[posbridge.OrderNo(dl.MerchantOrderNo)]
-		if ok && dl.Status == sandbox.StatusPaid && o.Status != posbridge.StatusPaid {
-			t.Errorf("invariant 4: acknowledged notification %s (paid) for %s, which is %s", dl.NotifyID, o.No, o.Status)
+	for _, dl := range w.ackedPaidNotifications() {
+		o, ok := local[posbridge.OrderNo(dl[1])]
+		if ok && o.Status != posbridge.StatusPaid {
+			t.Errorf("invariant 4: acknowledged notification %s (paid) for %s, which is %s", dl[0], o.No, o.Status)
 		}
 	}
 
@@ -1318,9 +1371,10 @@ func (w *world) check() {
 	}
 
 	w.checkQR(local)
+	w.checkPP(local)
 
 	if t.Failed() {
-		b, _ := json.MarshalIndent(w.sb.Orders(), "", " ")
+		b, _ := json.MarshalIndent(w.gatewayOrders(), "", " ")
 		t.Logf("gateway orders: %s", b)
 		for _, o := range all {
 			w.explain(o.No)

@@ -347,6 +347,16 @@ func (e *Engine) closeOrder(ctx context.Context, no OrderNo, cause Cause, reason
 			})
 		case errors.Is(err, ErrGatewayNotFound):
 			// Vanished between query and cancel: treat as unknown at the gateway.
+		case errors.Is(err, ErrGatewayFinal):
+			// Refused, and nothing done (Pay Protocol has no cancel: the
+			// order closes when its page expires): an answer, not a lost
+			// one. The order stays open and checked; a payment made on it
+			// meanwhile is an ordinary payment.
+			return o, &Error{Code: ECONFLICT, Message: "The gateway refused to cancel this payment; it stays open until the gateway closes it. Do not take payment again before then.", Err: err}
+		case errors.Is(err, ErrRetryable):
+			// Refused for now, nothing done (a rate limit; CodePay's "being
+			// paid"): not a lost answer either.
+			return unavailable(err)
 		default:
 			return cancelLost(err)
 		}

@@ -235,10 +235,19 @@ const CodeNoCancel = "NO_CANCEL"
 // is posbridge.ErrGatewayNotFound; still open is posbridge.ErrGatewayFinal
 // with code NO_CANCEL: nothing was done (the engine keeps the order open and
 // asks again later, when the expired page has closed it). Not
-// ErrRetryable: the gateway is up, and its health must not read "down".
+// ErrRetryable: the gateway is up, and its health must not read "down". A
+// query that fails without a known meaning is ErrRetryable (nothing was
+// done), never ErrUnknownOutcome.
 func (c *Client) CancelOrder(ctx context.Context, no posbridge.OrderNo) (posbridge.GatewayOrder, error) {
 	op := "payprotocol cancel"
 	g, err := c.QueryOrder(ctx, no)
+	if errors.Is(err, posbridge.ErrUnknownOutcome) {
+		// Only a query went out, and nothing can have been canceled: not
+		// an unknown outcome (which would read "the order may have
+		// closed"), but "try again". Not wrapped: the cause's class would
+		// match too.
+		return posbridge.GatewayOrder{}, &gateway.Error{Class: gateway.ClassRetryable, Op: op, Msg: "the query in place of a cancel failed, nothing was done: " + err.Error()}
+	}
 	if err != nil {
 		return posbridge.GatewayOrder{}, err
 	}

@@ -252,6 +252,25 @@ func TestClient_CancelHasNoCancel(t *testing.T) {
 	}
 }
 
+// A cancel is only a query at Pay Protocol: when that query fails (a
+// system error, a proxy's 502), nothing was done, and the caller must not
+// take it as a cancel whose answer was lost (the order may have closed):
+// it is "try again", never an unknown outcome.
+func TestClient_CancelQueryFailureIsRetryable(t *testing.T) {
+	for _, f := range []sandbox.PPFault{
+		{Path: payprotocol.PathPaymentDetail, Code: payprotocol.CodeSystem, HTTP: http.StatusInternalServerError},
+		{Path: payprotocol.PathPaymentDetail, HTTP: http.StatusBadGateway},
+	} {
+		r := newRig(t, nil)
+		r.create(t, "C-OPEN", "3.00")
+		r.sb.SetFault(f)
+		_, err := r.client.CancelOrder(context.Background(), "C-OPEN")
+		if !errors.Is(err, posbridge.ErrRetryable) || errors.Is(err, posbridge.ErrUnknownOutcome) {
+			t.Errorf("cancel whose query fails (%+v): %v, want retryable, not unknown", f, err)
+		}
+	}
+}
+
 func TestClient_RefundWaitsForApproval(t *testing.T) {
 	r := newRig(t, nil)
 	ctx := context.Background()
