@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -53,6 +54,10 @@ type Engine struct {
 
 	gw            gatewayCalls
 	notifyResults sync.Map // result → *atomic.Uint64
+	// inboxWaiting: a notification was stored but could not be applied
+	// (the store failed); the reconciler applies it on its next pass rather
+	// than waiting for a redelivery or the next start.
+	inboxWaiting atomic.Bool
 }
 
 // NewEngine returns an engine over store, gateway and the lanes' terminals

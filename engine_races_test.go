@@ -273,3 +273,44 @@ func TestCancel_RacingSaleStart(t *testing.T) {
 		}
 	})
 }
+
+// A notification the store refused to apply (not acknowledged) is kept in
+// the inbox; the reconciler applies it on its next pass, without waiting for
+// a redelivery that may never come or for the next start.
+func TestNotification_StoredUnappliedIsAppliedWithoutRedelivery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gw := newFakeGateway()
+		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true})
+		db := mustOpenStore(t, filepath.Join(t.TempDir(), "posbridge.db"))
+		st := &busyStore{Store: db}
+		e := posbridge.NewEngine(st, gw, map[string]posbridge.Terminal{"1": term})
+		if err := e.Open(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		defer e.Close()
+		ctx := context.Background()
+		o, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "9.00"), By: cashier})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		defer cancel()
+		if o, err = e.Await(wctx, o.No); err != nil || o.Status != posbridge.StatusPending {
+			t.Fatalf("await: %s, %v", o.Status, err)
+		}
+		st.failNext(1)
+		n := posbridge.Notification{Gateway: "fake", ID: "busy2", Kind: posbridge.NotifyOrder, OrderNo: o.No, Status: posbridge.GatewayPaid, Amount: o.Amount}
+		if err := e.ApplyNotification(ctx, n); err == nil {
+			t.Fatal("the store refused the write, yet the notification was acknowledged")
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if un, _ := db.UnappliedNotifications(ctx, 10); len(un) != 0 {
+			t.Fatalf("%d notifications still unapplied a minute later", len(un))
+		}
+		if got, _ := e.Payment(ctx, o.No); got.Status != posbridge.StatusPaid {
+			t.Fatalf("the stored paid notification was not applied: %s", got.Status)
+		}
+	})
+}

@@ -54,6 +54,8 @@ func (e *Engine) ApplyNotification(ctx context.Context, n Notification) error {
 			// for the next start (best effort: the store may be what failed).
 			if _, _, serr := e.store.ReceiveNotification(ctx, fresh); serr != nil {
 				err = errors.Join(err, serr)
+			} else {
+				e.inboxWaiting.Store(true)
 			}
 			return fmt.Errorf("apply notification %s: %w", n.ID, err)
 		}
@@ -72,6 +74,7 @@ func (e *Engine) ApplyNotification(ctx context.Context, n Notification) error {
 		entry.Notification = &red
 	}
 	if err := e.applyInbox(ctx, entry); err != nil {
+		e.inboxWaiting.Store(true)
 		return err
 	}
 	e.wake()

@@ -96,6 +96,11 @@ func (r *Reconciler) run(ctx context.Context) {
 // when nothing is). Orders another goroutine owns are left to it.
 func (r *Reconciler) Once(ctx context.Context) (time.Time, error) {
 	e := r.e
+	if e.inboxWaiting.Swap(false) {
+		// A notification stored while the store refused to apply it: not
+		// acknowledged, but maybe never delivered again.
+		e.applyInboxWaiting(ctx)
+	}
 	for {
 		due, err := e.store.DueChecks(ctx, e.now(), reconcileBatch)
 		if err != nil {
@@ -143,6 +148,11 @@ func (r *Reconciler) Once(ctx context.Context) (time.Time, error) {
 		}
 		if at.IsZero() || cand.Before(at) {
 			at = cand
+		}
+	}
+	if e.inboxWaiting.Load() {
+		if retry := e.now().Add(DefaultRetryBackoff); at.IsZero() || retry.Before(at) {
+			at = retry
 		}
 	}
 	if e.hasOpenRefunds(ctx) {

@@ -78,25 +78,32 @@ func (e *Engine) recover(ctx context.Context) error {
 }
 
 // applyUnapplied applies the inbox entries a previous run stored but did
-// not apply. One that fails stays in the inbox: its next delivery, or the
-// next start, applies it.
+// not apply. One that fails stays in the inbox: its next delivery, the
+// reconciler's next pass (inboxWaiting) or the next start applies it.
 func (e *Engine) applyUnapplied() {
-	ctx := e.ctx
+	if e.applyInboxWaiting(e.ctx) > 0 {
+		e.wake()
+	}
+}
+
+// applyInboxWaiting applies every stored entry not applied yet and returns
+// how many it found. One that fails sets inboxWaiting again.
+func (e *Engine) applyInboxWaiting(ctx context.Context) int {
 	inbox, err := e.store.UnappliedNotifications(ctx, 1000)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.Logger.Error("read unapplied notifications", LogKeyError, err)
 		}
-		return
+		e.inboxWaiting.Store(true)
+		return 0
 	}
 	for _, in := range inbox {
 		if err := e.applyInbox(ctx, in); err != nil && ctx.Err() == nil {
+			e.inboxWaiting.Store(true)
 			e.Logger.Warn("apply stored notification", LogKeyOrder, in.OrderNo, LogKeyError, err)
 		}
 	}
-	if len(inbox) > 0 {
-		e.wake()
-	}
+	return len(inbox)
 }
 
 // resume finishes an order found at the terminal or verifying after a
