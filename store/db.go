@@ -90,6 +90,10 @@ type DB struct {
 	pendingChecks []posbridge.Check
 	checksKick    chan struct{}
 	writerWG      sync.WaitGroup
+	writerConn    *sql.Conn // the writer's own connection (checkpoint.go)
+	stopCkpt      context.CancelFunc
+	ckptWG        sync.WaitGroup
+	ckptKick      chan struct{}
 	maxBatch      int
 	commits       atomic.Int64
 	batched       atomic.Int64
@@ -168,7 +172,7 @@ func OpenOptions(path string, opts Options) (*DB, error) {
 	}
 	unclean := leftWAL(path)
 	db := &DB{path: path, db: sdb, now: opts.Now, logger: logger,
-		turns: make(chan *turn), quit: make(chan struct{}), checksKick: make(chan struct{}, 1), maxBatch: opts.MaxBatch}
+		turns: make(chan *turn), quit: make(chan struct{}), checksKick: make(chan struct{}, 1), ckptKick: make(chan struct{}, 1), maxBatch: opts.MaxBatch}
 	ctx := context.Background()
 	if err := db.probe(ctx); err != nil {
 		sdb.Close()
@@ -178,7 +182,14 @@ func OpenOptions(path string, opts Options) (*DB, error) {
 		sdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	if db.writerConn, err = db.pinWriterConn(ctx); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, classify(err))
+	}
 	db.writerWG.Go(db.runWriter)
+	ckctx, stopCkpt := context.WithCancel(context.Background())
+	db.stopCkpt = stopCkpt
+	db.ckptWG.Go(func() { db.runCheckpointer(ckctx) })
 	if opts.EventsKeep > 0 {
 		pctx, cancel := context.WithCancel(context.Background())
 		db.stopPrune = cancel
@@ -254,6 +265,9 @@ func (db *DB) Close() error {
 	db.pruneWG.Wait()
 	close(db.quit) // the batch under way, if any, commits first
 	db.writerWG.Wait()
+	db.stopCkpt()
+	db.ckptWG.Wait()
+	db.writerConn.Close()
 	if err := db.db.Close(); err != nil {
 		return fmt.Errorf("close store %s: %w", db.path, err)
 	}

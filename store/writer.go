@@ -155,7 +155,7 @@ func (db *DB) runBatch(first *turn) {
 	if first == nil && !checks {
 		return
 	}
-	tx, err := db.db.BeginTx(context.Background(), nil)
+	tx, err := db.writerConn.BeginTx(context.Background(), nil)
 	if err != nil {
 		if first != nil {
 			first.grant <- grant{err: err}
@@ -211,7 +211,7 @@ func (db *DB) runBatch(first *turn) {
 		db.beforeCommit()
 	}
 	err = tx.Commit()
-	db.commits.Add(1)
+	db.committed()
 	db.batched.Add(int64(len(kept)))
 	for _, k := range kept {
 		k.done <- err

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"runtime/pprof"
 )
 
 const runUsage = `Usage:
@@ -31,5 +33,30 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
+	if path := os.Getenv("POSBRIDGE_CPUPROFILE"); path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	return m.serveDaemon(withStderr(ctx, m.Stderr), *cfgPath)
+}
+
+// startCPUProfile writes a CPU profile of the daemon to path until stop is
+// called (POSBRIDGE_CPUPROFILE: for scripts/bench, to see where a payment's
+// CPU goes; read it with go tool pprof).
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("POSBRIDGE_CPUPROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("POSBRIDGE_CPUPROFILE: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
