@@ -6,9 +6,6 @@ import (
 	"time"
 )
 
-// farFuture asks DueChecks for the earliest scheduled check, whenever it is.
-var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // Reconciler runs an engine's scheduled checks: whenever a check falls due
 // or it is woken (a notification, a terminal reconnect, a pending order),
 // and otherwise it sleeps until the next scheduled check. It never polls.
@@ -134,13 +131,13 @@ func (r *Reconciler) Once(ctx context.Context) (time.Time, error) {
 	r.mu.Lock()
 	skip += len(r.held)
 	r.mu.Unlock()
-	next, err := e.store.DueChecks(ctx, farFuture, 1+skip)
+	next, err := e.store.NextChecks(ctx, 1+skip)
 	if err != nil {
 		return time.Time{}, err
 	}
 	var at time.Time
 	for _, o := range next {
-		cand := o.NextCheckAt
+		cand := o.At
 		if until, held := r.heldUntil(o.No); held && e.now().Before(until) {
 			cand = until
 		} else if e.claims.held(o.No) {

@@ -141,6 +141,12 @@ func (e *IdempotencyError) Error() string {
 
 func (e *IdempotencyError) Unwrap() error { return ErrIdempotencyKeyUsed }
 
+// ScheduledCheck is an order's next scheduled check.
+type ScheduledCheck struct {
+	No OrderNo
+	At time.Time
+}
+
 // Store keeps orders, refunds, checks, the notification inbox, events and
 // audit rows. Every method that changes an order does so in one transaction
 // that also appends an Event (with the next Seq) and an audit row.
@@ -165,6 +171,9 @@ type Store interface {
 	// after now, earliest first, using the next_check_at index: open orders
 	// to verify, and final orders still to be closed at the gateway.
 	DueChecks(ctx context.Context, now time.Time, limit int) ([]Order, error)
+	// NextChecks returns the numbers and NextCheckAt of up to limit orders
+	// with a check scheduled, earliest first (the reconciler's next wake).
+	NextChecks(ctx context.Context, limit int) ([]ScheduledCheck, error)
 	// EventsSince returns up to limit stored events with Seq > seq, in order.
 	EventsSince(ctx context.Context, seq int64, limit int) ([]Event, error)
 	// LastSeq returns the highest stored event Seq (0 when none).

@@ -77,3 +77,30 @@ func TestRecordCheck_CommittedWithoutAWrite(t *testing.T) {
 		}
 	})
 }
+
+// NextChecks lists the scheduled checks, earliest first, up to the limit,
+// and only orders that have one.
+func TestNextChecks(t *testing.T) {
+	ctx := context.Background()
+	db, _, _ := MustOpen(t)
+	var nos []posbridge.OrderNo
+	for _, d := range []time.Duration{3 * time.Hour, time.Hour, 0, 2 * time.Hour} {
+		o := MustCreate(t, db, newOrder("1"))
+		nos = append(nos, o.No)
+		MustUpdate(t, db, o.No, func(o *posbridge.Order) {
+			if d == 0 {
+				o.NextCheckAt = time.Time{}
+				return
+			}
+			o.NextCheckAt = start.Add(d).Truncate(time.Millisecond)
+		})
+	}
+	got, err := db.NextChecks(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []posbridge.ScheduledCheck{{No: nos[1], At: start.Add(time.Hour).Truncate(time.Millisecond).UTC()}, {No: nos[3], At: start.Add(2 * time.Hour).Truncate(time.Millisecond).UTC()}}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("NextChecks = %+v, want %+v", got, want)
+	}
+}

@@ -83,6 +83,10 @@ type Query struct {
 
 // FixedQueries returns the store's other lookups that grow with the
 // database, by what they are for.
+// NextChecksQuery is the reconciler's next-wake query: a walk of an index in
+// order, stopped by its limit.
+var NextChecksQuery = nextChecksQuery
+
 func FixedQueries() map[string]Query {
 	return map[string]Query{
 		"due checks":              {dueChecksQuery, []any{int64(0), 10}},

@@ -216,6 +216,43 @@ func (db *DB) DueChecks(ctx context.Context, now time.Time, limit int) ([]posbri
 	return orders, nil
 }
 
+// nextChecksQuery reads the first entries of the partial index
+// orders_next_check_at alone (it holds both columns): a walk of the index in
+// order that stops at the limit.
+const nextChecksQuery = `SELECT order_no, next_check_at FROM orders INDEXED BY orders_next_check_at
+	WHERE next_check_at IS NOT NULL ORDER BY next_check_at, order_no LIMIT ?`
+
+// NextChecks implements posbridge.Store: an index-only read of
+// orders_next_check_at.
+func (db *DB) NextChecks(ctx context.Context, limit int) ([]posbridge.ScheduledCheck, error) {
+	if err := db.reading(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, invalid("limit", "limit must be positive")
+	}
+	rows, err := db.db.QueryContext(ctx, nextChecksQuery, limit)
+	if err != nil {
+		return nil, fmt.Errorf("next checks: %w", err)
+	}
+	defer rows.Close()
+	var out []posbridge.ScheduledCheck
+	for rows.Next() {
+		var (
+			no string
+			at int64
+		)
+		if err := rows.Scan(&no, &at); err != nil {
+			return nil, fmt.Errorf("next checks: %w", err)
+		}
+		out = append(out, posbridge.ScheduledCheck{No: posbridge.OrderNo(no), At: time.UnixMilli(at).UTC()})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("next checks: %w", err)
+	}
+	return out, nil
+}
+
 // countOrdersQuery reads order_counts, which triggers keep in step with
 // orders (migration 0007): a scrape never groups every order.
 const countOrdersQuery = `SELECT status, orders, attention, scheduled FROM order_counts WHERE orders > 0`

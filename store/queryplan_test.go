@@ -54,6 +54,12 @@ func TestQueryPlans_NoFullScans(t *testing.T) {
 			}
 		})
 	}
+	t.Run("next checks", func(t *testing.T) {
+		plan := assertNoScan(t, raw, true, store.NextChecksQuery, 2)
+		if !strings.Contains(strings.Join(plan, "\n"), "COVERING INDEX orders_next_check_at") {
+			t.Errorf("plan %q reads the table, not the index alone", plan)
+		}
+	})
 	for name, q := range store.FixedQueries() {
 		t.Run(name, func(t *testing.T) { assertNoScan(t, raw, false, q.SQL, q.Args...) })
 	}
