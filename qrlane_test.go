@@ -252,7 +252,9 @@ func TestQRLane_ExpiryCancelRefusedMakesPaid(t *testing.T) {
 		gw := newHostedGateway()
 		te := newQREngine(t, gw, posbridge.QRLane{})
 		o := payQR(t, te, "8.00")
+		gw.hmu.Lock() // the reconciler reads it under hmu
 		gw.beforeCancel = func(no posbridge.OrderNo) { gw.payPage(no) }
+		gw.hmu.Unlock()
 		time.Sleep(20 * time.Minute)
 		synctest.Wait()
 		got := orderOf(t, te, o.No)
@@ -386,7 +388,9 @@ func TestQRLane_CancelRefusedIsNoLostCancel(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				gw := newHostedGateway()
+				gw.hmu.Lock()
 				gw.cancelRefusal = tt.refusal
+				gw.hmu.Unlock()
 				te := newQREngine(t, gw, posbridge.QRLane{})
 				ctx := context.Background()
 				o := payQR(t, te, "6.00")
