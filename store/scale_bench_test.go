@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,14 +32,7 @@ import (
 //
 // Run: go test -run '^$' -bench Scale -benchtime 1x -timeout 60m ./store/
 func BenchmarkScale(b *testing.B) {
-	n := 1_000_000
-	if s := os.Getenv("POSBRIDGE_BENCH_ORDERS"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 1000 {
-			b.Fatalf("POSBRIDGE_BENCH_ORDERS=%q: want a number >= 1000", s)
-		}
-		n = v
-	}
+	n := storetest.ScaleOrders(b)
 	path := storetest.ScaleDB(b, n)
 	ctx := context.Background()
 	median := func(f func()) float64 {

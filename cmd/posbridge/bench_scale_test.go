@@ -64,14 +64,7 @@ import (
 //
 //	go test -run '^$' -bench E2E_Scale -benchtime 1x -timeout 60m ./cmd/posbridge/
 func BenchmarkE2E_Scale(b *testing.B) {
-	n := 1_000_000
-	if s := os.Getenv("POSBRIDGE_BENCH_ORDERS"); s != "" {
-		v, err := strconv.Atoi(s)
-		if err != nil || v < 1000 {
-			b.Fatalf("POSBRIDGE_BENCH_ORDERS=%q: want a number >= 1000", s)
-		}
-		n = v
-	}
+	n := storetest.ScaleOrders(b)
 	cached := storetest.ScaleDB(b, n)
 	dir := b.TempDir()
 	fi, err := os.Stat(cached)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -16,6 +17,21 @@ import (
 // generatorVersion changes whenever generateScaleDB writes different rows, so
 // a cached file made by an older generator is not used.
 const generatorVersion = 4
+
+// ScaleOrders is how many orders the scale benchmarks use:
+// POSBRIDGE_BENCH_ORDERS, 1,000,000 by default.
+func ScaleOrders(tb testing.TB) int {
+	tb.Helper()
+	s := os.Getenv("POSBRIDGE_BENCH_ORDERS")
+	if s == "" {
+		return 1_000_000
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1000 {
+		tb.Fatalf("POSBRIDGE_BENCH_ORDERS=%q: want a number >= 1000", s)
+	}
+	return n
+}
 
 // ScaleDB returns the path of a database of n orders as payments leave them
 // (see generateScaleDB), generated once and cached in
