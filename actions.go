@@ -202,7 +202,8 @@ func (e *Engine) Retry(ctx context.Context, no OrderNo, by By) (Order, error) {
 		e.freeTerminal(l, no)
 		e.claims.release(no, tok)
 		started = true
-		return e.Pay(ctx, PayRequest{Lane: o.Lane, Amount: o.Amount, Reference: o.Reference, Replaces: no, By: by})
+		n, _, err := e.Pay(ctx, PayRequest{Lane: o.Lane, Amount: o.Amount, Reference: o.Reference, Replaces: no, By: by})
+		return n, err
 	}
 	now := e.now()
 	o, err = e.update(ctx, no, byCause(by, "retry"), func(o *Order) error {

@@ -17,7 +17,7 @@ func BenchmarkEngine_PayToPaid(b *testing.B) {
 	amount := posbridge.Money{Minor: 1250, Currency: "AED"}
 	b.ResetTimer()
 	for range b.N {
-		o, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: amount, By: posbridge.By{Actor: posbridge.ActorAPI}})
+		o, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: amount, By: posbridge.By{Actor: posbridge.ActorAPI}})
 		if err != nil {
 			b.Fatal(err)
 		}

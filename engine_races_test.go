@@ -83,7 +83,7 @@ func TestNotification_NotAckedWhenStoreBusy(t *testing.T) {
 		defer db.Close()
 		defer e.Close()
 		ctx := context.Background()
-		o, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "9.00"), By: cashier})
+		o, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "9.00"), By: cashier})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -256,7 +256,7 @@ func TestCancel_RacingSaleStart(t *testing.T) {
 			}()
 			<-gw.held
 		}
-		o, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "40.00"), By: cashier})
+		o, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "40.00"), By: cashier})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -290,7 +290,7 @@ func TestNotification_StoredUnappliedIsAppliedWithoutRedelivery(t *testing.T) {
 		defer db.Close()
 		defer e.Close()
 		ctx := context.Background()
-		o, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "9.00"), By: cashier})
+		o, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "9.00"), By: cashier})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -29,7 +29,7 @@ func TestGatewayPaymentWhileOnTerminal(t *testing.T) {
 		if got.Status != posbridge.StatusPaid {
 			t.Fatalf("3 s after the gateway knew the payment the order is %s", got.Status)
 		}
-		if _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "2.00"), By: cashier}); err != nil {
+		if _, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "2.00"), By: cashier}); err != nil {
 			t.Fatalf("the next customer on the lane: %v", err)
 		}
 		if n := term.salesOf(o.No); n != 1 {

@@ -14,7 +14,7 @@ var cashier = posbridge.By{Actor: posbridge.ActorCashier, Who: "amal"}
 
 func pay(t *testing.T, te *testEngine, amount string) posbridge.Order {
 	t.Helper()
-	o, err := te.Pay(context.Background(), posbridge.PayRequest{Lane: "1", Amount: mustAED(t, amount), By: cashier})
+	o, _, err := te.Pay(context.Background(), posbridge.PayRequest{Lane: "1", Amount: mustAED(t, amount), By: cashier})
 	if err != nil {
 		t.Fatalf("Pay: %v", err)
 	}
@@ -157,32 +157,32 @@ func TestEngine_LaneBusyAndIdempotency(t *testing.T) {
 		te := newTestEngine(t, "", gw, term, true)
 		ctx := context.Background()
 		req := posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "9.99"), IdempotencyKey: "k1", Reference: "r1", By: cashier}
-		first, err := te.Pay(ctx, req)
-		if err != nil {
-			t.Fatal(err)
+		first, replayed, err := te.Pay(ctx, req)
+		if err != nil || replayed {
+			t.Fatalf("first: replayed %v, %v", replayed, err)
 		}
-		again, err := te.Pay(ctx, req)
-		if err != nil || again.No != first.No {
-			t.Fatalf("replay = %s, %v; want %s", again.No, err, first.No)
+		again, replayed, err := te.Pay(ctx, req)
+		if err != nil || again.No != first.No || !replayed {
+			t.Fatalf("replay = %s (replayed %v), %v; want %s replayed", again.No, replayed, err, first.No)
 		}
 		req2 := req
 		req2.Amount = mustAED(t, "10.00")
-		if _, err := te.Pay(ctx, req2); posbridge.ErrorCode(err) != posbridge.EIDEMPOTENCY {
+		if _, _, err := te.Pay(ctx, req2); posbridge.ErrorCode(err) != posbridge.EIDEMPOTENCY {
 			t.Fatalf("same key, other amount: %v, want idempotency_conflict", err)
 		}
 		req3 := req2
 		req3.IdempotencyKey = "k2"
-		if _, err := te.Pay(ctx, req3); posbridge.ErrorCode(err) != posbridge.ELANEBUSY {
+		if _, _, err := te.Pay(ctx, req3); posbridge.ErrorCode(err) != posbridge.ELANEBUSY {
 			t.Fatalf("second payment on a busy lane: %v, want lane_busy", err)
 		}
-		if _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "9", Amount: mustAED(t, "1"), By: cashier}); posbridge.ErrorCode(err) != posbridge.EINVALID {
+		if _, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "9", Amount: mustAED(t, "1"), By: cashier}); posbridge.ErrorCode(err) != posbridge.EINVALID {
 			t.Fatalf("unknown lane: %v", err)
 		}
 		if got := await(t, te, first.No); got.Status != posbridge.StatusPaid {
 			t.Fatalf("first payment %s", got.Status)
 		}
 		synctest.Wait() // the lane is freed right after the paid commit
-		if _, err := te.Pay(ctx, req3); err != nil {
+		if _, _, err := te.Pay(ctx, req3); err != nil {
 			t.Fatalf("payment after the lane freed: %v", err)
 		}
 	})
@@ -198,11 +198,11 @@ func TestEngine_ReplacePending(t *testing.T) {
 		ctx := context.Background()
 		first := pay(t, te, "7.00")
 		await(t, te, first.No)
-		_, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), By: cashier})
+		_, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), By: cashier})
 		if posbridge.ErrorCode(err) != posbridge.ELANEBUSY {
 			t.Fatalf("new payment while one is pending: %v, want lane_busy", err)
 		}
-		second, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), Replaces: first.No, By: cashier})
+		second, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), Replaces: first.No, By: cashier})
 		if err != nil {
 			t.Fatalf("replace: %v", err)
 		}
@@ -225,7 +225,7 @@ func TestEngine_ReplaceRefusedWhenPaid(t *testing.T) {
 		first := pay(t, te, "7.00")
 		await(t, te, first.No)
 		gw.set(first.No, first.Amount, posbridge.GatewayPaid)
-		_, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), Replaces: first.No, By: cashier})
+		_, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), Replaces: first.No, By: cashier})
 		if posbridge.ErrorCode(err) != posbridge.ECONFLICT {
 			t.Fatalf("replacing a paid order: %v, want conflict", err)
 		}

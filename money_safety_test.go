@@ -98,7 +98,7 @@ func TestGatewayNotFoundIsNotProofOfNoCharge(t *testing.T) {
 		if !got.Open() || !got.NeedsAttention || got.NextCheckAt.IsZero() {
 			t.Fatalf("approved at the terminal, unknown at the gateway: %s (%s) attention %v next check %v", got.Status, got.Reason, got.NeedsAttention, got.NextCheckAt)
 		}
-		if _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "1.00"), By: cashier}); err != nil {
+		if _, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "1.00"), By: cashier}); err != nil {
 			t.Fatalf("a new customer after every check ran out: %v", err)
 		}
 		time.Sleep(3 * 24 * time.Hour)
@@ -234,7 +234,7 @@ func TestStoredNotificationAppliedAfterRestartWithGatewayDown(t *testing.T) {
 		fs := &failStore{Store: db}
 		e := openOn(t, fs, gw, term)
 		ctx := context.Background()
-		o, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "30.00"), By: cashier})
+		o, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "30.00"), By: cashier})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -278,7 +278,7 @@ func TestStoredRefundNotificationAppliedAfterRestart(t *testing.T) {
 		fs := &failStore{Store: db}
 		e := openOn(t, fs, gw, newFakeTerminal(gw))
 		ctx := context.Background()
-		o, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "10.00"), By: cashier})
+		o, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "10.00"), By: cashier})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -328,12 +328,12 @@ func TestOrderThatNeverReachedTheTerminalFreesTheLane(t *testing.T) {
 		defer e.Close()
 		ctx := context.Background()
 		fs.failNext("", 1, 0)
-		if _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), By: cashier}); err == nil {
+		if _, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), By: cashier}); err == nil {
 			t.Fatal("Pay succeeded although the order could not be marked at the terminal")
 		}
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		o, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), By: cashier})
+		o, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), By: cashier})
 		if err != nil {
 			t.Fatalf("the lane is still held by an order that never reached the terminal: %v", err)
 		}
@@ -524,7 +524,7 @@ func TestNewPaymentStopsWhenThePreviousOrderTurnsOutPaid(t *testing.T) {
 				first := pay(t, te, "50.00")
 				await(t, te, first.No)
 				synctest.Wait()
-				second, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "50.00"), By: cashier})
+				second, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "50.00"), By: cashier})
 				if err == nil {
 					prev, _ := te.Payment(ctx, first.No)
 					t.Fatalf("the previous order is %s (%s), and payment %s started anyway", prev.Status, prev.Reason, second.No)
@@ -700,7 +700,7 @@ func TestFailingCheckWriteDoesNotSpin(t *testing.T) {
 		e := openOn(t, fs, gw, term)
 		defer e.Close()
 		ctx := context.Background()
-		o, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "12.00"), By: cashier})
+		o, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "12.00"), By: cashier})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -27,7 +27,7 @@ func TestNotification_OneCommit(t *testing.T) {
 		defer db.Close()
 		defer e.Close()
 		ctx := context.Background()
-		o, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "9.00"), By: cashier})
+		o, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "9.00"), By: cashier})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -85,7 +85,7 @@ func TestPartial_NeverShownPaid(t *testing.T) {
 					t.Fatal("override of a partially paid order accepted")
 				}
 				// The lane is free for the next sale.
-				if _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "4.00"), By: cashier}); err != nil {
+				if _, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "4.00"), By: cashier}); err != nil {
 					t.Fatalf("next sale on the lane: %v", err)
 				}
 			})

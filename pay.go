@@ -16,19 +16,19 @@ func requestHash(r PayRequest) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Pay implements PaymentService.
-func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
+// Pay implements Payments.
+func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, bool, error) {
 	l := e.lanes.get(r.Lane)
 	if l == nil {
-		return Order{}, &Error{Code: EINVALID, Field: "lane", Message: fmt.Sprintf("Unknown lane %q.", r.Lane)}
+		return Order{}, false, &Error{Code: EINVALID, Field: "lane", Message: fmt.Sprintf("Unknown lane %q.", r.Lane)}
 	}
 	if err := r.Validate(); err != nil {
-		return Order{}, err
+		return Order{}, false, err
 	}
 	hash := requestHash(r)
 	if r.IdempotencyKey != "" {
 		if o, done, err := e.idempotentReplay(ctx, r.IdempotencyKey, hash); done {
-			return o, err
+			return o, err == nil, err
 		}
 	}
 
@@ -45,9 +45,9 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
 	}
 	if !ok {
 		if busy == "" {
-			return Order{}, &Error{Code: ELANEBUSY, Message: fmt.Sprintf("Lane %s is starting another payment.", r.Lane)}
+			return Order{}, false, &Error{Code: ELANEBUSY, Message: fmt.Sprintf("Lane %s is starting another payment.", r.Lane)}
 		}
-		return Order{}, &Error{Code: ELANEBUSY, Message: fmt.Sprintf("Lane %s is taking payment %s.", r.Lane, busy)}
+		return Order{}, false, &Error{Code: ELANEBUSY, Message: fmt.Sprintf("Lane %s is taking payment %s.", r.Lane, busy)}
 	}
 	reserved := true
 	defer func() {
@@ -57,16 +57,16 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
 	}()
 
 	if err := e.checkLaneFree(ctx, r); err != nil {
-		return Order{}, err
+		return Order{}, false, err
 	}
 	if err := e.closePrevious(ctx, l); err != nil {
-		return Order{}, err
+		return Order{}, false, err
 	}
 
 	now := e.now()
 	no, err := NewOrderNo(now, r.Lane, e.Random)
 	if err != nil {
-		return Order{}, err
+		return Order{}, false, err
 	}
 	// The number is claimed before it is stored, so the reconciler leaves
 	// it alone while this call owns it; the check stored with it is what
@@ -89,20 +89,20 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
 	ev, err := e.store.CreateOrder(ctx, o, Cause{Actor: r.By.Actor, Who: r.By.Who, Action: "create", Detail: "payment requested"})
 	if errors.Is(err, ErrIdempotencyKeyUsed) {
 		o, _, err := e.idempotentReplay(ctx, r.IdempotencyKey, hash)
-		return o, err
+		return o, err == nil, err
 	}
 	if err != nil {
-		return Order{}, fmt.Errorf("store order: %w", err)
+		return Order{}, false, fmt.Errorf("store order: %w", err)
 	}
 	e.Bus.Publish(ev)
 
 	if l.qr != nil {
 		sent, err := e.payQR(ctx, l, o, tok)
 		if err != nil {
-			return Order{}, err
+			return Order{}, false, err
 		}
 		claimed = false // runQR owns the claim now; the reservation ends here
-		return sent, nil
+		return sent, false, nil
 	}
 
 	// The lane names the order before at_terminal is committed, so a cancel
@@ -121,12 +121,12 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, error) {
 	if err != nil {
 		// Nothing was sent; the check stored with the order closes it as
 		// not sent, and the lane is free again.
-		return Order{}, fmt.Errorf("mark order at terminal: %w", err)
+		return Order{}, false, fmt.Errorf("mark order at terminal: %w", err)
 	}
 	e.lanes.started(l, no)
 	reserved, claimed = false, false
 	e.wg.Go(func() { e.runSale(l, sent, tok) })
-	return sent, nil
+	return sent, false, nil
 }
 
 // laneEndWait bounds how long a new payment waits for the terminal call of

@@ -130,7 +130,7 @@ func newQREngine(tb testing.TB, gw *hostedGateway, q posbridge.QRLane) *testEngi
 
 func payQR(t *testing.T, te *testEngine, amount string) posbridge.Order {
 	t.Helper()
-	o, err := te.Pay(context.Background(), posbridge.PayRequest{Lane: "Q", Amount: mustAED(t, amount), By: cashier})
+	o, _, err := te.Pay(context.Background(), posbridge.PayRequest{Lane: "Q", Amount: mustAED(t, amount), By: cashier})
 	if err != nil {
 		t.Fatalf("Pay: %v", err)
 	}

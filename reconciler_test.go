@@ -37,13 +37,13 @@ func TestReconcileOnceRacesTheLoop(t *testing.T) {
 		ctx := context.Background()
 		var orders []posbridge.Order
 		for _, id := range []string{"1", "2", "3", "4"} {
-			o, err := e.Pay(ctx, posbridge.PayRequest{Lane: id, Amount: mustAED(t, "9.00"), By: cashier})
+			o, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: id, Amount: mustAED(t, "9.00"), By: cashier})
 			if err != nil {
 				t.Fatalf("Pay on lane %s: %v", id, err)
 			}
 			orders = append(orders, o)
 		}
-		paid, err := e.Pay(ctx, posbridge.PayRequest{Lane: "5", Amount: mustAED(t, "4.00"), By: cashier})
+		paid, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "5", Amount: mustAED(t, "4.00"), By: cashier})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -43,7 +43,9 @@ type Payments interface {
 	// the background; it returns without waiting for the customer.
 	// ELANEBUSY if the lane has a payment in progress, EIDEMPOTENCY if the
 	// key was used with another request, EINVALID for a bad request.
-	Pay(ctx context.Context, r PayRequest) (Order, error)
+	// replayed reports that the key was used before with the same request:
+	// o is the payment made then, and nothing new was started.
+	Pay(ctx context.Context, r PayRequest) (o Order, replayed bool, err error)
 	// Await blocks until the order is final or pending (the cashier's wait
 	// is over) or ctx ends, and returns it as it is then.
 	Await(ctx context.Context, no OrderNo) (Order, error)

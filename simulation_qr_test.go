@@ -98,12 +98,12 @@ func (w *world) qrPurchase(ref string, r *rand.Rand) {
 	w.pickStoreFault(r)
 	amount := posbridge.Money{Minor: int64(100 + r.Intn(50000)), Currency: w.currency()}
 	req := posbridge.PayRequest{Lane: simQRLane, Amount: amount, Reference: ref, By: posbridge.By{Actor: posbridge.ActorAPI, Who: "pos"}}
-	o, err := w.eng().Pay(context.Background(), req)
+	o, _, err := w.eng().Pay(context.Background(), req)
 	if posbridge.ErrorCode(err) == posbridge.ELANEBUSY {
 		if prev := w.openOrder(simQRLane); prev != "" && r.Intn(2) == 0 {
 			req.Replaces = prev
 			w.note("replace %s", prev)
-			o, err = w.eng().Pay(context.Background(), req)
+			o, _, err = w.eng().Pay(context.Background(), req)
 		}
 	}
 	if err != nil {

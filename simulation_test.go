@@ -886,14 +886,14 @@ func (w *world) pay(l *simLane, ref string, amount posbridge.Money, r *rand.Rand
 	if r.Intn(2) == 0 {
 		req.IdempotencyKey = fmt.Sprintf("key-%d-%s-%d", w.seed, ref, attempt)
 	}
-	o, err := w.eng().Pay(ctx, req)
+	o, _, err := w.eng().Pay(ctx, req)
 	if posbridge.ErrorCode(err) == posbridge.ELANEBUSY {
 		// An earlier payment is not confirmed: the cashier waits, or
 		// replaces it (which cancels it first).
 		if prev := w.openOrder(l.id); prev != "" && r.Intn(2) == 0 {
 			req.Replaces = prev
 			w.note("replace %s", prev)
-			o, err = w.eng().Pay(ctx, req)
+			o, _, err = w.eng().Pay(ctx, req)
 		}
 	}
 	if err != nil {
@@ -902,7 +902,7 @@ func (w *world) pay(l *simLane, ref string, amount posbridge.Money, r *rand.Rand
 	}
 	w.note("paying %s: %s (%s) on lane %s", ref, o.No, o.Amount, l.id)
 	if req.IdempotencyKey != "" && r.Intn(3) == 0 {
-		again, err := w.eng().Pay(ctx, req)
+		again, _, err := w.eng().Pay(ctx, req)
 		if err == nil && again.No != o.No {
 			w.violation("idempotent replay made a new payment %s (first %s)", again.No, o.No)
 		}

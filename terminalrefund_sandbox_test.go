@@ -85,12 +85,12 @@ func newReversalRig(t *testing.T, gateway string) *reversalRig {
 func (r *reversalRig) paid(t *testing.T, amount string) posbridge.Order {
 	t.Helper()
 	ctx := context.Background()
-	o, err := r.e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, amount), By: cashier})
+	o, _, err := r.e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, amount), By: cashier})
 	for i := 0; i < 600 && posbridge.ErrorCode(err) == posbridge.ELANEBUSY; i++ {
 		// A void or refund whose answer was lost holds the terminal until
 		// the driver has closed and queried it.
 		time.Sleep(time.Second)
-		o, err = r.e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, amount), By: cashier})
+		o, _, err = r.e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, amount), By: cashier})
 	}
 	if err != nil {
 		t.Fatalf("Pay: %v", err)

@@ -171,13 +171,13 @@ func (s *Server) handlePay(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, err)
 		return
 	}
-	o, err := s.svc.Pay(r.Context(), req)
+	o, replayed, err := s.svc.Pay(r.Context(), req)
 	if err != nil {
 		writeError(w, r, s.logger, err)
 		return
 	}
 	status := http.StatusCreated
-	if key != "" && s.replays.seen(key, o.No) {
+	if replayed {
 		status = http.StatusOK
 	}
 	if wait > 0 && status == http.StatusCreated {
@@ -549,10 +549,11 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// replaySet remembers the idempotency keys this process answered, so that a
-// replay is answered 200 rather than 201. PaymentService.Pay does not say
-// whether it created the order or replayed it; after a restart a replay is
-// answered 201 with the same payment, which is still the same payment.
+// replaySet remembers the refunds' idempotency keys this process answered,
+// so that a replay is answered 200 rather than 201. Refund and Void do not
+// say whether they made the refund or replayed it (Pay does); after a
+// restart a replay is answered 201 with the same refund, which is still the
+// same refund.
 type replaySet struct {
 	mu   sync.Mutex
 	keys map[string]posbridge.OrderNo

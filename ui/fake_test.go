@@ -159,27 +159,27 @@ func (f *fakeService) laneStatus(lane string) posbridge.LaneStatus {
 	return ls
 }
 
-func (f *fakeService) Pay(ctx context.Context, r posbridge.PayRequest) (posbridge.Order, error) {
+func (f *fakeService) Pay(ctx context.Context, r posbridge.PayRequest) (posbridge.Order, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.failAll != nil {
-		return posbridge.Order{}, f.failAll
+		return posbridge.Order{}, false, f.failAll
 	}
 	f.byLog = append(f.byLog, r.By)
 	if !slices.Contains(f.lanes, r.Lane) {
-		return posbridge.Order{}, &posbridge.Error{Code: posbridge.EINVALID, Field: "lane", Message: "No such lane."}
+		return posbridge.Order{}, false, &posbridge.Error{Code: posbridge.EINVALID, Field: "lane", Message: "No such lane."}
 	}
 	hash := fmt.Sprintf("%s|%d|%s|%s", r.Lane, r.Amount.Minor, r.Amount.Currency, r.Reference)
 	if r.IdempotencyKey != "" {
 		if no, ok := f.keys[r.IdempotencyKey]; ok {
 			if f.hashes[no] != hash {
-				return posbridge.Order{}, posbridge.Errorf(posbridge.EIDEMPOTENCY, "This Idempotency-Key was used for another payment.")
+				return posbridge.Order{}, false, posbridge.Errorf(posbridge.EIDEMPOTENCY, "This Idempotency-Key was used for another payment.")
 			}
-			return *f.orders[no], nil
+			return *f.orders[no], true, nil
 		}
 	}
 	if no, ok := f.current[r.Lane]; ok && f.orders[no].Open() {
-		return posbridge.Order{}, posbridge.Errorf(posbridge.ELANEBUSY, "Lane %s has a payment in progress.", r.Lane)
+		return posbridge.Order{}, false, posbridge.Errorf(posbridge.ELANEBUSY, "Lane %s has a payment in progress.", r.Lane)
 	}
 	f.nextNo++
 	now := f.clock.Now()
@@ -203,13 +203,13 @@ func (f *fakeService) Pay(ctx context.Context, r posbridge.PayRequest) (posbridg
 	}
 	f.commit(o)
 	if err := f.apply(o, posbridge.Input{Kind: posbridge.InputSend}); err != nil {
-		return posbridge.Order{}, err
+		return posbridge.Order{}, false, err
 	}
 	if f.onPay != nil {
 		no := o.No
 		f.wg.Go(func() { f.onPay(no) })
 	}
-	return *o, nil
+	return *o, false, nil
 }
 
 func (f *fakeService) Await(ctx context.Context, no posbridge.OrderNo) (posbridge.Order, error) {

@@ -358,7 +358,7 @@ func TestBrowser_SecondScreen(t *testing.T) {
 	r.waitJS(`document.body.dataset.connected === "true" && document.body.dataset.view === "second"`)
 	ctx, cancel := context.WithTimeout(context.Background(), browserWait)
 	defer cancel()
-	if _, err := r.d.Engine.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: posbridge.Money{Minor: 4200, Currency: "AED"},
+	if _, _, err := r.d.Engine.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: posbridge.Money{Minor: 4200, Currency: "AED"},
 		By: posbridge.By{Actor: posbridge.ActorAPI, Who: "till"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -330,7 +330,7 @@ func TestBrowser_EventStreamCutAndResumed(t *testing.T) {
 
 	// A payment the customer cancels, made while the page is cut off.
 	r.w.Sim.SetDefault(termsim.Script{Action: termsim.Cancel})
-	o, err := r.d.Engine.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: posbridge.Money{Minor: 990, Currency: "AED"},
+	o, _, err := r.d.Engine.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: posbridge.Money{Minor: 990, Currency: "AED"},
 		By: posbridge.By{Actor: posbridge.ActorAPI, Who: "browser test"}})
 	if err != nil {
 		t.Fatal(err)

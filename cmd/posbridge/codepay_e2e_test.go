@@ -64,7 +64,7 @@ func payOnLane(t *testing.T, d *Daemon, lane, amount string) posbridge.Order {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := d.Engine.Pay(ctx, posbridge.PayRequest{Lane: lane, Amount: m, Reference: "codepay-e2e", By: posbridge.By{Actor: posbridge.ActorAPI, Who: "codepay e2e"}})
+	o, _, err := d.Engine.Pay(ctx, posbridge.PayRequest{Lane: lane, Amount: m, Reference: "codepay-e2e", By: posbridge.By{Actor: posbridge.ActorAPI, Who: "codepay e2e"}})
 	if err != nil {
 		t.Fatal(err)
 	}
