@@ -312,7 +312,14 @@ func (e *Engine) Refund(ctx context.Context, no OrderNo, p RefundParams, by By) 
 		return Refund{}, fmt.Errorf("store refund: %w", err)
 	}
 	e.Bus.Publish(ev)
-	return e.submitRefund(ctx, *r, true)
+	out, err := e.submitRefund(ctx, *r, true)
+	if !out.Status.Final() {
+		// The reconciler follows it from now on; asleep until its next
+		// scheduled check (hours away for a watched order), it must be
+		// told.
+		e.wake()
+	}
+	return out, err
 }
 
 // refundReplay returns the refund of order no made earlier with key, or a
