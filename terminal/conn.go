@@ -449,6 +449,17 @@ func (c *Conn) exchange(ctx context.Context, m Message, linkWait, respTimeout ti
 			case jobLost:
 				return Message{}, true, fmt.Errorf("%s: %w: %w", m.Topic, ErrLinkLost, ErrNoResponse)
 			}
+			if sdone == nil {
+				// The session ended while the job's result was on its way:
+				// the link is lost whatever the result, as when it ends
+				// after the result. An answer already in is still the answer.
+				select {
+				case resp := <-w.ch:
+					return resp, true, nil
+				default:
+				}
+				return Message{}, true, fmt.Errorf("%s: %w: %w", m.Topic, ErrLinkLost, ErrNoResponse)
+			}
 		case resp := <-w.ch:
 			return resp, true, nil
 		case <-sdone:
