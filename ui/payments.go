@@ -162,11 +162,8 @@ type overrideRequest struct {
 // the payment succeed on the terminal (a reason is required).
 func (s *Server) handleOverride(w http.ResponseWriter, r *http.Request) error {
 	var req overrideRequest
-	no, err := orderRequest(r, &req, false)
+	no, err := reasonedRequest(r, &req, &req.Reason, "Say what you checked on the terminal.")
 	if err != nil {
-		return err
-	}
-	if req.Reason, err = requiredReason(req.Reason, "Say what you checked on the terminal."); err != nil {
 		return err
 	}
 	if err := checkReason(req.Reason); err != nil {

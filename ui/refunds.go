@@ -25,11 +25,8 @@ type refundRequest struct {
 // refund, 200 with the one an Idempotency-Key made before.
 func (s *Server) handleRefund(w http.ResponseWriter, r *http.Request) error {
 	var req refundRequest
-	no, err := orderRequest(r, &req, false)
+	no, err := reasonedRequest(r, &req, &req.Reason, "A reason for the refund is required.")
 	if err != nil {
-		return err
-	}
-	if req.Reason, err = requiredReason(req.Reason, "A reason for the refund is required."); err != nil {
 		return err
 	}
 	cardPresent, err := refundMethodOf(req.Method)
@@ -78,11 +75,8 @@ type voidRequest struct {
 // on GET /payments/{order_no}/refunds and the event stream.
 func (s *Server) handleVoid(w http.ResponseWriter, r *http.Request) error {
 	var req voidRequest
-	no, err := orderRequest(r, &req, false)
+	no, err := reasonedRequest(r, &req, &req.Reason, "A reason for the void is required.")
 	if err != nil {
-		return err
-	}
-	if req.Reason, err = requiredReason(req.Reason, "A reason for the void is required."); err != nil {
 		return err
 	}
 	if err := checkReason(req.Reason); err != nil {

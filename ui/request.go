@@ -83,14 +83,20 @@ func orderRequest(r *http.Request, v any, emptyOK bool) (posbridge.OrderNo, erro
 	return no, decodeJSON(r, v, emptyOK)
 }
 
-// requiredReason trims a reason the request must give; a missing one is
-// refused with missing, which tells the client what the reason is for.
-func requiredReason(reason, missing string) (string, error) {
-	reason = strings.TrimSpace(reason)
-	if reason == "" {
+// reasonedRequest is orderRequest for a body that must give a reason (an
+// override, a refund, a void): *reason is trimmed, and a missing one is
+// refused with missing, which tells the client what the reason is for. The
+// reason's text is left to checkReason, which a refund runs after its method.
+func reasonedRequest(r *http.Request, v any, reason *string, missing string) (posbridge.OrderNo, error) {
+	no, err := orderRequest(r, v, false)
+	if err != nil {
+		return "", err
+	}
+	*reason = strings.TrimSpace(*reason)
+	if *reason == "" {
 		return "", invalid("reason", "%s", missing)
 	}
-	return reason, nil
+	return no, nil
 }
 
 // checkReason refuses a reason that is too long or has control characters.
