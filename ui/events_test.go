@@ -73,7 +73,7 @@ func readStored(t *testing.T, c *websocket.Conn, from, last int64) []wsEvent {
 func TestEvents_ReplayThenLive(t *testing.T) {
 	log := posbridgetest.NewEventsLog()
 	s := mustOpenServer(t, withEvents(log), Config{})
-	payEvents(log, "F1000001", "1", 100) // seqs 1, 2
+	payEvents(log, "F1000001", "1", 100)      // seqs 1, 2
 	o := payEvents(log, "F2000002", "2", 200) // seqs 3, 4
 
 	c := dialEvents(t, s, "?since=1", nil)
