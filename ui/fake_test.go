@@ -232,6 +232,32 @@ func (b *orderBook) override(_ context.Context, no posbridge.OrderNo, by posbrid
 // refund refunds a paid order through the gateway: never more than is
 // left, and an Idempotency-Key's repeat answers the refund made first.
 func (b *orderBook) refund(_ context.Context, no posbridge.OrderNo, p posbridge.RefundParams, by posbridge.By) (posbridge.Refund, error) {
+	return b.refundOnce(no, p.IdempotencyKey, by, func(r posbridge.Refund) bool { return r.Amount == p.Amount && r.Reason == by.Reason },
+		func(o *posbridge.Order) (posbridge.Refund, error) {
+			if o.Refunded.Minor+p.Amount.Minor > o.Amount.Minor {
+				return posbridge.Refund{}, &posbridge.Error{Code: posbridge.EINVALID, Field: "amount", Message: "The refund is more than is left to refund."}
+			}
+			o.Refunded = posbridge.Money{Minor: o.Refunded.Minor + p.Amount.Minor, Currency: o.Amount.Currency}
+			return posbridge.Refund{No: "R", Amount: p.Amount, Status: posbridge.RefundSucceeded}, nil
+		})
+}
+
+// void voids a paid order without refunds on its terminal: requested.
+func (b *orderBook) void(_ context.Context, no posbridge.OrderNo, p posbridge.VoidParams, by posbridge.By) (posbridge.Refund, error) {
+	return b.refundOnce(no, p.IdempotencyKey, by, func(posbridge.Refund) bool { return true },
+		func(o *posbridge.Order) (posbridge.Refund, error) {
+			if len(b.refunds[no]) > 0 {
+				return posbridge.Refund{}, posbridge.Errorf(posbridge.ECONFLICT, "A payment with a refund cannot be voided.")
+			}
+			return posbridge.Refund{No: "V", Amount: o.Amount, Status: posbridge.RefundRequested, Method: posbridge.RefundTerminalVoid}, nil
+		})
+}
+
+// refundOnce answers the refund of order no that key made before when same
+// says the request is the same (EIDEMPOTENCY when not); else it refunds a
+// paid order with newRefund, whose refund's No is the prefix of its number.
+func (b *orderBook) refundOnce(no posbridge.OrderNo, key string, by posbridge.By, same func(posbridge.Refund) bool,
+	newRefund func(o *posbridge.Order) (posbridge.Refund, error)) (posbridge.Refund, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.by = by
@@ -239,60 +265,30 @@ func (b *orderBook) refund(_ context.Context, no posbridge.OrderNo, p posbridge.
 	if err != nil {
 		return posbridge.Refund{}, err
 	}
-	if r, ok := b.replay(no, p.IdempotencyKey); ok {
-		if r.Amount != p.Amount || r.Reason != by.Reason {
+	for _, r := range b.refunds[no] {
+		if key == "" || r.IdempotencyKey != key {
+			continue
+		}
+		if !same(r) {
 			return posbridge.Refund{}, posbridge.Errorf(posbridge.EIDEMPOTENCY, "This Idempotency-Key was used for another refund.")
 		}
 		return r, nil
 	}
 	if o.Status != posbridge.StatusPaid {
-		return posbridge.Refund{}, posbridge.Errorf(posbridge.ECONFLICT, "Only a paid payment can be refunded.")
+		return posbridge.Refund{}, posbridge.Errorf(posbridge.ECONFLICT, "Only a paid payment can be refunded or voided.")
 	}
-	if o.Refunded.Minor+p.Amount.Minor > o.Amount.Minor {
-		return posbridge.Refund{}, &posbridge.Error{Code: posbridge.EINVALID, Field: "amount", Message: "The refund is more than is left to refund."}
-	}
-	o.Refunded = posbridge.Money{Minor: o.Refunded.Minor + p.Amount.Minor, Currency: o.Amount.Currency}
-	return b.record(no, "R", posbridge.Refund{Amount: p.Amount, Status: posbridge.RefundSucceeded, IdempotencyKey: p.IdempotencyKey}, by), nil
-}
-
-// void voids a paid order without refunds on its terminal: requested.
-func (b *orderBook) void(_ context.Context, no posbridge.OrderNo, p posbridge.VoidParams, by posbridge.By) (posbridge.Refund, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.by = by
-	o, err := b.find(no)
+	r, err := newRefund(o)
 	if err != nil {
 		return posbridge.Refund{}, err
 	}
-	if r, ok := b.replay(no, p.IdempotencyKey); ok {
-		return r, nil
-	}
-	if o.Status != posbridge.StatusPaid || len(b.refunds[no]) > 0 {
-		return posbridge.Refund{}, posbridge.Errorf(posbridge.ECONFLICT, "Only a paid payment without refunds can be voided.")
-	}
-	return b.record(no, "V", posbridge.Refund{Amount: o.Amount, Status: posbridge.RefundRequested, Method: posbridge.RefundTerminalVoid,
-		IdempotencyKey: p.IdempotencyKey}, by), nil
-}
-
-// replay finds the refund of an order made with key; b.mu held.
-func (b *orderBook) replay(no posbridge.OrderNo, key string) (posbridge.Refund, bool) {
-	for _, r := range b.refunds[no] {
-		if key != "" && r.IdempotencyKey == key {
-			return r, true
-		}
-	}
-	return posbridge.Refund{}, false
-}
-
-// record numbers and stores a refund of no; b.mu held.
-func (b *orderBook) record(no posbridge.OrderNo, prefix string, r posbridge.Refund, by posbridge.By) posbridge.Refund {
 	if b.refunds == nil {
 		b.refunds = map[posbridge.OrderNo][]posbridge.Refund{}
 	}
-	r.No = posbridge.OrderNo(fmt.Sprintf("%s%s%02d", prefix, no, len(b.refunds[no])+1))
-	r.OrderNo, r.Reason, r.Actor, r.CreatedAt, r.UpdatedAt, r.Version = no, by.Reason, by.Who, testStart, testStart, 1
+	r.No = posbridge.OrderNo(fmt.Sprintf("%s%s%02d", r.No, no, len(b.refunds[no])+1))
+	r.OrderNo, r.Reason, r.Actor, r.IdempotencyKey = no, by.Reason, by.Who, key
+	r.CreatedAt, r.UpdatedAt, r.Version = testStart, testStart, 1
 	b.refunds[no] = append(b.refunds[no], r)
-	return r
+	return r, nil
 }
 
 func (b *orderBook) refundsOf(_ context.Context, no posbridge.OrderNo) ([]posbridge.Refund, error) {
