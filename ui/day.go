@@ -149,28 +149,25 @@ func dateOf(s string) (string, error) {
 	return s, nil
 }
 
-func (s *Server) handleDayClose(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleDayClose(w http.ResponseWriter, r *http.Request) error {
 	var req dayRequest
 	if err := decodeJSON(r, &req, true); err != nil {
-		writeError(w, r, s.logger, err)
-		return
+		return err
 	}
 	date, err := dateOf(req.Date)
 	if err != nil {
-		writeError(w, r, s.logger, err)
-		return
+		return err
 	}
 	by, err := byOf(r)
 	if err != nil {
-		writeError(w, r, s.logger, err)
-		return
+		return err
 	}
 	d, err := s.cfg.Day.CloseDay(r.Context(), date, by)
 	if err != nil {
-		writeError(w, r, s.logger, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, toDayClose(d))
+	return nil
 }
 
 // report loads the report of the request's ?date= (today when absent).
@@ -182,30 +179,28 @@ func (s *Server) report(r *http.Request) (posbridge.DayReport, error) {
 	return s.cfg.Day.DayReport(r.Context(), date)
 }
 
-func (s *Server) handleDayReport(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleDayReport(w http.ResponseWriter, r *http.Request) error {
 	format := r.URL.Query().Get("format")
 	if format != "" && format != "json" && format != "csv" {
-		writeError(w, r, s.logger, invalid("format", "The format is json or csv."))
-		return
+		return invalid("format", "The format is json or csv.")
 	}
 	rep, err := s.report(r)
 	if err != nil {
-		writeError(w, r, s.logger, err)
-		return
+		return err
 	}
 	if format != "csv" {
 		writeJSON(w, http.StatusOK, toDayReport(rep))
-		return
+		return nil
 	}
 	body, err := reportCSV(rep)
 	if err != nil {
-		writeError(w, r, s.logger, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="posbridge-day-`+rep.Date+`.csv"`)
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(body)
+	return nil
 }
 
 // reportCSV writes the report as rows of section, key, count, amount,

@@ -65,7 +65,7 @@ func (f *fakeDay) DayReport(ctx context.Context, date string) (posbridge.DayRepo
 func TestDay_RoutesMatchSpec(t *testing.T) {
 	doc := loadSpec(t)
 	day := &fakeDay{}
-	s := mustOpenServer(t, newTestFake(), Config{Lanes: []string{"1"}, Day: day})
+	s := mustOpenServer(t, &fakeService{}, Config{Lanes: []string{"1"}, Day: day})
 	host := s.Addr()
 	calls := []struct {
 		name, method, template, path, body string
@@ -157,7 +157,7 @@ func TestDay_ReportCSV(t *testing.T) {
 }
 
 func TestDay_ReportPage(t *testing.T) {
-	s := mustOpenServer(t, newTestFake(), Config{Day: &fakeDay{}})
+	s := mustOpenServer(t, &fakeService{}, Config{Day: &fakeDay{}})
 	for _, c := range []struct{ lang, dir, word string }{{"", "ltr", "Day report"}, {"ar", "rtl", "تقرير اليوم"}} {
 		r := doReq(t, "GET", s.URL()+"/day/report?date=2026-03-10&lang="+c.lang, "")
 		if r.status != 200 || !strings.Contains(r.raw, `dir="`+c.dir+`"`) || !strings.Contains(r.raw, c.word) ||
@@ -169,7 +169,7 @@ func TestDay_ReportPage(t *testing.T) {
 		t.Errorf("lang fr: %d", r.status)
 	}
 	// Without a DayService the day routes answer 404.
-	plain := mustOpenServer(t, newTestFake(), Config{})
+	plain := mustOpenServer(t, &fakeService{}, Config{})
 	if r := doReq(t, "POST", plain.URL()+"/api/v1/day/close", ""); r.status != 404 {
 		t.Errorf("day close without a day service: %d", r.status)
 	}

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
 // wsEvent is a stream message as a client decodes it.
@@ -69,62 +71,61 @@ func readStored(t *testing.T, c *websocket.Conn, from, last int64) []wsEvent {
 }
 
 func TestEvents_ReplayThenLive(t *testing.T) {
-	f := newTestFake()
-	s := mustOpenServer(t, f, Config{})
-	mustPay(t, s, "1", "1.00") // seqs 1, 2
-	mustPay(t, s, "2", "2.00") // seqs 3, 4
+	log := posbridgetest.NewEventsLog()
+	s := mustOpenServer(t, withEvents(log), Config{})
+	payEvents(log, "F1000001", "1", 100)      // seqs 1, 2
+	o := payEvents(log, "F2000002", "2", 200) // seqs 3, 4
 
 	c := dialEvents(t, s, "?since=1", nil)
 	if h := readEvent(t, c); h.Type != "hello" || h.Seq != 1 {
 		t.Fatalf("hello = %+v", h)
 	}
 	got := readStored(t, c, 2, 4)
-	if got[0].Payment.Status != "at_terminal" || got[1].Payment.Lane != "2" {
+	if got[0].Payment.Status != "at_terminal" || got[1].Payment.Lane != "2" || got[2].Payment.OrderNo != string(o.No) {
 		t.Fatalf("replayed %+v", got)
 	}
-	no := posbridge.OrderNo(got[2].Payment.OrderNo)
-	f.flowApprove(no) // seqs 5, 6
+	approveEvents(log, o) // seqs 5, 6
 	got = readStored(t, c, 5, 6)
 	if got[1].Payment.Status != "paid" || got[1].Payment.Message != "Payment successful" {
 		t.Fatalf("live %+v", got[1].Payment)
 	}
-	f.setLink("1", posbridge.LinkDown)
+	down := lane("1", posbridge.LinkDown, nil)
+	log.Publish(posbridge.Event{Seq: 6, Type: posbridge.EventLane, At: testStart, Lane: &down})
 	if e := readEvent(t, c); e.Type != "lane" || e.Lane.ID != "1" || e.Lane.Link.State != "down" || e.Seq != 6 {
 		t.Fatalf("lane event %+v", e)
 	}
 }
 
 func TestEvents_NoSinceStartsAtNewest(t *testing.T) {
-	f := newTestFake()
-	s := mustOpenServer(t, f, Config{})
-	for range 3 {
-		no := str(mustPay(t, s, "1", "1").body, "order_no")
-		doReq(t, "POST", s.URL()+"/api/v1/payments/"+no+"/cancel", "")
+	log := posbridgetest.NewEventsLog()
+	s := mustOpenServer(t, withEvents(log), Config{})
+	for i := range 3 {
+		o := payEvents(log, posbridge.OrderNo(fmt.Sprintf("F100000%d", i+1)), "1", 100)
+		o.Status, o.Reason = posbridge.StatusCanceled, posbridge.ReasonCanceledByClerk
+		commit(log, o)
 	}
 	c := dialEvents(t, s, "", nil)
 	if h := readEvent(t, c); h.Type != "hello" || h.Seq != 9 {
 		t.Fatalf("hello = %+v, want seq 9", h)
 	}
-	mustPay(t, s, "2", "1")
+	payEvents(log, "F2000004", "2", 100)
 	readStored(t, c, 10, 11)
 }
 
 func TestEvents_ReconnectMissesNothing(t *testing.T) {
-	f := newTestFake()
-	s := mustOpenServer(t, f, Config{})
+	log := posbridgetest.NewEventsLog()
+	s := mustOpenServer(t, withEvents(log), Config{})
 	c := dialEvents(t, s, "?since=0", nil)
 	readEvent(t, c) // hello
-	mustPay(t, s, "1", "1")
+	o := payEvents(log, "F1000001", "1", 100)
 	got := readStored(t, c, 1, 2)
 	last := got[len(got)-1].Seq
 
 	// The client disconnects mid-stream; meanwhile payments go on.
 	c.Close()
-	no := posbridge.OrderNo(got[0].Payment.OrderNo)
-	f.flowApprove(no)
-	mustPay(t, s, "2", "5")
-	f.flowCustomerCancel(posbridge.OrderNo("F2000002"))
-	want := f.lastSeq()
+	approveEvents(log, o)
+	customerCancelEvents(log, payEvents(log, "F2000002", "2", 500))
+	want, _ := log.LastSeq(context.Background())
 
 	c2 := dialEvents(t, s, "?since="+strconv.FormatInt(last, 10), nil)
 	readEvent(t, c2) // hello
@@ -133,22 +134,22 @@ func TestEvents_ReconnectMissesNothing(t *testing.T) {
 		t.Fatalf("last missed event %+v", p)
 	}
 	// And live events continue after the replay.
-	mustPay(t, s, "2", "6")
+	payEvents(log, "F2000003", "2", 600)
 	readStored(t, c2, want+1, want+2)
 }
 
 func TestEvents_SlowClientDroppedThenResumes(t *testing.T) {
-	f := newTestFake()
-	s := mustOpenServer(t, f, Config{})
+	log := posbridgetest.NewEventsLog()
+	s := mustOpenServer(t, withEvents(log), Config{})
 	c := dialEvents(t, s, "?since=0", nil)
 	readEvent(t, c) // hello
-	mustPay(t, s, "1", "1")
+	payEvents(log, "F1000001", "1", 100)
 	got := readStored(t, c, 1, 2)
 
 	// The bus drops the subscription (as it does for a client that fell
 	// behind); the server must close rather than go quiet.
-	f.dropSubscribers()
-	mustPay(t, s, "2", "1") // seqs 3, 4: not delivered live
+	log.DropSubscribers()
+	payEvents(log, "F2000002", "2", 100) // seqs 3, 4: not delivered live
 	var closeErr *websocket.CloseError
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -170,21 +171,17 @@ func TestEvents_SlowClientDroppedThenResumes(t *testing.T) {
 }
 
 func TestEvents_GapInLiveEventsFilledFromStore(t *testing.T) {
-	f := newTestFake()
-	s := mustOpenServer(t, f, Config{})
+	log := posbridgetest.NewEventsLog()
+	s := mustOpenServer(t, withEvents(log), Config{})
 	c := dialEvents(t, s, "?since=0", nil)
 	readEvent(t, c)
 	// Commit seq 1 and 2 without publishing 1, as when two commits publish
 	// out of order: the stream must still deliver 1 before 2.
-	f.mu.Lock()
-	o := &posbridge.Order{No: "GAP1", Lane: "1", Amount: posbridge.Money{Minor: 100, Currency: "AED"}, Status: posbridge.StatusCreated}
-	f.orders[o.No] = o
-	f.created = append(f.created, o.No)
-	o.Version = 1
-	snap := *o
-	f.events = append(f.events, posbridge.Event{Seq: 1, Type: posbridge.EventPayment, Payment: &snap})
-	f.mu.Unlock()
-	_ = f.step("GAP1", func(o *posbridge.Order) error { return f.apply(o, posbridge.Input{Kind: posbridge.InputSend}) })
+	o := posbridge.Order{No: "GAP1", Lane: "1", Amount: aed(100), Status: posbridge.StatusCreated, Version: 1}
+	log.Store(posbridge.Event{Type: posbridge.EventPayment, Payment: &o})
+	sent := o
+	sent.Status, sent.Version = posbridge.StatusAtTerminal, 2
+	commit(log, sent)
 	got := readStored(t, c, 1, 2)
 	if got[0].Payment.Status != "created" || got[1].Payment.Status != "at_terminal" {
 		t.Fatalf("got %+v", got)
@@ -192,22 +189,43 @@ func TestEvents_GapInLiveEventsFilledFromStore(t *testing.T) {
 }
 
 func TestEvents_LongReplayPages(t *testing.T) {
-	f := newTestFake()
-	s := mustOpenServer(t, f, Config{})
-	no := str(mustPay(t, s, "1", "1").body, "order_no")
+	log := posbridgetest.NewEventsLog()
+	s := mustOpenServer(t, withEvents(log), Config{})
+	o := payEvents(log, "F1000001", "1", 100)
 	for range replayPage + 50 {
-		if _, err := f.Verify(context.Background(), posbridge.OrderNo(no), posbridge.By{}); err != nil {
-			t.Fatal(err)
-		}
+		o.Checks++ // a verification that found nothing new
+		o.Version++
+		commit(log, o)
 	}
 	c := dialEvents(t, s, "?since=0", nil)
 	readEvent(t, c)
-	readStored(t, c, 1, f.lastSeq())
+	last, _ := log.LastSeq(context.Background())
+	readStored(t, c, 1, last)
+}
+
+// dialOrigin opens the event stream with header, and fails unless it opens
+// when ok or is refused with 403 when not.
+func dialOrigin(t *testing.T, s *Server, header http.Header, ok bool) {
+	t.Helper()
+	c, res, err := websocket.DefaultDialer.Dial("ws://"+s.Addr()+"/api/v1/events", header)
+	if ok {
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		c.Close()
+		return
+	}
+	if err == nil {
+		c.Close()
+		t.Fatal("dial succeeded from a refused origin")
+	}
+	if res == nil || res.StatusCode != http.StatusForbidden {
+		t.Fatalf("got %v, want 403", res)
+	}
 }
 
 func TestEvents_Origin(t *testing.T) {
-	f := newTestFake()
-	s := mustOpenServer(t, f, Config{AllowedOrigins: []string{"https://pos.example.com"}})
+	s := mustOpenServer(t, withEvents(posbridgetest.NewEventsLog()), Config{AllowedOrigins: []string{"https://pos.example.com"}})
 	tests := []struct {
 		name   string
 		origin string
@@ -227,21 +245,7 @@ func TestEvents_Origin(t *testing.T) {
 			if tt.origin != "" {
 				h.Set("Origin", tt.origin)
 			}
-			c, res, err := websocket.DefaultDialer.Dial("ws://"+s.Addr()+"/api/v1/events", h)
-			if tt.ok {
-				if err != nil {
-					t.Fatalf("dial: %v", err)
-				}
-				c.Close()
-				return
-			}
-			if err == nil {
-				c.Close()
-				t.Fatal("dial succeeded from a refused origin")
-			}
-			if res == nil || res.StatusCode != http.StatusForbidden {
-				t.Fatalf("got %v, want 403", res)
-			}
+			dialOrigin(t, s, h, tt.ok)
 		})
 	}
 	t.Run("ErrBadSince", func(t *testing.T) {
@@ -253,8 +257,7 @@ func TestEvents_Origin(t *testing.T) {
 }
 
 func TestEvents_CloseSendsGoingAway(t *testing.T) {
-	f := newTestFake()
-	s := NewServer(f, Config{Addr: "127.0.0.1:0", Logger: discardLogger()})
+	s := NewServer(withEvents(posbridgetest.NewEventsLog()), Config{Addr: "127.0.0.1:0", Logger: discardLogger()})
 	if err := s.Open(); err != nil {
 		t.Fatal(err)
 	}

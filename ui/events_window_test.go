@@ -1,25 +1,27 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
 // A since older than the events kept ([store] events_keep) is closed at
 // once with 4409, like one beyond the newest: the client cannot be brought
 // up to date and must resync from since=0, which replays what is kept.
 func TestEvents_SinceOlderThanKept(t *testing.T) {
-	f := newTestFake()
-	s := mustOpenServer(t, f, Config{})
-	mustPay(t, s, "1", "1") // seqs 1, 2
-	mustPay(t, s, "2", "1") // seqs 3, 4
-	f.mu.Lock()
-	f.pruned = 2
-	f.mu.Unlock()
+	log := posbridgetest.NewEventsLog()
+	s := mustOpenServer(t, withEvents(log), Config{})
+	payEvents(log, "F1000001", "1", 100) // seqs 1, 2
+	payEvents(log, "F2000002", "2", 100) // seqs 3, 4
+	log.Prune(2)
 	t.Run("Pruned", func(t *testing.T) {
 		c := dialEvents(t, s, "?since=1", nil)
 		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -49,13 +51,18 @@ func TestEvents_SinceOlderThanKept(t *testing.T) {
 // Events pruned while a client catches up leave a gap it cannot fill: the
 // stream is closed with 4409 instead of skipping them.
 func TestEvents_PrunedWhileCatchingUp(t *testing.T) {
-	f := newTestFake()
+	log := posbridgetest.NewEventsLog()
+	f := withEvents(log)
+	reads := 0
+	f.EventsSinceFunc = func(ctx context.Context, seq int64, limit int) ([]posbridge.Event, error) {
+		if reads++; reads > 1 { // after the check of since, before the replay
+			log.Prune(3)
+		}
+		return log.EventsSince(ctx, seq, limit)
+	}
 	s := mustOpenServer(t, f, Config{})
-	mustPay(t, s, "1", "1") // seqs 1, 2
-	mustPay(t, s, "2", "1") // seqs 3, 4
-	f.mu.Lock()
-	f.pruneAt, f.pruneTo = f.eventReads+1, 3 // after the check of since, before the replay
-	f.mu.Unlock()
+	payEvents(log, "F1000001", "1", 100) // seqs 1, 2
+	payEvents(log, "F2000002", "2", 100) // seqs 3, 4
 	c := dialEvents(t, s, "?since=1", nil)
 	if h := readEvent(t, c); h.Type != "hello" || h.Seq != 1 {
 		t.Fatalf("hello = %+v", h)

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -100,13 +101,34 @@ func undocumentedFields(s *openapi3.Schema, v any, at string) []string {
 // schema, and it has no field the schema does not name.
 func TestOpenAPI_ResponsesMatchSpec(t *testing.T) {
 	doc := loadSpec(t)
-	f := newTestFake()
-	f.setLink("2", posbridge.LinkDown)
+	book := &orderBook{}
+	paidNo := book.add(paidOrder(testOrder("F1000001", "1", 2000)))
+	paid := string(paidNo)
+	f := &fakeService{}
+	f.PaymentFunc, f.PaymentsFunc, f.CancelFunc, f.VerifyFunc, f.RetryFunc = book.payment, book.list, book.cancel, book.verify, book.retry
+	f.OverrideFunc, f.RefundFunc, f.RefundsFunc, f.VoidFunc = book.override, book.refund, book.refundsOf, book.void
+	f.PayFunc = func(ctx context.Context, r posbridge.PayRequest) (posbridge.Order, bool, error) {
+		if o, err := book.payment(ctx, "F1000002"); err == nil {
+			if r.IdempotencyKey == "k1" {
+				return o, true, nil
+			}
+			return posbridge.Order{}, false, posbridge.Errorf(posbridge.ELANEBUSY, "Lane 1 has a payment in progress.")
+		}
+		o := testOrder("F1000002", r.Lane, r.Amount.Minor)
+		o.IdempotencyKey = r.IdempotencyKey
+		book.add(o)
+		return o, false, nil
+	}
+	f.LanesFunc = func(ctx context.Context) ([]posbridge.LaneStatus, error) {
+		o, err := book.payment(ctx, paidNo)
+		return []posbridge.LaneStatus{lane("1", posbridge.LinkUp, &o), lane("2", posbridge.LinkDown, nil)}, err
+	}
+	f.ReadyFunc = ready
+	f.StatsFunc = func(context.Context) (posbridge.Stats, error) {
+		return posbridge.Stats{PaymentsByStatus: map[posbridge.Status]int{posbridge.StatusPaid: 1}, Verifications: 1}, nil
+	}
 	s := mustOpenServer(t, f, Config{Lanes: []string{"1", "2"}, Settlement: &fakeSettlement{}})
 	host := s.Addr()
-
-	paid := str(mustPay(t, s, "1", "20.00").body, "order_no")
-	f.flowApprove(posbridge.OrderNo(paid))
 	open := ""
 
 	type call struct {
@@ -166,8 +188,10 @@ func TestOpenAPI_ResponsesMatchSpec(t *testing.T) {
 			open = str(doReq(t, "GET", s.URL()+"/api/v1/payments?status=at_terminal", "").body["payments"].([]any)[0].(map[string]any), "order_no")
 		}},
 		{name: "retry", method: "POST", template: "/api/v1/payments/{order_no}/retry", want: 200, before: func() {
-			open = str(mustPay(t, s, "1", "4.00").body, "order_no")
-			f.flowLostResponse(posbridge.OrderNo(open))
+			// A payment whose terminal answer was lost: pending.
+			lost := testOrder("F1000003", "1", 400)
+			lost.Status, lost.TerminalOutcome, lost.Checks, lost.NextCheckAt = posbridge.StatusPending, posbridge.OutcomeTimeout, 3, testStart.Add(30*time.Second)
+			open = string(book.add(lost))
 		}},
 		{name: "override", method: "POST", template: "/api/v1/payments/{order_no}/override", body: `{"reason":"seen approved","by":"Mona"}`, want: 200},
 		{name: "check a paid payment", method: "POST", template: "/api/v1/payments/{order_no}/check", path: "/api/v1/payments/" + paid + "/check", want: 200},
@@ -176,8 +200,7 @@ func TestOpenAPI_ResponsesMatchSpec(t *testing.T) {
 		{name: "qr code bad number", method: "GET", template: "/api/v1/payments/{order_no}/qr.png", path: "/api/v1/payments/a-b/qr.png", want: 400},
 		{name: "cancel after override", method: "POST", template: "/api/v1/payments/{order_no}/cancel", want: 200},
 		{name: "void", method: "POST", template: "/api/v1/payments/{order_no}/void", body: `{"reason":"wrong item"}`, header: []string{"Idempotency-Key", "v1"}, want: 201, before: func() {
-			open = str(mustPay(t, s, "1", "6.00").body, "order_no")
-			f.flowApprove(posbridge.OrderNo(open))
+			open = string(book.add(paidOrder(testOrder("F1000004", "1", 600))))
 		}},
 	}
 	covered := map[string]bool{}

@@ -44,7 +44,7 @@ func documentedRoutes(t *testing.T, doc []byte) []string {
 }
 
 func TestOpenAPI_RoutesMatch(t *testing.T) {
-	f := newTestFake()
+	f := &fakeService{}
 	s := NewServer(f, Config{Logger: discardLogger()})
 	var served []string
 	for _, rt := range s.routes {

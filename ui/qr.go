@@ -25,30 +25,27 @@ const (
 // handleQR serves GET /payments/{order_no}/qr.png: the payment's page URL as
 // a QR code (PNG). 404 when the payment has no page (a terminal payment, or
 // a QR payment not opened at the gateway yet).
-func (s *Server) handleQR(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleQR(w http.ResponseWriter, r *http.Request) error {
 	no, err := orderNoOf(r)
 	if err != nil {
-		writeError(w, r, s.logger, err)
-		return
+		return err
 	}
 	o, err := s.svc.Payment(r.Context(), no)
 	if err != nil {
-		writeError(w, r, s.logger, err)
-		return
+		return err
 	}
 	if o.PaymentURL == "" {
-		writeError(w, r, s.logger, posbridge.Errorf(posbridge.ENOTFOUND, "Payment %s has no payment page to show as a QR code.", no))
-		return
+		return posbridge.Errorf(posbridge.ENOTFOUND, "Payment %s has no payment page to show as a QR code.", no)
 	}
 	var buf bytes.Buffer
 	if err := writeQRPNG(&buf, o.PaymentURL); err != nil {
-		writeError(w, r, s.logger, fmt.Errorf("draw the QR code of %s: %w", no, err))
-		return
+		return fmt.Errorf("draw the QR code of %s: %w", no, err)
 	}
 	w.Header().Set("Content-Type", "image/png")
 	// The page of an order never changes: the browser may keep it.
 	w.Header().Set("Cache-Control", "private, max-age=3600")
 	w.Write(buf.Bytes())
+	return nil
 }
 
 // writeQRPNG writes text as a QR code (error correction M) in PNG: black
@@ -100,37 +97,22 @@ type checkJSON struct {
 // Paid: paid. Not paid: the payment stays open (the customer may still pay
 // until it expires or is canceled), and the answer says not to take payment
 // again. A page the customer saw say "paid" proves nothing.
-func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) {
-	no, err := orderNoOf(r)
+func (s *Server) handleCheck(w http.ResponseWriter, r *http.Request) error {
+	no, by, err := actionOf(r)
 	if err != nil {
-		writeError(w, r, s.logger, err)
-		return
+		return err
 	}
-	var req actionRequest
-	if err := decodeJSON(r, &req, true); err != nil {
-		writeError(w, r, s.logger, err)
-		return
-	}
-	if err := checkText("reason", "The reason", req.Reason, maxReasonLen); err != nil {
-		writeError(w, r, s.logger, err)
-		return
-	}
-	by, err := byOf(r)
-	if err != nil {
-		writeError(w, r, s.logger, err)
-		return
-	}
-	by.Reason = joinReason("payment completed button", req.Reason)
+	by.Reason = joinReason("payment completed button", by.Reason)
 	o, err := s.svc.Verify(r.Context(), no, by)
 	if err != nil {
-		writeError(w, r, s.logger, err)
-		return
+		return err
 	}
 	res := checkJSON{Paid: o.Status == posbridge.StatusPaid, Message: posbridge.Instruction(o), Payment: toPayment(o)}
 	if o.Open() {
 		res.Message = posbridge.InstructionQRNotPaid
 	}
 	writeJSON(w, http.StatusOK, res)
+	return nil
 }
 
 func joinReason(a, b string) string {

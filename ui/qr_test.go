@@ -14,15 +14,6 @@ import (
 	"github.com/posbridge/posbridge"
 )
 
-// flowHostedOpen: a QR lane's order, opened at the gateway: its page's URL
-// and expiry are known and the gateway is being asked.
-func (f *fakeService) flowHostedOpen(no posbridge.OrderNo, url string) {
-	_ = f.step(no, func(o *posbridge.Order) error {
-		o.PaymentURL, o.PaymentExpiresAt = url, f.clock.Now().Add(5*time.Minute)
-		return f.apply(o, posbridge.Input{Kind: posbridge.InputHostedOpen})
-	})
-}
-
 // decodeQR reads the QR code in a PNG.
 func decodeQR(t *testing.T, b []byte) string {
 	t.Helper()
@@ -44,9 +35,11 @@ func decodeQR(t *testing.T, b []byte) string {
 // The QR code of a payment page decodes to the page's URL exactly, at a
 // size that scans across a counter; a payment without a page has none.
 func TestQRCode(t *testing.T) {
-	f := newTestFake()
+	o := testOrder("Q1000001", "1", 1250)
+	f := &fakeService{}
+	f.PaymentFunc = paymentsOf(&o)
 	s := mustOpenServer(t, f, Config{Lanes: []string{"1", "2"}})
-	no := str(mustPay(t, s, "1", "12.50").body, "order_no")
+	no := string(o.No)
 	r := doReq(t, "GET", s.URL()+"/api/v1/payments/"+no+"/qr.png", "")
 	if r.status != http.StatusNotFound || r.errCode() != posbridge.ENOTFOUND {
 		t.Fatalf("QR code of a payment without a page: %d %s", r.status, r.raw)
@@ -55,7 +48,8 @@ func TestQRCode(t *testing.T) {
 		"https://sandbox.test/payby/pay/131658300517875854",
 		"https://pay.payby.com/cashier?token=" + strings.Repeat("Ab9_-", 40),
 	} {
-		f.flowHostedOpen(posbridge.OrderNo(no), url)
+		// Opened at the gateway: its page's URL and expiry are known.
+		o.PaymentURL, o.PaymentExpiresAt = url, testStart.Add(5*time.Minute)
 		res, err := http.Get(s.URL() + "/api/v1/payments/" + no + "/qr.png")
 		if err != nil {
 			t.Fatal(err)

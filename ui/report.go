@@ -178,25 +178,23 @@ func renderReport(r posbridge.DayReport, lang string) ([]byte, error) {
 }
 
 // handleReportPage serves GET /day/report: the printable page.
-func (s *Server) handleReportPage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleReportPage(w http.ResponseWriter, r *http.Request) error {
 	lang := strings.ToLower(r.URL.Query().Get("lang"))
 	if lang != "" && lang != "en" && lang != "ar" {
-		writeError(w, r, s.logger, invalid("lang", "The language is en or ar."))
-		return
+		return invalid("lang", "The language is en or ar.")
 	}
 	rep, err := s.report(r)
 	if err != nil {
-		writeError(w, r, s.logger, err)
-		return
+		return err
 	}
 	body, err := renderReport(rep, lang)
 	if err != nil {
-		writeError(w, r, s.logger, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 	_, _ = w.Write(body)
+	return nil
 }

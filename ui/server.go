@@ -234,20 +234,20 @@ type route struct {
 func (s *Server) apiRoutes() []route {
 	const p = "/api/v1"
 	return []route{
-		{method: "POST", path: p + "/payments", handler: s.handlePay},
-		{method: "GET", path: p + "/payments", handler: s.handlePayments},
-		{method: "GET", path: p + "/payments/{order_no}", handler: s.handlePayment},
-		{method: "POST", path: p + "/payments/{order_no}/cancel", handler: s.handleAction(actionCancel)},
-		{method: "POST", path: p + "/payments/{order_no}/verify", handler: s.handleAction(actionVerify)},
-		{method: "POST", path: p + "/payments/{order_no}/check", handler: s.handleCheck},
-		{method: "GET", path: p + "/payments/{order_no}/qr.png", handler: s.handleQR},
-		{method: "POST", path: p + "/payments/{order_no}/retry", handler: s.handleAction(actionRetry)},
-		{method: "POST", path: p + "/payments/{order_no}/override", handler: s.handleOverride},
-		{method: "POST", path: p + "/payments/{order_no}/refunds", handler: s.handleRefund},
-		{method: "GET", path: p + "/payments/{order_no}/refunds", handler: s.handleRefunds},
-		{method: "POST", path: p + "/payments/{order_no}/void", handler: s.handleVoid},
-		{method: "POST", path: p + "/lanes/{lane}/settle", handler: s.handleSettle},
-		{method: "GET", path: p + "/lanes", handler: s.handleLanes},
+		{method: "POST", path: p + "/payments", handler: s.serve(s.handlePay)},
+		{method: "GET", path: p + "/payments", handler: s.serve(s.handlePayments)},
+		{method: "GET", path: p + "/payments/{order_no}", handler: s.serve(s.handlePayment)},
+		{method: "POST", path: p + "/payments/{order_no}/cancel", handler: s.serve(s.handleAction(actionCancel))},
+		{method: "POST", path: p + "/payments/{order_no}/verify", handler: s.serve(s.handleAction(actionVerify))},
+		{method: "POST", path: p + "/payments/{order_no}/check", handler: s.serve(s.handleCheck)},
+		{method: "GET", path: p + "/payments/{order_no}/qr.png", handler: s.serve(s.handleQR)},
+		{method: "POST", path: p + "/payments/{order_no}/retry", handler: s.serve(s.handleAction(actionRetry))},
+		{method: "POST", path: p + "/payments/{order_no}/override", handler: s.serve(s.handleOverride)},
+		{method: "POST", path: p + "/payments/{order_no}/refunds", handler: s.serve(s.handleRefund)},
+		{method: "GET", path: p + "/payments/{order_no}/refunds", handler: s.serve(s.handleRefunds)},
+		{method: "POST", path: p + "/payments/{order_no}/void", handler: s.serve(s.handleVoid)},
+		{method: "POST", path: p + "/lanes/{lane}/settle", handler: s.serve(s.handleSettle)},
+		{method: "GET", path: p + "/lanes", handler: s.serve(s.handleLanes)},
 		{method: "GET", path: p + "/events", handler: s.handleEvents},
 		{method: "GET", path: p + "/healthz", handler: s.handleHealthz, public: true},
 		{method: "GET", path: p + "/readyz", handler: s.handleReadyz},
@@ -258,8 +258,8 @@ func (s *Server) apiRoutes() []route {
 		{method: "GET", path: "/readyz", handler: s.handleReadyz},
 		{method: "GET", path: "/metrics", handler: s.metrics.ServeHTTP},
 		{method: "GET", path: "/status", handler: s.handleStatus},
-		{method: "POST", path: p + "/day/close", handler: s.needDay(s.handleDayClose)},
-		{method: "GET", path: p + "/day/report", handler: s.needDay(s.handleDayReport)},
+		{method: "POST", path: p + "/day/close", handler: s.needDay(s.serve(s.handleDayClose))},
+		{method: "GET", path: p + "/day/report", handler: s.needDay(s.serve(s.handleDayReport))},
 	}
 }
 
@@ -296,7 +296,7 @@ func (s *Server) newHandler() http.Handler {
 		mux.Handle("GET /demo/", s.requireAuth(s.cfg.Demo))
 		mux.Handle("POST /demo/", s.requireAuth(s.guardWrite(s.cfg.Demo)))
 	}
-	mux.Handle("GET /day/report", s.requireAuth(s.needDay(s.handleReportPage)))
+	mux.Handle("GET /day/report", s.requireAuth(s.needDay(s.serve(s.handleReportPage))))
 	mux.Handle("/", s.requireAuth(staticHandler()))
 	return s.checkHost(s.limitBody(mux))
 }

@@ -123,3 +123,20 @@ func (s *Server) MonitoringHandler() http.Handler {
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
 	return mux
 }
+
+// handleHealthz serves GET /healthz: the process answers.
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// handleReadyz serves GET /readyz: 503 while the store does not answer.
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.svc.Ready(ctx); err != nil {
+		// Not ready is an answer, not a failure of this request.
+		writeJSON(w, http.StatusServiceUnavailable, errorJSON{Error: errorBody{Code: posbridge.EUNAVAILABLE, Message: "The store is not ready."}})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -29,12 +29,16 @@ func TestServer_Status(t *testing.T) {
 		{"GatewayUnused", false, false, []Component{{Name: "gateway", State: StateUnknown}}, 200, "ok", map[string]string{"gateway": "unknown"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newTestFake()
+			f := withLanes("1", "2")
 			if tt.unplug {
-				f.links["1"] = posbridge.LinkStatus{State: posbridge.LinkDown, Since: testStart.Add(-3 * time.Minute), Port: "/dev/ttyACM0"}
+				f.LanesFunc = func(context.Context) ([]posbridge.LaneStatus, error) {
+					unplugged := posbridge.LaneStatus{ID: "1", Link: posbridge.LinkStatus{State: posbridge.LinkDown, Since: testStart.Add(-3 * time.Minute), Port: "/dev/ttyACM0"}}
+					return []posbridge.LaneStatus{unplugged, lane("2", posbridge.LinkUp, nil)}, nil
+				}
 			}
+			f.ReadyFunc = ready
 			if tt.notReady {
-				f.notReady = posbridge.Errorf(posbridge.EUNAVAILABLE, "closed")
+				f.ReadyFunc = func(context.Context) error { return posbridge.Errorf(posbridge.EUNAVAILABLE, "closed") }
 			}
 			cfg := Config{Logger: discardLogger()}
 			if tt.extra != nil {
@@ -81,7 +85,10 @@ func TestServer_Status(t *testing.T) {
 // serves the read-only routes to any client without a token, and nothing
 // else.
 func TestServer_MonitoringHandler(t *testing.T) {
-	s := NewServer(newTestFake(), Config{Logger: discardLogger(), Token: "a-token-that-is-long-enough-to-be-used-here"})
+	f := withLanes("1", "2")
+	f.ReadyFunc = ready
+	f.StatsFunc = func(context.Context) (posbridge.Stats, error) { return posbridge.Stats{}, nil }
+	s := NewServer(f, Config{Logger: discardLogger(), Token: "a-token-that-is-long-enough-to-be-used-here"})
 	h := s.MonitoringHandler()
 	for _, tt := range []struct {
 		method, path string

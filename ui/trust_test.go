@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -12,23 +13,27 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
 // The trust boundary: no web page on another origin, DNS name or proxy, and
 // no forged field, may move money or read orders.
 
-// mustPaidOrder pays on lane and drives the order to paid.
-func mustPaidOrder(t *testing.T, f *fakeService, s *Server, lane, amount string) string {
-	t.Helper()
-	no := str(mustPay(t, s, lane, amount).body, "order_no")
-	f.flowApprove(posbridge.OrderNo(no))
-	return no
+// withPaidOrder returns a service with one paid order, which a verify
+// answers unchanged, and the order's number.
+func withPaidOrder() (*fakeService, string) {
+	o := paidOrder(testOrder("F1000001", "1", 5000))
+	f := withLanes("1", "2")
+	f.PaymentFunc = paymentsOf(&o)
+	f.VerifyFunc = func(ctx context.Context, no posbridge.OrderNo, _ posbridge.By) (posbridge.Order, error) {
+		return f.PaymentFunc(ctx, no)
+	}
+	return f, string(o.No)
 }
 
 func TestServer_CSRF(t *testing.T) {
-	f := newTestFake()
+	f, no := withPaidOrder()
 	s := mustOpenServer(t, f, Config{AllowedOrigins: []string{"https://pos.example.com"}})
-	no := mustPaidOrder(t, f, s, "1", "50.00")
 	_, port, _ := net.SplitHostPort(s.Addr())
 	base := s.URL() + "/api/v1/payments"
 	writes := []struct{ name, path, body string }{
@@ -60,13 +65,13 @@ func TestServer_CSRF(t *testing.T) {
 	for _, w := range writes {
 		for _, tt := range refused {
 			t.Run(w.name+"/"+tt.name, func(t *testing.T) {
-				before := f.lastSeq()
+				before := len(f.PaymentsCalls())
 				r := doReqHeader(t, "POST", base+w.path, w.body, tt.header.Clone())
 				if r.status != tt.status || r.errCode() != tt.code {
 					t.Fatalf("got %d %q, want %d %q: %s", r.status, r.errCode(), tt.status, tt.code, r.raw)
 				}
-				if f.lastSeq() != before {
-					t.Errorf("a refused request changed the store (seq %d -> %d)", before, f.lastSeq())
+				if calls := f.PaymentsCalls(); len(calls) != before {
+					t.Errorf("a refused request reached the service: %v", calls[before:])
 				}
 			})
 		}
@@ -116,9 +121,12 @@ func TestServer_CSRF(t *testing.T) {
 }
 
 func TestServer_HostCheck(t *testing.T) {
-	f := newTestFake()
+	f := withLanes("1", "2")
+	f.PaymentsFunc = func(context.Context, posbridge.OrderFilter) (posbridge.OrderPage, error) {
+		return posbridge.OrderPage{Orders: []posbridge.Order{testOrder("F1000001", "1", 500)}}, nil
+	}
+	f.StatsFunc = func(context.Context) (posbridge.Stats, error) { return posbridge.Stats{}, nil }
 	s := mustOpenServer(t, f, Config{AllowedHosts: []string{"till1.shop.lan"}})
-	mustPay(t, s, "1", "5")
 	_, port, _ := net.SplitHostPort(s.Addr())
 	tests := []struct {
 		host string
@@ -148,6 +156,9 @@ func TestServer_HostCheck(t *testing.T) {
 					if r.status != 200 {
 						t.Fatalf("got %d: %.200s", r.status, r.raw)
 					}
+					if path == "/api/v1/payments" && !strings.Contains(r.raw, "F1000001") {
+						t.Fatalf("the list lacks the payment: %.200s", r.raw)
+					}
 					return
 				}
 				if r.status != http.StatusMisdirectedRequest || r.errCode() != codeMisdirected {
@@ -160,11 +171,11 @@ func TestServer_HostCheck(t *testing.T) {
 		}
 	}
 	t.Run("ErrForeignHostWrites", func(t *testing.T) {
-		before := f.lastSeq()
+		before := len(f.PaymentsCalls())
 		r := doReqHeader(t, "POST", s.URL()+"/api/v1/payments", `{"lane":"2","amount":"1","currency":"AED"}`,
 			http.Header{"Host": {"evil.example:" + port}, "Content-Type": {"application/json"}, "Origin": {"http://evil.example:" + port}})
-		if r.status != http.StatusMisdirectedRequest || f.lastSeq() != before {
-			t.Fatalf("got %d, seq %d -> %d: %s", r.status, before, f.lastSeq(), r.raw)
+		if calls := f.PaymentsCalls(); r.status != http.StatusMisdirectedRequest || len(calls) != before {
+			t.Fatalf("got %d, service calls %v: %s", r.status, calls[before:], r.raw)
 		}
 	})
 	t.Run("ErrForeignHostStream", func(t *testing.T) {
@@ -193,8 +204,7 @@ func TestServer_HostCheck(t *testing.T) {
 }
 
 func TestEvents_OriginNotHost(t *testing.T) {
-	f := newTestFake()
-	s := mustOpenServer(t, f, Config{AllowedOrigins: []string{"https://pos.example.com"}})
+	s := mustOpenServer(t, withEvents(posbridgetest.NewEventsLog()), Config{AllowedOrigins: []string{"https://pos.example.com"}})
 	_, port, _ := net.SplitHostPort(s.Addr())
 	tests := []struct {
 		name, host, origin string
@@ -214,27 +224,13 @@ func TestEvents_OriginNotHost(t *testing.T) {
 			if tt.host != "" {
 				h.Set("Host", tt.host)
 			}
-			c, res, err := websocket.DefaultDialer.Dial("ws://"+s.Addr()+"/api/v1/events", h)
-			if tt.ok {
-				if err != nil {
-					t.Fatalf("dial: %v", err)
-				}
-				c.Close()
-				return
-			}
-			if err == nil {
-				c.Close()
-				t.Fatal("dial succeeded from a refused origin")
-			}
-			if res == nil || res.StatusCode != http.StatusForbidden {
-				t.Fatalf("got %v, want 403", res)
-			}
+			dialOrigin(t, s, h, tt.ok)
 		})
 	}
 }
 
 func TestServer_AuthProxiedAndScheme(t *testing.T) {
-	f := newTestFake()
+	f := withLanes("1", "2")
 	h := NewServer(f, Config{Token: "s3cret-token", Logger: discardLogger()}).Handler()
 	tests := []struct {
 		name   string
@@ -270,9 +266,13 @@ func TestServer_AuthProxiedAndScheme(t *testing.T) {
 }
 
 func TestServer_ControlCharacters(t *testing.T) {
-	f := newTestFake()
+	f, no := withPaidOrder()
+	var pays []posbridge.PayRequest
+	f.PayFunc = func(_ context.Context, r posbridge.PayRequest) (posbridge.Order, bool, error) {
+		pays = append(pays, r)
+		return testOrder("F2000002", r.Lane, r.Amount.Minor), false, nil
+	}
 	s := mustOpenServer(t, f, Config{})
-	no := mustPaidOrder(t, f, s, "1", "50.00")
 	base := s.URL() + "/api/v1/payments"
 	tests := []struct {
 		name, path, body string
@@ -292,7 +292,7 @@ func TestServer_ControlCharacters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := f.lastSeq()
+			before := len(f.PaymentsCalls())
 			r := doReq(t, "POST", base+tt.path, tt.body, tt.header...)
 			if r.status != 400 || r.errCode() != posbridge.EINVALID || r.errField() != tt.field {
 				t.Fatalf("got %d %q field %q, want 400 invalid field %q: %s", r.status, r.errCode(), r.errField(), tt.field, r.raw)
@@ -300,8 +300,8 @@ func TestServer_ControlCharacters(t *testing.T) {
 			if !strings.Contains(str(r.body, "error", "message"), "control") {
 				t.Errorf("message does not say why: %s", r.raw)
 			}
-			if f.lastSeq() != before {
-				t.Errorf("a refused request changed the store")
+			if calls := f.PaymentsCalls(); len(calls) != before {
+				t.Errorf("a refused request reached the service: %v", calls[before:])
 			}
 		})
 	}
@@ -310,13 +310,16 @@ func TestServer_ControlCharacters(t *testing.T) {
 		if r.status != 201 {
 			t.Fatalf("got %d: %s", r.status, r.raw)
 		}
+		if got := pays[len(pays)-1]; got.Reference != "فاتورة 1001 — \"A\\B\"" || got.By.Who != "منى" {
+			t.Errorf("the service was asked %+v", got)
+		}
 	})
 }
 
 func TestEvents_SinceBeyondNewest(t *testing.T) {
-	f := newTestFake()
-	s := mustOpenServer(t, f, Config{})
-	mustPay(t, s, "1", "1") // seqs 1, 2
+	log := posbridgetest.NewEventsLog()
+	s := mustOpenServer(t, withEvents(log), Config{})
+	payEvents(log, "F1000001", "1", 100) // seqs 1, 2
 	t.Run("Beyond", func(t *testing.T) {
 		c := dialEvents(t, s, "?since=40", nil)
 		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -343,9 +346,11 @@ func TestEvents_SinceBeyondNewest(t *testing.T) {
 }
 
 func TestServer_RefundIdempotency(t *testing.T) {
-	f := newTestFake()
+	book := &orderBook{}
+	no := string(book.add(paidOrder(testOrder("F1000001", "1", 5000))))
+	f := &fakeService{}
+	f.PaymentFunc, f.RefundFunc, f.RefundsFunc = book.payment, book.refund, book.refundsOf
 	s := mustOpenServer(t, f, Config{})
-	no := mustPaidOrder(t, f, s, "1", "50.00")
 	url := s.URL() + "/api/v1/payments/" + no + "/refunds"
 	body := `{"amount":"5.00","reason":"returned item"}`
 

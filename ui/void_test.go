@@ -2,40 +2,10 @@ package ui
 
 import (
 	"context"
-	"fmt"
 	"testing"
-	"time"
 
 	"github.com/posbridge/posbridge"
 )
-
-// Void is the fake's void: the whole amount of a paid payment without
-// refunds, recorded requested (the engine then asks the terminal).
-func (f *fakeService) Void(ctx context.Context, no posbridge.OrderNo, p posbridge.VoidParams, by posbridge.By) (posbridge.Refund, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	o, err := f.get(no)
-	if err != nil {
-		return posbridge.Refund{}, err
-	}
-	f.byLog = append(f.byLog, by)
-	if p.IdempotencyKey != "" {
-		for _, r := range f.refunds[no] {
-			if r.IdempotencyKey == p.IdempotencyKey {
-				return r, nil
-			}
-		}
-	}
-	if why := posbridge.VoidRefusal(*o, f.refunds[no], time.Time{}, f.clock.Now(), time.UTC); why != "" {
-		return posbridge.Refund{}, posbridge.Errorf(posbridge.ECONFLICT, "%s", why)
-	}
-	now := f.clock.Now()
-	r := posbridge.Refund{No: posbridge.OrderNo(fmt.Sprintf("V%s%02d", no, len(f.refunds[no])+1)), OrderNo: no, Amount: o.Amount,
-		Status: posbridge.RefundRequested, Method: posbridge.RefundTerminalVoid, Reason: by.Reason, Actor: by.Who,
-		CreatedAt: now, UpdatedAt: now, Version: 1, IdempotencyKey: p.IdempotencyKey}
-	f.refunds[no] = append(f.refunds[no], r)
-	return r, nil
-}
 
 // fakeSettlement records the lanes it settles.
 type fakeSettlement struct{ lanes []string }
@@ -55,14 +25,22 @@ func (s *fakeSettlement) Settle(ctx context.Context, lane string, by posbridge.B
 // "card_present"; an unknown method and a missing reason are refused; a
 // void of an unpaid payment is a conflict.
 func TestServer_VoidAndCardPresentRefund(t *testing.T) {
-	f := newTestFake()
+	book := &orderBook{}
+	no := string(book.add(testOrder("F1000001", "1", 3000)))
+	other := string(book.add(paidOrder(testOrder("F2000002", "2", 1000))))
+	f := &fakeService{}
+	f.PaymentFunc, f.VerifyFunc, f.VoidFunc = book.payment, book.verify, book.void
+	var refundAsked posbridge.RefundParams
+	f.RefundFunc = func(_ context.Context, no posbridge.OrderNo, p posbridge.RefundParams, by posbridge.By) (posbridge.Refund, error) {
+		refundAsked = p
+		return posbridge.Refund{No: "R1", OrderNo: no, Amount: p.Amount, Status: posbridge.RefundRequested, Reason: by.Reason}, nil
+	}
 	s := mustOpenServer(t, f, Config{})
 	base := s.URL() + "/api/v1/payments/"
-	no := str(mustPay(t, s, "1", "30").body, "order_no")
 	if r := doReq(t, "POST", base+no+"/void", `{"reason":"wrong item"}`); r.status != 409 || r.errCode() != posbridge.ECONFLICT {
 		t.Fatalf("void of an unpaid payment: %d %s", r.status, r.raw)
 	}
-	f.gatewayLearnsPaid(posbridge.OrderNo(no))
+	book.change(posbridge.OrderNo(no), func(*posbridge.Order) { book.gatewayPaid = true })
 	if r := doReq(t, "POST", base+no+"/verify", "{}"); str(r.body, "status") != "paid" {
 		t.Fatalf("verify: %s", r.raw)
 	}
@@ -76,15 +54,18 @@ func TestServer_VoidAndCardPresentRefund(t *testing.T) {
 	if r.status != 201 || str(r.body, "method") != "terminal_void" || str(r.body, "status") != "requested" || str(r.body, "amount") != "30.00" {
 		t.Fatalf("void: %d %s", r.status, r.raw)
 	}
+	if by := book.lastBy(); by.Reason != "wrong item" || by.Actor != posbridge.ActorAPI {
+		t.Errorf("void by %+v", by)
+	}
 	if again := doReq(t, "POST", base+no+"/void", `{"reason":"wrong item"}`, "Idempotency-Key", "void-1"); again.status != 200 || str(again.body, "refund_no") != str(r.body, "refund_no") {
 		t.Fatalf("repeated void: %d %s", again.status, again.raw)
 	}
-	// The fake passes card_present through; the engine's rules are tested in the root package.
-	other := str(mustPay(t, s, "2", "10").body, "order_no")
-	f.gatewayLearnsPaid(posbridge.OrderNo(other))
-	doReq(t, "POST", base+other+"/verify", "{}")
+	// card_present reaches the service; the engine's rules are tested in the root package.
 	if r := doReq(t, "POST", base+other+"/refunds", `{"amount":"4","reason":"returned","method":"card_present"}`); r.status != 201 || str(r.body, "method") != "gateway" {
 		t.Fatalf("card-present refund: %d %s", r.status, r.raw)
+	}
+	if !refundAsked.CardPresent || refundAsked.Amount != aed(400) {
+		t.Errorf("the service was asked for %+v, want a card-present refund of 4.00", refundAsked)
 	}
 }
 
@@ -92,13 +73,12 @@ func TestServer_VoidAndCardPresentRefund(t *testing.T) {
 // for a lane without a terminal to settle and when settlement is not
 // available.
 func TestServer_Settle(t *testing.T) {
-	f := newTestFake()
-	none := mustOpenServer(t, f, Config{})
+	none := mustOpenServer(t, &fakeService{}, Config{})
 	if r := doReq(t, "POST", none.URL()+"/api/v1/lanes/1/settle", ""); r.status != 404 || r.errCode() != posbridge.ENOTFOUND {
 		t.Fatalf("without settlement: %d %s", r.status, r.raw)
 	}
 	st := &fakeSettlement{}
-	s := mustOpenServer(t, newTestFake(), Config{Settlement: st})
+	s := mustOpenServer(t, &fakeService{}, Config{Settlement: st})
 	r := doReq(t, "POST", s.URL()+"/api/v1/lanes/1/settle", "")
 	if r.status != 200 || str(r.body, "sales_total") != "25.50" || str(r.body, "refunds_total") != "5.00" || str(r.body, "batch_no") != "000001" || r.body["sales"] != float64(2) {
 		t.Fatalf("settle: %d %s", r.status, r.raw)
