@@ -1,17 +1,14 @@
 package codepay
 
 import (
-	"bytes"
 	"context"
 	"crypto/rsa"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 
-	"github.com/posbridge/posbridge"
 	"github.com/posbridge/posbridge/gateway"
 )
 
@@ -21,60 +18,46 @@ import (
 // an unknown outcome.
 func (c *Client) call(ctx context.Context, method string, p Params, out any, mutation bool) error {
 	op := "codepay " + method
-	if err := c.limiter.Wait(ctx); err != nil {
-		return &gateway.Error{Class: gateway.ClassRetryable, Op: op, Msg: "rate limiter wait", Err: err}
-	}
-	p.SetString("app_id", c.appID)
-	p.SetString("method", method)
-	p.SetString("format", "JSON")
-	p.SetString("charset", "UTF-8")
-	p.SetString("sign_type", "RSA2")
-	p.SetString("version", "1.0")
-	p.SetString("timestamp", strconv.FormatInt(c.clock.Now().UnixMilli(), 10))
-	p.SetString("merchant_no", c.merchantNo)
-	if err := p.Sign(c.key); err != nil {
-		return &gateway.Error{Class: gateway.ClassFinal, Op: op, Msg: "sign request", Err: err}
-	}
-	body, err := p.Marshal()
+	a, err := c.t.Call(ctx, op, func() (gateway.Request, error) {
+		p.SetString("app_id", c.appID)
+		p.SetString("method", method)
+		p.SetString("format", "JSON")
+		p.SetString("charset", "UTF-8")
+		p.SetString("sign_type", "RSA2")
+		p.SetString("version", "1.0")
+		p.SetString("timestamp", strconv.FormatInt(c.clock.Now().UnixMilli(), 10))
+		p.SetString("merchant_no", c.merchantNo)
+		if err := p.Sign(c.key); err != nil {
+			return gateway.Request{}, &gateway.Error{Class: gateway.ClassFinal, Op: op, Msg: "sign request", Err: err}
+		}
+		body, err := p.Marshal()
+		if err != nil {
+			return gateway.Request{}, &gateway.Error{Class: gateway.ClassFinal, Op: op, Msg: "encode request", Err: err}
+		}
+		h := http.Header{}
+		h.Set("Content-Type", "application/json")
+		h.Set("Accept", "application/json")
+		return gateway.Request{Method: http.MethodPost, URL: c.base + EntryPath, Header: h, Body: body}, nil
+	}, "method", method)
 	if err != nil {
-		return &gateway.Error{Class: gateway.ClassFinal, Op: op, Msg: "encode request", Err: err}
+		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+EntryPath, bytes.NewReader(body))
+	if a.Status/100 != 2 {
+		return c.unknown(method, a.Status, "HTTP status", nil)
+	}
+	r, err := DecodeResponse(c.gw, a.Body)
 	if err != nil {
-		return &gateway.Error{Class: gateway.ClassFinal, Op: op, Msg: "build request", Err: err}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-
-	start := c.clock.Now()
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return c.unknown(method, 0, "no answer", err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
-	if err != nil {
-		return c.unknown(method, resp.StatusCode, "read answer", err)
-	}
-	c.log.Debug("gateway call", "method", method, "http_status", resp.StatusCode, posbridge.LogKeyDuration, c.clock.Now().Sub(start))
-	if resp.StatusCode/100 != 2 {
-		return c.unknown(method, resp.StatusCode, "HTTP status", nil)
-	}
-	r, err := DecodeResponse(c.gw, raw)
-	if err != nil {
-		return c.unknown(method, resp.StatusCode, "answer", err)
+		return c.unknown(method, a.Status, "answer", err)
 	}
 	if r.Code == CodeOK {
 		if out != nil {
 			if err := DecodeData(r.Data, out); err != nil {
-				return c.unknown(method, resp.StatusCode, "malformed data", err)
+				return c.unknown(method, a.Status, "malformed data", err)
 			}
 		}
 		return nil
 	}
-	return &gateway.Error{Class: classify(r.Code, method, mutation), Code: r.Code, Msg: r.Msg, HTTPStatus: resp.StatusCode, Op: op}
+	return &gateway.Error{Class: classify(r.Code, method, mutation), Code: r.Code, Msg: r.Msg, HTTPStatus: a.Status, Op: op}
 }
 
 // Response is a verified CodePay answer.
@@ -145,5 +128,5 @@ func classify(code, method string, mutation bool) gateway.Class {
 }
 
 func (c *Client) unknown(method string, status int, msg string, err error) error {
-	return &gateway.Error{Class: gateway.ClassUnknownOutcome, Op: "codepay " + method, HTTPStatus: status, Msg: msg, Err: err}
+	return gateway.Unknown("codepay "+method, status, msg, err)
 }

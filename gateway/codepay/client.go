@@ -33,9 +33,6 @@ const (
 	DefaultApplication = "CodePay Register"
 )
 
-// maxResponseBody bounds what the client reads of an answer.
-const maxResponseBody = 1 << 20
-
 // EntryPath is the single API path, relative to the base URL.
 const EntryPath = "/api/entry"
 
@@ -103,13 +100,10 @@ type Config struct {
 type Client struct {
 	base, appID, merchantNo, storeNo, terminalSN, app, notifyURL string
 
-	key     *rsa.PrivateKey
-	gw      *rsa.PublicKey
-	timeout time.Duration
-	limiter *gateway.Limiter
-	http    *http.Client
-	clock   posbridge.Clock
-	log     *slog.Logger
+	key   *rsa.PrivateKey
+	gw    *rsa.PublicKey
+	t     *gateway.Transport
+	clock posbridge.Clock // the transport's
 }
 
 var _ posbridge.Gateway = (*Client)(nil)
@@ -135,31 +129,14 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Application == "" {
 		cfg.Application = DefaultApplication
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.RatePerSecond == 0 {
-		cfg.RatePerSecond = DefaultRatePerSecond
-	}
-	if cfg.Burst == 0 {
-		cfg.Burst = DefaultBurst
-	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = http.DefaultClient
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = posbridge.SystemClock{}
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	t := gateway.NewTransport("codepay", gateway.TransportConfig{
+		Timeout: cfg.Timeout, RatePerSecond: cfg.RatePerSecond, Burst: cfg.Burst,
+		HTTPClient: cfg.HTTPClient, Clock: cfg.Clock, Logger: cfg.Logger,
+	}, gateway.TransportConfig{Timeout: DefaultTimeout, RatePerSecond: DefaultRatePerSecond, Burst: DefaultBurst})
 	return &Client{
 		base: strings.TrimSuffix(cfg.BaseURL, "/"), appID: cfg.AppID, merchantNo: cfg.MerchantNo,
 		storeNo: cfg.StoreNo, terminalSN: cfg.TerminalSN, app: cfg.Application, notifyURL: cfg.NotifyURL,
-		key: key, gw: gw, timeout: cfg.Timeout,
-		limiter: gateway.NewLimiter(cfg.Clock, cfg.RatePerSecond, cfg.Burst),
-		http:    cfg.HTTPClient, clock: cfg.Clock,
-		log: cfg.Logger.With(posbridge.LogKeyComponent, "gateway", posbridge.LogKeyGateway, "codepay"),
+		key: key, gw: gw, t: t, clock: t.Clock(),
 	}, nil
 }
 
