@@ -118,10 +118,9 @@ type Shipper struct {
 	src Source
 	log *slog.Logger
 
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	cancel context.CancelFunc
-	done   chan struct{}
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	loop Loop
 	// connected is signalled when the connection is made again, so a
 	// backlog starts to drain at once instead of after the backoff.
 	connected chan struct{}
@@ -172,9 +171,7 @@ func (s *Shipper) Open() error {
 		return fmt.Errorf("outbox: jetstream: %w", err)
 	}
 	s.nc, s.js = nc, js
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel, s.done = cancel, make(chan struct{})
-	go s.run(ctx)
+	s.loop.Start(s.run)
 	return nil
 }
 
@@ -182,12 +179,9 @@ func (s *Shipper) Open() error {
 // published but not yet acknowledged stay in the outbox and are published
 // again (and deduplicated) by the next Open.
 func (s *Shipper) Close() error {
-	if s.cancel == nil {
+	if !s.loop.Stop() {
 		return nil
 	}
-	s.cancel()
-	<-s.done
-	s.cancel = nil
 	s.nc.Close()
 	return nil
 }
@@ -212,7 +206,6 @@ func (s *Shipper) Stats(ctx context.Context) (Stats, error) {
 // followed at once by the next, an empty or partial one by a wait for a new
 // event or PollEvery, a failed one by the backoff.
 func (s *Shipper) run(ctx context.Context) {
-	defer close(s.done)
 	var (
 		sub      *posbridge.Subscription
 		wake     <-chan posbridge.Event
