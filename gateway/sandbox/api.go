@@ -155,29 +155,12 @@ func (s *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.write(w, a, true)
 		return
 	}
+	if s.transportFault(w, r, f, func() { s.write(w, a, true) }) {
+		return
+	}
 	switch f.Kind {
 	case FaultCode:
 		s.write(w, a, !f.Unsigned)
-	case FaultHTTP502:
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(http.StatusBadGateway)
-		io.WriteString(w, "<html><body><h1>502 Bad Gateway</h1></body></html>")
-	case FaultDelay:
-		t := s.clock.NewTimer(f.Delay)
-		select {
-		case <-t.C():
-		case <-r.Context().Done():
-		}
-		t.Stop()
-		s.write(w, a, true)
-	case FaultDrop:
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				conn.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler) // aborts the response without an answer
 	case FaultUnsigned:
 		s.write(w, a, false)
 	case FaultBadSign:

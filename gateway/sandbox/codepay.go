@@ -185,6 +185,9 @@ func (s *Sandbox) serveCodePay(w http.ResponseWriter, r *http.Request) {
 		s.cpWrite(w, a, "sign")
 		return
 	}
+	if s.transportFault(w, r, f, func() { s.cpWrite(w, a, "sign") }) {
+		return
+	}
 	switch f.Kind {
 	case FaultCode:
 		if f.Unsigned {
@@ -192,26 +195,6 @@ func (s *Sandbox) serveCodePay(w http.ResponseWriter, r *http.Request) {
 		} else {
 			s.cpWrite(w, a, "sign")
 		}
-	case FaultHTTP502:
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(http.StatusBadGateway)
-		io.WriteString(w, "<html><body><h1>502 Bad Gateway</h1></body></html>")
-	case FaultDelay:
-		t := s.clock.NewTimer(f.Delay)
-		select {
-		case <-t.C():
-		case <-r.Context().Done():
-		}
-		t.Stop()
-		s.cpWrite(w, a, "sign")
-	case FaultDrop:
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				conn.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler)
 	case FaultUnsigned:
 		s.cpWrite(w, a, "none")
 	case FaultBadSign:

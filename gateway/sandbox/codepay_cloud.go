@@ -128,16 +128,5 @@ func (s *Sandbox) advanceCloudLocked() time.Time {
 // customer is paying on the terminal (it cannot be closed now). Pay or
 // Fail ends it.
 func (s *Sandbox) StartPaying(no string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advanceLocked()
-	o, ok := s.orders[no]
-	if !ok {
-		return fmt.Errorf("paying %s: %w", no, ErrNotFound)
-	}
-	if o.status != StatusCreated {
-		return fmt.Errorf("paying %s in %s: %w", no, o.status, ErrConflict)
-	}
-	o.paying = true
-	return nil
+	return s.moveOrder("paying", no, StatusCreated, func(o *order) { o.paying = true })
 }

@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"time"
 )
 
@@ -95,4 +97,36 @@ func (s *Sandbox) takeFault(path string) (Fault, bool) {
 		return f, true
 	}
 	return Fault{}, false
+}
+
+// transportFault acts out a fault that is the same whatever the API's wire
+// format: a proxy's 502 page, an answer (send) after Delay or when the
+// client gives up, or a connection closed without an answer. It reports
+// whether f was one of these.
+func (s *Sandbox) transportFault(w http.ResponseWriter, r *http.Request, f Fault, send func()) bool {
+	switch f.Kind {
+	case FaultHTTP502:
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusBadGateway)
+		io.WriteString(w, "<html><body><h1>502 Bad Gateway</h1></body></html>")
+	case FaultDelay:
+		t := s.clock.NewTimer(f.Delay)
+		select {
+		case <-t.C():
+		case <-r.Context().Done():
+		}
+		t.Stop()
+		send()
+	case FaultDrop:
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return true
+			}
+		}
+		panic(http.ErrAbortHandler) // aborts the response without an answer
+	default:
+		return false
+	}
+	return true
 }

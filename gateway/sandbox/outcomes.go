@@ -9,18 +9,7 @@ import (
 // Pay makes the customer pay a CREATED order in full, with card (which may be
 // zero). ErrNotFound, or ErrConflict when it is not CREATED.
 func (s *Sandbox) Pay(no string, card posbridge.Card) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advanceLocked()
-	o, ok := s.orders[no]
-	if !ok {
-		return fmt.Errorf("pay %s: %w", no, ErrNotFound)
-	}
-	if o.status != StatusCreated {
-		return fmt.Errorf("pay %s in %s: %w", no, o.status, ErrConflict)
-	}
-	s.pay(o, card)
-	return nil
+	return s.moveOrder("pay", no, StatusCreated, func(o *order) { s.pay(o, card) })
 }
 
 // Fail makes a CREATED order's payment fail.
@@ -34,33 +23,29 @@ func (s *Sandbox) Expire(no string) error {
 }
 
 func (s *Sandbox) closeCreated(no, code, des string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advanceLocked()
-	o, ok := s.orders[no]
-	if !ok {
-		return fmt.Errorf("close %s: %w", no, ErrNotFound)
-	}
-	if o.status != StatusCreated {
-		return fmt.Errorf("close %s in %s: %w", no, o.status, ErrConflict)
-	}
-	s.fail(o, code, des)
-	return nil
+	return s.moveOrder("close", no, StatusCreated, func(o *order) { s.fail(o, code, des) })
 }
 
 // Settle moves a PAID_SUCCESS order to SETTLED.
 func (s *Sandbox) Settle(no string) error {
+	return s.moveOrder("settle", no, StatusPaid, func(o *order) { o.status = StatusSettled })
+}
+
+// moveOrder applies move to order no when it is in status from, under the
+// lock and after what time has changed (advanceLocked): ErrNotFound, or
+// ErrConflict in any other status; what names the change in the error.
+func (s *Sandbox) moveOrder(what, no, from string, move func(o *order)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.advanceLocked()
 	o, ok := s.orders[no]
 	if !ok {
-		return fmt.Errorf("settle %s: %w", no, ErrNotFound)
+		return fmt.Errorf("%s %s: %w", what, no, ErrNotFound)
 	}
-	if o.status != StatusPaid {
-		return fmt.Errorf("settle %s in %s: %w", no, o.status, ErrConflict)
+	if o.status != from {
+		return fmt.Errorf("%s %s in %s: %w", what, no, o.status, ErrConflict)
 	}
-	o.status = StatusSettled
+	move(o)
 	return nil
 }
 
