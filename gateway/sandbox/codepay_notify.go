@@ -2,10 +2,8 @@ package sandbox
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -49,21 +47,12 @@ func (n *notifier) postCodePay(d *delivery, stamp time.Time) string {
 	if err != nil {
 		return err.Error()
 	}
-	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second) // CodePay waits 5 s for the ack
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(body))
-	if err != nil {
-		return err.Error()
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := n.client.Do(req)
-	if err != nil {
-		return err.Error()
-	}
-	defer resp.Body.Close()
-	ack, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Sprintf("HTTP %d", resp.StatusCode)
+	// CodePay waits 5 s for the ack.
+	ack, failed := postCallback(n.ctx, n.client, 5*time.Second, d.URL, body, func(req *http.Request) {
+		req.Header.Set("Content-Type", "application/json")
+	})
+	if failed != "" {
+		return failed
 	}
 	if text := strings.TrimSpace(string(ack)); text != "success" {
 		return fmt.Sprintf("HTTP 200 %q", text)

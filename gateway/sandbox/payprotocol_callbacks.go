@@ -1,17 +1,12 @@
 package sandbox
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/posbridge/posbridge"
 )
 
 // ppPayment is the payment object of /payment/detail and the callbacks.
@@ -71,30 +66,7 @@ func (p *PayProtocol) enqueueLocked(kind, no, status, url string, body []byte) {
 
 // run delivers due callbacks until Close.
 func (p *PayProtocol) run() {
-	for {
-		if p.ctx.Err() != nil {
-			return
-		}
-		d, at := p.next()
-		if d != nil {
-			p.deliver(d)
-			continue
-		}
-		var t posbridge.Timer
-		var fire <-chan time.Time
-		if !at.IsZero() {
-			t = p.clock.NewTimer(at.Sub(p.clock.Now()))
-			fire = t.C()
-		}
-		select {
-		case <-p.ctx.Done():
-		case <-p.kick:
-		case <-fire:
-		}
-		if t != nil {
-			t.Stop()
-		}
-	}
+	sendLoop(p.ctx, p.clock, p.kick, p.next, p.deliver)
 }
 
 // next returns the first due delivery, or else when the next one is due.
@@ -139,25 +111,15 @@ func (p *PayProtocol) deliver(d *PPDelivery) {
 }
 
 func (p *PayProtocol) post(url string, body []byte) string {
-	ctx, cancel := context.WithTimeout(p.ctx, deliveryTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return err.Error()
-	}
-	ts := strconv.FormatInt(p.clock.Now().Unix(), 10)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-PAY-KEY", p.key)
-	req.Header.Set("X-PAY-TIMESTAMP", ts)
-	req.Header.Set("X-PAY-SIGN", ppSign(p.secret, ts, http.MethodPost, req.URL.EscapedPath(), body))
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return err.Error()
-	}
-	defer resp.Body.Close()
-	ack, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Sprintf("HTTP %d", resp.StatusCode)
+	ack, failed := postCallback(p.ctx, p.client, deliveryTimeout, url, body, func(req *http.Request) {
+		ts := strconv.FormatInt(p.clock.Now().Unix(), 10)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-PAY-KEY", p.key)
+		req.Header.Set("X-PAY-TIMESTAMP", ts)
+		req.Header.Set("X-PAY-SIGN", ppSign(p.secret, ts, http.MethodPost, req.URL.EscapedPath(), body))
+	})
+	if failed != "" {
+		return failed
 	}
 	if text := strings.TrimSpace(string(ack)); !strings.EqualFold(text, "success") {
 		return fmt.Sprintf("HTTP 200 %q", text)
