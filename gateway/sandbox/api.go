@@ -117,14 +117,8 @@ func (s *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	raw, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
-	if err != nil {
-		http.Error(w, "read body", http.StatusBadRequest)
+	raw, ok := readPost(w, r)
+	if !ok {
 		return
 	}
 	rec := Request{Path: path, At: s.clock.Now(), PartnerID: r.Header.Get("Partner-Id"), Body: string(raw)}
@@ -181,6 +175,23 @@ func (s *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request) {
 	case FaultCommit504:
 		s.write(w, failure("504"), true)
 	}
+}
+
+// readPost reads the body of a POST (at most maxRequestBody). It answers
+// any other method (405) or an unreadable body (400) itself and reports
+// false.
+func readPost(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return nil, false
+	}
+	raw, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
+	if err != nil {
+		http.Error(w, "read body", http.StatusBadRequest)
+		return nil, false
+	}
+	return raw, true
 }
 
 // write sends a as the response body, signed with the gateway key when sign.

@@ -14,7 +14,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"sort"
@@ -141,14 +140,8 @@ func cpDecode(contentType string, raw []byte) (cpParams, error) {
 }
 
 func (s *Sandbox) serveCodePay(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	raw, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
-	if err != nil {
-		http.Error(w, "read body", http.StatusBadRequest)
+	raw, ok := readPost(w, r)
+	if !ok {
 		return
 	}
 	req, decErr := cpDecode(r.Header.Get("Content-Type"), raw)
