@@ -245,6 +245,12 @@ func ppCreated(o *PPOrder) map[string]any {
 }
 
 func (p *PayProtocol) apiDetail(r *http.Request, _ []byte) ppAnswer {
+	return p.withPayment(r, func(o *PPOrder) ppAnswer { return ppOK(p.ppPayment(o)) })
+}
+
+// withPayment answers with f of the payment order the request names, under
+// the lock and after its page's expiry, or 404 when there is none.
+func (p *PayProtocol) withPayment(r *http.Request, f func(o *PPOrder) ppAnswer) ppAnswer {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	o := p.findLocked(r)
@@ -252,7 +258,7 @@ func (p *PayProtocol) apiDetail(r *http.Request, _ []byte) ppAnswer {
 		return ppFail(404, "payment order not found")
 	}
 	p.expireLocked(o)
-	return ppOK(p.ppPayment(o))
+	return f(o)
 }
 
 func (p *PayProtocol) findLocked(r *http.Request) *PPOrder {
@@ -265,17 +271,12 @@ func (p *PayProtocol) findLocked(r *http.Request) *PPOrder {
 // apiNotify sends the order's callback again when it has a final status;
 // for an unpaid order there is nothing to send (assumed: success, no data).
 func (p *PayProtocol) apiNotify(r *http.Request, _ []byte) ppAnswer {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	o := p.findLocked(r)
-	if o == nil {
-		return ppFail(404, "payment order not found")
-	}
-	p.expireLocked(o)
-	if o.Status != PPUnpaid {
-		p.notifyPaymentLocked(o)
-	}
-	return ppOK(nil)
+	return p.withPayment(r, func(o *PPOrder) ppAnswer {
+		if o.Status != PPUnpaid {
+			p.notifyPaymentLocked(o)
+		}
+		return ppOK(nil)
+	})
 }
 
 type ppRefundIn struct {
@@ -329,24 +330,26 @@ func (p *PayProtocol) apiRefund(_ *http.Request, body []byte) ppAnswer {
 }
 
 func (p *PayProtocol) apiRefundDetail(r *http.Request, _ []byte) ppAnswer {
+	return p.withRefund(r, func(rf *PPRefund) ppAnswer { return ppOK(ppRefundJSON(rf)) })
+}
+
+// withRefund answers with f of the refund the request names (outRefundNo),
+// under the lock, or 404 when there is none.
+func (p *PayProtocol) withRefund(r *http.Request, f func(rf *PPRefund) ppAnswer) ppAnswer {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	rf, ok := p.refunds[r.URL.Query().Get("outRefundNo")]
 	if !ok {
 		return ppFail(404, "refund order not found")
 	}
-	return ppOK(ppRefundJSON(rf))
+	return f(rf)
 }
 
 func (p *PayProtocol) apiRefundNotify(r *http.Request, _ []byte) ppAnswer {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	rf, ok := p.refunds[r.URL.Query().Get("outRefundNo")]
-	if !ok {
-		return ppFail(404, "refund order not found")
-	}
-	if rf.Status != PPRefundPending {
-		p.notifyRefundLocked(rf)
-	}
-	return ppOK(nil)
+	return p.withRefund(r, func(rf *PPRefund) ppAnswer {
+		if rf.Status != PPRefundPending {
+			p.notifyRefundLocked(rf)
+		}
+		return ppOK(nil)
+	})
 }
