@@ -10,7 +10,8 @@ import (
 // The end-of-day reconciliation: the gateway's list of the day's orders and
 // refunds is compared with the store's, one pure decision per order or
 // refund (DecideDay), then acted on by Engine.CloseDay. This file holds the
-// types and the decision; dayclose_run.go the loading, acting and saving.
+// types and the decision; dayclose_run.go the loading and saving,
+// dayclose_act.go the acting on each item, dayclose_schedule.go the daily run.
 
 // DayQuery asks a gateway for one page of a date range's orders or refunds.
 type DayQuery struct {

@@ -33,6 +33,7 @@ type NotifyServer struct {
 	verify  func(body []byte, h http.Header, now time.Time) (posbridge.Notification, error)
 	// refuseStale: a stale notification is refused (401), not verified by query.
 	refuseStale bool
+	logReceived bool
 
 	accepted, forged, stale, malformed, oversized, serviceErrors atomic.Uint64
 }
@@ -54,6 +55,9 @@ type NotifyServerConfig struct {
 	// stale: for gateways whose timestamp is part of the signature and
 	// whose retries are signed afresh (Pay Protocol), an old one is a replay.
 	RefuseStale bool
+	// LogReceived logs each notification Verify accepted (not a stale
+	// one): its id, order and status.
+	LogReceived bool
 }
 
 // NewNotifyServer returns a server applying notifications through svc.
@@ -70,7 +74,7 @@ func NewNotifyServer(cfg NotifyServerConfig, svc posbridge.NotificationService) 
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &NotifyServer{gateway: cfg.Gateway, ack: cfg.Ack, fail: cfg.Fail, maxBody: cfg.MaxBody, clock: cfg.Clock, svc: svc, verify: cfg.Verify, refuseStale: cfg.RefuseStale,
+	return &NotifyServer{gateway: cfg.Gateway, ack: cfg.Ack, fail: cfg.Fail, maxBody: cfg.MaxBody, clock: cfg.Clock, svc: svc, verify: cfg.Verify, refuseStale: cfg.RefuseStale, logReceived: cfg.LogReceived,
 		log: cfg.Logger.With(posbridge.LogKeyComponent, "notify", posbridge.LogKeyGateway, cfg.Gateway)}, nil
 }
 
@@ -121,6 +125,9 @@ func (s *NotifyServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n, err := s.verify(body, r.Header, s.clock.Now())
+	if err == nil && s.logReceived {
+		s.log.Info("notification received", "notify_id", n.ID, posbridge.LogKeyOrder, n.OrderNo, "status", notifyStatus(n))
+	}
 	if errors.Is(err, ErrStale) && s.refuseStale {
 		s.stale.Add(1)
 		s.log.Warn("notification refused", posbridge.LogKeyAddr, r.RemoteAddr, posbridge.LogKeyError, err)
@@ -165,4 +172,13 @@ func (s *NotifyServer) refuse(w http.ResponseWriter, r *http.Request, err error)
 	}
 	s.log.Warn("notification refused", posbridge.LogKeyAddr, r.RemoteAddr, posbridge.LogKeyError, err)
 	http.Error(w, s.fail, status)
+}
+
+// notifyStatus is a notification's status for the log: the refund's for a
+// refund, else the order's.
+func notifyStatus(n posbridge.Notification) string {
+	if n.Kind == posbridge.NotifyRefund {
+		return string(n.Refund)
+	}
+	return string(n.Status)
 }

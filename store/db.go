@@ -9,7 +9,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,9 +39,6 @@ const stmtCacheSize = 128
 // fileMode is the database file's mode: it holds order history, so only the
 // daemon's user may read it. SQLite gives the -wal and -shm files the same mode.
 const fileMode fs.FileMode = 0o600
-
-//go:embed migration/*.sql
-var migrationFS embed.FS
 
 var _ posbridge.Store = (*DB)(nil)
 
@@ -110,13 +105,6 @@ type DB struct {
 	checkWG   sync.WaitGroup
 	integMu   sync.Mutex
 	integ     Integrity
-}
-
-// Integrity is what the store knows of its file's integrity.
-type Integrity struct {
-	Checking bool      // a check is running
-	Checked  time.Time // when the last check ended; zero if none ran
-	Err      error     // the last check's finding (wraps ErrCorrupt when damaged), nil if whole
 }
 
 // Open opens (creating if needed) the database file at path with the default
@@ -214,39 +202,6 @@ func OpenOptions(path string, opts Options) (*DB, error) {
 func leftWAL(path string) bool {
 	fi, err := os.Stat(path + "-wal")
 	return err == nil && fi.Size() > 0
-}
-
-// Integrity returns what the store knows of its file's integrity.
-func (db *DB) Integrity() Integrity {
-	db.integMu.Lock()
-	defer db.integMu.Unlock()
-	return db.integ
-}
-
-func (db *DB) setIntegrity(i Integrity) {
-	db.integMu.Lock()
-	defer db.integMu.Unlock()
-	db.integ = i
-}
-
-// CheckIntegrity runs SQLite's quick check over the whole file (seconds on a
-// large one) and records its finding for Integrity. A damaged file gives an
-// error wrapping ErrCorrupt that names the file.
-func (db *DB) CheckIntegrity(ctx context.Context) error {
-	if err := db.reading(); err != nil {
-		return err
-	}
-	db.setIntegrity(Integrity{Checking: true, Checked: db.Integrity().Checked, Err: db.Integrity().Err})
-	err := db.quickCheck(ctx)
-	if ctx.Err() != nil {
-		db.setIntegrity(Integrity{})
-		return ctx.Err()
-	}
-	if err != nil {
-		err = fmt.Errorf("store %s: %w", db.path, err)
-	}
-	db.setIntegrity(Integrity{Checked: db.now(), Err: err})
-	return err
 }
 
 // Close closes the database. Calls after the first return nil; methods called
@@ -385,139 +340,6 @@ func createIncremental(dsn string) error {
 	return sdb.Close()
 }
 
-// quickCheck runs SQLite's quick check over the whole file.
-func (db *DB) quickCheck(ctx context.Context) error {
-	rows, err := db.db.QueryContext(ctx, "PRAGMA quick_check")
-	if err != nil {
-		return fmt.Errorf("check integrity: %w", asCorrupt(err))
-	}
-	defer rows.Close()
-	var problems []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return fmt.Errorf("check integrity: %w", asCorrupt(err))
-		}
-		if s != "ok" {
-			problems = append(problems, s)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("check integrity: %w", asCorrupt(err))
-	}
-	if len(problems) > 0 {
-		if len(problems) > 3 {
-			problems = append(problems[:3], fmt.Sprintf("and %d more", len(problems)-3))
-		}
-		return fmt.Errorf("check integrity: %w: %s", ErrCorrupt, strings.Join(problems, "; "))
-	}
-	return nil
-}
-
-// asCorrupt marks SQLite's "malformed" and "not a database" as ErrCorrupt,
-// keeping SQLite's error in the chain.
-func asCorrupt(err error) error {
-	var se sqlite3.Error
-	if errors.As(err, &se) && (se.Code == sqlite3.ErrCorrupt || se.Code == sqlite3.ErrNotADB) {
-		return fmt.Errorf("%w: %w", ErrCorrupt, err)
-	}
-	return err
-}
-
-// ErrCorrupt is wrapped by CheckIntegrity when SQLite's quick check finds damage.
-var ErrCorrupt = errors.New("database is corrupt")
-
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFS, "migration/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, n := range names {
-		base := filepath.Base(n)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name must start with a positive number and '_'", base)
-		}
-		b, err := migrationFS.ReadFile(n)
-		if err != nil {
-			return nil, fmt.Errorf("read migration %s: %w", base, err)
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("migrations %s and %s share version %d", ms[i-1].name, ms[i].name, ms[i].version)
-		}
-	}
-	return ms, nil
-}
-
-// migrate applies each migration not yet recorded in schema_migrations, each
-// in its own immediate transaction that re-checks the record, so two
-// processes opening the same file at once apply nothing twice.
-func (db *DB) migrate(ctx context.Context) error {
-	if _, err := db.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		name       TEXT NOT NULL,
-		applied_at INTEGER NOT NULL
-	)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", classify(err))
-	}
-	ms, err := migrations()
-	if err != nil {
-		return err
-	}
-	applied := 0
-	for _, m := range ms {
-		done, err := db.applyMigration(ctx, m)
-		if err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
-		}
-		if done {
-			applied++
-		}
-	}
-	if applied > 0 {
-		db.logger.Info("migrations applied", posbridge.LogKeyCount, applied)
-	}
-	return nil
-}
-
-func (db *DB) applyMigration(ctx context.Context, m migration) (bool, error) {
-	tx, err := db.db.BeginTx(ctx, nil)
-	if err != nil {
-		return false, fmt.Errorf("begin: %w", classify(err))
-	}
-	defer tx.Rollback()
-	var n int
-	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", m.version).Scan(&n); err != nil {
-		return false, err
-	}
-	if n > 0 {
-		return false, nil
-	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return false, err
-	}
-	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-		m.version, m.name, db.now().UnixMilli()); err != nil {
-		return false, err
-	}
-	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("commit: %w", classify(err))
-	}
-	return true, nil
-}
-
 // reading reports ErrClosed after Close, so readers fail the same way writers do.
 func (db *DB) reading() error {
 	if db.closed.Load() {
@@ -540,13 +362,4 @@ func classify(err error) error {
 func isConstraint(err error, ext sqlite3.ErrNoExtended) bool {
 	var se sqlite3.Error
 	return errors.As(err, &se) && se.ExtendedCode == ext
-}
-
-// SchemaVersion is the number of the newest migration this build applies.
-func SchemaVersion() int {
-	ms, err := migrations()
-	if err != nil || len(ms) == 0 {
-		return 0
-	}
-	return ms[len(ms)-1].version
 }

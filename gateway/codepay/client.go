@@ -9,12 +9,10 @@
 package codepay
 
 import (
-	"bytes"
 	"context"
 	"crypto/rsa"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -34,9 +32,6 @@ const (
 	// orders (message_receiving_application).
 	DefaultApplication = "CodePay Register"
 )
-
-// maxResponseBody bounds what the client reads of an answer.
-const maxResponseBody = 1 << 20
 
 // EntryPath is the single API path, relative to the base URL.
 const EntryPath = "/api/entry"
@@ -105,13 +100,10 @@ type Config struct {
 type Client struct {
 	base, appID, merchantNo, storeNo, terminalSN, app, notifyURL string
 
-	key     *rsa.PrivateKey
-	gw      *rsa.PublicKey
-	timeout time.Duration
-	limiter *gateway.Limiter
-	http    *http.Client
-	clock   posbridge.Clock
-	log     *slog.Logger
+	key   *rsa.PrivateKey
+	gw    *rsa.PublicKey
+	t     *gateway.Transport
+	clock posbridge.Clock // the transport's
 }
 
 var _ posbridge.Gateway = (*Client)(nil)
@@ -137,31 +129,14 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Application == "" {
 		cfg.Application = DefaultApplication
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.RatePerSecond == 0 {
-		cfg.RatePerSecond = DefaultRatePerSecond
-	}
-	if cfg.Burst == 0 {
-		cfg.Burst = DefaultBurst
-	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = http.DefaultClient
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = posbridge.SystemClock{}
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	t := gateway.NewTransport("codepay", gateway.TransportConfig{
+		Timeout: cfg.Timeout, RatePerSecond: cfg.RatePerSecond, Burst: cfg.Burst,
+		HTTPClient: cfg.HTTPClient, Clock: cfg.Clock, Logger: cfg.Logger,
+	}, gateway.TransportConfig{Timeout: DefaultTimeout, RatePerSecond: DefaultRatePerSecond, Burst: DefaultBurst})
 	return &Client{
 		base: strings.TrimSuffix(cfg.BaseURL, "/"), appID: cfg.AppID, merchantNo: cfg.MerchantNo,
 		storeNo: cfg.StoreNo, terminalSN: cfg.TerminalSN, app: cfg.Application, notifyURL: cfg.NotifyURL,
-		key: key, gw: gw, timeout: cfg.Timeout,
-		limiter: gateway.NewLimiter(cfg.Clock, cfg.RatePerSecond, cfg.Burst),
-		http:    cfg.HTTPClient, clock: cfg.Clock,
-		log: cfg.Logger.With(posbridge.LogKeyComponent, "gateway", posbridge.LogKeyGateway, "codepay"),
+		key: key, gw: gw, t: t, clock: t.Clock(),
 	}, nil
 }
 
@@ -334,137 +309,4 @@ func (c *Client) QueryRefund(ctx context.Context, refundNo posbridge.OrderNo) (p
 		return posbridge.GatewayRefund{}, c.unknown(MethodRefundQuery, 0, fmt.Sprintf("answer is about refund %s, asked for %s", g.RefundNo, refundNo), nil)
 	}
 	return g, nil
-}
-
-// call sends method with the fields of p (plus the common ones), verifies
-// the answer and decodes its data into out (when not nil). mutation says
-// whether the call changes anything: then a code without a known meaning is
-// an unknown outcome.
-func (c *Client) call(ctx context.Context, method string, p Params, out any, mutation bool) error {
-	op := "codepay " + method
-	if err := c.limiter.Wait(ctx); err != nil {
-		return &gateway.Error{Class: gateway.ClassRetryable, Op: op, Msg: "rate limiter wait", Err: err}
-	}
-	p.SetString("app_id", c.appID)
-	p.SetString("method", method)
-	p.SetString("format", "JSON")
-	p.SetString("charset", "UTF-8")
-	p.SetString("sign_type", "RSA2")
-	p.SetString("version", "1.0")
-	p.SetString("timestamp", strconv.FormatInt(c.clock.Now().UnixMilli(), 10))
-	p.SetString("merchant_no", c.merchantNo)
-	if err := p.Sign(c.key); err != nil {
-		return &gateway.Error{Class: gateway.ClassFinal, Op: op, Msg: "sign request", Err: err}
-	}
-	body, err := p.Marshal()
-	if err != nil {
-		return &gateway.Error{Class: gateway.ClassFinal, Op: op, Msg: "encode request", Err: err}
-	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+EntryPath, bytes.NewReader(body))
-	if err != nil {
-		return &gateway.Error{Class: gateway.ClassFinal, Op: op, Msg: "build request", Err: err}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-
-	start := c.clock.Now()
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return c.unknown(method, 0, "no answer", err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
-	if err != nil {
-		return c.unknown(method, resp.StatusCode, "read answer", err)
-	}
-	c.log.Debug("gateway call", "method", method, "http_status", resp.StatusCode, posbridge.LogKeyDuration, c.clock.Now().Sub(start))
-	if resp.StatusCode/100 != 2 {
-		return c.unknown(method, resp.StatusCode, "HTTP status", nil)
-	}
-	r, err := DecodeResponse(c.gw, raw)
-	if err != nil {
-		return c.unknown(method, resp.StatusCode, "answer", err)
-	}
-	if r.Code == CodeOK {
-		if out != nil {
-			if err := DecodeData(r.Data, out); err != nil {
-				return c.unknown(method, resp.StatusCode, "malformed data", err)
-			}
-		}
-		return nil
-	}
-	return &gateway.Error{Class: classify(r.Code, method, mutation), Code: r.Code, Msg: r.Msg, HTTPStatus: resp.StatusCode, Op: op}
-}
-
-// Response is a verified CodePay answer.
-type Response struct {
-	Code string
-	Msg  string
-	PSN  string
-	Data []byte // the data field's JSON text (a JSON string as CodePay sends it)
-}
-
-// DecodeResponse parses an answer and verifies its signature over the
-// sorted k=v of its fields, data as the JSON string it is. Every answer
-// must be signed: one without a signature, or with a bad one, is an error
-// (gateway.ErrNoSignature, gateway.ErrBadSignature).
-func DecodeResponse(key *rsa.PublicKey, body []byte) (Response, error) {
-	p, err := ParseParams(body)
-	if err != nil {
-		return Response{}, err
-	}
-	if err := p.Verify(key); err != nil {
-		return Response{}, fmt.Errorf("response signature: %w", err)
-	}
-	code := strings.TrimSpace(p.String("code"))
-	if code == "" {
-		return Response{}, errors.New("no code")
-	}
-	return Response{Code: code, Msg: p.String("msg"), PSN: p.String("psn"), Data: p["data"]}, nil
-}
-
-// classify returns the class of a code other than "0".
-func classify(code, method string, mutation bool) gateway.Class {
-	switch code {
-	case CodeOrderNotExist, CodeRefundNotExist:
-		return gateway.ClassNotFound
-	case CodeBusy:
-		return gateway.ClassRetryable
-	case CodeSystem:
-		return gateway.ClassUnknownOutcome
-	}
-	switch method {
-	case MethodClose:
-		switch code {
-		case CodeOrderPaid:
-			return gateway.ClassOrderPaid
-		case CodeOrderClosed:
-			return gateway.ClassOrderClosed
-		case CodeOrderPaying:
-			return gateway.ClassRetryable
-		}
-	case MethodRefund, MethodPay:
-		switch code {
-		case CodeAmountExceeded, CodeDuplicateNo, CodeOrderClosed, CodeTerminalOff, CodeParam, CodeOrderNotPaid, CodeRefundRejected:
-			return gateway.ClassFinal
-		}
-	case MethodRevoke:
-		if code == CodeOrderRefunded {
-			return gateway.ClassFinal
-		}
-	}
-	if code == CodeSignInvalid || code == CodeTimestamp {
-		// Nothing was done: the request never passed the gate.
-		return gateway.ClassFinal
-	}
-	if mutation {
-		return gateway.ClassUnknownOutcome
-	}
-	return gateway.ClassFinal
-}
-
-func (c *Client) unknown(method string, status int, msg string, err error) error {
-	return &gateway.Error{Class: gateway.ClassUnknownOutcome, Op: "codepay " + method, HTTPStatus: status, Msg: msg, Err: err}
 }

@@ -61,20 +61,12 @@ func NewNotifyHandler(cfg NotifyConfig, svc posbridge.NotificationService) (*Not
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultNotifyMaxBody
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	log = log.With(posbridge.LogKeyComponent, "notify", posbridge.LogKeyGateway, "codepay")
 	srv, err := gateway.NewNotifyServer(gateway.NotifyServerConfig{
-		Gateway: "codepay", Ack: Ack, Fail: "fail", MaxBody: cfg.MaxBody, Clock: cfg.Clock, Logger: cfg.Logger,
+		Gateway: "codepay", Ack: Ack, Fail: "fail", MaxBody: cfg.MaxBody, Clock: cfg.Clock, Logger: cfg.Logger, LogReceived: true,
 		Verify: func(body []byte, _ http.Header, now time.Time) (posbridge.Notification, error) {
 			v, err := VerifyNotification(key, body, now, cfg.Window)
 			if err == nil && cfg.MerchantNo != "" && v.merchantNo != cfg.MerchantNo {
 				err = fmt.Errorf("%w: merchant_no %q is not ours", gateway.ErrMalformed, v.merchantNo)
-			}
-			if err == nil {
-				log.Info("notification received", "notify_id", v.ID, posbridge.LogKeyOrder, v.OrderNo, "status", notifyStatus(v.Notification))
 			}
 			return v.Notification, err
 		},
@@ -83,13 +75,6 @@ func NewNotifyHandler(cfg NotifyConfig, svc posbridge.NotificationService) (*Not
 		return nil, err
 	}
 	return &NotifyHandler{srv}, nil
-}
-
-func notifyStatus(n posbridge.Notification) string {
-	if n.Kind == posbridge.NotifyRefund {
-		return string(n.Refund)
-	}
-	return string(n.Status)
 }
 
 // Verified is a decoded notification and the merchant it names.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/gateway"
 )
 
 // Transaction statuses (trans_status, research §2.6).
@@ -202,40 +203,12 @@ func (t *Trans) Refund() (posbridge.GatewayRefund, error) {
 // card keeps the brand (pay_method_id) and the last four digits of the
 // masked account; nothing else of a card is ever kept.
 func (t *Trans) card() posbridge.Card {
-	brand := t.PayMethodID
-	if len(brand) > 20 {
-		brand = brand[:20]
-	}
-	return posbridge.Card{Brand: brand, Last4: last4(t.PayUserAccountID)}
-}
-
-func last4(s string) string {
-	if len(s) < 4 {
-		return ""
-	}
-	tail := s[len(s)-4:]
-	for i := 0; i < 4; i++ {
-		if tail[i] < '0' || tail[i] > '9' {
-			return ""
-		}
-	}
-	return tail
+	return gateway.Card(t.PayMethodID, t.PayUserAccountID)
 }
 
 // ValidOrderNo reports whether s follows CodePay's rule for merchant order
 // numbers as posbridge uses them: 1 to 32 letters, digits, "-" and "_".
-func ValidOrderNo(s string) bool {
-	if len(s) == 0 || len(s) > 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+func ValidOrderNo(s string) bool { return gateway.ValidMerchantNo(s, 32) }
 
 // DecodeData reads a response's data field, which CodePay sends as a JSON
 // string holding an object (research §2.4); an object is accepted too.

@@ -6,13 +6,11 @@
 package payby
 
 import (
-	"bytes"
 	"context"
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -28,9 +26,6 @@ const (
 	DefaultRatePerSecond = 5
 	DefaultBurst         = 5
 )
-
-// maxResponseBody bounds what the client reads of an answer.
-const maxResponseBody = 1 << 20
 
 // API paths, relative to the base URL.
 const (
@@ -68,11 +63,8 @@ type Client struct {
 	merchant  *rsa.PrivateKey
 	gw        *rsa.PublicKey
 	notifyURL string
-	timeout   time.Duration
-	limiter   *gateway.Limiter
-	http      *http.Client
-	clock     posbridge.Clock
-	log       *slog.Logger
+	t         *gateway.Transport
+	clock     posbridge.Clock // the transport's
 }
 
 var _ posbridge.Gateway = (*Client)(nil)
@@ -92,35 +84,18 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	merchant, gw := keys.Own, keys.Gateway
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.RatePerSecond == 0 {
-		cfg.RatePerSecond = DefaultRatePerSecond
-	}
-	if cfg.Burst == 0 {
-		cfg.Burst = DefaultBurst
-	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = http.DefaultClient
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = posbridge.SystemClock{}
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	t := gateway.NewTransport("payby", gateway.TransportConfig{
+		Timeout: cfg.Timeout, RatePerSecond: cfg.RatePerSecond, Burst: cfg.Burst,
+		HTTPClient: cfg.HTTPClient, Clock: cfg.Clock, Logger: cfg.Logger,
+	}, gateway.TransportConfig{Timeout: DefaultTimeout, RatePerSecond: DefaultRatePerSecond, Burst: DefaultBurst})
 	return &Client{
 		base:      strings.TrimSuffix(cfg.BaseURL, "/"),
 		partnerID: cfg.PartnerID,
 		merchant:  merchant,
 		gw:        gw,
 		notifyURL: cfg.NotifyURL,
-		timeout:   cfg.Timeout,
-		limiter:   gateway.NewLimiter(cfg.Clock, cfg.RatePerSecond, cfg.Burst),
-		http:      cfg.HTTPClient,
-		clock:     cfg.Clock,
-		log:       cfg.Logger.With(posbridge.LogKeyComponent, "gateway", posbridge.LogKeyGateway, "payby"),
+		t:         t,
+		clock:     t.Clock(),
 	}, nil
 }
 
@@ -295,79 +270,65 @@ func allowedUnsigned(code string) bool { return unsignedCodes[code] || strings.H
 // answer's body into out. classes overrides the class of specific codes.
 func (c *Client) call(ctx context.Context, path string, biz, out any, classes map[string]gateway.Class) error {
 	op := "payby " + strings.TrimPrefix(path, "/acquire2/")
-	if err := c.limiter.Wait(ctx); err != nil {
-		return &gateway.Error{Class: gateway.ClassRetryable, Op: op, Msg: "rate limiter wait", Err: err}
-	}
-	body, err := json.Marshal(struct {
-		RequestTime int64 `json:"requestTime"`
-		BizContent  any   `json:"bizContent"`
-	}{c.clock.Now().UnixMilli(), biz})
+	a, err := c.t.Call(ctx, op, func() (gateway.Request, error) {
+		body, err := json.Marshal(struct {
+			RequestTime int64 `json:"requestTime"`
+			BizContent  any   `json:"bizContent"`
+		}{c.clock.Now().UnixMilli(), biz})
+		if err != nil {
+			return gateway.Request{}, &gateway.Error{Class: gateway.ClassFinal, Op: op, Msg: "encode request", Err: err}
+		}
+		sig, err := gateway.SignSHA256(c.merchant, body)
+		if err != nil {
+			return gateway.Request{}, &gateway.Error{Class: gateway.ClassFinal, Op: op, Msg: "sign request", Err: err}
+		}
+		h := http.Header{}
+		h.Set("Content-Type", "application/json;charset=UTF-8")
+		h.Set("Content-Language", "en")
+		h.Set("Partner-Id", c.partnerID)
+		h.Set("sign", sig)
+		return gateway.Request{Method: http.MethodPost, URL: c.base + path, Header: h, Body: body}, nil
+	}, "path", path)
 	if err != nil {
-		return &gateway.Error{Class: gateway.ClassFinal, Op: op, Msg: "encode request", Err: err}
+		return err
 	}
-	sig, err := gateway.SignSHA256(c.merchant, body)
-	if err != nil {
-		return &gateway.Error{Class: gateway.ClassFinal, Op: op, Msg: "sign request", Err: err}
-	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(body))
-	if err != nil {
-		return &gateway.Error{Class: gateway.ClassFinal, Op: op, Msg: "build request", Err: err}
-	}
-	req.Header.Set("Content-Type", "application/json;charset=UTF-8")
-	req.Header.Set("Content-Language", "en")
-	req.Header.Set("Partner-Id", c.partnerID)
-	req.Header.Set("sign", sig)
-
-	start := c.clock.Now()
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return c.unknown(op, 0, "no answer", err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
-	if err != nil {
-		return c.unknown(op, resp.StatusCode, "read answer", err)
-	}
-	c.log.Debug("gateway call", "path", path, "http_status", resp.StatusCode, posbridge.LogKeyDuration, c.clock.Now().Sub(start))
-	if resp.StatusCode/100 != 2 {
-		return c.unknown(op, resp.StatusCode, "HTTP status", nil)
+	if a.Status/100 != 2 {
+		return c.unknown(op, a.Status, "HTTP status", nil)
 	}
 	var env envelope
-	decErr := json.Unmarshal(raw, &env)
+	decErr := json.Unmarshal(a.Body, &env)
 	if decErr == nil && env.Head == nil {
 		decErr = errors.New("no head")
 	}
-	sign := resp.Header.Get("sign")
+	sign := a.Header.Get("sign")
 	if sign != "" {
-		if err := gateway.VerifySHA256(c.gw, raw, sign); err != nil {
-			return c.unknown(op, resp.StatusCode, "response signature", err)
+		if err := gateway.VerifySHA256(c.gw, a.Body, sign); err != nil {
+			return c.unknown(op, a.Status, "response signature", err)
 		}
 	}
 	if decErr != nil {
-		return c.unknown(op, resp.StatusCode, "malformed answer", decErr)
+		return c.unknown(op, a.Status, "malformed answer", decErr)
 	}
 	h := env.Head
 	code := string(h.Code)
 	if sign == "" && !allowedUnsigned(code) {
-		return c.unknown(op, resp.StatusCode, "response signature", gateway.ErrNoSignature)
+		return c.unknown(op, a.Status, "response signature", gateway.ErrNoSignature)
 	}
 	if strings.EqualFold(h.ApplyStatus, "SUCCESS") && code == "0" {
 		if out != nil {
 			if err := json.Unmarshal(env.Body, out); err != nil {
-				return c.unknown(op, resp.StatusCode, "malformed body", err)
+				return c.unknown(op, a.Status, "malformed body", err)
 			}
 		}
 		return nil
 	}
-	e := &gateway.Error{Class: classify(code), Code: code, Msg: h.Msg, HTTPStatus: resp.StatusCode, Op: op}
+	e := &gateway.Error{Class: classify(code), Code: code, Msg: h.Msg, HTTPStatus: a.Status, Op: op}
 	switch {
 	case strings.EqualFold(h.ApplyStatus, "ERROR"):
 		// PayBy could not verify our signature: the key pair is wrong.
 		e.Class, e.Msg = gateway.ClassFinal, "request signature refused (merchant key does not match the portal): "+h.Msg
 	case code == "0":
-		return c.unknown(op, resp.StatusCode, "code 0 with applyStatus "+h.ApplyStatus, nil)
+		return c.unknown(op, a.Status, "code 0 with applyStatus "+h.ApplyStatus, nil)
 	case classes[code] != 0:
 		e.Class = classes[code]
 	}
@@ -391,7 +352,7 @@ func (c *Client) unknown(op string, status int, msg string, err error) error {
 	if !strings.HasPrefix(op, "payby ") {
 		op = "payby " + strings.TrimPrefix(op, "/acquire2/")
 	}
-	return &gateway.Error{Class: gateway.ClassUnknownOutcome, Op: op, HTTPStatus: status, Msg: msg, Err: err}
+	return gateway.Unknown(op, status, msg, err)
 }
 
 func (c *Client) invalid(path, msg string) error {

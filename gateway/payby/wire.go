@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/gateway"
 )
 
 // Currency is the only currency PayBy supports.
@@ -94,25 +95,7 @@ func (c *CardInfo) card() posbridge.Card {
 	if c == nil {
 		return posbridge.Card{}
 	}
-	brand := firstNonEmpty(c.CardBrand, c.Brand, c.CardOrg)
-	if len(brand) > 20 {
-		brand = brand[:20]
-	}
-	return posbridge.Card{Brand: brand, Last4: last4(firstNonEmpty(c.Last4, c.MaskedCardNo, c.CardNo))}
-}
-
-// last4 returns the last four digits of s, or "" when it ends otherwise.
-func last4(s string) string {
-	if len(s) < 4 {
-		return ""
-	}
-	tail := s[len(s)-4:]
-	for i := 0; i < 4; i++ {
-		if tail[i] < '0' || tail[i] > '9' {
-			return ""
-		}
-	}
-	return tail
+	return gateway.Card(firstNonEmpty(c.CardBrand, c.Brand, c.CardOrg), firstNonEmpty(c.Last4, c.MaskedCardNo, c.CardNo))
 }
 
 func firstNonEmpty(ss ...string) string {
@@ -283,18 +266,7 @@ var transferStatuses = map[string]posbridge.GatewayStatus{
 
 // ValidMerchantOrderNo reports whether s follows PayBy's rule for merchant
 // (and refund) order numbers: 1 to 64 letters, digits, "-" and "_".
-func ValidMerchantOrderNo(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+func ValidMerchantOrderNo(s string) bool { return gateway.ValidMerchantNo(s, 64) }
 
 // head is the response envelope's head (research §1.4).
 type head struct {

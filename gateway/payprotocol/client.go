@@ -14,12 +14,10 @@
 package payprotocol
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -52,9 +50,6 @@ const (
 	PathRefundNotify  = "/refund/notify"
 )
 
-// maxResponseBody bounds what the client reads of an answer.
-const maxResponseBody = 1 << 20
-
 // Config configures a Client. BaseURL, APIKey, the secret (file or value)
 // and ChainID are required.
 type Config struct {
@@ -84,11 +79,8 @@ type Client struct {
 
 	secret  []byte
 	chainID int
-	timeout time.Duration
-	limiter *gateway.Limiter
-	http    *http.Client
-	clock   posbridge.Clock
-	log     *slog.Logger
+	t       *gateway.Transport
+	clock   posbridge.Clock // the transport's
 }
 
 var (
@@ -121,31 +113,14 @@ func New(cfg Config) (*Client, error) {
 	if cfg.PageURL == "" {
 		cfg.PageURL = DefaultPageURL
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.RatePerSecond == 0 {
-		cfg.RatePerSecond = DefaultRatePerSecond
-	}
-	if cfg.Burst == 0 {
-		cfg.Burst = DefaultBurst
-	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = http.DefaultClient
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = posbridge.SystemClock{}
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	t := gateway.NewTransport("payprotocol", gateway.TransportConfig{
+		Timeout: cfg.Timeout, RatePerSecond: cfg.RatePerSecond, Burst: cfg.Burst,
+		HTTPClient: cfg.HTTPClient, Clock: cfg.Clock, Logger: cfg.Logger,
+	}, gateway.TransportConfig{Timeout: DefaultTimeout, RatePerSecond: DefaultRatePerSecond, Burst: DefaultBurst})
 	return &Client{
 		base: u.String(), basePath: u.EscapedPath(), page: strings.TrimSuffix(cfg.PageURL, "/"), key: cfg.APIKey,
 		notifyURL: cfg.NotifyURL, redirectURL: cfg.RedirectURL,
-		secret: secret, chainID: cfg.ChainID, timeout: cfg.Timeout,
-		limiter: gateway.NewLimiter(cfg.Clock, cfg.RatePerSecond, cfg.Burst),
-		http:    cfg.HTTPClient, clock: cfg.Clock,
-		log: cfg.Logger.With(posbridge.LogKeyComponent, "gateway", posbridge.LogKeyGateway, "payprotocol"),
+		secret: secret, chainID: cfg.ChainID, t: t, clock: t.Clock(),
 	}, nil
 }
 
@@ -327,69 +302,55 @@ func (c *Client) QueryRefund(ctx context.Context, refundNo posbridge.OrderNo) (p
 // a known meaning is an unknown outcome.
 func (c *Client) call(ctx context.Context, method, path string, q url.Values, in, out any, mutation bool) error {
 	op := "payprotocol " + path
-	if err := c.limiter.Wait(ctx); err != nil {
-		return &gateway.Error{Class: gateway.ClassRetryable, Op: op, Msg: "rate limiter wait", Err: err}
-	}
-	var body []byte
-	if in != nil {
-		var err error
-		if body, err = json.Marshal(in); err != nil {
-			return &gateway.Error{Class: gateway.ClassFinal, Op: op, Msg: "encode request", Err: err}
+	a, err := c.t.Call(ctx, op, func() (gateway.Request, error) {
+		var body []byte
+		if in != nil {
+			var err error
+			if body, err = json.Marshal(in); err != nil {
+				return gateway.Request{}, &gateway.Error{Class: gateway.ClassFinal, Op: op, Msg: "encode request", Err: err}
+			}
 		}
-	}
-	target, signed := c.base+path, c.basePath+path
-	if len(q) > 0 {
-		target += "?" + q.Encode()
-		signed += "?" + q.Encode()
-	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
+		target, signed := c.base+path, c.basePath+path
+		if len(q) > 0 {
+			target += "?" + q.Encode()
+			signed += "?" + q.Encode()
+		}
+		h := http.Header{}
+		if in != nil {
+			h.Set("Content-Type", "application/json")
+		}
+		h.Set("Accept", "application/json")
+		SetHeaders(h, c.key, c.secret, c.clock.Now(), method, signed, body)
+		return gateway.Request{Method: method, URL: target, Header: h, Body: body}, nil
+	}, "path", path)
 	if err != nil {
-		return &gateway.Error{Class: gateway.ClassFinal, Op: op, Msg: "build request", Err: err}
+		return err
 	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	SetHeaders(req.Header, c.key, c.secret, c.clock.Now(), method, signed, body)
-
-	start := c.clock.Now()
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return c.unknown(path, 0, "no answer", err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
-	if err != nil {
-		return c.unknown(path, resp.StatusCode, "read answer", err)
-	}
-	c.log.Debug("gateway call", "path", path, "http_status", resp.StatusCode, posbridge.LogKeyDuration, c.clock.Now().Sub(start))
 	var env Envelope
-	if err := decodeStrict(raw, &env); err != nil {
+	if err := decodeStrict(a.Body, &env); err != nil {
 		// Not Pay Protocol's answer (a proxy's error page, a cut body).
-		return c.unknown(path, resp.StatusCode, "malformed answer", err)
+		return c.unknown(path, a.Status, "malformed answer", err)
 	}
-	if resp.StatusCode/100 == 2 && env.OK() {
+	if a.Status/100 == 2 && env.OK() {
 		if out != nil {
 			if len(env.Data) == 0 || string(env.Data) == "null" {
-				return c.unknown(path, resp.StatusCode, "answer has no data", nil)
+				return c.unknown(path, a.Status, "answer has no data", nil)
 			}
 			if err := decodeStrict(env.Data, out); err != nil {
-				return c.unknown(path, resp.StatusCode, "malformed data", err)
+				return c.unknown(path, a.Status, "malformed data", err)
 			}
 		}
 		return nil
 	}
 	code := env.Code
 	if env.OK() {
-		code = resp.StatusCode // a success code under an error status: the status decides
+		code = a.Status // a success code under an error status: the status decides
 	}
 	msg := env.Msg
 	if env.Description != "" {
 		msg += ": " + env.Description
 	}
-	return &gateway.Error{Class: classify(code, mutation), Code: fmt.Sprint(code), Msg: msg, HTTPStatus: resp.StatusCode, Op: op}
+	return &gateway.Error{Class: classify(code, mutation), Code: fmt.Sprint(code), Msg: msg, HTTPStatus: a.Status, Op: op}
 }
 
 // classify returns the class of an answer code other than success.
@@ -412,5 +373,5 @@ func classify(code int, mutation bool) gateway.Class {
 }
 
 func (c *Client) unknown(path string, status int, msg string, err error) error {
-	return &gateway.Error{Class: gateway.ClassUnknownOutcome, Op: "payprotocol " + path, HTTPStatus: status, Msg: msg, Err: err}
+	return gateway.Unknown("payprotocol "+path, status, msg, err)
 }

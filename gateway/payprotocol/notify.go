@@ -71,32 +71,16 @@ func NewNotifyHandler(cfg NotifyConfig, svc posbridge.NotificationService) (*Not
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultNotifyMaxBody
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	log = log.With(posbridge.LogKeyComponent, "notify", posbridge.LogKeyGateway, "payprotocol")
 	srv, err := gateway.NewNotifyServer(gateway.NotifyServerConfig{
-		Gateway: "payprotocol", Ack: Ack, Fail: "fail", MaxBody: cfg.MaxBody, Clock: cfg.Clock, Logger: cfg.Logger, RefuseStale: true,
+		Gateway: "payprotocol", Ack: Ack, Fail: "fail", MaxBody: cfg.MaxBody, Clock: cfg.Clock, Logger: cfg.Logger, RefuseStale: true, LogReceived: true,
 		Verify: func(body []byte, h http.Header, now time.Time) (posbridge.Notification, error) {
-			n, err := VerifyNotification(cfg.APIKey, secret, cfg.SignPath, h, body, now, cfg.Window)
-			if err == nil {
-				log.Info("notification received", "notify_id", n.ID, posbridge.LogKeyOrder, n.OrderNo, "status", notifyStatus(n))
-			}
-			return n, err
+			return VerifyNotification(cfg.APIKey, secret, cfg.SignPath, h, body, now, cfg.Window)
 		},
 	}, svc)
 	if err != nil {
 		return nil, err
 	}
 	return &NotifyHandler{srv}, nil
-}
-
-func notifyStatus(n posbridge.Notification) string {
-	if n.Kind == posbridge.NotifyRefund {
-		return string(n.Refund)
-	}
-	return string(n.Status)
 }
 
 // callback is either kind of callback body: a payment (paymentStatus) or a

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/gateway"
 )
 
 // Answer codes. Pay Protocol publishes HTTP-like codes (200, 401, 403, 404);
@@ -130,18 +131,7 @@ type RefundOrder struct {
 
 // ValidOrderNo reports whether s can be a merchant number (outTradeNo,
 // outRefundNo): 1 to 64 of [A-Za-z0-9_-].
-func ValidOrderNo(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+func ValidOrderNo(s string) bool { return gateway.ValidMerchantNo(s, 64) }
 
 // paymentStatus maps paymentStatus to posbridge's vocabulary; an unknown
 // word is an error (the caller cannot know what happened).

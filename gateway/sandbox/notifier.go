@@ -206,13 +206,21 @@ func (n *notifier) next(now time.Time) (*delivery, time.Time) {
 
 func (n *notifier) run() {
 	clock := n.s.clock
+	sendLoop(n.ctx, clock, n.kick, func() (*delivery, time.Time) { return n.next(clock.Now()) }, n.deliver)
+}
+
+// sendLoop makes deliveries until ctx ends, for the notifier and the Pay
+// Protocol callback sender: next returns a due delivery, or else when the
+// next one is due (zero when none waits); it sleeps until then or a kick
+// (something new was queued).
+func sendLoop[D any](ctx context.Context, clock posbridge.Clock, kick <-chan struct{}, next func() (*D, time.Time), deliver func(*D)) {
 	for {
-		if n.ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return
 		}
-		d, at := n.next(clock.Now())
+		d, at := next()
 		if d != nil {
-			n.deliver(d)
+			deliver(d)
 			continue
 		}
 		var t posbridge.Timer
@@ -222,8 +230,8 @@ func (n *notifier) run() {
 			fire = t.C()
 		}
 		select {
-		case <-n.ctx.Done():
-		case <-n.kick:
+		case <-ctx.Done():
+		case <-kick:
 		case <-fire:
 		}
 		if t != nil {
@@ -299,22 +307,12 @@ func (n *notifier) post(url string, body []byte) string {
 	if err != nil {
 		return err.Error()
 	}
-	ctx, cancel := context.WithTimeout(n.ctx, deliveryTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return err.Error()
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("sign", sig)
-	resp, err := n.client.Do(req)
-	if err != nil {
-		return err.Error()
-	}
-	defer resp.Body.Close()
-	ack, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Sprintf("HTTP %d", resp.StatusCode)
+	ack, failed := postCallback(n.ctx, n.client, deliveryTimeout, url, body, func(req *http.Request) {
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("sign", sig)
+	})
+	if failed != "" {
+		return failed
 	}
 	text := strings.TrimSpace(string(ack))
 	if strings.EqualFold(text, "SUCCESS") {
@@ -327,4 +325,29 @@ func (n *notifier) post(url string, body []byte) string {
 		return "ok"
 	}
 	return fmt.Sprintf("HTTP 200 %q", text)
+}
+
+// postCallback posts body to url within timeout, with the headers sign
+// sets, for the notifier and the Pay Protocol callback sender. It returns
+// the answer's first KiB for the caller to judge when the receiver answered
+// HTTP 200, and otherwise the delivery's result: the error's text when
+// nothing came back, or "HTTP n".
+func postCallback(ctx context.Context, client *http.Client, timeout time.Duration, url string, body []byte, sign func(req *http.Request)) (ack []byte, failed string) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err.Error()
+	}
+	sign(req)
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err.Error()
+	}
+	defer resp.Body.Close()
+	ack, _ = io.ReadAll(io.LimitReader(resp.Body, 1024))
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Sprintf("HTTP %d", resp.StatusCode)
+	}
+	return ack, ""
 }

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"net/http"
 	"strconv"
@@ -247,6 +245,12 @@ func ppCreated(o *PPOrder) map[string]any {
 }
 
 func (p *PayProtocol) apiDetail(r *http.Request, _ []byte) ppAnswer {
+	return p.withPayment(r, func(o *PPOrder) ppAnswer { return ppOK(p.ppPayment(o)) })
+}
+
+// withPayment answers with f of the payment order the request names, under
+// the lock and after its page's expiry, or 404 when there is none.
+func (p *PayProtocol) withPayment(r *http.Request, f func(o *PPOrder) ppAnswer) ppAnswer {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	o := p.findLocked(r)
@@ -254,7 +258,7 @@ func (p *PayProtocol) apiDetail(r *http.Request, _ []byte) ppAnswer {
 		return ppFail(404, "payment order not found")
 	}
 	p.expireLocked(o)
-	return ppOK(p.ppPayment(o))
+	return f(o)
 }
 
 func (p *PayProtocol) findLocked(r *http.Request) *PPOrder {
@@ -267,17 +271,12 @@ func (p *PayProtocol) findLocked(r *http.Request) *PPOrder {
 // apiNotify sends the order's callback again when it has a final status;
 // for an unpaid order there is nothing to send (assumed: success, no data).
 func (p *PayProtocol) apiNotify(r *http.Request, _ []byte) ppAnswer {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	o := p.findLocked(r)
-	if o == nil {
-		return ppFail(404, "payment order not found")
-	}
-	p.expireLocked(o)
-	if o.Status != PPUnpaid {
-		p.notifyPaymentLocked(o)
-	}
-	return ppOK(nil)
+	return p.withPayment(r, func(o *PPOrder) ppAnswer {
+		if o.Status != PPUnpaid {
+			p.notifyPaymentLocked(o)
+		}
+		return ppOK(nil)
+	})
 }
 
 type ppRefundIn struct {
@@ -331,167 +330,26 @@ func (p *PayProtocol) apiRefund(_ *http.Request, body []byte) ppAnswer {
 }
 
 func (p *PayProtocol) apiRefundDetail(r *http.Request, _ []byte) ppAnswer {
+	return p.withRefund(r, func(rf *PPRefund) ppAnswer { return ppOK(ppRefundJSON(rf)) })
+}
+
+// withRefund answers with f of the refund the request names (outRefundNo),
+// under the lock, or 404 when there is none.
+func (p *PayProtocol) withRefund(r *http.Request, f func(rf *PPRefund) ppAnswer) ppAnswer {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	rf, ok := p.refunds[r.URL.Query().Get("outRefundNo")]
 	if !ok {
 		return ppFail(404, "refund order not found")
 	}
-	return ppOK(ppRefundJSON(rf))
+	return f(rf)
 }
 
 func (p *PayProtocol) apiRefundNotify(r *http.Request, _ []byte) ppAnswer {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	rf, ok := p.refunds[r.URL.Query().Get("outRefundNo")]
-	if !ok {
-		return ppFail(404, "refund order not found")
-	}
-	if rf.Status != PPRefundPending {
-		p.notifyRefundLocked(rf)
-	}
-	return ppOK(nil)
-}
-
-var ppPage = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Pay Protocol sandbox</title>
-<style>body{font-family:sans-serif;max-width:26rem;margin:2rem auto;padding:0 1rem}button{font-size:1.2rem;padding:.6rem 1rem;margin:.3rem 0;width:100%}
-input{font-size:1.2rem;width:100%;box-sizing:border-box;padding:.4rem}.msg{padding:.6rem;background:#eef}</style></head>
-<body><h1>Pay Protocol sandbox</h1>
-<p id="description">{{.Description}}</p>
-<p>Amount: <strong id="amount">{{.Amount}}</strong></p>
-<p>Status: <strong id="status">{{.Status}}</strong></p>
-{{if .Message}}<p class="msg" id="message">{{.Message}}</p>{{end}}
-{{if .Payable}}
-<p>Pays until <span id="expires">{{.Expires}}</span></p>
-<form method="post"><button id="pay-full" name="amount" value="{{.Full}}">Pay {{.Amount}}</button></form>
-<form method="post"><label>Another amount (0.5× to 1.2×)<input id="pay-amount" name="amount" inputmode="decimal"></label>
-<button id="pay-other">Pay this amount</button></form>
-{{end}}
-{{if .Back}}<p><a id="back" href="{{.Back}}">Back to the merchant</a></p>{{end}}
-</body></html>
-`))
-
-type ppPageData struct {
-	Description, Amount, Full, Status, Message, Expires string
-	Payable                                             bool
-	Back                                                string
-}
-
-func (p *PayProtocol) pageData(o *PPOrder, msg string) ppPageData {
-	return ppPageData{Description: o.Description, Amount: o.Amount.String(), Full: o.Amount.Decimal(), Status: o.Status, Message: msg,
-		Expires: o.ExpiresAt.UTC().Format(time.RFC3339), Payable: o.Status == PPUnpaid, Back: o.RedirectionURL}
-}
-
-func (p *PayProtocol) servePage(w http.ResponseWriter, r *http.Request) {
-	p.mu.Lock()
-	o, ok := p.byPayment[r.PathValue("id")]
-	var d ppPageData
-	if ok {
-		p.expireLocked(o)
-		d = p.pageData(o, "")
-	}
-	p.mu.Unlock()
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	ppPage.Execute(w, d)
-}
-
-// servePagePay is the customer paying on the page (form field amount).
-func (p *PayProtocol) servePagePay(w http.ResponseWriter, r *http.Request) {
-	p.mu.Lock()
-	o, ok := p.byPayment[r.PathValue("id")]
-	p.mu.Unlock()
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 4096)
-	msg := "Payment received. You may close this page."
-	amount, err := posbridge.ParseAmount(strings.TrimSpace(r.FormValue("amount")), o.Amount.Currency)
-	if err == nil {
-		err = p.Pay(o.OutTradeNo, &amount)
-	}
-	status := http.StatusOK
-	if err != nil {
-		status, msg = http.StatusBadRequest, "Not paid: "+err.Error()
-		if errors.Is(err, ErrConflict) {
-			status = http.StatusConflict
+	return p.withRefund(r, func(rf *PPRefund) ppAnswer {
+		if rf.Status != PPRefundPending {
+			p.notifyRefundLocked(rf)
 		}
-	}
-	p.mu.Lock()
-	d := p.pageData(o, msg)
-	p.mu.Unlock()
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	ppPage.Execute(w, d)
-}
-
-func (p *PayProtocol) ctlOrder(w http.ResponseWriter, r *http.Request) {
-	no := r.PathValue("no")
-	var err error
-	switch r.PathValue("action") {
-	case "pay":
-		var in struct {
-			Amount json.RawMessage `json:"amount,omitempty"`
-		}
-		if r.ContentLength != 0 {
-			if err := decodeJSON(r, &in); err != nil {
-				writeError(w, err)
-				return
-			}
-		}
-		var amount *posbridge.Money
-		if len(in.Amount) > 0 {
-			o, ok := p.Order(no)
-			if !ok {
-				writeError(w, fmt.Errorf("pay %s: %w", no, ErrNotFound))
-				return
-			}
-			m, perr := posbridge.ParseMoneyJSON(in.Amount, o.Amount.Currency)
-			if perr != nil {
-				writeError(w, fmt.Errorf("%w: amount: %w", ErrInvalid, perr))
-				return
-			}
-			amount = &m
-		}
-		err = p.Pay(no, amount)
-	case "fail":
-		err = p.FailPayment(no)
-	case "expire":
-		err = p.Expire(no)
-	default:
-		writeError(w, fmt.Errorf("%w: action %q", ErrNotFound, r.PathValue("action")))
-		return
-	}
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	o, _ := p.Order(no)
-	writeJSON(w, http.StatusOK, o)
-}
-
-func (p *PayProtocol) ctlRefund(w http.ResponseWriter, r *http.Request) {
-	no := r.PathValue("no")
-	var err error
-	switch r.PathValue("action") {
-	case "approve":
-		err = p.ApproveRefund(no)
-	case "reject":
-		err = p.RejectRefund(no)
-	case "fail":
-		err = p.FailRefund(no)
-	default:
-		err = fmt.Errorf("%w: action %q", ErrNotFound, r.PathValue("action"))
-	}
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+		return ppOK(nil)
+	})
 }

@@ -34,7 +34,7 @@ type order struct {
 	created         time.Time
 	closed          time.Time // when it first went FAILURE (cancel, expiry, decline), zero if never
 
-	// CodePay's view (codepay.go): codepay orders are notified in
+	// CodePay's view (codepay_orders.go, codepay_notify.go): codepay orders are notified in
 	// CodePay's form; paying is trans_status 0 (the customer is at the
 	// terminal), a state PayBy does not have (it stays CREATED).
 	codepay    bool

@@ -32,7 +32,7 @@ func (s *Sandbox) startClockwork() {
 	c.kick = make(chan struct{}, 1)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.done = make(chan struct{})
-	// Always running: cloud sales (codepay.go) move on the clock too.
+	// Always running: cloud sales (codepay_cloud.go) move on the clock too.
 	go func() {
 		defer close(c.done)
 		for {

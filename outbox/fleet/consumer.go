@@ -60,10 +60,9 @@ type Consumer struct {
 	db  *DB
 	log *slog.Logger
 
-	nc     *nats.Conn
-	cons   jetstream.Consumer
-	cancel context.CancelFunc
-	done   chan struct{}
+	nc   *nats.Conn
+	cons jetstream.Consumer
+	loop outbox.Loop
 
 	mu    sync.Mutex
 	stats Stats
@@ -136,28 +135,23 @@ func (c *Consumer) Open(ctx context.Context) error {
 		return fmt.Errorf("fleet: consumer %s on stream %s: %w", c.cfg.Durable, c.cfg.Stream, err)
 	}
 	c.nc, c.cons = nc, cons
-	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel, c.done = cancel, make(chan struct{})
-	go c.run(ctx)
+	c.loop.Start(c.run)
 	return nil
 }
 
 // Close stops folding and waits; messages fetched and not yet acknowledged
 // are redelivered to the next run, which skips what it already applied.
 func (c *Consumer) Close() error {
-	if c.cancel == nil {
+	if !c.loop.Stop() {
 		return nil
 	}
-	c.cancel()
-	<-c.done
-	c.cancel = nil
 	c.nc.Close()
 	return nil
 }
 
 // Done is closed when the loop has stopped (after Close, or on its own
 // after a test's afterCommit failure); Err says why in the second case.
-func (c *Consumer) Done() <-chan struct{} { return c.done }
+func (c *Consumer) Done() <-chan struct{} { return c.loop.Done() }
 
 // Err is the error that stopped the loop on its own, if any.
 func (c *Consumer) Err() error {
@@ -176,7 +170,6 @@ func (c *Consumer) Stats() Stats {
 var errStop = errors.New("consumer stopped")
 
 func (c *Consumer) run(ctx context.Context) {
-	defer close(c.done)
 	failures := 0
 	for ctx.Err() == nil {
 		err := c.batch(ctx)
