@@ -186,7 +186,8 @@ func TestRefund_FailedThenSucceeded(t *testing.T) {
 	})
 }
 
-// hookStore runs afterCreate once after an order is created.
+// hookStore runs afterCreate once after an order is created (alone, or
+// with its next step).
 type hookStore struct {
 	posbridge.Store
 	afterCreate func(posbridge.OrderNo)
@@ -200,6 +201,16 @@ func (s *hookStore) CreateOrder(ctx context.Context, o *posbridge.Order, cause p
 		f(o.No)
 	}
 	return ev, err
+}
+
+func (s *hookStore) CreateOrderThen(ctx context.Context, o *posbridge.Order, cause posbridge.Cause, then posbridge.OrderStep) (posbridge.Event, posbridge.Event, error) {
+	created, changed, err := s.Store.CreateOrderThen(ctx, o, cause, then)
+	if err == nil && s.afterCreate != nil {
+		f := s.afterCreate
+		s.afterCreate = nil
+		f(o.No)
+	}
+	return created, changed, err
 }
 
 // holdGateway holds the first QueryOrder until release is closed, telling
@@ -231,9 +242,10 @@ func (t *startTerminal) Sale(ctx context.Context, s posbridge.Sale) (posbridge.T
 	return t.fakeTerminal.Sale(ctx, s)
 }
 
-// The same, racing: the cashier's cancel starts while the order is only
-// created, and the sale reaches the terminal while the cancel waits for the
-// gateway. The cancel must not commit "canceled" over the running sale.
+// The same, racing: the cashier's cancel starts the moment the order is
+// stored, before its sale reaches the terminal, and the sale reaches the
+// terminal while the cancel waits (for the gateway, or for the terminal's
+// answer). The cancel must not commit "canceled" over the running sale.
 func TestCancel_RacingSaleStart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fgw := newFakeGateway()
@@ -254,7 +266,8 @@ func TestCancel_RacingSaleStart(t *testing.T) {
 				_, err := e.Cancel(ctx, no, cashier)
 				cancelErr <- err
 			}()
-			<-gw.held
+			// Until the cancel waits on something outside the engine.
+			synctest.Wait()
 		}
 		o, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "40.00"), By: cashier})
 		if err != nil {

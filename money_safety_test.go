@@ -205,6 +205,15 @@ func (s *failStore) UpdateOrder(ctx context.Context, no posbridge.OrderNo, cause
 	return s.Store.UpdateOrder(ctx, no, cause, fn)
 }
 
+// CreateOrderThen fails as the write of its second step (the sale sent)
+// would: the order is created and marked at the terminal in one commit.
+func (s *failStore) CreateOrderThen(ctx context.Context, o *posbridge.Order, cause posbridge.Cause, then posbridge.OrderStep) (posbridge.Event, posbridge.Event, error) {
+	if s.fail(then.Cause, &s.orders) {
+		return posbridge.Event{}, posbridge.Event{}, errors.New("database is locked")
+	}
+	return s.Store.CreateOrderThen(ctx, o, cause, then)
+}
+
 func (s *failStore) UpdateRefund(ctx context.Context, no posbridge.OrderNo, cause posbridge.Cause, fn func(*posbridge.Refund) error) (posbridge.Refund, posbridge.Event, error) {
 	if s.fail(cause, &s.refunds) {
 		return posbridge.Refund{}, posbridge.Event{}, errors.New("database is locked")

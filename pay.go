@@ -86,17 +86,13 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, bool, error) {
 	}
 	// Checked at once should this call not finish: it frees the lane.
 	e.plan(o, Fact{Due: DueNow}, now)
-	ev, err := e.store.CreateOrder(ctx, o, Cause{Actor: r.By.Actor, Who: r.By.Who, Action: "create", Detail: "payment requested"})
-	if errors.Is(err, ErrIdempotencyKeyUsed) {
-		o, _, err := e.idempotentReplay(ctx, r.IdempotencyKey, hash)
-		return o, err == nil, err
-	}
-	if err != nil {
-		return Order{}, false, fmt.Errorf("store order: %w", err)
-	}
-	e.Bus.Publish(ev)
-
+	create := Cause{Actor: r.By.Actor, Who: r.By.Who, Action: "create", Detail: "payment requested"}
 	if l.qr != nil {
+		ev, err := e.store.CreateOrder(ctx, o, create)
+		if err != nil {
+			return e.createFailed(ctx, r.IdempotencyKey, hash, err)
+		}
+		e.Bus.Publish(ev)
 		sent, err := e.payQR(ctx, l, o, tok)
 		if err != nil {
 			return Order{}, false, err
@@ -109,24 +105,38 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, bool, error) {
 	// that commits after it sees the sale as on the terminal (closeOrder).
 	e.lanes.activate(l, no)
 
-	// Write-ahead: at_terminal is committed before the first byte goes out.
-	sent, err := e.update(ctx, no, Cause{Actor: ActorEngine, Action: "send", Detail: "sale sent to the terminal"}, func(o *Order) error {
+	// Write-ahead: at_terminal is committed before the first byte goes out,
+	// in the commit that creates the order (one fsync for both).
+	send := OrderStep{Cause: Cause{Actor: ActorEngine, Action: "send", Detail: "sale sent to the terminal"}, Apply: func(o *Order) error {
 		if _, err := o.Apply(Input{Kind: InputSend}, now); err != nil {
 			return err
 		}
 		o.Attempts++
 		e.plan(o, Fact{Due: DueSaleDeadline}, now)
 		return nil
-	})
+	}}
+	created, sentEv, err := e.store.CreateOrderThen(ctx, o, create, send)
 	if err != nil {
-		// Nothing was sent; the check stored with the order closes it as
-		// not sent, and the lane is free again.
-		return Order{}, false, fmt.Errorf("mark order at terminal: %w", err)
+		// Nothing was stored, nothing sent: the lane is free again.
+		return e.createFailed(ctx, r.IdempotencyKey, hash, err)
 	}
+	e.Bus.Publish(created)
+	e.Bus.Publish(sentEv)
+	sent := *o
 	e.lanes.started(l, no)
 	reserved, claimed = false, false
 	e.wg.Go(func() { e.runSale(l, sent, tok) })
 	return sent, false, nil
+}
+
+// createFailed answers a Pay whose order could not be stored: the earlier
+// payment when another request took its idempotency key meanwhile.
+func (e *Engine) createFailed(ctx context.Context, key, hash string, err error) (Order, bool, error) {
+	if errors.Is(err, ErrIdempotencyKeyUsed) {
+		o, _, err := e.idempotentReplay(ctx, key, hash)
+		return o, err == nil, err
+	}
+	return Order{}, false, fmt.Errorf("store order: %w", err)
 }
 
 // laneEndWait bounds how long a new payment waits for the terminal call of

@@ -130,6 +130,14 @@ func (s *simStore) CreateOrder(ctx context.Context, o *posbridge.Order, cause po
 	return ev, s.after(err)
 }
 
+func (s *simStore) CreateOrderThen(ctx context.Context, o *posbridge.Order, cause posbridge.Cause, then posbridge.OrderStep) (posbridge.Event, posbridge.Event, error) {
+	if err := s.before(); err != nil {
+		return posbridge.Event{}, posbridge.Event{}, err
+	}
+	created, changed, err := s.DB.CreateOrderThen(ctx, o, cause, then)
+	return created, changed, s.after(err)
+}
+
 func (s *simStore) UpdateOrder(ctx context.Context, no posbridge.OrderNo, cause posbridge.Cause, fn func(*posbridge.Order) error) (posbridge.Order, posbridge.Event, error) {
 	if err := s.before(); err != nil {
 		return posbridge.Order{}, posbridge.Event{}, err

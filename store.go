@@ -141,6 +141,13 @@ func (e *IdempotencyError) Error() string {
 
 func (e *IdempotencyError) Unwrap() error { return ErrIdempotencyKeyUsed }
 
+// OrderStep is a change to an order written in the same commit as the write
+// before it (Store.CreateOrderThen): what UpdateOrder's cause and fn are.
+type OrderStep struct {
+	Cause Cause
+	Apply func(*Order) error
+}
+
 // ScheduledCheck is an order's next scheduled check.
 type ScheduledCheck struct {
 	No OrderNo
@@ -155,6 +162,11 @@ type Store interface {
 	// When o.IdempotencyKey is already used it returns an *IdempotencyError
 	// and stores nothing. It sets o.Version and returns the event.
 	CreateOrder(ctx context.Context, o *Order, cause Cause) (Event, error)
+	// CreateOrderThen is CreateOrder followed, in the same commit, by
+	// UpdateOrder(o.No, then.Cause, then.Apply): two events and audit rows,
+	// one fsync. Nothing is written when either fails; then.Apply returning
+	// ErrNoChange writes the creation alone. o becomes what was stored last.
+	CreateOrderThen(ctx context.Context, o *Order, cause Cause, then OrderStep) (created, changed Event, err error)
 	// Order returns the order, or ErrNotFound.
 	Order(ctx context.Context, no OrderNo) (Order, error)
 	// UpdateOrder loads the order, calls fn on it, and, unless fn returns an

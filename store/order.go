@@ -114,17 +114,8 @@ func (db *DB) CreateOrder(ctx context.Context, o *posbridge.Order, cause posbrid
 	if err := validCause(cause); err != nil {
 		return posbridge.Event{}, err
 	}
-	n := *o
-	if n.Status == "" {
-		n.Status = posbridge.StatusCreated
-	}
-	if n.Status != posbridge.StatusCreated {
-		return posbridge.Event{}, invalid("status", "a new order must be created, not %s", n.Status)
-	}
-	if n.Refunded == (posbridge.Money{}) {
-		n.Refunded.Currency = n.Amount.Currency
-	}
-	if err := validateOrder(&n); err != nil {
+	n, err := newOrderRow(o)
+	if err != nil {
 		return posbridge.Event{}, err
 	}
 	tx, done, err := db.beginWrite(ctx)
@@ -132,13 +123,84 @@ func (db *DB) CreateOrder(ctx context.Context, o *posbridge.Order, cause posbrid
 		return posbridge.Event{}, err
 	}
 	defer done()
+	ev, err := db.insertOrder(ctx, tx, &n, cause)
+	if err != nil {
+		return posbridge.Event{}, err
+	}
+	if err := db.commit(tx); err != nil {
+		return posbridge.Event{}, fmt.Errorf("create order %s: %w", n.No, err)
+	}
+	*o = n
+	return ev, nil
+}
+
+// CreateOrderThen is CreateOrder followed by UpdateOrder(o.No, then.Cause,
+// then.Apply) in the same commit: two events and two audit rows, one fsync.
+// Nothing is written when either fails; then.Apply returning
+// posbridge.ErrNoChange writes the creation alone. o is updated to what was
+// stored after both.
+func (db *DB) CreateOrderThen(ctx context.Context, o *posbridge.Order, cause posbridge.Cause, then posbridge.OrderStep) (created, changed posbridge.Event, err error) {
+	if err := validCause(cause); err != nil {
+		return posbridge.Event{}, posbridge.Event{}, err
+	}
+	if err := validCause(then.Cause); err != nil {
+		return posbridge.Event{}, posbridge.Event{}, err
+	}
+	n, err := newOrderRow(o)
+	if err != nil {
+		return posbridge.Event{}, posbridge.Event{}, err
+	}
+	tx, done, err := db.beginWrite(ctx)
+	if err != nil {
+		return posbridge.Event{}, posbridge.Event{}, err
+	}
+	defer done()
+	if created, err = db.insertOrder(ctx, tx, &n, cause); err != nil {
+		return posbridge.Event{}, posbridge.Event{}, err
+	}
+	after, changed, err := db.changeOrder(ctx, tx, n.No, then.Cause, then.Apply)
+	if errors.Is(err, posbridge.ErrNoChange) {
+		after, err = n, nil
+	}
+	if err != nil {
+		return posbridge.Event{}, posbridge.Event{}, err
+	}
+	if err := db.commit(tx); err != nil {
+		return posbridge.Event{}, posbridge.Event{}, fmt.Errorf("create order %s: %w", n.No, err)
+	}
+	*o = after
+	return created, changed, nil
+}
+
+// newOrderRow is o as CreateOrder stores it, before the times are set, or
+// why it cannot be stored.
+func newOrderRow(o *posbridge.Order) (posbridge.Order, error) {
+	n := *o
+	if n.Status == "" {
+		n.Status = posbridge.StatusCreated
+	}
+	if n.Status != posbridge.StatusCreated {
+		return posbridge.Order{}, invalid("status", "a new order must be created, not %s", n.Status)
+	}
+	if n.Refunded == (posbridge.Money{}) {
+		n.Refunded.Currency = n.Amount.Currency
+	}
+	if err := validateOrder(&n); err != nil {
+		return posbridge.Order{}, err
+	}
+	return n, nil
+}
+
+// insertOrder inserts n in tx with its event and audit row, setting its
+// times and version.
+func (db *DB) insertOrder(ctx context.Context, tx *wtx, n *posbridge.Order, cause posbridge.Cause) (posbridge.Event, error) {
 	now := db.now()
 	if n.CreatedAt.IsZero() {
 		n.CreatedAt = now
 	}
 	n.UpdatedAt = now
 	n.Version = 1
-	normOrder(&n)
+	normOrder(n)
 
 	if n.IdempotencyKey != "" {
 		var owner, hash string
@@ -150,7 +212,7 @@ func (db *DB) CreateOrder(ctx context.Context, o *posbridge.Order, cause posbrid
 			return posbridge.Event{}, fmt.Errorf("create order %s: look up idempotency key: %w", n.No, err)
 		}
 	}
-	args, err := orderArgs(&n)
+	args, err := orderArgs(n)
 	if err != nil {
 		return posbridge.Event{}, fmt.Errorf("create order %s: %w", n.No, err)
 	}
@@ -167,17 +229,13 @@ func (db *DB) CreateOrder(ctx context.Context, o *posbridge.Order, cause posbrid
 			return posbridge.Event{}, fmt.Errorf("create order %s: store idempotency key: %w", n.No, err)
 		}
 	}
-	ev, err := insertEvent(ctx, tx, posbridge.EventPayment, now, &n, nil, nil, nil)
+	ev, err := insertEvent(ctx, tx, posbridge.EventPayment, now, n, nil, nil, nil)
 	if err != nil {
 		return posbridge.Event{}, fmt.Errorf("create order %s: %w", n.No, err)
 	}
 	if err := insertAudit(ctx, tx, n.No, n.No, now, cause, "", string(n.Status), n.Version); err != nil {
 		return posbridge.Event{}, fmt.Errorf("create order %s: %w", n.No, err)
 	}
-	if err := db.commit(tx); err != nil {
-		return posbridge.Event{}, fmt.Errorf("create order %s: %w", n.No, err)
-	}
-	*o = n
 	return ev, nil
 }
 
@@ -230,6 +288,22 @@ func (db *DB) UpdateOrder(ctx context.Context, no posbridge.OrderNo, cause posbr
 		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("update order %s: %w", no, err)
 	}
 	defer done()
+	n, ev, err := db.changeOrder(ctx, tx, no, cause, fn)
+	if errors.Is(err, posbridge.ErrNoChange) {
+		return n, posbridge.Event{}, db.commitMarkOnly(ctx, tx, cause)
+	}
+	if err != nil {
+		return posbridge.Order{}, posbridge.Event{}, err
+	}
+	if err := db.commit(tx); err != nil {
+		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("update order %s: %w", no, err)
+	}
+	return n, ev, nil
+}
+
+// changeOrder is UpdateOrder's work inside tx, without the commit: fn
+// returning posbridge.ErrNoChange returns the order as loaded and that error.
+func (db *DB) changeOrder(ctx context.Context, tx *wtx, no posbridge.OrderNo, cause posbridge.Cause, fn func(*posbridge.Order) error) (posbridge.Order, posbridge.Event, error) {
 	old, err := loadOrder(ctx, tx, no)
 	if err != nil {
 		return posbridge.Order{}, posbridge.Event{}, err
@@ -241,7 +315,7 @@ func (db *DB) UpdateOrder(ctx context.Context, no posbridge.OrderNo, cause posbr
 	}
 	if err := fn(&n); err != nil {
 		if errors.Is(err, posbridge.ErrNoChange) {
-			return old, posbridge.Event{}, db.commitMarkOnly(ctx, tx, cause)
+			return old, posbridge.Event{}, err
 		}
 		return posbridge.Order{}, posbridge.Event{}, err
 	}
@@ -260,9 +334,6 @@ func (db *DB) UpdateOrder(ctx context.Context, no posbridge.OrderNo, cause posbr
 		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("update order %s: %w", no, err)
 	}
 	if err := db.markCause(ctx, tx, cause); err != nil {
-		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("update order %s: %w", no, err)
-	}
-	if err := db.commit(tx); err != nil {
 		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("update order %s: %w", no, err)
 	}
 	return n, ev, nil
