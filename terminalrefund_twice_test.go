@@ -13,12 +13,9 @@ import (
 // of failed refunds must not turn the first void into a second success.
 func TestTerminalVoid_FailedVoidNotCountedTwice(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newReversingTerminal(gw)
-		te := newReversingEngine(t, gw, term)
+		te, term, o := newReversingSale(t, "12.50")
 		ctx := context.Background()
-		o := paid(t, te, "12.50")
-		term.set(posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "101", TransStatus: "3"}, nil, false)
+		term.Answer(posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "101", TransStatus: "3"}, nil, false)
 		v1, err := te.Void(ctx, o.No, posbridge.VoidParams{}, refundBy)
 		if err != nil {
 			t.Fatalf("Void 1: %v", err)
@@ -27,7 +24,7 @@ func TestTerminalVoid_FailedVoidNotCountedTwice(t *testing.T) {
 		if got := refundOf(t, te, o.No, v1.No); got.Status != posbridge.RefundFailed {
 			t.Fatalf("void 1 is %s, want failed", got.Status)
 		}
-		term.set(posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000", TransStatus: "2", TransNo: "T2"}, nil, true)
+		term.Answer(posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000", TransStatus: "2", TransNo: "T2"}, nil, true)
 		v2, err := te.Void(ctx, o.No, posbridge.VoidParams{}, refundBy)
 		if err != nil {
 			t.Fatalf("Void 2: %v", err)
