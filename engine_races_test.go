@@ -72,10 +72,9 @@ func TestNotification_NotAckedWhenStoreBusy(t *testing.T) {
 // when the gateway cannot be reached at start-up.
 func TestRestart_UnappliedPaidNotificationOnClosedOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{answerLost}})
+		te, o := newPendingOrder(t, "15.00")
 		gw := te.gw
 		ctx := context.Background()
-		o := payPending(t, te, "15.00")
 		if got, err := te.Cancel(ctx, o.No, cashier); err != nil || got.Status != posbridge.StatusCanceled {
 			t.Fatalf("cancel: %s, %v", got.Status, err)
 		}

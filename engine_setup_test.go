@@ -144,7 +144,13 @@ func mustAED(tb testing.TB, s string) posbridge.Money {
 // pay starts a cashier's payment of amount on lane "1".
 func pay(t *testing.T, te *testEngine, amount string) posbridge.Order {
 	t.Helper()
-	o, _, err := te.Pay(context.Background(), posbridge.PayRequest{Lane: "1", Amount: mustAED(t, amount), By: cashier})
+	return payOn(t, te, "1", amount)
+}
+
+// payOn starts a cashier's payment of amount on lane.
+func payOn(t *testing.T, te *testEngine, lane, amount string) posbridge.Order {
+	t.Helper()
+	o, _, err := te.Pay(context.Background(), posbridge.PayRequest{Lane: lane, Amount: mustAED(t, amount), By: cashier})
 	if err != nil {
 		t.Fatalf("Pay: %v", err)
 	}
@@ -210,4 +216,13 @@ func refusesSecondFullRefund(t *testing.T, te *testEngine, no posbridge.OrderNo,
 	if _, err := te.Refund(context.Background(), no, posbridge.RefundParams{Amount: mustAED(t, amount)}, cashier); !errors.Is(err, posbridge.ErrRefundExceeded) {
 		t.Fatalf("a second full refund: %v, want ErrRefundExceeded", err)
 	}
+}
+
+// newPendingOrder opens an engine whose first sale's answer is lost while
+// the gateway has the order, unpaid (answerLost), and pays amount: the
+// cashier's wait must end with the order pending. Later sales play later.
+func newPendingOrder(t *testing.T, amount string, later ...posbridgetest.SaleScript) (*testEngine, posbridge.Order) {
+	t.Helper()
+	te := newTestEngine(t, engineOpts{Sales: append([]posbridgetest.SaleScript{answerLost}, later...)})
+	return te, payPending(t, te, amount)
 }

@@ -109,10 +109,8 @@ func TestEngine_PendingThenExpired(t *testing.T) {
 
 func TestEngine_CancelRefusedBecausePaid(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{answerLost}})
+		te, o := newPendingOrder(t, "5.00")
 		gw := te.gw
-		o := pay(t, te, "5.00")
-		await(t, te, o.No)
 		// The customer's payment lands just before the last check: the final
 		// query still says created, the cancel is refused because paid.
 		time.Sleep(49 * time.Minute)
@@ -164,14 +162,9 @@ func TestEngine_LaneBusyAndIdempotency(t *testing.T) {
 
 func TestEngine_ReplacePending(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := posbridgetest.NewFakeGateway()
-		term := posbridgetest.NewFakeTerminal(gw,
-			posbridgetest.SaleScript{Result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, Create: true},
-			posbridgetest.SaleScript{Result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, Charge: true})
-		te := newTestEngine(t, engineOpts{Gateway: gw, Terminal: term})
+		te, first := newPendingOrder(t, "7.00", posbridgetest.SaleScript{Result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, Charge: true})
+		gw := te.gw
 		ctx := context.Background()
-		first := pay(t, te, "7.00")
-		await(t, te, first.No)
 		_, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), By: cashier})
 		if posbridge.ErrorCode(err) != posbridge.ELANEBUSY {
 			t.Fatalf("new payment while one is pending: %v, want lane_busy", err)
@@ -192,11 +185,9 @@ func TestEngine_ReplacePending(t *testing.T) {
 
 func TestEngine_ReplaceRefusedWhenPaid(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{answerLost}})
+		te, first := newPendingOrder(t, "7.00")
 		gw, term := te.gw, te.term
 		ctx := context.Background()
-		first := pay(t, te, "7.00")
-		await(t, te, first.No)
 		gw.Set(first.No, first.Amount, posbridge.GatewayPaid)
 		_, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), Replaces: first.No, By: cashier})
 		if posbridge.ErrorCode(err) != posbridge.ECONFLICT {
@@ -213,10 +204,8 @@ func TestEngine_ReplaceRefusedWhenPaid(t *testing.T) {
 
 func TestEngine_Notifications(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{answerLost}})
+		te, o := newPendingOrder(t, "20.00")
 		ctx := context.Background()
-		o := pay(t, te, "20.00")
-		await(t, te, o.No)
 
 		bad := posbridge.Notification{Gateway: "fake", ID: "n1", Kind: posbridge.NotifyOrder, OrderNo: o.No, Status: posbridge.GatewayPaid, Amount: mustAED(t, "2.00")}
 		if err := te.ApplyNotification(ctx, bad); err != nil {
@@ -326,11 +315,9 @@ func TestEngine_CancelAndRetry(t *testing.T) {
 
 func TestEngine_CashierCancelPending(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{answerLost}})
+		te, o := newPendingOrder(t, "4.00")
 		gw := te.gw
 		ctx := context.Background()
-		o := pay(t, te, "4.00")
-		await(t, te, o.No)
 		gw.SetErr(posbridge.ErrUnknownOutcome)
 		if _, err := te.Cancel(ctx, o.No, cashier); posbridge.ErrorCode(err) != posbridge.EUNAVAILABLE {
 			t.Fatalf("cancel during a gateway outage: %v, want unavailable", err)
@@ -348,11 +335,9 @@ func TestEngine_CashierCancelPending(t *testing.T) {
 
 func TestEngine_OverrideStillVerified(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{answerLost}})
+		te, o := newPendingOrder(t, "4.00")
 		gw := te.gw
 		ctx := context.Background()
-		o := pay(t, te, "4.00")
-		await(t, te, o.No)
 		if _, err := te.Override(ctx, o.No, cashier); posbridge.ErrorCode(err) != posbridge.EINVALID {
 			t.Fatalf("override without a reason: %v", err)
 		}

@@ -317,11 +317,9 @@ func TestRetryOnATerminalThatRefusesSeenNumbers(t *testing.T) {
 // engine ask the gateway instead of trusting it.
 func TestStaleNotificationIsVerifiedByQuery(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{answerLost}})
+		te, o := newPendingOrder(t, "44.00")
 		gw := te.gw
 		ctx := context.Background()
-		o := pay(t, te, "44.00")
-		await(t, te, o.No)
 		// The stale notification says paid, the gateway says not (a replay
 		// of another order's news cannot move money)...
 		stale := posbridge.Notification{Gateway: "fake", ID: "s1", Kind: posbridge.NotifyOrder, OrderNo: o.No,
@@ -394,10 +392,8 @@ func TestRefundNotificationMismatchIsRefused(t *testing.T) {
 // must never be "canceled".
 func TestCancelQueriesFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{answerLost}})
+		te, o := newPendingOrder(t, "6.00")
 		gw := te.gw
-		o := pay(t, te, "6.00")
-		await(t, te, o.No)
 		before := len(gw.CallsFor(o.No))
 		if _, err := te.Cancel(context.Background(), o.No, cashier); err != nil {
 			t.Fatal(err)
@@ -532,11 +528,9 @@ func TestFailedRefundIsAskedAboutAgain(t *testing.T) {
 // the close must stay flagged, whatever the cashier said before.
 func TestPaidAfterCloseStaysFlaggedAfterAnOverride(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{answerLost}})
+		te, o := newPendingOrder(t, "20.00")
 		gw := te.gw
 		ctx := context.Background()
-		o := pay(t, te, "20.00")
-		await(t, te, o.No)
 		if _, err := te.Override(ctx, o.No, posbridge.By{Actor: posbridge.ActorCashier, Who: "amal", Reason: "screen said approved"}); err != nil {
 			t.Fatal(err)
 		}
@@ -591,13 +585,9 @@ func TestFailingCheckWriteDoesNotSpin(t *testing.T) {
 // the cancel's answer had arrived (found by the 20,000-scenario simulation).
 func TestPaymentAfterALostCancelAnswerIsFlagged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{answerLost}})
+		te, o := newPendingOrder(t, "44.00")
 		gw := te.gw
 		ctx := context.Background()
-		o := pay(t, te, "44.00")
-		if got := await(t, te, o.No); got.Status != posbridge.StatusPending {
-			t.Fatalf("setup: %s, want pending", got.Status)
-		}
 		gw.LoseCancelAnswers()
 		if _, err := te.Cancel(ctx, o.No, cashier); posbridge.ErrorCode(err) != posbridge.EUNAVAILABLE {
 			t.Fatalf("cancel with its answer lost: %v, want unavailable", err)

@@ -29,7 +29,7 @@ func TestPartial_NeverShownPaid(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				gw := posbridgetest.NewFakeGateway()
 				// The terminal's answer is lost; the gateway has the order, unpaid.
-				term := posbridgetest.NewFakeTerminal(gw, posbridgetest.SaleScript{Result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, Create: true})
+				term := posbridgetest.NewFakeTerminal(gw, answerLost)
 				te := newTestEngine(t, engineOpts{Gateway: gw, Terminal: term, NoLoop: true})
 				ctx := context.Background()
 				o := pay(t, te, "10.00")

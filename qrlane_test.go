@@ -14,20 +14,12 @@ import (
 	"github.com/posbridge/posbridge/posbridgetest"
 )
 
-// newQREngine opens an engine with one QR lane "Q" (and no terminal) over
-// a real SQLite file; the reconciler loop runs.
-func newQREngine(tb testing.TB, gw *posbridgetest.HostedGateway, q posbridge.QRLane) *testEngine {
-	tb.Helper()
-	return newTestEngine(tb, engineOpts{Gateway: gw, QR: &q})
-}
-
-func payQR(t *testing.T, te *testEngine, amount string) posbridge.Order {
+// newQROrder opens an engine over gw with one QR lane "Q" (and no
+// terminal), the reconciler's loop running, and pays amount on it.
+func newQROrder(t *testing.T, gw *posbridgetest.HostedGateway, q posbridge.QRLane, amount string) (*testEngine, posbridge.Order) {
 	t.Helper()
-	o, _, err := te.Pay(context.Background(), posbridge.PayRequest{Lane: "Q", Amount: mustAED(t, amount), By: cashier})
-	if err != nil {
-		t.Fatalf("Pay: %v", err)
-	}
-	return o
+	te := newTestEngine(t, engineOpts{Gateway: gw, QR: &q})
+	return te, payOn(t, te, "Q", amount)
 }
 
 func orderOf(t *testing.T, te *testEngine, no posbridge.OrderNo) posbridge.Order {
@@ -60,9 +52,8 @@ func TestQRLane_Customers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				gw := posbridgetest.NewHostedGateway()
-				te := newQREngine(t, gw, posbridge.QRLane{})
 				start := time.Now()
-				o := payQR(t, te, "12.50")
+				te, o := newQROrder(t, gw, posbridge.QRLane{}, "12.50")
 				if o.Status != posbridge.StatusAtTerminal || !o.PaymentExpiresAt.Equal(start.Add(posbridge.DefaultQRExpiry).UTC().Truncate(time.Millisecond)) {
 					t.Fatalf("Pay returned %s expiring %v; want at_terminal (write-ahead) expiring in %v", o.Status, o.PaymentExpiresAt, posbridge.DefaultQRExpiry)
 				}
@@ -123,8 +114,7 @@ func TestQRLane_Customers(t *testing.T) {
 func TestQRLane_WaitEndsPending(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		gw := posbridgetest.NewHostedGateway()
-		te := newQREngine(t, gw, posbridge.QRLane{Wait: 30 * time.Second, PollEvery: 2 * time.Second, Expiry: 2 * time.Minute})
-		o := payQR(t, te, "3.00")
+		te, o := newQROrder(t, gw, posbridge.QRLane{Wait: 30 * time.Second, PollEvery: 2 * time.Second, Expiry: 2 * time.Minute}, "3.00")
 		got := await(t, te, o.No)
 		if got.Status != posbridge.StatusPending || got.PaymentURL == "" {
 			t.Fatalf("after the wait: %s url %q, want pending with its URL", got.Status, got.PaymentURL)
@@ -143,8 +133,7 @@ func TestQRLane_WaitEndsPending(t *testing.T) {
 func TestQRLane_ExpiryCancelRefusedMakesPaid(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		gw := posbridgetest.NewHostedGateway()
-		te := newQREngine(t, gw, posbridge.QRLane{})
-		o := payQR(t, te, "8.00")
+		te, o := newQROrder(t, gw, posbridge.QRLane{}, "8.00")
 		gw.BeforeCancel(func(no posbridge.OrderNo) { gw.PayPage(no) })
 		time.Sleep(20 * time.Minute)
 		synctest.Wait()
@@ -177,8 +166,7 @@ func TestQRLane_OpenOutcomes(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				gw := posbridgetest.NewHostedGateway()
 				gw.ScriptOpens(tt.script...)
-				te := newQREngine(t, gw, posbridge.QRLane{})
-				o := payQR(t, te, "4.00")
+				te, o := newQROrder(t, gw, posbridge.QRLane{}, "4.00")
 				time.Sleep(10 * time.Second)
 				synctest.Wait()
 				got := orderOf(t, te, o.No)
@@ -216,9 +204,8 @@ func TestQRLane_OpenOutcomes(t *testing.T) {
 func TestQRLane_PaymentCompletedCheck(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		gw := posbridgetest.NewHostedGateway()
-		te := newQREngine(t, gw, posbridge.QRLane{})
 		ctx := context.Background()
-		o := payQR(t, te, "6.00")
+		te, o := newQROrder(t, gw, posbridge.QRLane{}, "6.00")
 		synctest.Wait()
 		got, err := te.Verify(ctx, o.No, cashier)
 		if err != nil || !got.Open() {
@@ -241,8 +228,7 @@ func TestQRLane_PaymentCompletedCheck(t *testing.T) {
 func TestQRLane_CashierCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		gw := posbridgetest.NewHostedGateway()
-		te := newQREngine(t, gw, posbridge.QRLane{})
-		o := payQR(t, te, "6.00")
+		te, o := newQROrder(t, gw, posbridge.QRLane{}, "6.00")
 		synctest.Wait()
 		got, err := te.Cancel(context.Background(), o.No, cashier)
 		if err != nil || got.Status != posbridge.StatusCanceled {
@@ -278,9 +264,8 @@ func TestQRLane_CancelRefusedIsNoLostCancel(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				gw := posbridgetest.NewHostedGateway()
 				gw.RefuseCancels(tt.refusal)
-				te := newQREngine(t, gw, posbridge.QRLane{})
 				ctx := context.Background()
-				o := payQR(t, te, "6.00")
+				te, o := newQROrder(t, gw, posbridge.QRLane{}, "6.00")
 				time.Sleep(2 * time.Minute) // the cashier's wait is over: pending
 				synctest.Wait()
 				if got := orderOf(t, te, o.No); got.Status != posbridge.StatusPending {
@@ -317,8 +302,7 @@ func TestQRLane_RestartAsksFirst(t *testing.T) {
 		gw.ScriptOpens(posbridgetest.OpenLostAnswer)
 		// The open's answer is lost; the process stops while it waits to
 		// ask about it.
-		te := newQREngine(t, gw, posbridge.QRLane{PollEvery: 50 * time.Second})
-		o := payQR(t, te, "2.00")
+		te, o := newQROrder(t, gw, posbridge.QRLane{PollEvery: 50 * time.Second}, "2.00")
 		synctest.Wait()
 		path := te.path
 		te.close(t)
@@ -350,8 +334,7 @@ func TestQRLane_RestartAsksFirst(t *testing.T) {
 func TestQRLane_GatewayForgetsOpenedOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		gw := posbridgetest.NewHostedGateway()
-		te := newQREngine(t, gw, posbridge.QRLane{})
-		o := payQR(t, te, "9.00")
+		te, o := newQROrder(t, gw, posbridge.QRLane{}, "9.00")
 		synctest.Wait()
 		gw.Forget(o.No)
 		if _, err := te.Cancel(context.Background(), o.No, cashier); err == nil {

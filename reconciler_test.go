@@ -21,7 +21,7 @@ func TestReconcileOnceRacesTheLoop(t *testing.T) {
 		terms := map[string]posbridge.Terminal{}
 		fakes := map[string]*posbridgetest.FakeTerminal{}
 		for _, id := range []string{"1", "2", "3", "4"} {
-			fakes[id] = posbridgetest.NewFakeTerminal(gw, posbridgetest.SaleScript{Result: saleTimeout, Create: true})
+			fakes[id] = posbridgetest.NewFakeTerminal(gw, answerLost)
 			terms[id] = fakes[id]
 		}
 		terms["5"] = posbridgetest.NewFakeTerminal(gw) // approves

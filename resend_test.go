@@ -53,7 +53,7 @@ func TestReconciler_AsksForCallbackBeforeGivingUp(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				gw := &resendingGateway{FakeGateway: posbridgetest.NewFakeGateway(), paid: tt.paid}
-				term := posbridgetest.NewFakeTerminal(gw.FakeGateway, posbridgetest.SaleScript{Result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, Create: true})
+				term := posbridgetest.NewFakeTerminal(gw.FakeGateway, answerLost)
 				db := mustOpenStore(t, filepath.Join(t.TempDir(), "posbridge.db"))
 				e := posbridge.NewEngine(db, gw, map[string]posbridge.Terminal{"1": term})
 				e.Logger = slog.New(slog.DiscardHandler)

@@ -23,6 +23,20 @@ func newReversingSale(t *testing.T, amount string) (*testEngine, *posbridgetest.
 	return te, term, paid(t, te, amount)
 }
 
+// voidAnswered voids order no on term, which answers res (and tells the
+// gateway when record), and returns the void as stored once the engine is
+// done with the answer.
+func voidAnswered(t *testing.T, te *testEngine, term *posbridgetest.ReversingTerminal, no posbridge.OrderNo, res posbridge.TerminalResult, record bool) posbridge.Refund {
+	t.Helper()
+	term.Answer(res, nil, record)
+	v, err := te.Void(context.Background(), no, posbridge.VoidParams{}, refundBy)
+	if err != nil {
+		t.Fatalf("Void: %v", err)
+	}
+	synctest.Wait()
+	return refundOf(t, te, no, v.No)
+}
+
 var refundBy = posbridge.By{Actor: posbridge.ActorAPI, Who: "pos", Reason: "returned"}
 
 func refundOf(t *testing.T, te *testEngine, order, no posbridge.OrderNo) posbridge.Refund {
@@ -274,14 +288,9 @@ func TestTerminalVoid_UnconfirmedStaysPending(t *testing.T) {
 		te, term, o := newReversingSale(t, "10.00")
 		gw := te.gw
 		ctx := context.Background()
-		term.Answer(posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000"}, nil, false)
-		v, err := te.Void(ctx, o.No, posbridge.VoidParams{}, refundBy)
-		if err != nil {
-			t.Fatalf("Void: %v", err)
-		}
-		synctest.Wait()
-		if got := refundOf(t, te, o.No, v.No); got.Status != posbridge.RefundPending {
-			t.Fatalf("void without the gateway's word is %s, want pending", got.Status)
+		v := voidAnswered(t, te, term, o.No, posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000"}, false)
+		if v.Status != posbridge.RefundPending {
+			t.Fatalf("void without the gateway's word is %s, want pending", v.Status)
 		}
 		if got, _ := te.Payment(ctx, o.No); got.Refunded.Minor != 0 {
 			t.Fatalf("refunded %s before the gateway confirmed the void", got.Refunded)
@@ -379,14 +388,9 @@ func TestTerminalVoid_RevokedNotification(t *testing.T) {
 		te, term, o := newReversingSale(t, "9.00")
 		gw := te.gw
 		ctx := context.Background()
-		term.Answer(posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, nil, false)
-		v, err := te.Void(ctx, o.No, posbridge.VoidParams{}, refundBy)
-		if err != nil {
-			t.Fatal(err)
-		}
-		synctest.Wait()
-		if got := refundOf(t, te, o.No, v.No); got.Status != posbridge.RefundPending {
-			t.Fatalf("void with a lost answer is %s, want pending", got.Status)
+		v := voidAnswered(t, te, term, o.No, posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, false)
+		if v.Status != posbridge.RefundPending {
+			t.Fatalf("void with a lost answer is %s, want pending", v.Status)
 		}
 		gw.Revoke(o.No)
 		n := posbridge.Notification{Gateway: "fake", ID: "rv1", Kind: posbridge.NotifyOrder, OrderNo: o.No, Status: posbridge.GatewayFailed,
@@ -415,7 +419,7 @@ func TestDayClose_TerminalVoids(t *testing.T) {
 	for _, no := range []string{"VOIDED1", "NOTVOID1"} {
 		d.local(no, "6.00", posbridge.StatusPaid, "")
 		d.gateway(no, "6.00", posbridge.GatewayPaid)
-		v := &posbridge.Refund{No: posbridge.OrderNo("V" + no), OrderNo: posbridge.OrderNo(no), Amount: dayMoney(t, "6.00"),
+		v := &posbridge.Refund{No: posbridge.OrderNo("V" + no), OrderNo: posbridge.OrderNo(no), Amount: mustAED(t, "6.00"),
 			Method: posbridge.RefundTerminalVoid, CreatedAt: d.clock.Now()}
 		if _, err := d.db.CreateRefund(ctx, v, cause); err != nil {
 			t.Fatal(err)
@@ -424,7 +428,7 @@ func TestDayClose_TerminalVoids(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := d.sb.Record(ctx, posbridge.AcquirerRecord{OrderNo: "VVOIDED1", OrigNo: "VOIDED1", Kind: "void", Amount: dayMoney(t, "6.00"), Status: posbridge.GatewayPaid}); err != nil {
+	if err := d.sb.Record(ctx, posbridge.AcquirerRecord{OrderNo: "VVOIDED1", OrigNo: "VOIDED1", Kind: "void", Amount: mustAED(t, "6.00"), Status: posbridge.GatewayPaid}); err != nil {
 		t.Fatal(err)
 	}
 	d.clock.Set(dayStart.Add(14 * time.Hour))
