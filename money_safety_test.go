@@ -15,7 +15,7 @@ import (
 
 // The money-safety rules of the payment flow, each pinned by the failure it
 // prevents. Every test runs the real engine over a real SQLite store, with
-// the fake gateway and terminal of engine_fakes_test.go.
+// posbridgetest's FakeGateway and FakeTerminal (engine_setup_test.go).
 
 var (
 	saleApproved = posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000", TransStatus: "2"}
@@ -179,15 +179,15 @@ func TestStoredNotificationAppliedAfterRestartWithGatewayDown(t *testing.T) {
 		te.close(t)
 
 		gw.SetErr(fmt.Errorf("query: %w", posbridge.ErrUnknownOutcome)) // down for the rest of the test
-		e2 := newTestEngine(t, engineOpts{Path: te.path, Gateway: gw})
+		te2 := newTestEngine(t, engineOpts{Path: te.path, Gateway: gw})
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		got, _ := e2.Payment(ctx, o.No)
+		got, _ := te2.Payment(ctx, o.No)
 		if got.Status != posbridge.StatusPaid {
 			t.Fatalf("a verified paid notification was stored before the restart; the order is %s", got.Status)
 		}
 		// PayBy delivers it again: answered, and nothing changes.
-		if err := e2.ApplyNotification(ctx, n); err != nil {
+		if err := te2.ApplyNotification(ctx, n); err != nil {
 			t.Fatalf("redelivery: %v", err)
 		}
 	})
@@ -229,19 +229,19 @@ func TestStoredRefundNotificationAppliedAfterRestart(t *testing.T) {
 func TestOrderThatNeverReachedTheTerminalFreesTheLane(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fs := &posbridgetest.FailingStore{}
-		e := newTestEngine(t, engineOpts{Store: fs})
+		te := newTestEngine(t, engineOpts{Store: fs})
 		ctx := context.Background()
 		fs.FailNext("", 1, 0)
-		if _, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), By: cashier}); err == nil {
+		if _, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), By: cashier}); err == nil {
 			t.Fatal("Pay succeeded although the order could not be marked at the terminal")
 		}
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		o, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), By: cashier})
+		o, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), By: cashier})
 		if err != nil {
 			t.Fatalf("the lane is still held by an order that never reached the terminal: %v", err)
 		}
-		page, _ := e.Payments(ctx, posbridge.OrderFilter{Lane: "1"})
+		page, _ := te.Payments(ctx, posbridge.OrderFilter{Lane: "1"})
 		for _, p := range page.Orders {
 			if p.No != o.No && (p.Status != posbridge.StatusFailed || p.Reason != posbridge.ReasonNotSent) {
 				t.Errorf("the order that was never sent is %s (%s), want failed (not_sent)", p.Status, p.Reason)
@@ -557,12 +557,12 @@ func TestFailingCheckWriteDoesNotSpin(t *testing.T) {
 		// The gateway has not heard of the order (a late acquirer): each
 		// check is a clean "not found", and only the write fails.
 		fs := &posbridgetest.FailingStore{}
-		e := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{{Result: saleTimeout}}, Store: fs})
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{{Result: saleTimeout}}, Store: fs})
 		ctx := context.Background()
-		o := pay(t, e, "12.00")
+		o := pay(t, te, "12.00")
 		time.Sleep(2 * time.Minute) // pending, under the reconciler
 		synctest.Wait()
-		if got, _ := e.Payment(ctx, o.No); got.Status != posbridge.StatusPending {
+		if got, _ := te.Payment(ctx, o.No); got.Status != posbridge.StatusPending {
 			t.Fatalf("setup: %s, want pending", got.Status)
 		}
 		// Bounded, so a spinning loop ends (simulated time stands still

@@ -25,23 +25,23 @@ func TestReconcileOnceRacesTheLoop(t *testing.T) {
 			terms[id] = fakes[id]
 		}
 		terms["5"] = posbridgetest.NewFakeTerminal(gw) // approves
-		e := newTestEngine(t, engineOpts{Gateway: gw, Lanes: terms})
+		te := newTestEngine(t, engineOpts{Gateway: gw, Lanes: terms})
 		ctx := context.Background()
 		var orders []posbridge.Order
 		for _, id := range []string{"1", "2", "3", "4"} {
-			o, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: id, Amount: mustAED(t, "9.00"), By: cashier})
+			o, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: id, Amount: mustAED(t, "9.00"), By: cashier})
 			if err != nil {
 				t.Fatalf("Pay on lane %s: %v", id, err)
 			}
 			orders = append(orders, o)
 		}
-		paid, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "5", Amount: mustAED(t, "4.00"), By: cashier})
+		paid, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "5", Amount: mustAED(t, "4.00"), By: cashier})
 		if err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(2 * time.Minute)
 		synctest.Wait()
-		if _, err := e.Refund(ctx, paid.No, posbridge.RefundParams{Amount: mustAED(t, "1.00")}, cashier); err != nil {
+		if _, err := te.Refund(ctx, paid.No, posbridge.RefundParams{Amount: mustAED(t, "1.00")}, cashier); err != nil {
 			t.Fatalf("refund: %v", err)
 		}
 		var wg sync.WaitGroup
@@ -54,7 +54,7 @@ func TestReconcileOnceRacesTheLoop(t *testing.T) {
 						return
 					default:
 					}
-					if _, err := e.ReconcileOnce(ctx); err != nil {
+					if _, err := te.ReconcileOnce(ctx); err != nil {
 						t.Errorf("ReconcileOnce: %v", err)
 						return
 					}
@@ -67,7 +67,7 @@ func TestReconcileOnceRacesTheLoop(t *testing.T) {
 		wg.Wait()
 		synctest.Wait()
 		for _, o := range orders {
-			got, _ := e.Payment(ctx, o.No)
+			got, _ := te.Payment(ctx, o.No)
 			if got.Status != posbridge.StatusCanceled || got.Reason != posbridge.ReasonExpired {
 				t.Errorf("%s: %s (%s), want canceled (expired)", o.No, got.Status, got.Reason)
 			}
@@ -120,21 +120,21 @@ func TestPendingRefundChecksThinOut(t *testing.T) {
 func TestPendingRefundWakesTheReconciler(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// The loop's interval as if a watched order's check were next.
-		e := newTestEngine(t, engineOpts{ReconcileEvery: 6 * time.Hour})
-		gw := e.gw
+		te := newTestEngine(t, engineOpts{ReconcileEvery: 6 * time.Hour})
+		gw := te.gw
 		gw.HoldRefunds()
 		ctx := context.Background()
-		o := paid(t, e, "10.00")
+		o := paid(t, te, "10.00")
 		time.Sleep(time.Minute) // the reconciler is asleep, nothing scheduled
 		synctest.Wait()
-		r, err := e.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
+		r, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
 		if err != nil || r.Status != posbridge.RefundPending {
 			t.Fatalf("refund: %s %v", r.Status, err)
 		}
 		gw.SetRefundStatus(r.No, posbridge.GatewayRefundSuccess)
 		time.Sleep(2 * time.Minute)
 		synctest.Wait()
-		if rs, _ := e.Refunds(ctx, o.No); rs[0].Status != posbridge.RefundSucceeded {
+		if rs, _ := te.Refunds(ctx, o.No); rs[0].Status != posbridge.RefundSucceeded {
 			t.Fatalf("two minutes after the gateway settled it, the refund is %s here", rs[0].Status)
 		}
 	})
