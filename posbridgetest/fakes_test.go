@@ -178,3 +178,22 @@ func TestFailingStores(t *testing.T) {
 		t.Fatalf("failed %d, want 2", fs.Failed())
 	}
 }
+
+func TestDigitRunsAndLuhn(t *testing.T) {
+	b := []byte(`"cardNo":"4111111111111111","x":12,7`)
+	var runs []string
+	for i, j := range DigitRuns(b) {
+		runs = append(runs, string(b[i:j]))
+	}
+	if len(runs) != 3 || runs[0] != "4111111111111111" || runs[1] != "12" || runs[2] != "7" {
+		t.Fatalf("runs %q", runs)
+	}
+	for _, tt := range []struct {
+		digits string
+		ok     bool
+	}{{"4111111111111111", true}, {"4242424242424242", true}, {"4111111111111112", false}, {"1316583005178758", false}, {"0", true}} {
+		if Luhn(tt.digits) != tt.ok || Luhn([]byte(tt.digits)) != tt.ok {
+			t.Errorf("Luhn(%s) = %v, want %v", tt.digits, !tt.ok, tt.ok)
+		}
+	}
+}
