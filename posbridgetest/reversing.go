@@ -41,10 +41,7 @@ func (t *ReversingTerminal) Answer(res posbridge.TerminalResult, err error, reco
 
 // Void voids orig (void number no) with the set answer.
 func (t *ReversingTerminal) Void(ctx context.Context, no, orig posbridge.OrderNo, amount posbridge.Money) (posbridge.TerminalResult, error) {
-	t.mu.Lock()
-	t.voids = append(t.voids, no)
-	res, err, record := t.result, t.err, t.record
-	t.mu.Unlock()
+	res, record, err := t.take(&t.voids, no)
 	if record {
 		t.gw.Revoke(orig)
 	}
@@ -53,14 +50,20 @@ func (t *ReversingTerminal) Void(ctx context.Context, no, orig posbridge.OrderNo
 
 // Refund refunds amount of orig (refund number no) with the set answer.
 func (t *ReversingTerminal) Refund(ctx context.Context, no, orig posbridge.OrderNo, amount posbridge.Money) (posbridge.TerminalResult, error) {
-	t.mu.Lock()
-	t.refunds = append(t.refunds, no)
-	res, err, record := t.result, t.err, t.record
-	t.mu.Unlock()
+	res, record, err := t.take(&t.refunds, no)
 	if record {
 		t.gw.RecordRefund(no, orig, amount)
 	}
 	return res, err
+}
+
+// take notes no in list and returns the set answer and whether the
+// acquirer tells the gateway.
+func (t *ReversingTerminal) take(list *[]posbridge.OrderNo, no posbridge.OrderNo) (res posbridge.TerminalResult, record bool, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	*list = append(*list, no)
+	return t.result, t.record, t.err
 }
 
 // Voids returns the numbers of the voids that reached the terminal.
