@@ -27,10 +27,9 @@ func TestPartial_NeverShownPaid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				gw := posbridgetest.NewFakeGateway()
 				// The terminal's answer is lost; the gateway has the order, unpaid.
-				term := posbridgetest.NewFakeTerminal(gw, answerLost)
-				te := newTestEngine(t, engineOpts{Gateway: gw, Terminal: term, NoLoop: true})
+				te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{answerLost}, NoLoop: true})
+				gw := te.gw
 				ctx := context.Background()
 				o := pay(t, te, "10.00")
 				if o = await(t, te, o.No); o.Status != posbridge.StatusVerifying && o.Status != posbridge.StatusPending {

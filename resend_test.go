@@ -2,8 +2,6 @@ package posbridge_test
 
 import (
 	"context"
-	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -54,14 +52,7 @@ func TestReconciler_AsksForCallbackBeforeGivingUp(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				gw := &resendingGateway{FakeGateway: posbridgetest.NewFakeGateway(), paid: tt.paid}
 				term := posbridgetest.NewFakeTerminal(gw.FakeGateway, answerLost)
-				db := mustOpenStore(t, filepath.Join(t.TempDir(), "posbridge.db"))
-				e := posbridge.NewEngine(db, gw, map[string]posbridge.Terminal{"1": term})
-				e.Logger = slog.New(slog.DiscardHandler)
-				if err := e.Open(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-				te := &testEngine{Engine: e, db: db, gw: gw.FakeGateway, term: term}
-				t.Cleanup(func() { te.close(t) })
+				te := newTestEngine(t, engineOpts{Gateway: gw, Terminal: term})
 				o := pay(t, te, "5.00")
 				await(t, te, o.No)
 				time.Sleep(2 * time.Hour)
