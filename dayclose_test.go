@@ -15,17 +15,8 @@ import (
 	"github.com/posbridge/posbridge/store"
 )
 
-func dayMoney(t testing.TB, s string) posbridge.Money {
-	t.Helper()
-	m, err := posbridge.ParseAmount(s, "AED")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 func TestDecideDay(t *testing.T) {
-	ten, twelve := dayMoney(t, "10.00"), dayMoney(t, "12.00")
+	ten, twelve := mustAED(t, "10.00"), mustAED(t, "12.00")
 	local := func(no string, st posbridge.Status, r posbridge.Reason, m posbridge.Money) posbridge.Order {
 		return posbridge.Order{No: posbridge.OrderNo(no), Status: st, Reason: r, Amount: m}
 	}
@@ -76,7 +67,7 @@ func TestDecideDay(t *testing.T) {
 }
 
 func TestDecideDay_Refunds(t *testing.T) {
-	two, three := dayMoney(t, "2.00"), dayMoney(t, "3.00")
+	two, three := mustAED(t, "2.00"), mustAED(t, "3.00")
 	lr := func(st posbridge.RefundStatus, m posbridge.Money) []posbridge.Refund {
 		return []posbridge.Refund{{No: "R", OrderNo: "A", Status: st, Amount: m}}
 	}
@@ -122,7 +113,7 @@ func TestImportedOrder(t *testing.T) {
 		{posbridge.GatewayFailed, posbridge.StatusFailed},
 		{posbridge.GatewayCreated, posbridge.StatusPending},
 	} {
-		g := posbridge.ListedOrder{GatewayOrder: posbridge.GatewayOrder{OrderNo: "X", Status: tt.gw, Amount: dayMoney(t, "5.00")}, CreatedAt: now.Add(-time.Hour)}
+		g := posbridge.ListedOrder{GatewayOrder: posbridge.GatewayOrder{OrderNo: "X", Status: tt.gw, Amount: mustAED(t, "5.00")}, CreatedAt: now.Add(-time.Hour)}
 		o := posbridge.ImportedOrder(g, "1", now)
 		if o.Status != tt.status || !o.NeedsAttention || o.Attention != posbridge.AttentionOnlyAtGateway || o.Amount != g.Amount {
 			t.Errorf("%s: imported %+v", tt.gw, o)
@@ -223,7 +214,7 @@ var dayCashier = posbridge.Cause{Actor: posbridge.ActorCashier, Who: "amira", Ac
 func (d *dayEnv) local(no, amount string, st posbridge.Status, reason posbridge.Reason) {
 	d.t.Helper()
 	ctx := context.Background()
-	o := posbridge.Order{No: posbridge.OrderNo(no), Lane: "1", Amount: dayMoney(d.t, amount)}
+	o := posbridge.Order{No: posbridge.OrderNo(no), Lane: "1", Amount: mustAED(d.t, amount)}
 	if _, err := d.db.CreateOrder(ctx, &o, dayCashier); err != nil {
 		d.t.Fatal(err)
 	}
@@ -247,7 +238,7 @@ func (d *dayEnv) local(no, amount string, st posbridge.Status, reason posbridge.
 func (d *dayEnv) gateway(no, amount string, st posbridge.GatewayStatus) {
 	d.t.Helper()
 	err := d.sb.Record(context.Background(), posbridge.AcquirerRecord{OrderNo: posbridge.OrderNo(no), Kind: "sale",
-		Amount: dayMoney(d.t, amount), Status: st, Card: posbridge.Card{Brand: "MASTERCARD", Last4: "5454"}})
+		Amount: mustAED(d.t, amount), Status: st, Card: posbridge.Card{Brand: "MASTERCARD", Last4: "5454"}})
 	if err != nil {
 		d.t.Fatalf("record %s: %v", no, err)
 	}
@@ -299,7 +290,7 @@ func (d *dayEnv) seedDay() {
 	// Refunds: one both agree on, one made in the portal, one whose result
 	// posbridge missed.
 	refund := func(no, orig, amount string, st posbridge.RefundStatus) {
-		r := posbridge.Refund{No: posbridge.OrderNo(no), OrderNo: posbridge.OrderNo(orig), Amount: dayMoney(t, amount)}
+		r := posbridge.Refund{No: posbridge.OrderNo(no), OrderNo: posbridge.OrderNo(orig), Amount: mustAED(t, amount)}
 		if _, err := d.db.CreateRefund(ctx, &r, dayCashier); err != nil {
 			t.Fatal(err)
 		}
@@ -312,7 +303,7 @@ func (d *dayEnv) seedDay() {
 	}
 	gwRefund := func(no, orig, amount string, st posbridge.GatewayStatus) {
 		if err := d.sb.Record(ctx, posbridge.AcquirerRecord{OrderNo: posbridge.OrderNo(no), OrigNo: posbridge.OrderNo(orig), Kind: "refund",
-			Amount: dayMoney(t, amount), Status: st}); err != nil {
+			Amount: mustAED(t, amount), Status: st}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -387,7 +378,7 @@ func TestDayClose_EachDifferenceLandsInItsBucket(t *testing.T) {
 			t.Errorf("%s: %s reason %q attention %v (%s); want %s %q %v", c.no, o.Status, o.Reason, o.NeedsAttention, o.Attention, c.status, c.reason, c.attention)
 		}
 	}
-	if g1 := d.order("G1"); g1.Amount != dayMoney(t, "25.00") || g1.Attention != posbridge.AttentionOnlyAtGateway || g1.Lane != posbridge.ImportLane || g1.GatewayNo == "" {
+	if g1 := d.order("G1"); g1.Amount != mustAED(t, "25.00") || g1.Attention != posbridge.AttentionOnlyAtGateway || g1.Lane != posbridge.ImportLane || g1.GatewayNo == "" {
 		t.Errorf("G1 imported as %+v", g1)
 	}
 	if _, err := d.db.Order(ctx, "Y2"); err == nil {
@@ -397,7 +388,7 @@ func TestDayClose_EachDifferenceLandsInItsBucket(t *testing.T) {
 	if err != nil || len(rs) != 1 || rs[0].Status != posbridge.RefundSucceeded {
 		t.Fatalf("refund RD4 %+v, %v", rs, err)
 	}
-	if d4 := d.order("D4"); d4.Refunded != dayMoney(t, "1.00") {
+	if d4 := d.order("D4"); d4.Refunded != mustAED(t, "1.00") {
 		t.Errorf("D4 refunded %s", d4.Refunded)
 	}
 	c := rec.Counts()
@@ -469,10 +460,10 @@ func TestDayReport_Totals(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Paid after the close: M1 10, G1 25, L1 30, D1 15, D2 20, D3 9, D4 12 = 121.
-	if len(r.Paid) != 1 || r.Paid[0].Amount != dayMoney(t, "121.00") || r.Paid[0].Count != 7 {
+	if len(r.Paid) != 1 || r.Paid[0].Amount != mustAED(t, "121.00") || r.Paid[0].Count != 7 {
 		t.Errorf("paid %+v", r.Paid)
 	}
-	if len(r.Refunded) != 1 || r.Refunded[0].Amount != dayMoney(t, "3.00") || len(r.Net) != 1 || r.Net[0].Amount != dayMoney(t, "118.00") {
+	if len(r.Refunded) != 1 || r.Refunded[0].Amount != mustAED(t, "3.00") || len(r.Net) != 1 || r.Net[0].Amount != mustAED(t, "118.00") {
 		t.Errorf("refunded %+v net %+v", r.Refunded, r.Net)
 	}
 	if r.Orders != 11 || r.Close == nil || len(r.Attention) != 9 {

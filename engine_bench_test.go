@@ -11,8 +11,7 @@ import (
 // write-ahead, the sale, the verification and every store write with its
 // fsync (synchronous=FULL), on a real SQLite file.
 func BenchmarkEngine_PayToPaid(b *testing.B) {
-	gw := newFakeGateway()
-	te := newTestEngine(b, "", gw, newFakeTerminal(gw), true)
+	te := newTestEngine(b, engineOpts{})
 	ctx := context.Background()
 	amount := posbridge.Money{Minor: 1250, Currency: "AED"}
 	b.ResetTimer()

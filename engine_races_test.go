@@ -2,15 +2,14 @@ package posbridge_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
 // A cashier's cancel while the customer still has the sale on the terminal
@@ -19,9 +18,7 @@ import (
 // with no check left to find it.
 func TestCancel_WhileSaleOnTerminal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000", TransStatus: "2"}, delay: 30 * time.Second, chargeLate: true})
-		te := newTestEngine(t, "", gw, term, true)
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{{Result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000", TransStatus: "2"}, Delay: 30 * time.Second, ChargeLate: true}}})
 		ctx := context.Background()
 		o := pay(t, te, "40.00")
 		time.Sleep(5 * time.Second)
@@ -38,77 +35,32 @@ func TestCancel_WhileSaleOnTerminal(t *testing.T) {
 	})
 }
 
-// busyStore fails the next UpdateOrder calls with the error SQLite's busy
-// database gets from the store (EUNAVAILABLE), as another writer holding the
-// lock would cause.
-type busyStore struct {
-	posbridge.Store
-	mu   sync.Mutex
-	fail int
-}
-
-func (s *busyStore) failNext(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fail = n
-}
-
-func (s *busyStore) UpdateOrder(ctx context.Context, no posbridge.OrderNo, cause posbridge.Cause, fn func(*posbridge.Order) error) (posbridge.Order, posbridge.Event, error) {
-	s.mu.Lock()
-	fail := s.fail > 0
-	if fail {
-		s.fail--
-	}
-	s.mu.Unlock()
-	if fail {
-		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("begin write: %w", &posbridge.Error{Code: posbridge.EUNAVAILABLE, Message: "the database is busy"})
-	}
-	return s.Store.UpdateOrder(ctx, no, cause, fn)
-}
-
 // A paid notification that could not be written (database busy) must not be
 // acknowledged: ApplyNotification returning nil makes the gateway's handler
 // answer success, and PayBy never sends it again.
 func TestNotification_NotAckedWhenStoreBusy(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true})
-		db := mustOpenStore(t, filepath.Join(t.TempDir(), "posbridge.db"))
-		st := &busyStore{Store: db}
-		e := posbridge.NewEngine(st, gw, map[string]posbridge.Terminal{"1": term})
-		e.ReconcileInterval = 0
-		if err := e.Open(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		defer e.Close()
+		busy := &posbridgetest.BusyStore{}
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{answerLost}, Store: busy, NoLoop: true})
 		ctx := context.Background()
-		o, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "9.00"), By: cashier})
-		if err != nil {
-			t.Fatal(err)
-		}
-		wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-		defer cancel()
-		if o, err = e.Await(wctx, o.No); err != nil || o.Status != posbridge.StatusPending {
-			t.Fatalf("await: %s, %v", o.Status, err)
-		}
+		o := payPending(t, te, "9.00")
 
-		st.failNext(1)
+		busy.FailNext(1)
 		n := posbridge.Notification{Gateway: "fake", ID: "busy1", Kind: posbridge.NotifyOrder, OrderNo: o.No, Status: posbridge.GatewayPaid, Amount: o.Amount}
-		err = e.ApplyNotification(ctx, n)
-		got, _ := e.Payment(ctx, o.No)
+		err := te.ApplyNotification(ctx, n)
+		got, _ := te.Payment(ctx, o.No)
 		if err == nil && got.Status != posbridge.StatusPaid {
 			t.Fatalf("ApplyNotification returned nil (acknowledge) but the order is %s: the paid notification is lost", got.Status)
 		}
 		if err != nil {
-			if un, _ := db.UnappliedNotifications(ctx, 10); len(un) != 1 {
+			if un, _ := te.db.UnappliedNotifications(ctx, 10); len(un) != 1 {
 				t.Fatalf("a notification refused for a busy database must stay unapplied in the inbox; %d unapplied", len(un))
 			}
 			// The gateway delivers it again; now it applies.
-			if err := e.ApplyNotification(ctx, n); err != nil {
+			if err := te.ApplyNotification(ctx, n); err != nil {
 				t.Fatalf("redelivery: %v", err)
 			}
-			if got, _ = e.Payment(ctx, o.No); got.Status != posbridge.StatusPaid {
+			if got, _ = te.Payment(ctx, o.No); got.Status != posbridge.StatusPaid {
 				t.Fatalf("after redelivery: %s, want paid", got.Status)
 			}
 		}
@@ -120,28 +72,25 @@ func TestNotification_NotAckedWhenStoreBusy(t *testing.T) {
 // when the gateway cannot be reached at start-up.
 func TestRestart_UnappliedPaidNotificationOnClosedOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true})
-		te := newTestEngine(t, "", gw, term, true)
+		te, o := newPendingOrder(t, "15.00")
+		gw := te.gw
 		ctx := context.Background()
-		o := pay(t, te, "15.00")
-		await(t, te, o.No)
 		if got, err := te.Cancel(ctx, o.No, cashier); err != nil || got.Status != posbridge.StatusCanceled {
 			t.Fatalf("cancel: %s, %v", got.Status, err)
 		}
 		// The customer's payment went through after all (truth wins); the
 		// notification is stored, then the process dies before applying it.
-		gw.set(o.No, o.Amount, posbridge.GatewayPaid)
+		gw.Set(o.No, o.Amount, posbridge.GatewayPaid)
 		if _, _, err := te.db.ReceiveNotification(ctx, posbridge.InboxEntry{Gateway: "fake", NotificationID: "late1", Kind: posbridge.NotifyOrder,
 			OrderNo: o.No, Status: string(posbridge.GatewayPaid), Verified: true, ReceivedAt: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 		te.close(t)
 
-		gw.setErr(fmt.Errorf("query: %w", posbridge.ErrUnknownOutcome)) // the network is not up yet at start-up
-		te2 := newTestEngine(t, te.path, gw, newFakeTerminal(gw), true)
+		gw.SetErr(fmt.Errorf("query: %w", posbridge.ErrUnknownOutcome)) // the network is not up yet at start-up
+		te2 := newTestEngine(t, engineOpts{Path: te.path, Gateway: gw})
 		time.Sleep(time.Minute)
-		gw.setErr(nil)
+		gw.SetErr(nil)
 		time.Sleep(30 * time.Minute)
 		synctest.Wait()
 		got, _ := te2.Payment(ctx, o.No)
@@ -156,20 +105,10 @@ func TestRestart_UnappliedPaidNotificationOnClosedOrder(t *testing.T) {
 // again.
 func TestRefund_FailedThenSucceeded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw)
-		te := newTestEngine(t, "", gw, term, true)
+		te := newTestEngine(t, engineOpts{})
 		ctx := context.Background()
-		o := pay(t, te, "10.00")
-		if o = await(t, te, o.No); o.Status != posbridge.StatusPaid {
-			t.Fatalf("order %s, want paid", o.Status)
-		}
-		gw.setErr(fmt.Errorf("refund: code 999: %w", posbridge.ErrGatewayFinal))
-		r, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
-		gw.setErr(nil)
-		if err != nil || r.Status != posbridge.RefundFailed {
-			t.Fatalf("refund: %s, %v; want failed", r.Status, err)
-		}
+		o := paid(t, te, "10.00")
+		r := failedRefund(t, te, o.No, "10.00")
 		// The gateway's word wins: the refund went through after all.
 		n := posbridge.Notification{Gateway: "fake", ID: "r1", Kind: posbridge.NotifyRefund, OrderNo: r.No, OrigNo: o.No, Refund: posbridge.GatewayRefundSuccess, Amount: r.Amount}
 		if err := te.ApplyNotification(ctx, n); err != nil {
@@ -179,10 +118,7 @@ func TestRefund_FailedThenSucceeded(t *testing.T) {
 		if len(rs) != 1 || rs[0].Status != posbridge.RefundSucceeded {
 			t.Fatalf("refunds %+v, want the one refund succeeded", rs)
 		}
-		_, err = te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
-		if !errors.Is(err, posbridge.ErrRefundExceeded) {
-			t.Fatalf("a second full refund of an already refunded order: %v, want ErrRefundExceeded", err)
-		}
+		refusesSecondFullRefund(t, te, o.No, "10.00")
 	})
 }
 
@@ -191,6 +127,11 @@ func TestRefund_FailedThenSucceeded(t *testing.T) {
 type hookStore struct {
 	posbridge.Store
 	afterCreate func(posbridge.OrderNo)
+}
+
+func (s *hookStore) Wrap(inner posbridge.Store) posbridge.Store {
+	s.Store = inner
+	return s
 }
 
 func (s *hookStore) CreateOrder(ctx context.Context, o *posbridge.Order, cause posbridge.Cause) (posbridge.Event, error) {
@@ -216,7 +157,7 @@ func (s *hookStore) CreateOrderThen(ctx context.Context, o *posbridge.Order, cau
 // holdGateway holds the first QueryOrder until release is closed, telling
 // held when it got there.
 type holdGateway struct {
-	*fakeGateway
+	*posbridgetest.FakeGateway
 	once    sync.Once
 	held    chan struct{}
 	release chan struct{}
@@ -227,19 +168,19 @@ func (g *holdGateway) QueryOrder(ctx context.Context, no posbridge.OrderNo) (pos
 		close(g.held)
 		<-g.release
 	})
-	return g.fakeGateway.QueryOrder(ctx, no)
+	return g.FakeGateway.QueryOrder(ctx, no)
 }
 
 // startTerminal closes started when the first sale reaches the terminal.
 type startTerminal struct {
-	*fakeTerminal
+	*posbridgetest.FakeTerminal
 	once    sync.Once
 	started chan struct{}
 }
 
 func (t *startTerminal) Sale(ctx context.Context, s posbridge.Sale) (posbridge.TerminalResult, error) {
 	t.once.Do(func() { close(t.started) })
-	return t.fakeTerminal.Sale(ctx, s)
+	return t.FakeTerminal.Sale(ctx, s)
 }
 
 // The same, racing: the cashier's cancel starts the moment the order is
@@ -248,31 +189,22 @@ func (t *startTerminal) Sale(ctx context.Context, s posbridge.Sale) (posbridge.T
 // answer). The cancel must not commit "canceled" over the running sale.
 func TestCancel_RacingSaleStart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		fgw := newFakeGateway()
-		gw := &holdGateway{fakeGateway: fgw, held: make(chan struct{}), release: make(chan struct{})}
-		term := &startTerminal{fakeTerminal: newFakeTerminal(fgw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000", TransStatus: "2"}, delay: 30 * time.Second, chargeLate: true}), started: make(chan struct{})}
-		db := mustOpenStore(t, filepath.Join(t.TempDir(), "posbridge.db"))
-		st := &hookStore{Store: db}
-		e := posbridge.NewEngine(st, gw, map[string]posbridge.Terminal{"1": term})
-		if err := e.Open(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		defer e.Close()
+		fgw := posbridgetest.NewFakeGateway()
+		gw := &holdGateway{FakeGateway: fgw, held: make(chan struct{}), release: make(chan struct{})}
+		term := &startTerminal{FakeTerminal: posbridgetest.NewFakeTerminal(fgw, posbridgetest.SaleScript{Result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000", TransStatus: "2"}, Delay: 30 * time.Second, ChargeLate: true}), started: make(chan struct{})}
+		st := &hookStore{}
+		te := newTestEngine(t, engineOpts{Gateway: gw, Terminal: term, Store: st})
 		ctx := context.Background()
 		cancelErr := make(chan error, 1)
 		st.afterCreate = func(no posbridge.OrderNo) {
 			go func() {
-				_, err := e.Cancel(ctx, no, cashier)
+				_, err := te.Cancel(ctx, no, cashier)
 				cancelErr <- err
 			}()
 			// Until the cancel waits on something outside the engine.
 			synctest.Wait()
 		}
-		o, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "40.00"), By: cashier})
-		if err != nil {
-			t.Fatal(err)
-		}
+		o := pay(t, te, "40.00")
 		<-term.started
 		close(gw.release)
 		if err := <-cancelErr; err == nil {
@@ -280,7 +212,7 @@ func TestCancel_RacingSaleStart(t *testing.T) {
 		}
 		time.Sleep(10 * time.Minute)
 		synctest.Wait()
-		got, _ := e.Payment(ctx, o.No)
+		got, _ := te.Payment(ctx, o.No)
 		if got.Status != posbridge.StatusPaid {
 			t.Fatalf("the customer was charged, but the order is %s (%s), next check %v", got.Status, got.Reason, got.NextCheckAt)
 		}
@@ -292,37 +224,21 @@ func TestCancel_RacingSaleStart(t *testing.T) {
 // a redelivery that may never come or for the next start.
 func TestNotification_StoredUnappliedIsAppliedWithoutRedelivery(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true})
-		db := mustOpenStore(t, filepath.Join(t.TempDir(), "posbridge.db"))
-		st := &busyStore{Store: db}
-		e := posbridge.NewEngine(st, gw, map[string]posbridge.Terminal{"1": term})
-		if err := e.Open(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		defer e.Close()
+		busy := &posbridgetest.BusyStore{}
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{answerLost}, Store: busy})
 		ctx := context.Background()
-		o, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "9.00"), By: cashier})
-		if err != nil {
-			t.Fatal(err)
-		}
-		wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-		defer cancel()
-		if o, err = e.Await(wctx, o.No); err != nil || o.Status != posbridge.StatusPending {
-			t.Fatalf("await: %s, %v", o.Status, err)
-		}
-		st.failNext(1)
+		o := payPending(t, te, "9.00")
+		busy.FailNext(1)
 		n := posbridge.Notification{Gateway: "fake", ID: "busy2", Kind: posbridge.NotifyOrder, OrderNo: o.No, Status: posbridge.GatewayPaid, Amount: o.Amount}
-		if err := e.ApplyNotification(ctx, n); err == nil {
+		if err := te.ApplyNotification(ctx, n); err == nil {
 			t.Fatal("the store refused the write, yet the notification was acknowledged")
 		}
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		if un, _ := db.UnappliedNotifications(ctx, 10); len(un) != 0 {
+		if un, _ := te.db.UnappliedNotifications(ctx, 10); len(un) != 0 {
 			t.Fatalf("%d notifications still unapplied a minute later", len(un))
 		}
-		if got, _ := e.Payment(ctx, o.No); got.Status != posbridge.StatusPaid {
+		if got, _ := te.Payment(ctx, o.No); got.Status != posbridge.StatusPaid {
 			t.Fatalf("the stored paid notification was not applied: %s", got.Status)
 		}
 	})

@@ -6,15 +6,15 @@ import (
 	"testing/synctest"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
 // A POS that retries a refund after a timeout gets the same refund, never a
 // second one; the same key with another request is refused.
 func TestEngine_RefundIdempotency(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, charge: true})
-		te := newTestEngine(t, "", gw, term, true)
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{{Result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, Charge: true}}})
+		gw := te.gw
 		ctx := context.Background()
 		o := pay(t, te, "10.00")
 		if got := await(t, te, o.No); got.Status != posbridge.StatusPaid {
@@ -50,7 +50,7 @@ func TestEngine_RefundIdempotency(t *testing.T) {
 		if got, _ := te.Payment(ctx, o.No); got.Refunded.Decimal() != "10.00" {
 			t.Fatalf("refunded %s, want 10.00", got.Refunded.Decimal())
 		}
-		if n := len(gw.refunds); n != 1 {
+		if n := gw.RefundCount(); n != 1 {
 			t.Fatalf("the gateway got %d refunds, want 1", n)
 		}
 	})

@@ -2,12 +2,12 @@ package posbridge_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
 // The terminal's answer is lost and no notification comes: the gateway,
@@ -16,13 +16,12 @@ import (
 // timeout.
 func TestGatewayPaymentWhileOnTerminal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: saleApproved, delay: 10 * time.Minute})
-		te := newTestEngine(t, "", gw, term, true)
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{{Result: saleApproved, Delay: 10 * time.Minute}}})
+		gw, term := te.gw, te.term
 		ctx := context.Background()
 		o := pay(t, te, "31.00")
 		time.Sleep(7 * time.Second)
-		gw.set(o.No, o.Amount, posbridge.GatewayPaid) // the customer tapped; the answer never arrives
+		gw.Set(o.No, o.Amount, posbridge.GatewayPaid) // the customer tapped; the answer never arrives
 		time.Sleep(3 * time.Second)
 		synctest.Wait()
 		got, _ := te.Payment(ctx, o.No)
@@ -32,7 +31,7 @@ func TestGatewayPaymentWhileOnTerminal(t *testing.T) {
 		if _, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "2.00"), By: cashier}); err != nil {
 			t.Fatalf("the next customer on the lane: %v", err)
 		}
-		if n := term.salesOf(o.No); n != 1 {
+		if n := term.SalesOf(o.No); n != 1 {
 			t.Fatalf("the terminal got %d sales for the paid order", n)
 		}
 	})
@@ -43,34 +42,32 @@ func TestGatewayPaymentWhileOnTerminal(t *testing.T) {
 // is paid, with no second sale.
 func TestRestartReattachesASaleInProgress(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: saleApproved, delay: time.Hour})
-		path := filepath.Join(t.TempDir(), "posbridge.db")
-		te := newTestEngine(t, path, gw, term, true)
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{{Result: saleApproved, Delay: time.Hour}}})
+		gw, term := te.gw, te.term
 		ctx := context.Background()
 		o := pay(t, te, "64.00")
 		time.Sleep(5 * time.Second)
 		te.close(t) // kill: the sale stays open on the terminal
 
-		term2 := newFakeTerminal(gw)
-		term2.query = posbridge.TerminalResult{Outcome: posbridge.OutcomeUnknown, Code: "000", TransStatus: "0"}
-		term2.reattach = make(chan posbridge.TerminalResult, 1)
-		te2 := newTestEngine(t, path, gw, term2, true)
+		term2 := posbridgetest.NewFakeTerminal(gw)
+		term2.SetQuery(posbridge.TerminalResult{Outcome: posbridge.OutcomeUnknown, Code: "000", TransStatus: "0"})
+		term2.HoldReattach()
+		te2 := newTestEngine(t, engineOpts{Path: te.path, Gateway: gw, Terminal: term2})
 		time.Sleep(20 * time.Second)
 		synctest.Wait()
-		if got, _ := te2.Payment(ctx, o.No); got.Status != posbridge.StatusAtTerminal || func() int { c, _ := term2.counts(); return c }() != 0 {
-			c, _ := term2.counts()
+		if got, _ := te2.Payment(ctx, o.No); got.Status != posbridge.StatusAtTerminal || func() int { c, _ := term2.Counts(); return c }() != 0 {
+			c, _ := term2.Counts()
 			t.Fatalf("after the restart, with the customer still deciding: %s, %d closes; want it followed at the terminal", got.Status, c)
 		}
-		gw.set(o.No, o.Amount, posbridge.GatewayPaid) // the tap
-		term2.reattach <- saleApproved
+		gw.Set(o.No, o.Amount, posbridge.GatewayPaid) // the tap
+		term2.AnswerReattach(saleApproved)
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
 		got, _ := te2.Payment(ctx, o.No)
 		if got.Status != posbridge.StatusPaid || got.NeedsAttention {
 			t.Fatalf("after the tap: %s attention %v", got.Status, got.NeedsAttention)
 		}
-		if n := term.salesOf(o.No) + term2.salesOf(o.No); n != 1 {
+		if n := term.SalesOf(o.No) + term2.SalesOf(o.No); n != 1 {
 			t.Fatalf("%d sales for one purchase", n)
 		}
 	})

@@ -8,63 +8,41 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
-
-var cashier = posbridge.By{Actor: posbridge.ActorCashier, Who: "amal"}
-
-func pay(t *testing.T, te *testEngine, amount string) posbridge.Order {
-	t.Helper()
-	o, _, err := te.Pay(context.Background(), posbridge.PayRequest{Lane: "1", Amount: mustAED(t, amount), By: cashier})
-	if err != nil {
-		t.Fatalf("Pay: %v", err)
-	}
-	return o
-}
-
-func await(t *testing.T, te *testEngine, no posbridge.OrderNo) posbridge.Order {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	o, err := te.Await(ctx, no)
-	if err != nil {
-		t.Fatalf("Await: %v", err)
-	}
-	return o
-}
 
 func TestEngine_Pay(t *testing.T) {
 	tests := []struct {
 		name      string
-		script    saleScript
+		script    posbridgetest.SaleScript
 		gwLater   posbridge.GatewayStatus // set at the gateway 10 s after the sale, if any
 		want      posbridge.Status
 		reason    posbridge.Reason
 		closeAtGw bool
 	}{
-		{name: "approved and confirmed", script: saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000"}, charge: true}, want: posbridge.StatusPaid},
-		{name: "customer cancel", script: saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeCanceledByUser, Code: "110"}, create: true}, want: posbridge.StatusFailed, reason: posbridge.ReasonCanceledByUser, closeAtGw: true},
+		{name: "approved and confirmed", script: posbridgetest.SaleScript{Result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000"}, Charge: true}, want: posbridge.StatusPaid},
+		{name: "customer cancel", script: posbridgetest.SaleScript{Result: posbridge.TerminalResult{Outcome: posbridge.OutcomeCanceledByUser, Code: "110"}, Create: true}, want: posbridge.StatusFailed, reason: posbridge.ReasonCanceledByUser, closeAtGw: true},
 		// A decline is final once the gateway confirms it (the acquirer
 		// records the failed sale); a decline the gateway does not know is
 		// TestTerminalFailureCodeIsVerifiedWithTheGateway's case.
-		{name: "declined", script: saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "115"}, decline: true}, want: posbridge.StatusFailed, reason: posbridge.ReasonDeclined},
-		{name: "lost response but charged", script: saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, charge: true}, want: posbridge.StatusPaid},
-		{name: "approved but gateway disagrees", script: saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000"}, create: true}, gwLater: posbridge.GatewayFailed, want: posbridge.StatusFailed, reason: posbridge.ReasonGatewayFailed},
-		{name: "unknown then paid late", script: saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeUnknown, Code: "108"}, create: true}, gwLater: posbridge.GatewayPaid, want: posbridge.StatusPaid},
-		{name: "terminal unavailable", script: saleScript{err: posbridge.ErrTerminalUnavailable}, want: posbridge.StatusFailed, reason: posbridge.ReasonTerminalDown},
+		{name: "declined", script: posbridgetest.SaleScript{Result: posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "115"}, Decline: true}, want: posbridge.StatusFailed, reason: posbridge.ReasonDeclined},
+		{name: "lost response but charged", script: posbridgetest.SaleScript{Result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, Charge: true}, want: posbridge.StatusPaid},
+		{name: "approved but gateway disagrees", script: posbridgetest.SaleScript{Result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000"}, Create: true}, gwLater: posbridge.GatewayFailed, want: posbridge.StatusFailed, reason: posbridge.ReasonGatewayFailed},
+		{name: "unknown then paid late", script: posbridgetest.SaleScript{Result: posbridge.TerminalResult{Outcome: posbridge.OutcomeUnknown, Code: "108"}, Create: true}, gwLater: posbridge.GatewayPaid, want: posbridge.StatusPaid},
+		{name: "terminal unavailable", script: posbridgetest.SaleScript{Err: posbridge.ErrTerminalUnavailable}, want: posbridge.StatusFailed, reason: posbridge.ReasonTerminalDown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				gw := newFakeGateway()
-				term := newFakeTerminal(gw, tt.script)
-				te := newTestEngine(t, "", gw, term, true)
+				te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{tt.script}})
+				gw, term := te.gw, te.term
 				o := pay(t, te, "12.50")
 				if o.Status != posbridge.StatusAtTerminal {
 					t.Fatalf("Pay returned %s, want at_terminal (write-ahead before the sale)", o.Status)
 				}
 				if tt.gwLater != "" {
 					time.Sleep(10 * time.Second)
-					gw.set(o.No, o.Amount, tt.gwLater)
+					gw.Set(o.No, o.Amount, tt.gwLater)
 				}
 				time.Sleep(2 * time.Minute)
 				synctest.Wait()
@@ -75,11 +53,11 @@ func TestEngine_Pay(t *testing.T) {
 				if got.Status != tt.want || got.Reason != tt.reason {
 					t.Fatalf("status %s (%s), want %s (%s)", got.Status, got.Reason, tt.want, tt.reason)
 				}
-				if n := term.salesOf(o.No); n != 1 {
+				if n := term.SalesOf(o.No); n != 1 {
 					t.Fatalf("the terminal got %d sales for %s, want exactly 1", n, o.No)
 				}
-				if tt.closeAtGw && gw.status(o.No) != posbridge.GatewayFailed {
-					t.Fatalf("a canceled sale was not closed at the gateway: %s", gw.status(o.No))
+				if tt.closeAtGw && gw.Status(o.No) != posbridge.GatewayFailed {
+					t.Fatalf("a canceled sale was not closed at the gateway: %s", gw.Status(o.No))
 				}
 				// A paid order is done; one shown not paid is watched daily
 				// for a week (a late payment is found), except one that never
@@ -101,9 +79,8 @@ func TestEngine_Pay(t *testing.T) {
 
 func TestEngine_PendingThenExpired(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true})
-		te := newTestEngine(t, "", gw, term, true)
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{answerLost}})
+		gw := te.gw
 		o := pay(t, te, "5.00")
 		got := await(t, te, o.No)
 		if got.Status != posbridge.StatusPending || posbridge.Instruction(got) != "Not confirmed yet — do not take payment again" {
@@ -118,8 +95,8 @@ func TestEngine_PendingThenExpired(t *testing.T) {
 		if got.Status != posbridge.StatusCanceled || got.Reason != posbridge.ReasonExpired {
 			t.Fatalf("after every check: %s (%s), want canceled (expired)", got.Status, got.Reason)
 		}
-		if gw.status(o.No) != posbridge.GatewayFailed {
-			t.Fatalf("gateway still %s", gw.status(o.No))
+		if gw.Status(o.No) != posbridge.GatewayFailed {
+			t.Fatalf("gateway still %s", gw.Status(o.No))
 		}
 		if got.ScheduledChecks != len(posbridge.DefaultSchedule) {
 			t.Fatalf("scheduled checks = %d, want %d", got.ScheduledChecks, len(posbridge.DefaultSchedule))
@@ -132,15 +109,12 @@ func TestEngine_PendingThenExpired(t *testing.T) {
 
 func TestEngine_CancelRefusedBecausePaid(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true})
-		te := newTestEngine(t, "", gw, term, true)
-		o := pay(t, te, "5.00")
-		await(t, te, o.No)
+		te, o := newPendingOrder(t, "5.00")
+		gw := te.gw
 		// The customer's payment lands just before the last check: the final
 		// query still says created, the cancel is refused because paid.
 		time.Sleep(49 * time.Minute)
-		gw.set(o.No, o.Amount, posbridge.GatewayPaid)
+		gw.Set(o.No, o.Amount, posbridge.GatewayPaid)
 		time.Sleep(2 * time.Hour)
 		synctest.Wait()
 		got, _ := te.Payment(context.Background(), o.No)
@@ -152,9 +126,7 @@ func TestEngine_CancelRefusedBecausePaid(t *testing.T) {
 
 func TestEngine_LaneBusyAndIdempotency(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, charge: true, delay: 30 * time.Second})
-		te := newTestEngine(t, "", gw, term, true)
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{{Result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, Charge: true, Delay: 30 * time.Second}}})
 		ctx := context.Background()
 		req := posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "9.99"), IdempotencyKey: "k1", Reference: "r1", By: cashier}
 		first, replayed, err := te.Pay(ctx, req)
@@ -190,14 +162,9 @@ func TestEngine_LaneBusyAndIdempotency(t *testing.T) {
 
 func TestEngine_ReplacePending(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw,
-			saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true},
-			saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, charge: true})
-		te := newTestEngine(t, "", gw, term, true)
+		te, first := newPendingOrder(t, "7.00", posbridgetest.SaleScript{Result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, Charge: true})
+		gw := te.gw
 		ctx := context.Background()
-		first := pay(t, te, "7.00")
-		await(t, te, first.No)
 		_, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), By: cashier})
 		if posbridge.ErrorCode(err) != posbridge.ELANEBUSY {
 			t.Fatalf("new payment while one is pending: %v, want lane_busy", err)
@@ -207,8 +174,8 @@ func TestEngine_ReplacePending(t *testing.T) {
 			t.Fatalf("replace: %v", err)
 		}
 		prev, _ := te.Payment(ctx, first.No)
-		if prev.Status != posbridge.StatusCanceled || gw.status(first.No) != posbridge.GatewayFailed {
-			t.Fatalf("replaced order %s, gateway %s; want both closed", prev.Status, gw.status(first.No))
+		if prev.Status != posbridge.StatusCanceled || gw.Status(first.No) != posbridge.GatewayFailed {
+			t.Fatalf("replaced order %s, gateway %s; want both closed", prev.Status, gw.Status(first.No))
 		}
 		if got := await(t, te, second.No); got.Status != posbridge.StatusPaid {
 			t.Fatalf("replacement %s", got.Status)
@@ -218,13 +185,10 @@ func TestEngine_ReplacePending(t *testing.T) {
 
 func TestEngine_ReplaceRefusedWhenPaid(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true})
-		te := newTestEngine(t, "", gw, term, true)
+		te, first := newPendingOrder(t, "7.00")
+		gw, term := te.gw, te.term
 		ctx := context.Background()
-		first := pay(t, te, "7.00")
-		await(t, te, first.No)
-		gw.set(first.No, first.Amount, posbridge.GatewayPaid)
+		gw.Set(first.No, first.Amount, posbridge.GatewayPaid)
 		_, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), Replaces: first.No, By: cashier})
 		if posbridge.ErrorCode(err) != posbridge.ECONFLICT {
 			t.Fatalf("replacing a paid order: %v, want conflict", err)
@@ -232,7 +196,7 @@ func TestEngine_ReplaceRefusedWhenPaid(t *testing.T) {
 		if got, _ := te.Payment(ctx, first.No); got.Status != posbridge.StatusPaid {
 			t.Fatalf("first order %s, want paid", got.Status)
 		}
-		if term.salesOf(first.No) != 1 {
+		if term.SalesOf(first.No) != 1 {
 			t.Fatal("a second sale reached the terminal")
 		}
 	})
@@ -240,12 +204,8 @@ func TestEngine_ReplaceRefusedWhenPaid(t *testing.T) {
 
 func TestEngine_Notifications(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true})
-		te := newTestEngine(t, "", gw, term, true)
+		te, o := newPendingOrder(t, "20.00")
 		ctx := context.Background()
-		o := pay(t, te, "20.00")
-		await(t, te, o.No)
 
 		bad := posbridge.Notification{Gateway: "fake", ID: "n1", Kind: posbridge.NotifyOrder, OrderNo: o.No, Status: posbridge.GatewayPaid, Amount: mustAED(t, "2.00")}
 		if err := te.ApplyNotification(ctx, bad); err != nil {
@@ -289,24 +249,24 @@ func TestEngine_Notifications(t *testing.T) {
 
 func TestEngine_CrashRecovery(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
+		gw := posbridgetest.NewFakeGateway()
 		// The sale hangs: the daemon dies while the terminal has it.
-		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, charge: true, delay: time.Hour})
-		te := newTestEngine(t, "", gw, term, true)
+		term := posbridgetest.NewFakeTerminal(gw, posbridgetest.SaleScript{Result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, Charge: true, Delay: time.Hour})
+		te := newTestEngine(t, engineOpts{Gateway: gw, Terminal: term})
 		o := pay(t, te, "3.30")
 		time.Sleep(time.Second)
 		te.close(t) // the process stops; the order is at_terminal in the database
 
-		term2 := newFakeTerminal(gw)
-		te2 := newTestEngine(t, te.path, gw, term2, true)
+		term2 := posbridgetest.NewFakeTerminal(gw)
+		te2 := newTestEngine(t, engineOpts{Path: te.path, Gateway: gw, Terminal: term2})
 		got := await(t, te2, o.No)
 		if got.Status != posbridge.StatusPaid {
 			t.Fatalf("after restart: %s, want paid (verified with the gateway)", got.Status)
 		}
-		if closes, queries := term2.counts(); queries == 0 || closes == 0 {
+		if closes, queries := term2.Counts(); queries == 0 || closes == 0 {
 			t.Fatalf("restart did not ask the terminal (close %d, query %d)", closes, queries)
 		}
-		if term2.salesOf(o.No) != 0 {
+		if term2.SalesOf(o.No) != 0 {
 			t.Fatal("restart sent the sale again")
 		}
 	})
@@ -314,11 +274,11 @@ func TestEngine_CrashRecovery(t *testing.T) {
 
 func TestEngine_CancelAndRetry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw,
-			saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}},
-			saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, charge: true})
-		te := newTestEngine(t, "", gw, term, true)
+		gw := posbridgetest.NewFakeGateway()
+		term := posbridgetest.NewFakeTerminal(gw,
+			posbridgetest.SaleScript{Result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}},
+			posbridgetest.SaleScript{Result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, Charge: true})
+		te := newTestEngine(t, engineOpts{Gateway: gw, Terminal: term})
 		ctx := context.Background()
 		o := pay(t, te, "4.00")
 		await(t, te, o.No)
@@ -355,22 +315,19 @@ func TestEngine_CancelAndRetry(t *testing.T) {
 
 func TestEngine_CashierCancelPending(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true})
-		te := newTestEngine(t, "", gw, term, true)
+		te, o := newPendingOrder(t, "4.00")
+		gw := te.gw
 		ctx := context.Background()
-		o := pay(t, te, "4.00")
-		await(t, te, o.No)
-		gw.setErr(posbridge.ErrUnknownOutcome)
+		gw.SetErr(posbridge.ErrUnknownOutcome)
 		if _, err := te.Cancel(ctx, o.No, cashier); posbridge.ErrorCode(err) != posbridge.EUNAVAILABLE {
 			t.Fatalf("cancel during a gateway outage: %v, want unavailable", err)
 		}
-		gw.setErr(nil)
+		gw.SetErr(nil)
 		got, err := te.Cancel(ctx, o.No, cashier)
 		if err != nil || got.Status != posbridge.StatusCanceled {
 			t.Fatalf("cancel: %s, %v", got.Status, err)
 		}
-		if gw.count("query") == 0 || gw.status(o.No) != posbridge.GatewayFailed {
+		if gw.Count("query") == 0 || gw.Status(o.No) != posbridge.GatewayFailed {
 			t.Fatal("cancel did not query first and close at the gateway")
 		}
 	})
@@ -378,12 +335,9 @@ func TestEngine_CashierCancelPending(t *testing.T) {
 
 func TestEngine_OverrideStillVerified(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true})
-		te := newTestEngine(t, "", gw, term, true)
+		te, o := newPendingOrder(t, "4.00")
+		gw := te.gw
 		ctx := context.Background()
-		o := pay(t, te, "4.00")
-		await(t, te, o.No)
 		if _, err := te.Override(ctx, o.No, cashier); posbridge.ErrorCode(err) != posbridge.EINVALID {
 			t.Fatalf("override without a reason: %v", err)
 		}
@@ -393,7 +347,7 @@ func TestEngine_OverrideStillVerified(t *testing.T) {
 		if err != nil || got.Override == nil || got.Override.By != "amal" || !got.NeedsAttention || got.Status != posbridge.StatusPending {
 			t.Fatalf("override: %+v, %v", got, err)
 		}
-		gw.set(o.No, o.Amount, posbridge.GatewayPaid)
+		gw.Set(o.No, o.Amount, posbridge.GatewayPaid)
 		time.Sleep(10 * time.Minute)
 		synctest.Wait()
 		got, _ = te.Payment(ctx, o.No)
@@ -405,10 +359,10 @@ func TestEngine_OverrideStillVerified(t *testing.T) {
 
 func TestEngine_GatewayOutageKeepsSchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, charge: true})
-		gw.setErr(errors.Join(posbridge.ErrUnknownOutcome))
-		te := newTestEngine(t, "", gw, term, true)
+		gw := posbridgetest.NewFakeGateway()
+		term := posbridgetest.NewFakeTerminal(gw, posbridgetest.SaleScript{Result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, Charge: true})
+		gw.SetErr(errors.Join(posbridge.ErrUnknownOutcome))
+		te := newTestEngine(t, engineOpts{Gateway: gw, Terminal: term})
 		o := pay(t, te, "8.00")
 		got := await(t, te, o.No)
 		if got.Status != posbridge.StatusPending {
@@ -420,7 +374,7 @@ func TestEngine_GatewayOutageKeepsSchedule(t *testing.T) {
 		if got.Status != posbridge.StatusPending || got.NextCheckAt.IsZero() {
 			t.Fatalf("an hour into the outage: %s next=%v; want pending with a check scheduled", got.Status, got.NextCheckAt)
 		}
-		gw.setErr(nil)
+		gw.SetErr(nil)
 		time.Sleep(10 * time.Minute)
 		synctest.Wait()
 		if got, _ = te.Payment(context.Background(), o.No); got.Status != posbridge.StatusPaid {
@@ -443,24 +397,23 @@ func TestEngine_CancelWhileOnTerminal(t *testing.T) {
 	decline := posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "106"}
 	tests := []struct {
 		name          string
-		script        saleScript
+		script        posbridgetest.SaleScript
 		wantErr       string
 		wantAfter     posbridge.Status
 		wantAttention bool
 	}{
-		{name: "gateway knows the order", script: saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, delay: time.Minute, chargeLate: true, closeEnds: true, create: true},
+		{name: "gateway knows the order", script: posbridgetest.SaleScript{Result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, Delay: time.Minute, ChargeLate: true, CloseEnds: true, Create: true},
 			wantAfter: posbridge.StatusCanceled},
-		{name: "gateway has not heard of it", script: saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, delay: time.Minute, chargeLate: true, closeEnds: true},
+		{name: "gateway has not heard of it", script: posbridgetest.SaleScript{Result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved}, Delay: time.Minute, ChargeLate: true, CloseEnds: true},
 			wantAfter: posbridge.StatusCanceled},
-		{name: "after a decline the gateway has not heard of", script: saleScript{result: decline, delay: 2 * time.Second},
+		{name: "after a decline the gateway has not heard of", script: posbridgetest.SaleScript{Result: decline, Delay: 2 * time.Second},
 			wantErr: posbridge.EUNAVAILABLE, wantAfter: posbridge.StatusCanceled, wantAttention: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				gw := newFakeGateway()
-				term := newFakeTerminal(gw, tt.script)
-				te := newTestEngine(t, "", gw, term, true)
+				te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{tt.script}})
+				gw, term := te.gw, te.term
 				ctx := context.Background()
 				o := pay(t, te, "15.00")
 				time.Sleep(3 * time.Second)
@@ -468,7 +421,7 @@ func TestEngine_CancelWhileOnTerminal(t *testing.T) {
 				if code := posbridge.ErrorCode(err); code != tt.wantErr {
 					t.Fatalf("cancel: %s (%s), %v; want error code %q", got.Status, got.Reason, err, tt.wantErr)
 				}
-				if closes, _ := term.counts(); closes == 0 {
+				if closes, _ := term.Counts(); closes == 0 {
 					t.Fatal("the sale was not closed on the terminal")
 				}
 				if err != nil && !got.Open() {
@@ -479,7 +432,7 @@ func TestEngine_CancelWhileOnTerminal(t *testing.T) {
 				}
 				time.Sleep(3 * time.Hour)
 				synctest.Wait()
-				if s := gw.status(o.No); s == posbridge.GatewayPaid {
+				if s := gw.Status(o.No); s == posbridge.GatewayPaid {
 					t.Fatal("the customer was charged after the cancel")
 				}
 				got, _ = te.Payment(ctx, o.No)
@@ -497,9 +450,7 @@ func TestEngine_CancelWhileOnTerminal(t *testing.T) {
 // failed at once, and the terminal's decline then says why.
 func TestEngine_FailedNotificationBeforeTheDecline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "115"}, decline: true, delay: 2 * time.Second})
-		te := newTestEngine(t, "", gw, term, true)
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{{Result: posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "115"}, Decline: true, Delay: 2 * time.Second}}})
 		ctx := context.Background()
 		o := pay(t, te, "8.00")
 		time.Sleep(time.Second)

@@ -4,19 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
 // The money-safety rules of the payment flow, each pinned by the failure it
 // prevents. Every test runs the real engine over a real SQLite store, with
-// the fake gateway and terminal of engine_fakes_test.go.
+// posbridgetest's FakeGateway and FakeTerminal (engine_setup_test.go).
 
 var (
 	saleApproved = posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000", TransStatus: "2"}
@@ -31,9 +30,7 @@ var (
 // and must never have been shown as not paid.
 func TestTerminalFailureCodeIsVerifiedWithTheGateway(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: saleFailed, chargeAfter: time.Minute})
-		te := newTestEngine(t, "", gw, term, true)
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{{Result: saleFailed, ChargeAfter: time.Minute}}})
 		o := pay(t, te, "12.00")
 		time.Sleep(30 * time.Minute)
 		synctest.Wait()
@@ -50,9 +47,7 @@ func TestTerminalFailureCodeIsVerifiedWithTheGateway(t *testing.T) {
 // A decline the gateway confirms is final at once.
 func TestTerminalDeclineConfirmedByGatewayIsFinal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: saleFailed, decline: true})
-		te := newTestEngine(t, "", gw, term, true)
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{{Result: saleFailed, Decline: true}}})
 		o := pay(t, te, "12.00")
 		got := await(t, te, o.No)
 		if got.Status != posbridge.StatusFailed || got.Reason != posbridge.ReasonDeclined || got.NeedsAttention {
@@ -67,9 +62,7 @@ func TestTerminalDeclineConfirmedByGatewayIsFinal(t *testing.T) {
 // "Canceled by user" (110) is the one answer that means unpaid without asking.
 func TestTerminalCanceledByUserIsUnpaid(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: saleByUser})
-		te := newTestEngine(t, "", gw, term, true)
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{{Result: saleByUser}}})
 		o := pay(t, te, "12.00")
 		got := await(t, te, o.No)
 		if got.Status != posbridge.StatusFailed || got.Reason != posbridge.ReasonCanceledByUser {
@@ -85,13 +78,12 @@ func TestTerminalCanceledByUserIsUnpaid(t *testing.T) {
 // and must end paid when the gateway learns of it. It must not hold the lane.
 func TestGatewayNotFoundIsNotProofOfNoCharge(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: saleApproved, chargeAfter: 50 * time.Hour})
-		te := newTestEngine(t, "", gw, term, true)
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{{Result: saleApproved, ChargeAfter: 50 * time.Hour}}})
+		term := te.term
 		ctx := context.Background()
 		o := pay(t, te, "80.00")
 		await(t, te, o.No)
-		term.setQueryErr(errors.New("link down"))
+		term.SetQueryErr(errors.New("link down"))
 		time.Sleep(3 * time.Hour)
 		synctest.Wait()
 		got, _ := te.Payment(ctx, o.No)
@@ -115,12 +107,11 @@ func TestGatewayNotFoundIsNotProofOfNoCharge(t *testing.T) {
 // was not charged: the order is parked (flagged, checked on), never closed.
 func TestUnansweredSaleIsNotClosedOnNotFound(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: saleTimeout})
-		te := newTestEngine(t, "", gw, term, true)
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{{Result: saleTimeout}}})
+		term := te.term
 		o := pay(t, te, "18.00")
 		await(t, te, o.No)
-		term.setQueryErr(errors.New("link down"))
+		term.SetQueryErr(errors.New("link down"))
 		time.Sleep(3 * time.Hour)
 		synctest.Wait()
 		got, _ := te.Payment(context.Background(), o.No)
@@ -136,16 +127,15 @@ func TestUnansweredSaleIsNotClosedOnNotFound(t *testing.T) {
 // and ends paid when the capture arrives.
 func TestApprovedSaleIsNotCanceledWhileTheGatewayHasItOpen(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: saleApproved, create: true, chargeAfter: 5 * time.Hour})
-		te := newTestEngine(t, "", gw, term, true)
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{{Result: saleApproved, Create: true, ChargeAfter: 5 * time.Hour}}})
+		gw := te.gw
 		ctx := context.Background()
 		o := pay(t, te, "55.00")
 		time.Sleep(3 * time.Hour)
 		synctest.Wait()
 		got, _ := te.Payment(ctx, o.No)
-		if slices.Contains(gw.callsFor(o.No), "cancel") || !got.Open() || !got.NeedsAttention {
-			t.Fatalf("approved at the terminal, open at the gateway: %s (%s) attention %v, gateway calls %v", got.Status, got.Reason, got.NeedsAttention, gw.callsFor(o.No))
+		if slices.Contains(gw.CallsFor(o.No), "cancel") || !got.Open() || !got.NeedsAttention {
+			t.Fatalf("approved at the terminal, open at the gateway: %s (%s) attention %v, gateway calls %v", got.Status, got.Reason, got.NeedsAttention, gw.CallsFor(o.No))
 		}
 		time.Sleep(24 * time.Hour)
 		synctest.Wait()
@@ -159,9 +149,7 @@ func TestApprovedSaleIsNotCanceledWhileTheGatewayHasItOpen(t *testing.T) {
 // sources disagree, and a person must look.
 func TestTerminalApprovedGatewayFailedIsFlagged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: saleApproved, decline: true})
-		te := newTestEngine(t, "", gw, term, true)
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{{Result: saleApproved, Decline: true}}})
 		o := pay(t, te, "9.00")
 		got := await(t, te, o.No)
 		if got.Status != posbridge.StatusFailed || !got.NeedsAttention {
@@ -170,107 +158,36 @@ func TestTerminalApprovedGatewayFailedIsFlagged(t *testing.T) {
 	})
 }
 
-// failStore fails the next writes of orders or refunds made by actor (any
-// actor when empty), as a busy or broken database does.
-type failStore struct {
-	posbridge.Store
-	mu              sync.Mutex
-	actor           posbridge.Actor
-	orders, refunds int
-	failed          int // writes failed so far
-}
-
-// failNext makes the next orders and refunds writes by actor fail.
-func (s *failStore) failNext(actor posbridge.Actor, orders, refunds int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.actor, s.orders, s.refunds = actor, orders, refunds
-}
-
-func (s *failStore) fail(cause posbridge.Cause, n *int) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if *n > 0 && (s.actor == "" || cause.Actor == s.actor) {
-		*n--
-		s.failed++
-		return true
-	}
-	return false
-}
-
-func (s *failStore) UpdateOrder(ctx context.Context, no posbridge.OrderNo, cause posbridge.Cause, fn func(*posbridge.Order) error) (posbridge.Order, posbridge.Event, error) {
-	if s.fail(cause, &s.orders) {
-		return posbridge.Order{}, posbridge.Event{}, errors.New("database is locked")
-	}
-	return s.Store.UpdateOrder(ctx, no, cause, fn)
-}
-
-// CreateOrderThen fails as the write of its second step (the sale sent)
-// would: the order is created and marked at the terminal in one commit.
-func (s *failStore) CreateOrderThen(ctx context.Context, o *posbridge.Order, cause posbridge.Cause, then posbridge.OrderStep) (posbridge.Event, posbridge.Event, error) {
-	if s.fail(then.Cause, &s.orders) {
-		return posbridge.Event{}, posbridge.Event{}, errors.New("database is locked")
-	}
-	return s.Store.CreateOrderThen(ctx, o, cause, then)
-}
-
-func (s *failStore) UpdateRefund(ctx context.Context, no posbridge.OrderNo, cause posbridge.Cause, fn func(*posbridge.Refund) error) (posbridge.Refund, posbridge.Event, error) {
-	if s.fail(cause, &s.refunds) {
-		return posbridge.Refund{}, posbridge.Event{}, errors.New("database is locked")
-	}
-	return s.Store.UpdateRefund(ctx, no, cause, fn)
-}
-
-// openOn opens an engine over st with lane "1" on term.
-func openOn(t *testing.T, st posbridge.Store, gw posbridge.Gateway, term posbridge.Terminal) *posbridge.Engine {
-	t.Helper()
-	e := posbridge.NewEngine(st, gw, map[string]posbridge.Terminal{"1": term})
-	if err := e.Open(context.Background()); err != nil {
-		t.Fatalf("open engine: %v", err)
-	}
-	return e
-}
-
 // A paid notification is stored, the power goes before it is applied, and
 // the gateway's API is down at start-up. The stored notification is what
 // the gateway told us: it must be applied from the inbox, not re-asked.
 func TestStoredNotificationAppliedAfterRestartWithGatewayDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: saleTimeout, create: true})
-		path := filepath.Join(t.TempDir(), "posbridge.db")
-		db := mustOpenStore(t, path)
-		fs := &failStore{Store: db}
-		e := openOn(t, fs, gw, term)
+		fs := &posbridgetest.FailingStore{}
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{answerLost}, Store: fs})
+		gw := te.gw
 		ctx := context.Background()
-		o, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "30.00"), By: cashier})
-		if err != nil {
-			t.Fatal(err)
-		}
+		o := pay(t, te, "30.00")
 		time.Sleep(2 * time.Minute)
-		gw.set(o.No, o.Amount, posbridge.GatewayPaid)
+		gw.Set(o.No, o.Amount, posbridge.GatewayPaid)
 		n := posbridge.Notification{Gateway: "fake", ID: "n1", Kind: posbridge.NotifyOrder, OrderNo: o.No, GatewayNo: "G1",
 			Status: posbridge.GatewayPaid, Amount: o.Amount, Body: []byte(`{"notify_id":"n1"}`)}
-		fs.failNext(posbridge.ActorNotification, 1, 0)
-		if err := e.ApplyNotification(ctx, n); err == nil {
+		fs.FailNext(posbridge.ActorNotification, 1, 0)
+		if err := te.ApplyNotification(ctx, n); err == nil {
 			t.Fatal("a notification that could not be applied was acknowledged")
 		}
-		e.Close()
-		db.Close()
+		te.close(t)
 
-		gw.setErr(fmt.Errorf("query: %w", posbridge.ErrUnknownOutcome)) // down for the rest of the test
-		db2 := mustOpenStore(t, path)
-		defer db2.Close()
-		e2 := openOn(t, db2, gw, newFakeTerminal(gw))
-		defer e2.Close()
+		gw.SetErr(fmt.Errorf("query: %w", posbridge.ErrUnknownOutcome)) // down for the rest of the test
+		te2 := newTestEngine(t, engineOpts{Path: te.path, Gateway: gw})
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		got, _ := e2.Payment(ctx, o.No)
+		got, _ := te2.Payment(ctx, o.No)
 		if got.Status != posbridge.StatusPaid {
 			t.Fatalf("a verified paid notification was stored before the restart; the order is %s", got.Status)
 		}
 		// PayBy delivers it again: answered, and nothing changes.
-		if err := e2.ApplyNotification(ctx, n); err != nil {
+		if err := te2.ApplyNotification(ctx, n); err != nil {
 			t.Fatalf("redelivery: %v", err)
 		}
 	})
@@ -281,46 +198,29 @@ func TestStoredNotificationAppliedAfterRestartWithGatewayDown(t *testing.T) {
 // down at start-up. The refund must count, so a second full refund is refused.
 func TestStoredRefundNotificationAppliedAfterRestart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		path := filepath.Join(t.TempDir(), "posbridge.db")
-		db := mustOpenStore(t, path)
-		fs := &failStore{Store: db}
-		e := openOn(t, fs, gw, newFakeTerminal(gw))
+		fs := &posbridgetest.FailingStore{}
+		te := newTestEngine(t, engineOpts{Store: fs})
 		ctx := context.Background()
-		o, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "10.00"), By: cashier})
-		if err != nil {
-			t.Fatal(err)
-		}
+		o := pay(t, te, "10.00")
 		time.Sleep(10 * time.Second)
-		gw.setErr(fmt.Errorf("refund: code 999: %w", posbridge.ErrGatewayFinal))
-		r, err := e.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
-		gw.setErr(nil)
-		if err != nil || r.Status != posbridge.RefundFailed {
-			t.Fatalf("refund: %s, %v; want failed", r.Status, err)
-		}
+		r := failedRefund(t, te, o.No, "10.00")
 		n := posbridge.Notification{Gateway: "fake", ID: "r1", Kind: posbridge.NotifyRefund, OrderNo: r.No, OrigNo: o.No,
 			Refund: posbridge.GatewayRefundSuccess, Amount: r.Amount, Body: []byte(`{"notify_id":"r1"}`)}
-		fs.failNext(posbridge.ActorNotification, 0, 1)
-		if err := e.ApplyNotification(ctx, n); err == nil {
+		fs.FailNext(posbridge.ActorNotification, 0, 1)
+		if err := te.ApplyNotification(ctx, n); err == nil {
 			t.Fatal("a refund notification that could not be applied was acknowledged")
 		}
-		e.Close()
-		db.Close()
+		te.close(t)
 
-		gw.setErr(fmt.Errorf("down: %w", posbridge.ErrUnknownOutcome))
-		db2 := mustOpenStore(t, path)
-		defer db2.Close()
-		e2 := openOn(t, db2, gw, newFakeTerminal(gw))
-		defer e2.Close()
+		te.gw.SetErr(fmt.Errorf("down: %w", posbridge.ErrUnknownOutcome))
+		te2 := newTestEngine(t, engineOpts{Path: te.path, Gateway: te.gw})
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		rs, _ := e2.Refunds(ctx, o.No)
+		rs, _ := te2.Refunds(ctx, o.No)
 		if len(rs) != 1 || rs[0].Status != posbridge.RefundSucceeded {
 			t.Fatalf("refunds %+v, want the one refund succeeded", rs)
 		}
-		if _, err := e2.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier); !errors.Is(err, posbridge.ErrRefundExceeded) {
-			t.Fatalf("a second full refund: %v, want ErrRefundExceeded", err)
-		}
+		refusesSecondFullRefund(t, te2, o.No, "10.00")
 	})
 }
 
@@ -328,25 +228,20 @@ func TestStoredRefundNotificationAppliedAfterRestart(t *testing.T) {
 // busy): it never reached the terminal and must not hold the lane.
 func TestOrderThatNeverReachedTheTerminalFreesTheLane(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw)
-		db := mustOpenStore(t, filepath.Join(t.TempDir(), "posbridge.db"))
-		defer db.Close()
-		fs := &failStore{Store: db}
-		e := openOn(t, fs, gw, term)
-		defer e.Close()
+		fs := &posbridgetest.FailingStore{}
+		te := newTestEngine(t, engineOpts{Store: fs})
 		ctx := context.Background()
-		fs.failNext("", 1, 0)
-		if _, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), By: cashier}); err == nil {
+		fs.FailNext("", 1, 0)
+		if _, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), By: cashier}); err == nil {
 			t.Fatal("Pay succeeded although the order could not be marked at the terminal")
 		}
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		o, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), By: cashier})
+		o, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), By: cashier})
 		if err != nil {
 			t.Fatalf("the lane is still held by an order that never reached the terminal: %v", err)
 		}
-		page, _ := e.Payments(ctx, posbridge.OrderFilter{Lane: "1"})
+		page, _ := te.Payments(ctx, posbridge.OrderFilter{Lane: "1"})
 		for _, p := range page.Orders {
 			if p.No != o.No && (p.Status != posbridge.StatusFailed || p.Reason != posbridge.ReasonNotSent) {
 				t.Errorf("the order that was never sent is %s (%s), want failed (not_sent)", p.Status, p.Reason)
@@ -358,13 +253,12 @@ func TestOrderThatNeverReachedTheTerminalFreesTheLane(t *testing.T) {
 // A failed order is closed at the gateway only after asking it first.
 func TestCloseAtGatewayQueriesFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: saleByUser, create: true})
-		te := newTestEngine(t, "", gw, term, true)
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{{Result: saleByUser, Create: true}}})
+		gw := te.gw
 		o := pay(t, te, "3.00")
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		calls := gw.callsFor(o.No)
+		calls := gw.CallsFor(o.No)
 		i := slices.Index(calls, "cancel")
 		if i < 0 || !slices.Contains(calls[:i], "query") {
 			t.Fatalf("calls for a failed order: %v; want a query before the cancel", calls)
@@ -376,13 +270,12 @@ func TestCloseAtGatewayQueriesFirst(t *testing.T) {
 // the previous order at the gateway (before creating the replacement).
 func TestNewPaymentClosesThePreviousOrderFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: saleByUser, create: true})
-		te := newTestEngine(t, "", gw, term, false)
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{{Result: saleByUser, Create: true}}, NoLoop: true})
+		gw := te.gw
 		o := pay(t, te, "3.00")
 		await(t, te, o.No)
 		next := pay(t, te, "3.00")
-		if s := gw.status(o.No); s != posbridge.GatewayFailed {
+		if s := gw.Status(o.No); s != posbridge.GatewayFailed {
 			t.Fatalf("payment %s started while the previous order is %q at the gateway", next.No, s)
 		}
 	})
@@ -393,10 +286,9 @@ func TestNewPaymentClosesThePreviousOrderFirst(t *testing.T) {
 // one is closed; the purchase is paid once.
 func TestRetryOnATerminalThatRefusesSeenNumbers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: saleTimeout, create: true}, saleScript{result: saleApproved, charge: true})
-		term.codePay = true
-		te := newTestEngine(t, "", gw, term, true)
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{answerLost, {Result: saleApproved, Charge: true}}})
+		term := te.term
+		term.SetCodePay()
 		ctx := context.Background()
 		o := pay(t, te, "25.00")
 		await(t, te, o.No)
@@ -413,7 +305,7 @@ func TestRetryOnATerminalThatRefusesSeenNumbers(t *testing.T) {
 			t.Fatalf("the replaced order is still %s", old.Status)
 		}
 		for _, no := range []posbridge.OrderNo{o.No, r.No} {
-			if n := term.salesOf(no); n > 1 {
+			if n := term.SalesOf(no); n > 1 {
 				t.Fatalf("the terminal got %d sales for %s", n, no)
 			}
 		}
@@ -425,12 +317,9 @@ func TestRetryOnATerminalThatRefusesSeenNumbers(t *testing.T) {
 // engine ask the gateway instead of trusting it.
 func TestStaleNotificationIsVerifiedByQuery(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: saleTimeout, create: true})
-		te := newTestEngine(t, "", gw, term, true)
+		te, o := newPendingOrder(t, "44.00")
+		gw := te.gw
 		ctx := context.Background()
-		o := pay(t, te, "44.00")
-		await(t, te, o.No)
 		// The stale notification says paid, the gateway says not (a replay
 		// of another order's news cannot move money)...
 		stale := posbridge.Notification{Gateway: "fake", ID: "s1", Kind: posbridge.NotifyOrder, OrderNo: o.No,
@@ -443,17 +332,17 @@ func TestStaleNotificationIsVerifiedByQuery(t *testing.T) {
 			t.Fatal("a stale notification was applied as it stands")
 		}
 		// ...and when the gateway does say paid, the query it caused finds it.
-		gw.set(o.No, o.Amount, posbridge.GatewayPaid)
+		gw.Set(o.No, o.Amount, posbridge.GatewayPaid)
 		stale.ID = "s2"
-		before := gw.count("query")
+		before := gw.Count("query")
 		if err := te.ApplyNotification(ctx, stale); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(time.Second)
 		synctest.Wait()
 		got, _ := te.Payment(ctx, o.No)
-		if got.Status != posbridge.StatusPaid || gw.count("query") == before {
-			t.Fatalf("after a stale notification and a query: %s (queries %d → %d)", got.Status, before, gw.count("query"))
+		if got.Status != posbridge.StatusPaid || gw.Count("query") == before {
+			t.Fatalf("after a stale notification and a query: %s (queries %d → %d)", got.Status, before, gw.Count("query"))
 		}
 	})
 }
@@ -462,8 +351,8 @@ func TestStaleNotificationIsVerifiedByQuery(t *testing.T) {
 // currency and the order it names must match the stored refund.
 func TestRefundNotificationMismatchIsRefused(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		te := newTestEngine(t, "", gw, newFakeTerminal(gw), true)
+		te := newTestEngine(t, engineOpts{})
+		gw := te.gw
 		ctx := context.Background()
 		o := pay(t, te, "999.00")
 		other := func() posbridge.Order {
@@ -472,9 +361,9 @@ func TestRefundNotificationMismatchIsRefused(t *testing.T) {
 		}()
 		await(t, te, o.No)
 		await(t, te, other.No)
-		gw.setErr(fmt.Errorf("refund: %w", posbridge.ErrUnknownOutcome))
+		gw.SetErr(fmt.Errorf("refund: %w", posbridge.ErrUnknownOutcome))
 		r, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "999.00")}, cashier)
-		gw.setErr(nil)
+		gw.SetErr(nil)
 		if err != nil || r.Status.Final() {
 			t.Fatalf("refund: %+v, %v; want it open", r, err)
 		}
@@ -503,16 +392,13 @@ func TestRefundNotificationMismatchIsRefused(t *testing.T) {
 // must never be "canceled".
 func TestCancelQueriesFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: saleTimeout, create: true})
-		te := newTestEngine(t, "", gw, term, true)
-		o := pay(t, te, "6.00")
-		await(t, te, o.No)
-		before := len(gw.callsFor(o.No))
+		te, o := newPendingOrder(t, "6.00")
+		gw := te.gw
+		before := len(gw.CallsFor(o.No))
 		if _, err := te.Cancel(context.Background(), o.No, cashier); err != nil {
 			t.Fatal(err)
 		}
-		calls := gw.callsFor(o.No)[before:]
+		calls := gw.CallsFor(o.No)[before:]
 		if len(calls) < 2 || calls[0] != "query" || !slices.Contains(calls, "cancel") {
 			t.Fatalf("calls made by the cancel: %v; want a query, then the cancel", calls)
 		}
@@ -526,9 +412,7 @@ func TestNewPaymentStopsWhenThePreviousOrderTurnsOutPaid(t *testing.T) {
 	for _, loop := range []bool{false, true} {
 		t.Run(fmt.Sprintf("reconciler=%v", loop), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				gw := newFakeGateway()
-				term := newFakeTerminal(gw, saleScript{result: saleByUser, charge: true})
-				te := newTestEngine(t, "", gw, term, loop)
+				te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{{Result: saleByUser, Charge: true}}, NoLoop: !loop})
 				ctx := context.Background()
 				first := pay(t, te, "50.00")
 				await(t, te, first.No)
@@ -551,20 +435,9 @@ func TestNewPaymentStopsWhenThePreviousOrderTurnsOutPaid(t *testing.T) {
 // refund must end succeeded, so a second full refund is refused.
 func TestStaleRefundNotificationForAFailedRefund(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		te := newTestEngine(t, "", gw, newFakeTerminal(gw), true)
+		te := newTestEngine(t, engineOpts{})
 		ctx := context.Background()
-		o := pay(t, te, "10.00")
-		await(t, te, o.No)
-		gw.setErr(fmt.Errorf("refund: code 999: %w", posbridge.ErrGatewayFinal))
-		r, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
-		gw.setErr(nil)
-		if err != nil || r.Status != posbridge.RefundFailed {
-			t.Fatalf("setup refund: %s %v", r.Status, err)
-		}
-		gw.mu.Lock()
-		gw.refunds[r.No] = &posbridge.GatewayRefund{RefundNo: r.No, OrderNo: o.No, Status: posbridge.GatewayRefundSuccess, Amount: r.Amount}
-		gw.mu.Unlock()
+		o, r := refundFailedButDone(t, te, "10.00")
 		n := posbridge.Notification{Gateway: "fake", ID: "r1", Kind: posbridge.NotifyRefund, OrderNo: r.No, OrigNo: o.No,
 			Refund: posbridge.GatewayRefundSuccess, Amount: r.Amount, Stale: true}
 		if err := te.ApplyNotification(ctx, n); err != nil {
@@ -580,10 +453,19 @@ func TestStaleRefundNotificationForAFailedRefund(t *testing.T) {
 		if rs[0].Status != posbridge.RefundSucceeded {
 			t.Fatalf("the gateway refunded and said so twice; the refund is %s", rs[0].Status)
 		}
-		if _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier); !errors.Is(err, posbridge.ErrRefundExceeded) {
-			t.Fatalf("a second full refund: %v", err)
-		}
+		refusesSecondFullRefund(t, te, o.No, "10.00")
 	})
+}
+
+// refundFailedButDone makes a paid order of amount and its full refund,
+// which the engine records failed (the gateway answered a final error) but
+// which the gateway did.
+func refundFailedButDone(t *testing.T, te *testEngine, amount string) (posbridge.Order, posbridge.Refund) {
+	t.Helper()
+	o := paid(t, te, amount)
+	r := failedRefund(t, te, o.No, amount)
+	te.gw.RecordRefund(r.No, o.No, r.Amount)
+	return o, r
 }
 
 // A retry sends the same number again; the first attempt's decline says
@@ -591,12 +473,8 @@ func TestStaleRefundNotificationForAFailedRefund(t *testing.T) {
 // cancel must not close the order on "not found" and the old decline.
 func TestRetryForgetsThePreviousAttemptsAnswer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw,
-			saleScript{result: saleFailed},
-			saleScript{result: saleApproved, delay: time.Hour, chargeAfter: time.Hour})
-		path := filepath.Join(t.TempDir(), "posbridge.db")
-		te := newTestEngine(t, path, gw, term, true)
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{{Result: saleFailed}, {Result: saleApproved, Delay: time.Hour, ChargeAfter: time.Hour}}})
+		gw := te.gw
 		ctx := context.Background()
 		o := pay(t, te, "70.00")
 		await(t, te, o.No)
@@ -606,9 +484,9 @@ func TestRetryForgetsThePreviousAttemptsAnswer(t *testing.T) {
 		time.Sleep(10 * time.Second)
 		te.close(t) // the power goes during the second sale
 
-		term2 := newFakeTerminal(gw)
-		term2.setQueryErr(errors.New("terminal rebooting"))
-		te2 := newTestEngine(t, path, gw, term2, true)
+		term2 := posbridgetest.NewFakeTerminal(gw)
+		term2.SetQueryErr(errors.New("terminal rebooting"))
+		te2 := newTestEngine(t, engineOpts{Path: te.path, Gateway: gw, Terminal: term2})
 		time.Sleep(5 * time.Second)
 		got, err := te2.Cancel(ctx, o.No, cashier)
 		if err == nil {
@@ -633,28 +511,15 @@ func TestRetryForgetsThePreviousAttemptsAnswer(t *testing.T) {
 // failures finds it, so the same money cannot be refunded twice.
 func TestFailedRefundIsAskedAboutAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		te := newTestEngine(t, "", gw, newFakeTerminal(gw), true)
+		te := newTestEngine(t, engineOpts{})
 		ctx := context.Background()
-		o := pay(t, te, "10.00")
-		await(t, te, o.No)
-		gw.setErr(fmt.Errorf("refund: code 999: %w", posbridge.ErrGatewayFinal))
-		r, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
-		gw.setErr(nil)
-		if err != nil || r.Status != posbridge.RefundFailed {
-			t.Fatalf("setup refund: %s %v", r.Status, err)
-		}
-		gw.mu.Lock()
-		gw.refunds[r.No] = &posbridge.GatewayRefund{RefundNo: r.No, OrderNo: o.No, Status: posbridge.GatewayRefundSuccess, Amount: r.Amount}
-		gw.mu.Unlock()
+		o, _ := refundFailedButDone(t, te, "10.00")
 		time.Sleep(2 * time.Hour)
 		synctest.Wait()
 		if rs, _ := te.Refunds(ctx, o.No); rs[0].Status != posbridge.RefundSucceeded {
 			t.Fatalf("the gateway did the refund; it is still %s here", rs[0].Status)
 		}
-		if _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier); !errors.Is(err, posbridge.ErrRefundExceeded) {
-			t.Fatalf("a second full refund: %v", err)
-		}
+		refusesSecondFullRefund(t, te, o.No, "10.00")
 	})
 }
 
@@ -663,19 +528,16 @@ func TestFailedRefundIsAskedAboutAgain(t *testing.T) {
 // the close must stay flagged, whatever the cashier said before.
 func TestPaidAfterCloseStaysFlaggedAfterAnOverride(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: saleTimeout, create: true})
-		te := newTestEngine(t, "", gw, term, true)
+		te, o := newPendingOrder(t, "20.00")
+		gw := te.gw
 		ctx := context.Background()
-		o := pay(t, te, "20.00")
-		await(t, te, o.No)
 		if _, err := te.Override(ctx, o.No, posbridge.By{Actor: posbridge.ActorCashier, Who: "amal", Reason: "screen said approved"}); err != nil {
 			t.Fatal(err)
 		}
 		if got, err := te.Cancel(ctx, o.No, cashier); err != nil || got.Status != posbridge.StatusCanceled {
 			t.Fatalf("cancel: %s, %v", got.Status, err)
 		}
-		gw.set(o.No, o.Amount, posbridge.GatewayPaid) // captured after the close
+		gw.Set(o.No, o.Amount, posbridge.GatewayPaid) // captured after the close
 		time.Sleep(time.Hour)
 		synctest.Wait()
 		got, _ := te.Payment(ctx, o.No)
@@ -685,13 +547,6 @@ func TestPaidAfterCloseStaysFlaggedAfterAnOverride(t *testing.T) {
 	})
 }
 
-// failedSoFar reports how many writes failStore has failed so far.
-func (s *failStore) failedSoFar() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.failed
-}
-
 // A scheduled check whose write keeps failing (another connection holds the
 // database) is held back by its backoff. The hold must also stop a retry at
 // the very instant it ends: a hold that ended "now" was once kept, and the
@@ -699,34 +554,26 @@ func (s *failStore) failedSoFar() int {
 // hundreds of times (found by the 20,000-scenario simulation).
 func TestFailingCheckWriteDoesNotSpin(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
 		// The gateway has not heard of the order (a late acquirer): each
 		// check is a clean "not found", and only the write fails.
-		term := newFakeTerminal(gw, saleScript{result: saleTimeout})
-		db := mustOpenStore(t, filepath.Join(t.TempDir(), "posbridge.db"))
-		defer db.Close()
-		fs := &failStore{Store: db}
-		e := openOn(t, fs, gw, term)
-		defer e.Close()
+		fs := &posbridgetest.FailingStore{}
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{{Result: saleTimeout}}, Store: fs})
 		ctx := context.Background()
-		o, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "12.00"), By: cashier})
-		if err != nil {
-			t.Fatal(err)
-		}
+		o := pay(t, te, "12.00")
 		time.Sleep(2 * time.Minute) // pending, under the reconciler
 		synctest.Wait()
-		if got, _ := e.Payment(ctx, o.No); got.Status != posbridge.StatusPending {
+		if got, _ := te.Payment(ctx, o.No); got.Status != posbridge.StatusPending {
 			t.Fatalf("setup: %s, want pending", got.Status)
 		}
 		// Bounded, so a spinning loop ends (simulated time stands still
 		// while it spins) and the count below reports it.
-		fs.failNext(posbridge.ActorReconciler, 1000, 0)
+		fs.FailNext(posbridge.ActorReconciler, 1000, 0)
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		fs.failNext(posbridge.ActorReconciler, 0, 0)
+		fs.FailNext(posbridge.ActorReconciler, 0, 0)
 		// A minute of failing writes under a backoff of 5 s, doubling: a
 		// handful of tries, not one per scheduler turn.
-		if n := fs.failedSoFar(); n > 20 {
+		if n := fs.Failed(); n > 20 {
 			t.Fatalf("%d writes failed in one minute: the reconciler retries without waiting", n)
 		}
 	})
@@ -738,21 +585,14 @@ func TestFailingCheckWriteDoesNotSpin(t *testing.T) {
 // the cancel's answer had arrived (found by the 20,000-scenario simulation).
 func TestPaymentAfterALostCancelAnswerIsFlagged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: saleTimeout, create: true})
-		te := newTestEngine(t, "", gw, term, true)
+		te, o := newPendingOrder(t, "44.00")
+		gw := te.gw
 		ctx := context.Background()
-		o := pay(t, te, "44.00")
-		if got := await(t, te, o.No); got.Status != posbridge.StatusPending {
-			t.Fatalf("setup: %s, want pending", got.Status)
-		}
-		gw.mu.Lock()
-		gw.loseCancelAnswer = true
-		gw.mu.Unlock()
+		gw.LoseCancelAnswers()
 		if _, err := te.Cancel(ctx, o.No, cashier); posbridge.ErrorCode(err) != posbridge.EUNAVAILABLE {
 			t.Fatalf("cancel with its answer lost: %v, want unavailable", err)
 		}
-		gw.set(o.No, o.Amount, posbridge.GatewayPaid) // the acquirer, late
+		gw.Set(o.No, o.Amount, posbridge.GatewayPaid) // the acquirer, late
 		time.Sleep(time.Hour)
 		synctest.Wait()
 		got, _ := te.Payment(ctx, o.No)
@@ -769,27 +609,23 @@ func TestPaymentAfterALostCancelAnswerIsFlagged(t *testing.T) {
 // remembered (found by the 20,000-scenario simulation: charged twice).
 func TestTerminalApprovalFoundAtStartUpStopsARetry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: saleTimeout, delay: time.Hour})
-		path := filepath.Join(t.TempDir(), "posbridge.db")
-		te := newTestEngine(t, path, gw, term, true)
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{{Result: saleTimeout, Delay: time.Hour}}})
+		gw := te.gw
 		ctx := context.Background()
 		o := pay(t, te, "36.00")
 		time.Sleep(10 * time.Second)
 		te.close(t)
 
-		term2 := newFakeTerminal(gw)
-		term2.query = posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000", TransStatus: "2"}
-		te2 := newTestEngine(t, path, gw, term2, true)
+		term2 := posbridgetest.NewFakeTerminal(gw)
+		term2.SetQuery(posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000", TransStatus: "2"})
+		te2 := newTestEngine(t, engineOpts{Path: te.path, Gateway: gw, Terminal: term2})
 		time.Sleep(2 * time.Minute)
 		synctest.Wait()
-		term2.mu.Lock()
-		term2.query = posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "104", NoRecord: true} // rebooted
-		term2.mu.Unlock()
+		term2.SetQuery(posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "104", NoRecord: true}) // rebooted
 		if got, err := te2.Retry(ctx, o.No, cashier); err == nil {
 			t.Fatalf("retry after the terminal approved the sale: %s, attempts %d", got.Status, got.Attempts)
 		}
-		if n := term2.salesOf(o.No); n != 0 {
+		if n := term2.SalesOf(o.No); n != 0 {
 			t.Fatalf("the same number went to the terminal %d more times", n)
 		}
 	})

@@ -2,12 +2,11 @@ package posbridge_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"testing/synctest"
-	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
 // A verified notification costs one commit: its inbox entry, the order's
@@ -16,41 +15,25 @@ import (
 // delivery commits nothing.
 func TestNotification_OneCommit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true})
-		db := mustOpenStore(t, filepath.Join(t.TempDir(), "posbridge.db"))
-		e := posbridge.NewEngine(db, gw, map[string]posbridge.Terminal{"1": term})
-		e.ReconcileInterval = 0
-		if err := e.Open(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		defer e.Close()
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{answerLost}, NoLoop: true})
+		db := te.db
 		ctx := context.Background()
-		o, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "9.00"), By: cashier})
-		if err != nil {
-			t.Fatal(err)
-		}
-		wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-		defer cancel()
-		if o, err = e.Await(wctx, o.No); err != nil || o.Status != posbridge.StatusPending {
-			t.Fatalf("await: %s, %v", o.Status, err)
-		}
+		o := payPending(t, te, "9.00")
 		synctest.Wait()
 
 		n := posbridge.Notification{Gateway: "fake", ID: "one", Kind: posbridge.NotifyOrder, OrderNo: o.No, Status: posbridge.GatewayPaid, Amount: o.Amount}
 		before := db.WriteStats()
-		if err := e.ApplyNotification(ctx, n); err != nil {
+		if err := te.ApplyNotification(ctx, n); err != nil {
 			t.Fatal(err)
 		}
 		after := db.WriteStats()
-		if got, _ := e.Payment(ctx, o.No); got.Status != posbridge.StatusPaid {
+		if got, _ := te.Payment(ctx, o.No); got.Status != posbridge.StatusPaid {
 			t.Fatalf("after the notification: %s", got.Status)
 		}
 		if c, w := after.Commits-before.Commits, after.Writes-before.Writes; c != 1 || w != 1 {
 			t.Errorf("one notification: %d commits of %d writes, want 1 of 1", c, w)
 		}
-		if err := e.ApplyNotification(ctx, n); err != nil {
+		if err := te.ApplyNotification(ctx, n); err != nil {
 			t.Fatal(err)
 		}
 		if again := db.WriteStats(); again.Commits != after.Commits {

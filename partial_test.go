@@ -8,15 +8,8 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
-
-// setPartial makes the fake gateway report no as partially paid, received
-// of its amount arrived.
-func (g *fakeGateway) setPartial(no posbridge.OrderNo, amount, received posbridge.Money) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.orders[no] = &posbridge.GatewayOrder{OrderNo: no, GatewayNo: "G" + string(no), Status: posbridge.GatewayPartiallyPaid, Amount: amount, Received: received}
-}
 
 // A payment the gateway received only in part is never shown as paid in
 // full: whether the news comes by notification, by the cashier's check or
@@ -34,17 +27,16 @@ func TestPartial_NeverShownPaid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				gw := newFakeGateway()
 				// The terminal's answer is lost; the gateway has the order, unpaid.
-				term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true})
-				te := newTestEngine(t, "", gw, term, false)
+				te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{answerLost}, NoLoop: true})
+				gw := te.gw
 				ctx := context.Background()
 				o := pay(t, te, "10.00")
 				if o = await(t, te, o.No); o.Status != posbridge.StatusVerifying && o.Status != posbridge.StatusPending {
 					t.Fatalf("order %s, want verifying or pending before the partial payment", o.Status)
 				}
 				received := mustAED(t, "6.00")
-				gw.setPartial(o.No, o.Amount, received)
+				gw.SetPartial(o.No, o.Amount, received)
 				switch tt.via {
 				case "notification":
 					n := posbridge.Notification{Gateway: "fake", ID: "p1", Kind: posbridge.NotifyOrder, OrderNo: o.No, Status: posbridge.GatewayPartiallyPaid,
@@ -143,9 +135,7 @@ func TestPartial_OnFinalOrders(t *testing.T) {
 // Pay Protocol) is paid, and flagged with what to give back.
 func TestPartial_OverpaidIsPaidAndFlagged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newFakeTerminal(gw, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true})
-		te := newTestEngine(t, "", gw, term, false)
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{answerLost}, NoLoop: true})
 		ctx := context.Background()
 		o := pay(t, te, "10.00")
 		await(t, te, o.No)

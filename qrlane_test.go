@@ -4,137 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
-// hostedGateway is the fake gateway with hosted (QR) orders: a created
-// order's page is "https://pay.test/<no>"; the customer pays with payPage,
-// which pays only an order still open, as a real gateway would.
-type hostedGateway struct {
-	*fakeGateway
-	hmu sync.Mutex
-	// openScript is what each CreateHostedOrder does, in turn; after it,
-	// opens succeed.
-	openScript []openStep
-	// beforeCancel runs before a cancel (a payment landing between the
-	// query and the cancel).
-	beforeCancel func(no posbridge.OrderNo)
-	// cancelRefusal, when set, is what a cancel of an open order returns,
-	// having done nothing (Pay Protocol has no cancel: its page closes at
-	// expiry).
-	cancelRefusal error
-	requests      []posbridge.HostedOrderRequest
-}
-
-// openStep scripts one CreateHostedOrder.
-type openStep int
-
-const (
-	openOK          openStep = iota
-	openLostAnswer           // opened at the gateway, the answer lost (unknown outcome)
-	openNoneUnknown          // not opened, and the caller cannot tell (unknown outcome)
-	openRetryable            // refused for now (rate limit)
-	openRefused              // refused for good (bad parameters)
-)
-
-func newHostedGateway() *hostedGateway { return &hostedGateway{fakeGateway: newFakeGateway()} }
-
-var _ posbridge.HostedCheckout = (*hostedGateway)(nil)
-
-func (g *hostedGateway) CreateHostedOrder(ctx context.Context, r posbridge.HostedOrderRequest) (posbridge.HostedOrder, error) {
-	g.hmu.Lock()
-	step := openOK
-	if len(g.openScript) > 0 {
-		step, g.openScript = g.openScript[0], g.openScript[1:]
-	}
-	g.requests = append(g.requests, r)
-	g.hmu.Unlock()
-	g.mu.Lock()
-	g.calls["create"]++
-	g.log = append(g.log, "create "+string(r.OrderNo))
-	g.mu.Unlock()
-	switch step {
-	case openNoneUnknown:
-		return posbridge.HostedOrder{}, fmt.Errorf("create %s: timeout: %w", r.OrderNo, posbridge.ErrUnknownOutcome)
-	case openRetryable:
-		return posbridge.HostedOrder{}, fmt.Errorf("create %s: rate limit: %w", r.OrderNo, posbridge.ErrRetryable)
-	case openRefused:
-		return posbridge.HostedOrder{}, fmt.Errorf("create %s: bad subject: %w", r.OrderNo, posbridge.ErrGatewayFinal)
-	}
-	if g.status(r.OrderNo) == "" {
-		g.set(r.OrderNo, r.Amount, posbridge.GatewayCreated)
-	}
-	if step == openLostAnswer {
-		return posbridge.HostedOrder{}, fmt.Errorf("create %s: connection reset: %w", r.OrderNo, posbridge.ErrUnknownOutcome)
-	}
-	return posbridge.HostedOrder{GatewayNo: "G" + string(r.OrderNo), URL: "https://pay.test/" + string(r.OrderNo), ExpiresAt: r.ExpiresAt}, nil
-}
-
-func (g *hostedGateway) CancelOrder(ctx context.Context, no posbridge.OrderNo) (posbridge.GatewayOrder, error) {
-	g.hmu.Lock()
-	hook, refusal := g.beforeCancel, g.cancelRefusal
-	g.hmu.Unlock()
-	if hook != nil {
-		hook(no)
-	}
-	if refusal != nil && g.status(no) == posbridge.GatewayCreated {
-		g.mu.Lock()
-		g.calls["cancel"]++
-		g.log = append(g.log, "cancel "+string(no))
-		g.mu.Unlock()
-		return posbridge.GatewayOrder{}, fmt.Errorf("cancel %s: %w", no, refusal)
-	}
-	return g.fakeGateway.CancelOrder(ctx, no)
-}
-
-// payPage is the customer paying on the hosted page: only an open order
-// can be paid. It reports whether the payment went through.
-func (g *hostedGateway) payPage(no posbridge.OrderNo) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	o := g.orders[no]
-	if o == nil || o.Status != posbridge.GatewayCreated {
-		return false
-	}
-	o.Status = posbridge.GatewayPaid
-	return true
-}
-
-// newQREngine opens an engine with one QR lane "Q" (and no terminal) over
-// a real SQLite file; the reconciler loop runs.
-func newQREngine(tb testing.TB, gw *hostedGateway, q posbridge.QRLane) *testEngine {
-	tb.Helper()
-	path := filepath.Join(tb.TempDir(), "posbridge.db")
-	db := mustOpenStore(tb, path)
-	e := posbridge.NewEngine(db, gw, nil)
-	e.Logger = slog.New(slog.DiscardHandler)
-	if err := e.AddQRLane("Q", q); err != nil {
-		tb.Fatal(err)
-	}
-	if err := e.Open(context.Background()); err != nil {
-		tb.Fatalf("open engine: %v", err)
-	}
-	te := &testEngine{Engine: e, db: db, path: path, gw: gw.fakeGateway}
-	tb.Cleanup(func() { te.close(tb) })
-	return te
-}
-
-func payQR(t *testing.T, te *testEngine, amount string) posbridge.Order {
+// newQROrder opens an engine over gw with one QR lane "Q" (and no
+// terminal), the reconciler's loop running, and pays amount on it.
+func newQROrder(t *testing.T, gw *posbridgetest.HostedGateway, q posbridge.QRLane, amount string) (*testEngine, posbridge.Order) {
 	t.Helper()
-	o, _, err := te.Pay(context.Background(), posbridge.PayRequest{Lane: "Q", Amount: mustAED(t, amount), By: cashier})
-	if err != nil {
-		t.Fatalf("Pay: %v", err)
-	}
-	return o
+	te := newTestEngine(t, engineOpts{Gateway: gw, QR: &q})
+	return te, payOn(t, te, "Q", amount)
 }
 
 func orderOf(t *testing.T, te *testEngine, no posbridge.OrderNo) posbridge.Order {
@@ -166,10 +51,9 @@ func TestQRLane_Customers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				gw := newHostedGateway()
-				te := newQREngine(t, gw, posbridge.QRLane{})
+				gw := posbridgetest.NewHostedGateway()
 				start := time.Now()
-				o := payQR(t, te, "12.50")
+				te, o := newQROrder(t, gw, posbridge.QRLane{}, "12.50")
 				if o.Status != posbridge.StatusAtTerminal || !o.PaymentExpiresAt.Equal(start.Add(posbridge.DefaultQRExpiry).UTC().Truncate(time.Millisecond)) {
 					t.Fatalf("Pay returned %s expiring %v; want at_terminal (write-ahead) expiring in %v", o.Status, o.PaymentExpiresAt, posbridge.DefaultQRExpiry)
 				}
@@ -180,7 +64,7 @@ func TestQRLane_Customers(t *testing.T) {
 				}
 				if tt.payAt > 0 {
 					time.Sleep(tt.payAt)
-					if !gw.payPage(o.No) {
+					if !gw.PayPage(o.No) {
 						t.Fatal("the customer could not pay an open order")
 					}
 				}
@@ -193,7 +77,7 @@ func TestQRLane_Customers(t *testing.T) {
 					}
 				}
 				// A customer who comes back after the close cannot pay.
-				if gw.payPage(o.No) {
+				if gw.PayPage(o.No) {
 					t.Fatal("the customer paid an order posbridge had closed")
 				}
 				time.Sleep(3 * time.Hour)
@@ -202,9 +86,9 @@ func TestQRLane_Customers(t *testing.T) {
 				if got.Status != tt.want || got.Reason != tt.reason || got.NeedsAttention {
 					t.Fatalf("order %s (%s, attention %v %q), want %s (%s)", got.Status, got.Reason, got.NeedsAttention, got.Attention, tt.want, tt.reason)
 				}
-				calls := gw.callsFor(o.No)
-				if gw.count("create") != 1 {
-					t.Errorf("%d opens, want 1", gw.count("create"))
+				calls := gw.CallsFor(o.No)
+				if gw.Count("create") != 1 {
+					t.Errorf("%d opens, want 1", gw.Count("create"))
 				}
 				var beforeWatch []string
 				for i, c := range calls {
@@ -229,14 +113,13 @@ func TestQRLane_Customers(t *testing.T) {
 // but a paid answer), and it is checked again no later than its expiry.
 func TestQRLane_WaitEndsPending(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newHostedGateway()
-		te := newQREngine(t, gw, posbridge.QRLane{Wait: 30 * time.Second, PollEvery: 2 * time.Second, Expiry: 2 * time.Minute})
-		o := payQR(t, te, "3.00")
+		gw := posbridgetest.NewHostedGateway()
+		te, o := newQROrder(t, gw, posbridge.QRLane{Wait: 30 * time.Second, PollEvery: 2 * time.Second, Expiry: 2 * time.Minute}, "3.00")
 		got := await(t, te, o.No)
 		if got.Status != posbridge.StatusPending || got.PaymentURL == "" {
 			t.Fatalf("after the wait: %s url %q, want pending with its URL", got.Status, got.PaymentURL)
 		}
-		if q := gw.count("query"); q < 14 || q > 16 {
+		if q := gw.Count("query"); q < 14 || q > 16 {
 			t.Errorf("%d queries during a 30 s wait polled every 2 s, want about 15", q)
 		}
 		if got.NextCheckAt.After(got.PaymentExpiresAt) {
@@ -249,12 +132,9 @@ func TestQRLane_WaitEndsPending(t *testing.T) {
 // refused because it is paid, and the order is paid.
 func TestQRLane_ExpiryCancelRefusedMakesPaid(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newHostedGateway()
-		te := newQREngine(t, gw, posbridge.QRLane{})
-		o := payQR(t, te, "8.00")
-		gw.hmu.Lock() // the reconciler reads it under hmu
-		gw.beforeCancel = func(no posbridge.OrderNo) { gw.payPage(no) }
-		gw.hmu.Unlock()
+		gw := posbridgetest.NewHostedGateway()
+		te, o := newQROrder(t, gw, posbridge.QRLane{}, "8.00")
+		gw.BeforeCancel(func(no posbridge.OrderNo) { gw.PayPage(no) })
 		time.Sleep(20 * time.Minute)
 		synctest.Wait()
 		got := orderOf(t, te, o.No)
@@ -269,43 +149,40 @@ func TestQRLane_ExpiryCancelRefusedMakesPaid(t *testing.T) {
 func TestQRLane_OpenOutcomes(t *testing.T) {
 	tests := []struct {
 		name   string
-		script []openStep
+		script []posbridgetest.OpenStep
 		calls  []string // the first gateway calls for the order
 		want   posbridge.Status
 		url    bool
 	}{
 		{"opened", nil, []string{"create"}, posbridge.StatusVerifying, true},
-		{"answer lost, order made: query, then the same open again", []openStep{openLostAnswer}, []string{"create", "query", "create"}, posbridge.StatusVerifying, true},
-		{"answer lost, no order: query, then open", []openStep{openNoneUnknown}, []string{"create", "query", "create"}, posbridge.StatusVerifying, true},
-		{"rate limited: open again, no query needed", []openStep{openRetryable}, []string{"create", "create"}, posbridge.StatusVerifying, true},
-		{"refused, unknown at the gateway: failed", []openStep{openRefused}, []string{"create", "query"}, posbridge.StatusFailed, false},
-		{"never opened: pending without a page, for the reconciler", []openStep{openNoneUnknown, openNoneUnknown, openNoneUnknown}, []string{"create", "query", "create", "query", "create"}, posbridge.StatusPending, false},
+		{"answer lost, order made: query, then the same open again", []posbridgetest.OpenStep{posbridgetest.OpenLostAnswer}, []string{"create", "query", "create"}, posbridge.StatusVerifying, true},
+		{"answer lost, no order: query, then open", []posbridgetest.OpenStep{posbridgetest.OpenNoneUnknown}, []string{"create", "query", "create"}, posbridge.StatusVerifying, true},
+		{"rate limited: open again, no query needed", []posbridgetest.OpenStep{posbridgetest.OpenRetryable}, []string{"create", "create"}, posbridge.StatusVerifying, true},
+		{"refused, unknown at the gateway: failed", []posbridgetest.OpenStep{posbridgetest.OpenRefused}, []string{"create", "query"}, posbridge.StatusFailed, false},
+		{"never opened: pending without a page, for the reconciler", []posbridgetest.OpenStep{posbridgetest.OpenNoneUnknown, posbridgetest.OpenNoneUnknown, posbridgetest.OpenNoneUnknown}, []string{"create", "query", "create", "query", "create"}, posbridge.StatusPending, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				gw := newHostedGateway()
-				gw.openScript = tt.script
-				te := newQREngine(t, gw, posbridge.QRLane{})
-				o := payQR(t, te, "4.00")
+				gw := posbridgetest.NewHostedGateway()
+				gw.ScriptOpens(tt.script...)
+				te, o := newQROrder(t, gw, posbridge.QRLane{}, "4.00")
 				time.Sleep(10 * time.Second)
 				synctest.Wait()
 				got := orderOf(t, te, o.No)
 				if got.Status != tt.want || (got.PaymentURL != "") != tt.url {
 					t.Fatalf("order %s url %q, want %s (url %v)", got.Status, got.PaymentURL, tt.want, tt.url)
 				}
-				if calls := gw.callsFor(o.No); len(calls) < len(tt.calls) || !slices.Equal(calls[:len(tt.calls)], tt.calls) {
+				if calls := gw.CallsFor(o.No); len(calls) < len(tt.calls) || !slices.Equal(calls[:len(tt.calls)], tt.calls) {
 					t.Fatalf("calls %v, want them to start with %v", calls, tt.calls)
 				}
-				gw.hmu.Lock()
-				reqs := slices.Clone(gw.requests)
-				gw.hmu.Unlock()
+				reqs := gw.Requests()
 				for _, r := range reqs[1:] {
 					if r != reqs[0] {
 						t.Fatalf("a repeated open differs: %+v, first %+v (the gateway would refuse it)", r, reqs[0])
 					}
 				}
-				if n := len(gw.orders); n > 1 {
+				if n := gw.OrderCount(); n > 1 {
 					t.Fatalf("%d orders at the gateway, want at most 1", n)
 				}
 				if tt.want == posbridge.StatusPending {
@@ -326,10 +203,9 @@ func TestQRLane_OpenOutcomes(t *testing.T) {
 // QR order is never retried on a terminal.
 func TestQRLane_PaymentCompletedCheck(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newHostedGateway()
-		te := newQREngine(t, gw, posbridge.QRLane{})
+		gw := posbridgetest.NewHostedGateway()
 		ctx := context.Background()
-		o := payQR(t, te, "6.00")
+		te, o := newQROrder(t, gw, posbridge.QRLane{}, "6.00")
 		synctest.Wait()
 		got, err := te.Verify(ctx, o.No, cashier)
 		if err != nil || !got.Open() {
@@ -339,7 +215,7 @@ func TestQRLane_PaymentCompletedCheck(t *testing.T) {
 		if _, err := te.Retry(ctx, o.No, cashier); !errors.As(err, &pe) || pe.Code != posbridge.ECONFLICT {
 			t.Fatalf("retry of a QR order: %v, want conflict", err)
 		}
-		gw.payPage(o.No)
+		gw.PayPage(o.No)
 		got, err = te.Verify(ctx, o.No, cashier)
 		if err != nil || got.Status != posbridge.StatusPaid {
 			t.Fatalf("check of a paid order: %s, %v; want paid", got.Status, err)
@@ -351,18 +227,17 @@ func TestQRLane_PaymentCompletedCheck(t *testing.T) {
 // order canceled there; the customer can no longer pay it.
 func TestQRLane_CashierCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newHostedGateway()
-		te := newQREngine(t, gw, posbridge.QRLane{})
-		o := payQR(t, te, "6.00")
+		gw := posbridgetest.NewHostedGateway()
+		te, o := newQROrder(t, gw, posbridge.QRLane{}, "6.00")
 		synctest.Wait()
 		got, err := te.Cancel(context.Background(), o.No, cashier)
 		if err != nil || got.Status != posbridge.StatusCanceled {
 			t.Fatalf("cancel: %s, %v", got.Status, err)
 		}
-		if gw.payPage(o.No) {
+		if gw.PayPage(o.No) {
 			t.Fatal("paid after the cancel")
 		}
-		if calls := gw.callsFor(o.No); !slices.Equal(calls[len(calls)-2:], []string{"query", "cancel"}) {
+		if calls := gw.CallsFor(o.No); !slices.Equal(calls[len(calls)-2:], []string{"query", "cancel"}) {
 			t.Fatalf("calls %v, want query then cancel", calls)
 		}
 	})
@@ -387,13 +262,10 @@ func TestQRLane_CancelRefusedIsNoLostCancel(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				gw := newHostedGateway()
-				gw.hmu.Lock()
-				gw.cancelRefusal = tt.refusal
-				gw.hmu.Unlock()
-				te := newQREngine(t, gw, posbridge.QRLane{})
+				gw := posbridgetest.NewHostedGateway()
+				gw.RefuseCancels(tt.refusal)
 				ctx := context.Background()
-				o := payQR(t, te, "6.00")
+				te, o := newQROrder(t, gw, posbridge.QRLane{}, "6.00")
 				time.Sleep(2 * time.Minute) // the cashier's wait is over: pending
 				synctest.Wait()
 				if got := orderOf(t, te, o.No); got.Status != posbridge.StatusPending {
@@ -406,7 +278,7 @@ func TestQRLane_CancelRefusedIsNoLostCancel(t *testing.T) {
 				if got := orderOf(t, te, o.No); got.Status != posbridge.StatusPending || got.Reason == posbridge.ReasonCancelSent {
 					t.Fatalf("after the cancel: %s (%s), want pending, no cancel sent", got.Status, got.Reason)
 				}
-				if !gw.payPage(o.No) {
+				if !gw.PayPage(o.No) {
 					t.Fatal("the page refused the payment")
 				}
 				if _, err := te.Verify(ctx, o.No, cashier); err != nil {
@@ -426,12 +298,11 @@ func TestQRLane_CancelRefusedIsNoLostCancel(t *testing.T) {
 // opened again.
 func TestQRLane_RestartAsksFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newHostedGateway()
-		gw.openScript = []openStep{openLostAnswer}
+		gw := posbridgetest.NewHostedGateway()
+		gw.ScriptOpens(posbridgetest.OpenLostAnswer)
 		// The open's answer is lost; the process stops while it waits to
 		// ask about it.
-		te := newQREngine(t, gw, posbridge.QRLane{PollEvery: 50 * time.Second})
-		o := payQR(t, te, "2.00")
+		te, o := newQROrder(t, gw, posbridge.QRLane{PollEvery: 50 * time.Second}, "2.00")
 		synctest.Wait()
 		path := te.path
 		te.close(t)
@@ -442,25 +313,15 @@ func TestQRLane_RestartAsksFirst(t *testing.T) {
 			t.Fatalf("stopped with the order %s, want at_terminal", stopped.Status)
 		}
 
-		db := mustOpenStore(t, path)
-		e := posbridge.NewEngine(db, gw, nil)
-		e.Logger = slog.New(slog.DiscardHandler)
-		if err := e.AddQRLane("Q", posbridge.QRLane{}); err != nil {
-			t.Fatal(err)
-		}
-		before := len(gw.callsFor(o.No))
-		if err := e.Open(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		te2 := &testEngine{Engine: e, db: db, path: path, gw: gw.fakeGateway}
-		t.Cleanup(func() { te2.close(t) })
+		before := len(gw.CallsFor(o.No))
+		te2 := newTestEngine(t, engineOpts{Path: path, Gateway: gw, QR: &posbridge.QRLane{}})
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
 		got := orderOf(t, te2, o.No)
 		if got.Status != posbridge.StatusVerifying || got.PaymentURL == "" {
 			t.Fatalf("after the restart: %s url %q", got.Status, got.PaymentURL)
 		}
-		if calls := gw.callsFor(o.No)[before:]; len(calls) < 2 || calls[0] != "query" || calls[1] != "create" {
+		if calls := gw.CallsFor(o.No)[before:]; len(calls) < 2 || calls[0] != "query" || calls[1] != "create" {
 			t.Fatalf("calls after the restart %v, want query then create", calls)
 		}
 	})
@@ -472,13 +333,10 @@ func TestQRLane_RestartAsksFirst(t *testing.T) {
 // cashier's cancel is refused.
 func TestQRLane_GatewayForgetsOpenedOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newHostedGateway()
-		te := newQREngine(t, gw, posbridge.QRLane{})
-		o := payQR(t, te, "9.00")
+		gw := posbridgetest.NewHostedGateway()
+		te, o := newQROrder(t, gw, posbridge.QRLane{}, "9.00")
 		synctest.Wait()
-		gw.mu.Lock()
-		delete(gw.orders, o.No)
-		gw.mu.Unlock()
+		gw.Forget(o.No)
 		if _, err := te.Cancel(context.Background(), o.No, cashier); err == nil {
 			t.Fatal("a cashier's cancel closed an opened order the gateway no longer knows")
 		}
@@ -496,21 +354,11 @@ func TestQRLane_GatewayForgetsOpenedOrder(t *testing.T) {
 // not sent and frees the lane for the cashier's next try.
 func TestQRLane_OrderThatNeverReachedTheGatewayFreesTheLane(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newHostedGateway()
-		db := mustOpenStore(t, filepath.Join(t.TempDir(), "posbridge.db"))
-		defer db.Close()
-		fs := &failStore{Store: db}
-		e := posbridge.NewEngine(fs, gw, nil)
-		e.Logger = slog.New(slog.DiscardHandler)
-		if err := e.AddQRLane("Q", posbridge.QRLane{}); err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Open(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		defer e.Close()
+		fs := &posbridgetest.FailingStore{}
+		te := newTestEngine(t, engineOpts{Gateway: posbridgetest.NewHostedGateway(), QR: &posbridge.QRLane{}, Store: fs})
+		e := te.Engine
 		ctx := context.Background()
-		fs.failNext("", 1, 0)
+		fs.FailNext("", 1, 0)
 		if _, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "Q", Amount: mustAED(t, "7.00"), By: cashier}); err == nil {
 			t.Fatal("Pay succeeded although the order could not be marked sent")
 		}

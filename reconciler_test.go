@@ -2,14 +2,13 @@ package posbridge_test
 
 import (
 	"context"
-	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
 // ReconcileOnce may be called (by a test, or an operator's "check now")
@@ -18,38 +17,31 @@ import (
 // where its schedule takes it, checked by one of them at a time.
 func TestReconcileOnceRacesTheLoop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
+		gw := posbridgetest.NewFakeGateway()
 		terms := map[string]posbridge.Terminal{}
-		fakes := map[string]*fakeTerminal{}
+		fakes := map[string]*posbridgetest.FakeTerminal{}
 		for _, id := range []string{"1", "2", "3", "4"} {
-			fakes[id] = newFakeTerminal(gw, saleScript{result: saleTimeout, create: true})
+			fakes[id] = posbridgetest.NewFakeTerminal(gw, answerLost)
 			terms[id] = fakes[id]
 		}
-		terms["5"] = newFakeTerminal(gw) // approves
-		db := mustOpenStore(t, filepath.Join(t.TempDir(), "posbridge.db"))
-		defer db.Close()
-		e := posbridge.NewEngine(db, gw, terms)
-		e.Logger = slog.New(slog.DiscardHandler)
-		if err := e.Open(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		defer e.Close()
+		terms["5"] = posbridgetest.NewFakeTerminal(gw) // approves
+		te := newTestEngine(t, engineOpts{Gateway: gw, Lanes: terms})
 		ctx := context.Background()
 		var orders []posbridge.Order
 		for _, id := range []string{"1", "2", "3", "4"} {
-			o, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: id, Amount: mustAED(t, "9.00"), By: cashier})
+			o, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: id, Amount: mustAED(t, "9.00"), By: cashier})
 			if err != nil {
 				t.Fatalf("Pay on lane %s: %v", id, err)
 			}
 			orders = append(orders, o)
 		}
-		paid, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "5", Amount: mustAED(t, "4.00"), By: cashier})
+		paid, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "5", Amount: mustAED(t, "4.00"), By: cashier})
 		if err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(2 * time.Minute)
 		synctest.Wait()
-		if _, err := e.Refund(ctx, paid.No, posbridge.RefundParams{Amount: mustAED(t, "1.00")}, cashier); err != nil {
+		if _, err := te.Refund(ctx, paid.No, posbridge.RefundParams{Amount: mustAED(t, "1.00")}, cashier); err != nil {
 			t.Fatalf("refund: %v", err)
 		}
 		var wg sync.WaitGroup
@@ -62,7 +54,7 @@ func TestReconcileOnceRacesTheLoop(t *testing.T) {
 						return
 					default:
 					}
-					if _, err := e.ReconcileOnce(ctx); err != nil {
+					if _, err := te.ReconcileOnce(ctx); err != nil {
 						t.Errorf("ReconcileOnce: %v", err)
 						return
 					}
@@ -75,11 +67,11 @@ func TestReconcileOnceRacesTheLoop(t *testing.T) {
 		wg.Wait()
 		synctest.Wait()
 		for _, o := range orders {
-			got, _ := e.Payment(ctx, o.No)
+			got, _ := te.Payment(ctx, o.No)
 			if got.Status != posbridge.StatusCanceled || got.Reason != posbridge.ReasonExpired {
 				t.Errorf("%s: %s (%s), want canceled (expired)", o.No, got.Status, got.Reason)
 			}
-			if n := fakes[o.Lane].salesOf(o.No); n != 1 {
+			if n := fakes[o.Lane].SalesOf(o.No); n != 1 {
 				t.Errorf("%s went to the terminal %d times", o.No, n)
 			}
 		}
@@ -92,9 +84,9 @@ func TestReconcileOnceRacesTheLoop(t *testing.T) {
 // within half an hour.
 func TestPendingRefundChecksThinOut(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		gw.refundsWait = true
-		te := newTestEngine(t, "", gw, newFakeTerminal(gw), true)
+		te := newTestEngine(t, engineOpts{})
+		gw := te.gw
+		gw.HoldRefunds()
 		ctx := context.Background()
 		o := pay(t, te, "10.00")
 		await(t, te, o.No)
@@ -104,17 +96,15 @@ func TestPendingRefundChecksThinOut(t *testing.T) {
 		}
 		time.Sleep(2 * time.Minute)
 		synctest.Wait()
-		if n := gw.count("query_refund"); n < 3 {
+		if n := gw.Count("query_refund"); n < 3 {
 			t.Fatalf("a young refund was asked about %d times in its first 2 minutes; want every 30 s", n)
 		}
 		time.Sleep(24 * time.Hour)
 		synctest.Wait()
-		if n := gw.count("query_refund"); n > 150 {
+		if n := gw.Count("query_refund"); n > 150 {
 			t.Fatalf("a refund pending for a day was asked about %d times; want it to thin out to every half hour", n)
 		}
-		gw.mu.Lock()
-		gw.refunds[r.No].Status = posbridge.GatewayRefundSuccess
-		gw.mu.Unlock()
+		gw.SetRefundStatus(r.No, posbridge.GatewayRefundSuccess)
 		time.Sleep(31 * time.Minute)
 		synctest.Wait()
 		if rs, _ := te.Refunds(ctx, o.No); rs[0].Status != posbridge.RefundSucceeded {
@@ -129,36 +119,22 @@ func TestPendingRefundChecksThinOut(t *testing.T) {
 // where a refund made right after a restart was never asked about).
 func TestPendingRefundWakesTheReconciler(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		gw.refundsWait = true
-		db := mustOpenStore(t, filepath.Join(t.TempDir(), "posbridge.db"))
-		defer db.Close()
-		e := posbridge.NewEngine(db, gw, map[string]posbridge.Terminal{"1": newFakeTerminal(gw)})
-		e.ReconcileInterval = 6 * time.Hour // as if a watched order's check were next
-		if err := e.Open(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		defer e.Close()
+		// The loop's interval as if a watched order's check were next.
+		te := newTestEngine(t, engineOpts{ReconcileEvery: 6 * time.Hour})
+		gw := te.gw
+		gw.HoldRefunds()
 		ctx := context.Background()
-		o, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "10.00"), By: cashier})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if o, err = e.Await(ctx, o.No); err != nil || o.Status != posbridge.StatusPaid {
-			t.Fatalf("setup: %s %v", o.Status, err)
-		}
+		o := paid(t, te, "10.00")
 		time.Sleep(time.Minute) // the reconciler is asleep, nothing scheduled
 		synctest.Wait()
-		r, err := e.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
+		r, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
 		if err != nil || r.Status != posbridge.RefundPending {
 			t.Fatalf("refund: %s %v", r.Status, err)
 		}
-		gw.mu.Lock()
-		gw.refunds[r.No].Status = posbridge.GatewayRefundSuccess
-		gw.mu.Unlock()
+		gw.SetRefundStatus(r.No, posbridge.GatewayRefundSuccess)
 		time.Sleep(2 * time.Minute)
 		synctest.Wait()
-		if rs, _ := e.Refunds(ctx, o.No); rs[0].Status != posbridge.RefundSucceeded {
+		if rs, _ := te.Refunds(ctx, o.No); rs[0].Status != posbridge.RefundSucceeded {
 			t.Fatalf("two minutes after the gateway settled it, the refund is %s here", rs[0].Status)
 		}
 	})

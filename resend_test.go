@@ -2,14 +2,13 @@ package posbridge_test
 
 import (
 	"context"
-	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
 // resendingGateway is the fake gateway that can send a callback again (Pay
@@ -17,7 +16,7 @@ import (
 // gateway knew of all along but whose callback was lost: the resend makes
 // the fake report it.
 type resendingGateway struct {
-	*fakeGateway
+	*posbridgetest.FakeGateway
 	mu      sync.Mutex
 	resends []posbridge.OrderNo
 	paid    bool // the customer paid; only the callback was lost
@@ -30,7 +29,7 @@ func (g *resendingGateway) ResendOrderNotification(ctx context.Context, no posbr
 	g.mu.Unlock()
 	if paid {
 		o, _ := g.QueryOrder(ctx, no)
-		g.set(no, o.Amount, posbridge.GatewayPaid)
+		g.Set(no, o.Amount, posbridge.GatewayPaid)
 	}
 	return nil
 }
@@ -51,16 +50,9 @@ func TestReconciler_AsksForCallbackBeforeGivingUp(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				gw := &resendingGateway{fakeGateway: newFakeGateway(), paid: tt.paid}
-				term := newFakeTerminal(gw.fakeGateway, saleScript{result: posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, create: true})
-				db := mustOpenStore(t, filepath.Join(t.TempDir(), "posbridge.db"))
-				e := posbridge.NewEngine(db, gw, map[string]posbridge.Terminal{"1": term})
-				e.Logger = slog.New(slog.DiscardHandler)
-				if err := e.Open(context.Background()); err != nil {
-					t.Fatal(err)
-				}
-				te := &testEngine{Engine: e, db: db, gw: gw.fakeGateway, term: term}
-				t.Cleanup(func() { te.close(t) })
+				gw := &resendingGateway{FakeGateway: posbridgetest.NewFakeGateway(), paid: tt.paid}
+				term := posbridgetest.NewFakeTerminal(gw.FakeGateway, answerLost)
+				te := newTestEngine(t, engineOpts{Gateway: gw, Terminal: term})
 				o := pay(t, te, "5.00")
 				await(t, te, o.No)
 				time.Sleep(2 * time.Hour)

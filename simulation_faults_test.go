@@ -24,6 +24,7 @@ import (
 
 	"github.com/posbridge/posbridge"
 	"github.com/posbridge/posbridge/gateway/sandbox"
+	"github.com/posbridge/posbridge/posbridgetest"
 	"github.com/posbridge/posbridge/store"
 )
 
@@ -374,15 +375,7 @@ func refundOrderOf(ctx context.Context, st *simStore, rno posbridge.OrderNo) (po
 // a card number (cardPrefix) and passes the Luhn check, with the run masked.
 func findPANs(b []byte) []string {
 	var out []string
-	for i := 0; i < len(b); {
-		if b[i] < '0' || b[i] > '9' {
-			i++
-			continue
-		}
-		j := i
-		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
-			j++
-		}
+	for i, j := range posbridgetest.DigitRuns(b) {
 		// A card number stands alone: not glued to letters (an order
 		// number's random tail, records packed side by side) and not
 		// holding the simulation's date (order numbers start 20000101).
@@ -392,10 +385,9 @@ func findPANs(b []byte) []string {
 		if bytes.HasSuffix(b[max(0, i-8):i], []byte(`hash":"`)) {
 			alone = false
 		}
-		if n := j - i; n >= 13 && n <= 19 && alone && !bytes.Contains(b[i:j], []byte("2000010")) && cardPrefix(b[i:j]) && luhnValid(b[i:j]) {
+		if n := j - i; n >= 13 && n <= 19 && alone && !bytes.Contains(b[i:j], []byte("2000010")) && cardPrefix(b[i:j]) && posbridgetest.Luhn(b[i:j]) {
 			out = append(out, fmt.Sprintf("offset %d: %s%s%s after %q", i, b[i:i+4], strings.Repeat("*", n-8), b[j-4:j], b[max(0, i-24):i]))
 		}
-		i = j
 	}
 	return out
 }
@@ -412,21 +404,6 @@ func cardPrefix(d []byte) bool {
 
 func isAlnum(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-}
-
-func luhnValid(d []byte) bool {
-	sum := 0
-	for i := range d {
-		v := int(d[i] - '0')
-		if (len(d)-1-i)%2 == 1 {
-			v *= 2
-			if v > 9 {
-				v -= 9
-			}
-		}
-		sum += v
-	}
-	return sum%10 == 0
 }
 
 // scanForPANs reads the database files and the log and reports every

@@ -4,108 +4,40 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
-// reversingTerminal is a fake terminal that also voids and refunds with
-// the card present, and tells the fake gateway as an acquirer would: a
-// void revokes the original order, a refund is a refund order under the
-// refund's own number.
-type reversingTerminal struct {
-	*fakeTerminal
-	mu      sync.Mutex
-	result  posbridge.TerminalResult // answer of the next void or refund
-	err     error
-	record  bool // the acquirer tells the gateway
-	voids   []posbridge.OrderNo
-	refunds []posbridge.OrderNo
+// newReversingSale opens an engine (no reconciler loop) whose lane "1"
+// terminal also voids and refunds, and makes a paid order of amount on it.
+func newReversingSale(t *testing.T, amount string) (*testEngine, *posbridgetest.ReversingTerminal, posbridge.Order) {
+	t.Helper()
+	gw := posbridgetest.NewFakeGateway()
+	term := posbridgetest.NewReversingTerminal(gw)
+	te := newTestEngine(t, engineOpts{Gateway: gw, Terminal: term, NoLoop: true})
+	return te, term, paid(t, te, amount)
 }
 
-func newReversingTerminal(gw *fakeGateway) *reversingTerminal {
-	return &reversingTerminal{fakeTerminal: newFakeTerminal(gw), record: true,
-		result: posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000", TransStatus: "2", TransNo: "T1"}}
-}
-
-func (t *reversingTerminal) set(res posbridge.TerminalResult, err error, record bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.result, t.err, t.record = res, err, record
-}
-
-func (t *reversingTerminal) Void(ctx context.Context, no, orig posbridge.OrderNo, amount posbridge.Money) (posbridge.TerminalResult, error) {
-	t.mu.Lock()
-	t.voids = append(t.voids, no)
-	res, err, record := t.result, t.err, t.record
-	t.mu.Unlock()
-	if record {
-		t.gw.revoke(orig)
+// voidAnswered voids order no on term, which answers res (and tells the
+// gateway when record), and returns the void as stored once the engine is
+// done with the answer.
+func voidAnswered(t *testing.T, te *testEngine, term *posbridgetest.ReversingTerminal, no posbridge.OrderNo, res posbridge.TerminalResult, record bool) posbridge.Refund {
+	t.Helper()
+	term.Answer(res, nil, record)
+	v, err := te.Void(context.Background(), no, posbridge.VoidParams{}, refundBy)
+	if err != nil {
+		t.Fatalf("Void: %v", err)
 	}
-	return res, err
-}
-
-func (t *reversingTerminal) Refund(ctx context.Context, no, orig posbridge.OrderNo, amount posbridge.Money) (posbridge.TerminalResult, error) {
-	t.mu.Lock()
-	t.refunds = append(t.refunds, no)
-	res, err, record := t.result, t.err, t.record
-	t.mu.Unlock()
-	if record {
-		t.gw.recordRefund(no, orig, amount)
-	}
-	return res, err
-}
-
-// revoke marks an order revoked, as PayBy shows a voided unsettled order.
-func (g *fakeGateway) revoke(no posbridge.OrderNo) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if o := g.orders[no]; o != nil {
-		o.Status, o.Revoked = posbridge.GatewayFailed, true
-	}
-}
-
-// recordRefund stores a refund the terminal's acquirer reported.
-func (g *fakeGateway) recordRefund(no, orig posbridge.OrderNo, amount posbridge.Money) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.refunds[no] = &posbridge.GatewayRefund{RefundNo: no, OrderNo: orig, Status: posbridge.GatewayRefundSuccess, Amount: amount}
-}
-
-// newReversingEngine is newTestEngine with a terminal that voids and refunds.
-func newReversingEngine(tb testing.TB, gw *fakeGateway, term *reversingTerminal) *testEngine {
-	tb.Helper()
-	path := filepath.Join(tb.TempDir(), "posbridge.db")
-	db := mustOpenStore(tb, path)
-	e := posbridge.NewEngine(db, gw, map[string]posbridge.Terminal{"1": term})
-	e.Logger = slog.New(slog.DiscardHandler)
-	e.ReconcileInterval = 0
-	if err := e.Open(context.Background()); err != nil {
-		tb.Fatalf("open engine: %v", err)
-	}
-	te := &testEngine{Engine: e, db: db, path: path, gw: gw, term: term.fakeTerminal}
-	tb.Cleanup(func() { te.close(tb) })
-	return te
+	synctest.Wait()
+	return refundOf(t, te, no, v.No)
 }
 
 var refundBy = posbridge.By{Actor: posbridge.ActorAPI, Who: "pos", Reason: "returned"}
-
-// paid makes a paid order of amount on lane 1.
-func paid(t *testing.T, te *testEngine, amount string) posbridge.Order {
-	t.Helper()
-	o := pay(t, te, amount)
-	if got := await(t, te, o.No); got.Status != posbridge.StatusPaid {
-		t.Fatalf("payment %s, want paid", got.Status)
-	}
-	o, _ = te.Payment(context.Background(), o.No)
-	return o
-}
 
 func refundOf(t *testing.T, te *testEngine, order, no posbridge.OrderNo) posbridge.Refund {
 	t.Helper()
@@ -129,11 +61,9 @@ func refundOf(t *testing.T, te *testEngine, order, no posbridge.OrderNo) posbrid
 // the same state is re-sent, as before.
 func TestTerminalRefund_RequestedNeverResentToGateway(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newReversingTerminal(gw)
-		te := newReversingEngine(t, gw, term)
+		te, _, o := newReversingSale(t, "10.00")
+		gw := te.gw
 		ctx := context.Background()
-		o := paid(t, te, "10.00")
 		now := time.Now()
 		cause := posbridge.Cause{Actor: posbridge.ActorAPI, Action: "test"}
 		onTerminal := &posbridge.Refund{No: "20261201000000001R0000000T", OrderNo: o.No, Amount: mustAED(t, "4.00"),
@@ -147,17 +77,17 @@ func TestTerminalRefund_RequestedNeverResentToGateway(t *testing.T) {
 		if _, err := te.ReconcileOnce(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if n := gw.count("refund"); n != 1 {
+		if n := gw.Count("refund"); n != 1 {
 			t.Fatalf("the gateway got %d refund calls, want 1 (the gateway refund only)", n)
 		}
-		if _, ok := gw.refunds[onTerminal.No]; ok {
+		if _, ok := gw.RefundOf(onTerminal.No); ok {
 			t.Fatalf("the terminal refund %s was sent to the gateway as a refund", onTerminal.No)
 		}
 		if r := refundOf(t, te, o.No, onTerminal.No); r.Status != posbridge.RefundRequested {
 			t.Fatalf("terminal refund unknown to the gateway is %s, want still requested", r.Status)
 		}
 		// The acquirer's record reaches the gateway: the next check finds it.
-		gw.recordRefund(onTerminal.No, o.No, onTerminal.Amount)
+		gw.RecordRefund(onTerminal.No, o.No, onTerminal.Amount)
 		time.Sleep(posbridge.DefaultRefundCheck)
 		if _, err := te.ReconcileOnce(ctx); err != nil {
 			t.Fatal(err)
@@ -165,7 +95,7 @@ func TestTerminalRefund_RequestedNeverResentToGateway(t *testing.T) {
 		if r := refundOf(t, te, o.No, onTerminal.No); r.Status != posbridge.RefundSucceeded {
 			t.Fatalf("terminal refund is %s after the gateway has it, want succeeded", r.Status)
 		}
-		if n := gw.count("refund"); n != 1 {
+		if n := gw.Count("refund"); n != 1 {
 			t.Fatalf("the gateway got %d refund calls, want 1", n)
 		}
 	})
@@ -176,11 +106,9 @@ func TestTerminalRefund_RequestedNeverResentToGateway(t *testing.T) {
 // amount and nothing went to the gateway as a refund.
 func TestTerminalVoid_Confirmed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newReversingTerminal(gw)
-		te := newReversingEngine(t, gw, term)
+		te, term, o := newReversingSale(t, "12.50")
+		gw := te.gw
 		ctx := context.Background()
-		o := paid(t, te, "12.50")
 		v, err := te.Void(ctx, o.No, posbridge.VoidParams{IdempotencyKey: "v1"}, refundBy)
 		if err != nil {
 			t.Fatalf("Void: %v", err)
@@ -195,8 +123,8 @@ func TestTerminalVoid_Confirmed(t *testing.T) {
 		if got, _ := te.Payment(ctx, o.No); got.Refunded != o.Amount || got.Status != posbridge.StatusPaid {
 			t.Fatalf("order after void: %s refunded %s", got.Status, got.Refunded)
 		}
-		if gw.count("refund") != 0 || len(term.voids) != 1 {
-			t.Fatalf("gateway refunds %d, terminal voids %d; want 0 and 1", gw.count("refund"), len(term.voids))
+		if gw.Count("refund") != 0 || len(term.Voids()) != 1 {
+			t.Fatalf("gateway refunds %d, terminal voids %d; want 0 and 1", gw.Count("refund"), len(term.Voids()))
 		}
 		again, err := te.Void(ctx, o.No, posbridge.VoidParams{IdempotencyKey: "v1"}, refundBy)
 		if err != nil || again.No != v.No {
@@ -236,12 +164,10 @@ func TestTerminalRefund_Answers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				gw := newFakeGateway()
-				term := newReversingTerminal(gw)
-				te := newReversingEngine(t, gw, term)
+				te, term, o := newReversingSale(t, "10.00")
+				gw := te.gw
 				ctx := context.Background()
-				o := paid(t, te, "10.00")
-				term.set(tt.res, tt.err, tt.record)
+				term.Answer(tt.res, tt.err, tt.record)
 				r, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "6.00"), CardPresent: true}, refundBy)
 				if err != nil {
 					t.Fatalf("Refund: %v", err)
@@ -251,7 +177,7 @@ func TestTerminalRefund_Answers(t *testing.T) {
 				if got.Status != tt.want || got.Method != posbridge.RefundTerminalRefund {
 					t.Fatalf("refund is %s (%s), want %s", got.Status, got.Method, tt.want)
 				}
-				if gw.count("refund") != 0 {
+				if gw.Count("refund") != 0 {
 					t.Fatal("a card-present refund was sent to the gateway")
 				}
 				// Until it fails, it counts against what is refundable.
@@ -268,11 +194,8 @@ func TestTerminalRefund_Answers(t *testing.T) {
 // above what is left to refund.
 func TestTerminalRefund_NeverAboveRefundable(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newReversingTerminal(gw)
-		te := newReversingEngine(t, gw, term)
+		te, term, o := newReversingSale(t, "10.00")
 		ctx := context.Background()
-		o := paid(t, te, "10.00")
 		if _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "6.00")}, refundBy); err != nil {
 			t.Fatalf("gateway refund: %v", err)
 		}
@@ -280,7 +203,7 @@ func TestTerminalRefund_NeverAboveRefundable(t *testing.T) {
 		if posbridge.ErrorCode(err) != posbridge.EINVALID || !errors.Is(err, posbridge.ErrRefundExceeded) {
 			t.Fatalf("card-present refund above refundable: %v, want %s", err, posbridge.EINVALID)
 		}
-		if len(term.refunds) != 0 {
+		if len(term.Refunds()) != 0 {
 			t.Fatal("the terminal was asked for a refund above refundable")
 		}
 		r, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "4.00"), CardPresent: true}, refundBy)
@@ -305,11 +228,8 @@ func TestTerminalRefund_NeverAboveRefundable(t *testing.T) {
 // the reason; a card-present refund still works.
 func TestTerminalVoid_RefusedAfterSettlement(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newReversingTerminal(gw)
-		te := newReversingEngine(t, gw, term)
+		te, term, o := newReversingSale(t, "10.00")
 		ctx := context.Background()
-		o := paid(t, te, "10.00")
 		time.Sleep(time.Second)
 		if _, err := te.db.SaveSettlement(ctx, posbridge.Settlement{Lane: "1", At: time.Now()}); err != nil {
 			t.Fatal(err)
@@ -319,7 +239,7 @@ func TestTerminalVoid_RefusedAfterSettlement(t *testing.T) {
 		if !errors.As(err, &pe) || pe.Code != posbridge.ECONFLICT || pe.Message != posbridge.VoidRefusal(o, nil, time.Now(), time.Now(), nil) {
 			t.Fatalf("void after settlement: %v, want the settlement refusal", err)
 		}
-		if len(term.voids) != 0 {
+		if len(term.Voids()) != 0 {
 			t.Fatal("a settled sale was voided on the terminal")
 		}
 		if _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00"), CardPresent: true}, refundBy); err != nil {
@@ -365,31 +285,24 @@ func TestVoidRefusal(t *testing.T) {
 // once the gateway shows the order revoked the next check confirms it.
 func TestTerminalVoid_UnconfirmedStaysPending(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newReversingTerminal(gw)
-		te := newReversingEngine(t, gw, term)
+		te, term, o := newReversingSale(t, "10.00")
+		gw := te.gw
 		ctx := context.Background()
-		o := paid(t, te, "10.00")
-		term.set(posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000"}, nil, false)
-		v, err := te.Void(ctx, o.No, posbridge.VoidParams{}, refundBy)
-		if err != nil {
-			t.Fatalf("Void: %v", err)
-		}
-		synctest.Wait()
-		if got := refundOf(t, te, o.No, v.No); got.Status != posbridge.RefundPending {
-			t.Fatalf("void without the gateway's word is %s, want pending", got.Status)
+		v := voidAnswered(t, te, term, o.No, posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000"}, false)
+		if v.Status != posbridge.RefundPending {
+			t.Fatalf("void without the gateway's word is %s, want pending", v.Status)
 		}
 		if got, _ := te.Payment(ctx, o.No); got.Refunded.Minor != 0 {
 			t.Fatalf("refunded %s before the gateway confirmed the void", got.Refunded)
 		}
-		gw.revoke(o.No)
+		gw.Revoke(o.No)
 		if _, err := te.ReconcileOnce(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if got := refundOf(t, te, o.No, v.No); got.Status != posbridge.RefundSucceeded {
 			t.Fatalf("void is %s once the gateway shows the order revoked, want succeeded", got.Status)
 		}
-		if gw.count("refund") != 0 {
+		if gw.Count("refund") != 0 {
 			t.Fatal("a void was sent to the gateway as a refund")
 		}
 	})
@@ -472,21 +385,14 @@ func TestBuildDayReport_RefundMethods(t *testing.T) {
 // paid), but makes posbridge ask about the order's open void at once.
 func TestTerminalVoid_RevokedNotification(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newReversingTerminal(gw)
-		te := newReversingEngine(t, gw, term)
+		te, term, o := newReversingSale(t, "9.00")
+		gw := te.gw
 		ctx := context.Background()
-		o := paid(t, te, "9.00")
-		term.set(posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, nil, false)
-		v, err := te.Void(ctx, o.No, posbridge.VoidParams{}, refundBy)
-		if err != nil {
-			t.Fatal(err)
+		v := voidAnswered(t, te, term, o.No, posbridge.TerminalResult{Outcome: posbridge.OutcomeTimeout}, false)
+		if v.Status != posbridge.RefundPending {
+			t.Fatalf("void with a lost answer is %s, want pending", v.Status)
 		}
-		synctest.Wait()
-		if got := refundOf(t, te, o.No, v.No); got.Status != posbridge.RefundPending {
-			t.Fatalf("void with a lost answer is %s, want pending", got.Status)
-		}
-		gw.revoke(o.No)
+		gw.Revoke(o.No)
 		n := posbridge.Notification{Gateway: "fake", ID: "rv1", Kind: posbridge.NotifyOrder, OrderNo: o.No, Status: posbridge.GatewayFailed,
 			Revoked: true, Amount: o.Amount, SentAt: time.Now(), ReceivedAt: time.Now()}
 		if err := te.ApplyNotification(ctx, n); err != nil {
@@ -513,7 +419,7 @@ func TestDayClose_TerminalVoids(t *testing.T) {
 	for _, no := range []string{"VOIDED1", "NOTVOID1"} {
 		d.local(no, "6.00", posbridge.StatusPaid, "")
 		d.gateway(no, "6.00", posbridge.GatewayPaid)
-		v := &posbridge.Refund{No: posbridge.OrderNo("V" + no), OrderNo: posbridge.OrderNo(no), Amount: dayMoney(t, "6.00"),
+		v := &posbridge.Refund{No: posbridge.OrderNo("V" + no), OrderNo: posbridge.OrderNo(no), Amount: mustAED(t, "6.00"),
 			Method: posbridge.RefundTerminalVoid, CreatedAt: d.clock.Now()}
 		if _, err := d.db.CreateRefund(ctx, v, cause); err != nil {
 			t.Fatal(err)
@@ -522,7 +428,7 @@ func TestDayClose_TerminalVoids(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := d.sb.Record(ctx, posbridge.AcquirerRecord{OrderNo: "VVOIDED1", OrigNo: "VOIDED1", Kind: "void", Amount: dayMoney(t, "6.00"), Status: posbridge.GatewayPaid}); err != nil {
+	if err := d.sb.Record(ctx, posbridge.AcquirerRecord{OrderNo: "VVOIDED1", OrigNo: "VOIDED1", Kind: "void", Amount: mustAED(t, "6.00"), Status: posbridge.GatewayPaid}); err != nil {
 		t.Fatal(err)
 	}
 	d.clock.Set(dayStart.Add(14 * time.Hour))

@@ -13,28 +13,15 @@ import (
 // of failed refunds must not turn the first void into a second success.
 func TestTerminalVoid_FailedVoidNotCountedTwice(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		gw := newFakeGateway()
-		term := newReversingTerminal(gw)
-		te := newReversingEngine(t, gw, term)
+		te, term, o := newReversingSale(t, "12.50")
 		ctx := context.Background()
-		o := paid(t, te, "12.50")
-		term.set(posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "101", TransStatus: "3"}, nil, false)
-		v1, err := te.Void(ctx, o.No, posbridge.VoidParams{}, refundBy)
-		if err != nil {
-			t.Fatalf("Void 1: %v", err)
+		v1 := voidAnswered(t, te, term, o.No, posbridge.TerminalResult{Outcome: posbridge.OutcomeDeclined, Code: "101", TransStatus: "3"}, false)
+		if v1.Status != posbridge.RefundFailed {
+			t.Fatalf("void 1 is %s, want failed", v1.Status)
 		}
-		synctest.Wait()
-		if got := refundOf(t, te, o.No, v1.No); got.Status != posbridge.RefundFailed {
-			t.Fatalf("void 1 is %s, want failed", got.Status)
-		}
-		term.set(posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000", TransStatus: "2", TransNo: "T2"}, nil, true)
-		v2, err := te.Void(ctx, o.No, posbridge.VoidParams{}, refundBy)
-		if err != nil {
-			t.Fatalf("Void 2: %v", err)
-		}
-		synctest.Wait()
-		if got := refundOf(t, te, o.No, v2.No); got.Status != posbridge.RefundSucceeded {
-			t.Fatalf("void 2 is %s, want succeeded", got.Status)
+		v2 := voidAnswered(t, te, term, o.No, posbridge.TerminalResult{Outcome: posbridge.OutcomeApproved, Code: "000", TransStatus: "2", TransNo: "T2"}, true)
+		if v2.Status != posbridge.RefundSucceeded {
+			t.Fatalf("void 2 is %s, want succeeded", v2.Status)
 		}
 		if _, err := te.ReconcileOnce(ctx); err != nil {
 			t.Fatal(err)

@@ -1,6 +1,3 @@
-// Package posbridgetest holds what the tests of more than one package share:
-// a manual clock and a scan for card numbers. It is test code that other
-// packages import, like net/http/httptest; the product never does.
 package posbridgetest
 
 import (

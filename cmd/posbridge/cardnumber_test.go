@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/posbridge/posbridge/posbridgetest"
 )
 
 // luhnRuns returns the runs of 13 to 19 digits in b that look like a card
@@ -16,17 +18,8 @@ import (
 // with 1) and the gateway's numbers do not match.
 func luhnRuns(b []byte) []string {
 	var out []string
-	for i := 0; i < len(b); {
-		if b[i] < '0' || b[i] > '9' {
-			i++
-			continue
-		}
-		j := i
-		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
-			j++
-		}
+	for i, j := range posbridgetest.DigitRuns(b) {
 		run := b[i:j]
-		i = j
 		if len(run) < 13 || len(run) > 19 || run[0] < '3' || run[0] > '6' {
 			continue
 		}
@@ -34,25 +27,11 @@ func luhnRuns(b []byte) []string {
 		for _, c := range run {
 			same = same && c == run[0]
 		}
-		if !same && luhn(run) {
+		if !same && posbridgetest.Luhn(run) {
 			out = append(out, string(run))
 		}
 	}
 	return out
-}
-
-func luhn(d []byte) bool {
-	sum := 0
-	for i := len(d) - 1; i >= 0; i-- {
-		v := int(d[i] - '0')
-		if (len(d)-1-i)%2 == 1 {
-			if v *= 2; v > 9 {
-				v -= 9
-			}
-		}
-		sum += v
-	}
-	return sum%10 == 0
 }
 
 func TestLuhnRuns(t *testing.T) {

@@ -237,23 +237,8 @@ func TestSandbox_FullCardNumbers(t *testing.T) {
 			t.Fatalf("notifications %+v", got)
 		}
 		pan := got[0].Order.PaymentInfo.CardInfo.CardNo
-		if len(pan) != 16 || pan[12:] != "4242" || !luhn(pan) {
+		if len(pan) != 16 || pan[12:] != "4242" || !posbridgetest.Luhn(pan) {
 			t.Fatalf("cardNo %q: want 16 Luhn-valid digits ending 4242", pan)
 		}
 	})
-}
-
-func luhn(s string) bool {
-	sum := 0
-	for i := range s {
-		d := int(s[i] - '0')
-		if (len(s)-1-i)%2 == 1 {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return sum%10 == 0
 }
