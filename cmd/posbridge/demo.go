@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/daemon"
 	"github.com/posbridge/posbridge/gateway/sandbox"
 	"github.com/posbridge/posbridge/outbox"
 	"github.com/posbridge/posbridge/terminal"
@@ -306,7 +307,7 @@ type demoWorld struct {
 
 // startDemo starts a sandbox, a simulated terminal and a daemon wired to
 // both through a config file written into dir. stop shuts all of it down.
-func startDemo(ctx context.Context, s demoSetup) (*Daemon, func(context.Context) error, error) {
+func startDemo(ctx context.Context, s demoSetup) (*daemon.Daemon, func(context.Context) error, error) {
 	d, _, stop, err := startDemoWorld(ctx, s)
 	return d, stop, err
 }
@@ -314,7 +315,7 @@ func startDemo(ctx context.Context, s demoSetup) (*Daemon, func(context.Context)
 // startDemoWorld is startDemo that also returns the sandbox and the simulated
 // terminal, for tests to drive. Its cleanups capture the local w, never the
 // named result, which a failed return sets to nil before stop runs them.
-func startDemoWorld(ctx context.Context, s demoSetup) (d *Daemon, world *demoWorld, stop func(context.Context) error, err error) {
+func startDemoWorld(ctx context.Context, s demoSetup) (d *daemon.Daemon, world *demoWorld, stop func(context.Context) error, err error) {
 	var ctl *demoControl
 	if s.scenario != "" {
 		sc, ok := findScenario(s.scenario)
@@ -407,20 +408,19 @@ func startDemoWorld(ctx context.Context, s demoSetup) (d *Daemon, world *demoWor
 		cleanups = append(cleanups, func(context.Context) error { return w.Pipe.Close() })
 	}
 
-	listen := s.listen
-	ln, lerr := net.Listen("tcp", listen)
-	if lerr != nil || strings.HasSuffix(listen, ":0") {
-		// The usual port is taken: any free one will do. It is named, not
-		// ":0", which the config refuses as notify.listen's twin.
-		if lerr == nil {
-			ln.Close()
-		}
-		if ln, lerr = net.Listen("tcp", "127.0.0.1:0"); lerr != nil {
-			return nil, nil, stop, fmt.Errorf("demo: find a free port: %w", lerr)
-		}
-		listen = ln.Addr().String()
+	// The API and the notifications listen on loopback; the daemon takes
+	// these listeners over.
+	apiLn, err := demoListen(s.listen)
+	if err != nil {
+		return nil, nil, stop, err
 	}
-	ln.Close()
+	opts.apiListener = apiLn
+	cleanups = append(cleanups, closeListener(apiLn))
+	if opts.notifyListener, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		return nil, nil, stop, fmt.Errorf("demo: notify: %w", err)
+	}
+	cleanups = append(cleanups, closeListener(opts.notifyListener))
+	listen := apiLn.Addr().String()
 	outboxSection := ""
 	if s.fleet != nil {
 		srv, err := startDemoNATS(s.dir)
@@ -474,9 +474,9 @@ sale_timeout = %q
 		return nil, nil, stop, err
 	}
 	cleanups = append(cleanups, d.Close)
-	w.Sandbox.SetNotifyURL(d.NotifyURL() + d.notifyPath)
+	w.Sandbox.SetNotifyURL(d.Notify.URL() + d.Notify.Path)
 	if w.PayProtocol != nil {
-		w.PayProtocol.SetNotifier(sandbox.PPNotifierOptions{NotifyURL: d.NotifyURL() + d.notifyPath})
+		w.PayProtocol.SetNotifier(sandbox.PPNotifierOptions{NotifyURL: d.Notify.URL() + d.Notify.Path})
 	}
 	if s.fleet != nil {
 		if err := startDemoConsumer(ctx, s.dir, s.fleet.Server, s.fleet); err != nil {
@@ -570,4 +570,30 @@ func serveLoopback(h http.Handler) (url string, stop func(context.Context) error
 		<-done
 		return err
 	}, nil
+}
+
+// demoListen listens on addr for the demo's API, or on any free loopback
+// port when addr is taken or asks for any port (":0").
+func demoListen(addr string) (net.Listener, error) {
+	if !strings.HasSuffix(addr, ":0") {
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			return ln, nil
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("demo: find a free port: %w", err)
+	}
+	return ln, nil
+}
+
+// closeListener closes ln when the demo stops, unless the daemon, which
+// takes it over, closed it already.
+func closeListener(ln net.Listener) func(context.Context) error {
+	return func(context.Context) error {
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			return err
+		}
+		return nil
+	}
 }
