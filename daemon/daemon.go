@@ -109,8 +109,8 @@ type Daemon struct {
 	// Logger is Parts.Logger.
 	Logger *slog.Logger
 
-	closers []io.Closer
-	idle    []net.Listener // listeners of Parts no server took: Close closes them
+	closers   []io.Closer
+	idle      []net.Listener // listeners of Parts no server took: Close closes them
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -124,7 +124,7 @@ func Open(ctx context.Context, p Parts) (d *Daemon, err error) {
 	d = &Daemon{
 		Store: p.Store, Gateway: p.Gateway, Terminals: p.Terminals, Logger: p.Logger,
 		closers: p.Closers,
-		Notify: NewNotifyServer(p.Notify.Listener, p.Notify.Path, nil, p.Logger),
+		Notify:  NewNotifyServer(p.Notify.Listener, p.Notify.Path, nil, p.Logger),
 	}
 	for _, ln := range []net.Listener{p.APIListener, p.Metrics} {
 		if ln != nil {
