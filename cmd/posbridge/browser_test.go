@@ -55,8 +55,8 @@ type rigOptions struct {
 	// gateway is the gateway the sandbox plays ("payby" when empty, or
 	// "codepay", which adds the cloud lane).
 	gateway string
-	// qrTimers are the QR lane's timer keys (demoSetup.qrTimers).
-	qrTimers string
+	// qrTimers are the QR lane's timers (demoSetup.qrTimers).
+	qrTimers *demoQRTimers
 }
 
 func newBrowserRig(t *testing.T, o rigOptions) *browserRig {
