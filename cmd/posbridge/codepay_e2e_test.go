@@ -14,6 +14,7 @@ import (
 
 	"github.com/posbridge/posbridge"
 	"github.com/posbridge/posbridge/daemon"
+	"github.com/posbridge/posbridge/gateway"
 	"github.com/posbridge/posbridge/gateway/codepay"
 	"github.com/posbridge/posbridge/gateway/sandbox"
 	"github.com/posbridge/posbridge/terminal/termsim"
@@ -45,6 +46,11 @@ func startCodePayDemo(t *testing.T) (*daemon.Daemon, *demoWorld, string) {
 		t.Fatalf("daemon gateway %s at %s", d.Gateway.Name(), d.Notify.Path)
 	}
 	return d, w, dir
+}
+
+// notifyStats are the counters of d's notification handler.
+func notifyStats(d *daemon.Daemon) gateway.NotifyStats {
+	return d.Notify.Handler().(notifyHandler).Stats()
 }
 
 func payAndWait(t *testing.T, d *daemon.Daemon, amount string) posbridge.Order {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/posbridge/posbridge"
 	"github.com/posbridge/posbridge/daemon"
-	"github.com/posbridge/posbridge/gateway"
 	"github.com/posbridge/posbridge/outbox"
 	"github.com/posbridge/posbridge/store"
 	"github.com/posbridge/posbridge/terminal"
@@ -233,9 +232,4 @@ func (c notifyCollector) Collect(ch chan<- prometheus.Metric) {
 	} {
 		ch <- prometheus.MustNewConstMetric(notifyDesc, prometheus.CounterValue, float64(n), result)
 	}
-}
-
-// notifyStats are the counters of d's notification handler.
-func notifyStats(d *daemon.Daemon) gateway.NotifyStats {
-	return d.Notify.Handler().(notifyHandler).Stats()
 }
