@@ -109,7 +109,7 @@ type Daemon struct {
 	// Logger is Parts.Logger.
 	Logger *slog.Logger
 
-	closers   []io.Closer
+	parts     Parts          // what Close closes after the engine
 	idle      []net.Listener // listeners of Parts no server took: Close closes them
 	closeOnce sync.Once
 	closeErr  error
@@ -123,8 +123,8 @@ type Daemon struct {
 func Open(ctx context.Context, p Parts) (d *Daemon, err error) {
 	d = &Daemon{
 		Store: p.Store, Gateway: p.Gateway, Terminals: p.Terminals, Logger: p.Logger,
-		closers: p.Closers,
-		Notify:  NewNotifyServer(p.Notify.Listener, p.Notify.Path, nil, p.Logger),
+		parts:  p,
+		Notify: NewNotifyServer(p.Notify.Listener, p.Notify.Path, nil, p.Logger),
 	}
 	for _, ln := range []net.Listener{p.APIListener, p.Metrics} {
 		if ln != nil {
@@ -248,17 +248,42 @@ func (d *Daemon) Close(ctx context.Context) error {
 		if d.Outbox != nil {
 			keep(d.Outbox.Close())
 		}
-		for _, t := range d.Terminals {
-			if c, ok := t.(io.Closer); ok {
-				keep(c.Close())
-			}
-		}
-		for _, c := range d.closers {
-			keep(c.Close())
-		}
-		if d.Store != nil {
-			keep(d.Store.Close())
-		}
+		d.parts.closeBack(keep)
 	})
 	return d.closeErr
+}
+
+// Close closes every part, for a caller whose parts never reached Open
+// (a failed Open closes them itself): the listeners, the terminals, the
+// Closers and the store. It keeps the first error.
+func (p Parts) Close() error {
+	var first error
+	keep := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	for _, ln := range []net.Listener{p.Notify.Listener, p.APIListener, p.Metrics} {
+		if ln != nil {
+			keep(ln.Close())
+		}
+	}
+	p.closeBack(keep)
+	return first
+}
+
+// closeBack closes the terminals that are io.Closers (the ports), then the
+// Closers, then the store, giving keep each error.
+func (p Parts) closeBack(keep func(error)) {
+	for _, t := range p.Terminals {
+		if c, ok := t.(io.Closer); ok {
+			keep(c.Close())
+		}
+	}
+	for _, c := range p.Closers {
+		keep(c.Close())
+	}
+	if p.Store != nil {
+		keep(p.Store.Close())
+	}
 }

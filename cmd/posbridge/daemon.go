@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -60,7 +59,8 @@ func daemonParts(cfg *Config, logger *slog.Logger, opt daemonOptions) (p daemon.
 	p.Terminals = map[string]posbridge.Terminal{}
 	defer func() {
 		if err != nil {
-			closeParts(p, opt)
+			p.APIListener = opt.apiListener
+			p.Close()
 		}
 	}()
 	if db, err = store.OpenOptions(cfg.Store.Path, store.Options{Logger: component("store"), EventsKeep: cfg.Store.EventsKeep.Std()}); err != nil {
@@ -163,27 +163,6 @@ func openLanes(p *daemon.Parts, cfg *Config, gw posbridge.Gateway, opt daemonOpt
 		p.Terminals[l.ID] = conn
 	}
 	return nil
-}
-
-// closeParts closes what daemonParts opened before it failed, in the order
-// a daemon would: listeners, terminals, trace files, the store.
-func closeParts(p daemon.Parts, opt daemonOptions) {
-	for _, ln := range []net.Listener{p.Notify.Listener, p.Metrics, opt.apiListener} {
-		if ln != nil {
-			ln.Close()
-		}
-	}
-	for _, t := range p.Terminals {
-		if c, ok := t.(io.Closer); ok {
-			c.Close()
-		}
-	}
-	for _, c := range p.Closers {
-		c.Close()
-	}
-	if p.Store != nil {
-		p.Store.Close()
-	}
 }
 
 // apiConfig is the local API's config: cfg's [api], the lanes, and the
