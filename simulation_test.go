@@ -33,10 +33,11 @@ import (
 	"github.com/posbridge/posbridge/terminal/termsim"
 )
 
-// TestSimulation runs the real Engine, the real store on a temp SQLite file,
-// the real terminal driver against termsim over an in-memory link, and the
-// real PayBy client and notification handler against the sandbox over HTTP
-// on an in-memory network, inside testing/synctest so no real time passes.
+// TestSimulation runs the daemon the binary runs (daemon.Daemon: the real
+// Engine, the real store on a temp SQLite file, the real terminal driver
+// against termsim over an in-memory link, the real PayBy client and
+// notification handler and server) against the sandbox over HTTP on an
+// in-memory network, inside testing/synctest so no real time passes.
 // Each scenario is random customers, terminal faults, gateway faults,
 // notification faults, cashier actions at awkward moments and crashes; after
 // each, the promise of docs/architecture.md is checked.

@@ -48,6 +48,7 @@ type Outbox struct {
 // store open, the terminals connecting, the listeners bound. The daemon owns
 // every part from Open on: its Close closes them, and so does a failed Open.
 type Parts struct {
+	// Store is what the engine commits to; it is closed last.
 	Store Store
 	// Gateway is the gateway client the engine calls.
 	Gateway posbridge.Gateway
