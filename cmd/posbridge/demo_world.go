@@ -57,16 +57,10 @@ type demoWorld struct {
 	Pipe        *termsim.Pipe
 }
 
-// startDemo starts a sandbox, a simulated terminal and a daemon wired to
-// both; the daemon's config is written into dir as demo.toml. stop shuts
-// all of it down.
-func startDemo(ctx context.Context, s demoSetup) (*daemon.Daemon, func(context.Context) error, error) {
-	d, _, stop, err := startDemoWorld(ctx, s)
-	return d, stop, err
-}
-
-// startDemoWorld is startDemo that also returns the sandbox and the simulated
-// terminal, for tests to drive. Its cleanups capture the local w, never the
+// startDemoWorld starts a sandbox, a simulated terminal and a daemon wired
+// to both (its config is written into dir as demo.toml), and returns the
+// sandbox and the simulated terminal too, for tests to drive; stop shuts all
+// of it down. Its cleanups capture the local w, never the
 // named result, which a failed return sets to nil before stop runs them.
 func startDemoWorld(ctx context.Context, s demoSetup) (d *daemon.Daemon, world *demoWorld, stop func(context.Context) error, err error) {
 	var ctl *demoControl
