@@ -87,8 +87,9 @@ var (
 
 // Open resumes every order a previous run left open (docs/architecture.md: terminal
 // query, then gateway verification), re-applies notifications received but not
-// applied, and starts the reconciler. After Open no open order is without a
-// scheduled check.
+// applied, starts the reconciler, and then watches the link of every lane's
+// terminal that is a LinkWatcher (LinkChanged). After Open no open order is
+// without a scheduled check.
 func (e *Engine) Open(ctx context.Context) error {
 	if err := e.Reconcile.Validate(); err != nil {
 		return fmt.Errorf("engine: %w", err)
@@ -102,12 +103,31 @@ func (e *Engine) Open(ctx context.Context) error {
 	if e.ReconcileInterval > 0 {
 		e.rec.Open(e.ctx)
 	}
+	e.watchLinks(true)
 	return nil
 }
 
-// Close stops every goroutine the engine started and waits for them. Orders
-// in flight stay as stored; the next Open resumes them.
+// watchLinks starts (on) or stops the link watch of every lane's terminal
+// that is a LinkWatcher: each change is the engine's LinkChanged.
+func (e *Engine) watchLinks(on bool) {
+	for _, id := range e.lanes.ids {
+		w, ok := e.lanes.get(id).term.(LinkWatcher)
+		switch {
+		case !ok:
+		case on:
+			w.WatchLink(func(st LinkStatus) { e.LinkChanged(id, st) })
+		default:
+			w.WatchLink(nil)
+		}
+	}
+}
+
+// Close stops the link watches and every goroutine the engine started, and
+// waits for them. Orders in flight stay as stored; the next Open resumes them.
 func (e *Engine) Close() error {
+	if e.ctx != nil {
+		e.watchLinks(false)
+	}
 	if e.cancel != nil {
 		// The cause tells the terminal driver this is a shutdown: a sale
 		// in progress is left open for the next start to re-attach to.

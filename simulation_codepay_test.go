@@ -30,7 +30,7 @@ func (w *world) gatewayClient() posbridge.Gateway {
 		c, err := codepay.New(codepay.Config{
 			BaseURL: "http://gateway", AppID: w.sb.CodePayAppID(), MerchantNo: w.sb.CodePayMerchantNo(), StoreNo: "S1",
 			AppKey: keys.Merchant, GatewayKey: &keys.Gateway.PublicKey,
-			HTTPClient: w.net.client(), Timeout: 5 * time.Second, RatePerSecond: -1, Logger: w.log,
+			HTTPClient: w.net.Client(), Timeout: 5 * time.Second, RatePerSecond: -1, Logger: w.log,
 		})
 		if err != nil {
 			w.t.Fatalf("codepay client: %v", err)
@@ -40,7 +40,7 @@ func (w *world) gatewayClient() posbridge.Gateway {
 	c, err := payby.New(payby.Config{
 		BaseURL: "http://gateway/sgs/api", PartnerID: w.sb.PartnerID(),
 		MerchantKey: keys.Merchant, GatewayKey: &keys.Gateway.PublicKey,
-		HTTPClient: w.net.client(), Timeout: 5 * time.Second, RatePerSecond: -1, Logger: w.log,
+		HTTPClient: w.net.Client(), Timeout: 5 * time.Second, RatePerSecond: -1, Logger: w.log,
 	})
 	if err != nil {
 		w.t.Fatalf("payby client: %v", err)

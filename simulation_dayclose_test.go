@@ -15,6 +15,7 @@ import (
 	"github.com/posbridge/posbridge"
 	"github.com/posbridge/posbridge/gateway/payby"
 	"github.com/posbridge/posbridge/gateway/sandbox"
+	"github.com/posbridge/posbridge/posbridgetest"
 	"github.com/posbridge/posbridge/store"
 )
 
@@ -103,17 +104,17 @@ type dayWorld struct {
 func runDayCloseScenario(t *testing.T, seed int64) {
 	ctx := context.Background()
 	w := &dayWorld{t: t, r: rand.New(rand.NewSource(seed))}
-	net := &memNet{}
+	net := &posbridgetest.MemNet{}
 	var err error
-	w.sb, err = sandbox.New(sandbox.Config{Keys: simKeys(t), HTTPClient: net.client(), Logger: discardLog()})
+	w.sb, err = sandbox.New(sandbox.Config{Keys: simKeys(t), HTTPClient: net.Client(), Logger: discardLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	stopGateway := net.serve("gateway", w.sb.Handler())
+	stopGateway := net.Serve("gateway", w.sb.Handler())
 	defer func() { stopGateway(); w.sb.Close() }()
 	keys := w.sb.Keys()
 	gw, err := payby.New(payby.Config{BaseURL: "http://gateway/sgs/api", PartnerID: w.sb.PartnerID(), MerchantKey: keys.Merchant,
-		GatewayKey: &keys.Gateway.PublicKey, HTTPClient: net.client(), Timeout: 5 * time.Second, RatePerSecond: -1, Logger: discardLog()})
+		GatewayKey: &keys.Gateway.PublicKey, HTTPClient: net.Client(), Timeout: 5 * time.Second, RatePerSecond: -1, Logger: discardLog()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,14 +33,14 @@ const ppStatusPartial = "PARTIALLY_PAID"
 // setupPayProtocol starts the world's Pay Protocol sandbox and serves it,
 // behind the request log and the faults of ppFront, as host "gateway".
 func (w *world) setupPayProtocol() (stop func()) {
-	pp, err := sandbox.NewPayProtocol(sandbox.PayProtocolConfig{HTTPClient: w.net.client(),
+	pp, err := sandbox.NewPayProtocol(sandbox.PayProtocolConfig{HTTPClient: w.net.Client(),
 		NotifyURL: "http://notify" + payprotocol.DefaultNotifyPath, Logger: w.log})
 	if err != nil {
 		w.t.Fatalf("Pay Protocol sandbox: %v", err)
 	}
 	w.pp = pp
 	w.ppFront = &ppFront{h: pp.Handler()}
-	stopHTTP := w.net.serve("gateway", w.ppFront)
+	stopHTTP := w.net.Serve("gateway", w.ppFront)
 	return func() {
 		stopHTTP()
 		pp.Close()
@@ -160,7 +160,7 @@ func (w *world) ppClient() posbridge.Gateway {
 		BaseURL: "http://gateway" + sandbox.PayProtocolAPIPath, PageURL: "http://gateway",
 		APIKey: w.pp.APIKey(), Secret: w.pp.Secret(), ChainID: 1,
 		NotifyURL:  "http://notify" + payprotocol.DefaultNotifyPath,
-		HTTPClient: w.net.client(), Timeout: 5 * time.Second, RatePerSecond: -1, Logger: w.log,
+		HTTPClient: w.net.Client(), Timeout: 5 * time.Second, RatePerSecond: -1, Logger: w.log,
 	})
 	if err != nil {
 		w.t.Fatalf("payprotocol client: %v", err)

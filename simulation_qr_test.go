@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/daemon"
 	"github.com/posbridge/posbridge/gateway/payprotocol"
 	"github.com/posbridge/posbridge/gateway/sandbox"
 )
@@ -71,14 +72,12 @@ func (w *world) setupQR(seed int64) {
 	w.note("lane %s is a QR lane", simQRLane)
 }
 
-// addQRLane adds the world's QR lane to a new life's engine.
-func (w *world) addQRLane(e *posbridge.Engine) {
+// qrLanes are the world's QR lane, for each new life's daemon (none without one).
+func (w *world) qrLanes() []daemon.QRLane {
 	if w.qrR == nil {
-		return
+		return nil
 	}
-	if err := e.AddQRLane(simQRLane, simQR); err != nil {
-		w.t.Fatalf("add the QR lane: %v", err)
-	}
+	return []daemon.QRLane{{ID: simQRLane, Config: simQR}}
 }
 
 // maybeQRPurchase runs a QR lane's purchase now and then.
@@ -200,7 +199,7 @@ func (w *world) qrPay(no posbridge.OrderNo, page string, amount posbridge.Money,
 			defer w.pp.SetNotifier(w.ppNotifier)
 		}
 	}
-	resp, err := w.net.client().PostForm(page, form)
+	resp, err := w.net.Client().PostForm(page, form)
 	if err != nil {
 		w.note("the customer cannot reach the page of %s: %v", no, err)
 		return

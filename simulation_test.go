@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,19 +22,22 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/daemon"
 	"github.com/posbridge/posbridge/gateway"
 	"github.com/posbridge/posbridge/gateway/codepay"
 	"github.com/posbridge/posbridge/gateway/payby"
 	"github.com/posbridge/posbridge/gateway/sandbox"
+	"github.com/posbridge/posbridge/posbridgetest"
 	"github.com/posbridge/posbridge/store"
 	"github.com/posbridge/posbridge/terminal"
 	"github.com/posbridge/posbridge/terminal/termsim"
 )
 
-// TestSimulation runs the real Engine, the real store on a temp SQLite file,
-// the real terminal driver against termsim over an in-memory link, and the
-// real PayBy client and notification handler against the sandbox over HTTP
-// on an in-memory network, inside testing/synctest so no real time passes.
+// TestSimulation runs the daemon the binary runs (daemon.Daemon: the real
+// Engine, the real store on a temp SQLite file, the real terminal driver
+// against termsim over an in-memory link, the real PayBy client and
+// notification handler and server) against the sandbox over HTTP on an
+// in-memory network, inside testing/synctest so no real time passes.
 // Each scenario is random customers, terminal faults, gateway faults,
 // notification faults, cashier actions at awkward moments and crashes; after
 // each, the promise of docs/architecture.md is checked.
@@ -90,103 +92,14 @@ func TestSimulation(t *testing.T) {
 	}
 }
 
-// memNet is an in-memory network: HTTP clients dial listeners by host name
-// over net.Pipe, which testing/synctest can see blocking.
-type memNet struct {
-	mu        sync.Mutex
-	listeners map[string]*memListener
-}
-
-type memListener struct {
-	name string
-	c    chan net.Conn
-	done chan struct{}
-	once sync.Once
-}
-
-type memAddr string
-
-func (a memAddr) Network() string { return "mem" }
-func (a memAddr) String() string  { return string(a) }
-
-func (n *memNet) listen(name string) *memListener {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.listeners == nil {
-		n.listeners = map[string]*memListener{}
-	}
-	l := &memListener{name: name, c: make(chan net.Conn), done: make(chan struct{})}
-	n.listeners[name] = l
-	return l
-}
-
-func (l *memListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.c:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *memListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *memListener) Addr() net.Addr { return memAddr(l.name) }
-
-func (n *memNet) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		host = addr
-	}
-	n.mu.Lock()
-	l := n.listeners[host]
-	n.mu.Unlock()
-	if l == nil {
-		return nil, fmt.Errorf("dial %s: connection refused", addr)
-	}
-	client, server := net.Pipe()
-	select {
-	case l.c <- server:
-		return client, nil
-	case <-l.done:
-		return nil, fmt.Errorf("dial %s: connection refused", addr)
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-func (n *memNet) client() *http.Client {
-	return &http.Client{Transport: &http.Transport{DialContext: n.dial, DisableKeepAlives: true}}
-}
-
-// serve serves h on a listener named name until the returned stop is called.
-func (n *memNet) serve(name string, h http.Handler) (stop func()) {
-	srv := &http.Server{Handler: h}
-	l := n.listen(name)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		srv.Serve(l)
-	}()
-	return func() {
-		srv.Close()
-		<-done
-	}
-}
-
-// daemon is one life of posbridge: store, terminal drivers, gateway client,
-// engine and notification endpoint. A crash ends a life; the next one opens
-// the same database.
-type daemon struct {
-	db       *store.DB
-	st       *simStore
-	conns    []*terminal.Conn
-	engine   *posbridge.Engine
-	notify   http.Handler // the gateway's notification handler
-	stopHTTP func()
+// life is one life of posbridge: the daemon over its store (the real one,
+// wrapped by simStore for faults and crashes). A crash ends a life; the next
+// one opens the same database.
+type life struct {
+	db     *store.DB
+	st     *simStore
+	engine *posbridge.Engine
+	d      *daemon.Daemon
 }
 
 // simLane is a checkout lane: its simulated terminal and the cable to it.
@@ -207,7 +120,7 @@ type world struct {
 	log    *slog.Logger
 	logBuf *bytes.Buffer
 	logMu  *lockedBuffer
-	net    *memNet
+	net    *posbridgetest.MemNet
 	sb     *sandbox.Sandbox
 	lanes  []*simLane
 	dbPath string
@@ -215,7 +128,7 @@ type world struct {
 	// life is held (a one-slot channel, which testing/synctest sees
 	// blocking, unlike a mutex) by one crash or start at a time.
 	life    chan struct{}
-	cur     atomic.Pointer[daemon]
+	cur     atomic.Pointer[life]
 	lives   int
 	night   bool // slow heartbeats for the long wait at the end
 	crashes chan struct{}
@@ -251,7 +164,7 @@ func (w *world) lock()   { w.life <- struct{}{} }
 func (w *world) unlock() { <-w.life }
 
 // d returns the current life (nil between a crash and the restart).
-func (w *world) d() *daemon { return w.cur.Load() }
+func (w *world) d() *life { return w.cur.Load() }
 
 // eng returns the current engine, waiting for a restart in progress.
 func (w *world) eng() *posbridge.Engine {
@@ -302,17 +215,14 @@ func (w *world) start() {
 		default:
 		}
 	}
-	d := &daemon{db: db, st: st}
-	var eng atomic.Pointer[posbridge.Engine]
 	hb, linkTimeout := 5*time.Second, 20*time.Second
 	if w.night {
 		hb, linkTimeout = 10*time.Minute, 30*time.Minute
 	}
 	terms := map[string]posbridge.Terminal{}
 	for _, l := range w.lanes {
-		id := l.id
 		if l.cloud {
-			terms[id] = w.cloudTerminal()
+			terms[l.id] = w.cloudTerminal()
 			continue
 		}
 		conn, err := terminal.Open(terminal.Config{
@@ -320,46 +230,35 @@ func (w *world) start() {
 			AppID:     "sim",
 			Heartbeat: hb, LinkTimeout: linkTimeout,
 			Logger: w.log,
-			OnLinkChange: func(st posbridge.LinkStatus) {
-				if e := eng.Load(); e != nil {
-					e.LinkChanged(id, st)
-				}
-			},
 		})
 		if err != nil {
 			w.t.Fatalf("open terminal: %v", err)
 		}
-		d.conns = append(d.conns, conn)
-		terms[id] = conn
+		terms[l.id] = conn
 	}
-	gw := w.gatewayClient()
-	e := posbridge.NewEngine(st, gw, terms)
-	e.Logger = w.log
-	e.Reconcile = w.reconcileConfig()
-	w.addQRLane(e)
-	d.engine = e
-	d.notify = w.notifyHandler(e)
-	if err := e.Open(context.Background()); err != nil {
-		w.t.Fatalf("life %d: open engine: %v", w.lives, err)
+	d, err := daemon.Open(context.Background(), daemon.Parts{
+		Store: st, Gateway: w.gatewayClient(), Terminals: terms, QRLanes: w.qrLanes(),
+		Reconcile: w.reconcileConfig(), Logger: w.log,
+		Notify: daemon.Notify{Listener: w.net.Listen("notify"), Path: "/notify/" + w.gw,
+			Handler: func(svc posbridge.NotificationService) (http.Handler, error) {
+				return checkedNotify(w.notifyHandler(svc), st, w.violation), nil
+			}},
+	})
+	if err != nil {
+		w.t.Fatalf("life %d: open the daemon: %v", w.lives, err)
 	}
-	eng.Store(e)
-	mux := http.NewServeMux()
-	mux.Handle("POST /notify/"+w.gw, checkedNotify(d.notify, st, w.violation))
-	d.stopHTTP = w.net.serve("notify", mux)
-	w.cur.Store(d)
+	w.cur.Store(&life{db: db, st: st, engine: d.Engine, d: d})
 }
 
 // crash ends the daemon's life abruptly: the store dies first, so nothing in
-// flight is written after the "power cut"; w.life must be held.
+// flight is written after the "power cut", and the notifications' connections
+// are dropped at once; w.life must be held.
 func (w *world) crash() {
-	d := w.cur.Load()
-	d.st.dead.Store(true)
-	d.stopHTTP()
-	d.engine.Close()
-	for _, c := range d.conns {
-		c.Close()
-	}
-	d.db.Close()
+	l := w.cur.Load()
+	l.st.dead.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	l.d.Close(ctx)
 }
 
 // crashRestart crashes the daemon, waits, and starts the next life.
@@ -388,14 +287,8 @@ func (w *world) crasher(done <-chan struct{}) {
 func (w *world) stop() {
 	w.lock()
 	defer w.unlock()
-	d := w.cur.Load()
-	d.stopHTTP()
-	d.engine.Close()
-	for _, c := range d.conns {
-		c.Close()
-	}
-	if err := d.db.Close(); err != nil {
-		w.t.Errorf("close store: %v", err)
+	if err := w.cur.Load().d.Close(context.Background()); err != nil {
+		w.t.Errorf("close the daemon: %v", err)
 	}
 }
 
@@ -442,7 +335,7 @@ func runScenario(t *testing.T, seed int64, gw string) {
 	logBuf := &bytes.Buffer{}
 	w := &world{
 		t: t, r: rand.New(rand.NewSource(seed)), seed: seed, logBuf: logBuf, gw: gw,
-		net:     &memNet{},
+		net:     &posbridgetest.MemNet{},
 		dbPath:  filepath.Join(simDir(t), "posbridge.db"),
 		crashes: make(chan struct{}, 1),
 		life:    make(chan struct{}, 1),
@@ -467,7 +360,7 @@ func runScenario(t *testing.T, seed int64, gw string) {
 		sbGateway = "payby" // idle: Pay Protocol's orders are w.pp's
 	}
 	var err error
-	w.sb, err = sandbox.New(sandbox.Config{Keys: simKeys(t), HTTPClient: w.net.client(), NotifyURL: "http://notify/notify/" + gw, Logger: w.log,
+	w.sb, err = sandbox.New(sandbox.Config{Keys: simKeys(t), HTTPClient: w.net.Client(), NotifyURL: "http://notify/notify/" + gw, Logger: w.log,
 		Gateway: sbGateway, ExpireAfter: sc.expireAfter, SettleAfter: sc.settleAfter, RefundSucceedAfter: sc.refundAfter, CaptureAfterClose: true})
 	if err != nil {
 		t.Fatalf("sandbox: %v", err)
@@ -481,7 +374,7 @@ func runScenario(t *testing.T, seed int64, gw string) {
 	if gw == "payprotocol" {
 		stopGateway, lanes = w.setupPayProtocol(), nil // no card terminals
 	} else {
-		stopGateway = w.net.serve("gateway", w.sb.Handler())
+		stopGateway = w.net.Serve("gateway", w.sb.Handler())
 	}
 	cloudLane := gw == "codepay" && sc.twoLanes && rand.New(rand.NewSource(seed^0xc10d)).Intn(2) == 0
 	for i, id := range lanes {
@@ -1118,7 +1011,7 @@ func (w *world) forge(no posbridge.OrderNo, signedWrongAmount bool) {
 // sendForged posts a forged (or signed but wrong) notification about no to
 // the daemon; one it acknowledges while forged is a broken promise.
 func (w *world) sendForged(req *http.Request, no posbridge.OrderNo, signedWrongAmount bool) {
-	resp, err := w.net.client().Do(req)
+	resp, err := w.net.Client().Do(req)
 	if err != nil {
 		w.note("forged notification not delivered: %v", err)
 		return

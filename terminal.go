@@ -64,6 +64,18 @@ type Terminal interface {
 	Link() LinkStatus
 }
 
+// LinkWatcher is a Terminal that reports the changes of its link. Engine.Open
+// registers a watch on every lane's terminal that implements it, so the
+// engine learns of a link lost or back (Engine.LinkChanged) without the
+// terminal, made before the engine, having to know it.
+type LinkWatcher interface {
+	// WatchLink makes fn the one receiver of the link's changes, replacing
+	// any earlier one; nil stops the watch. fn is called after every change
+	// of the link state, from the link's own goroutine: it must not block
+	// or call back into the terminal. Safe while the link runs.
+	WatchLink(fn func(LinkStatus))
+}
+
 // AcquirerRecord is what a terminal's acquirer tells the gateway about a card
 // transaction: the order exists, was paid, or failed.
 type AcquirerRecord struct {

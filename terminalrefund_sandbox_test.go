@@ -13,6 +13,7 @@ import (
 	"github.com/posbridge/posbridge/gateway/codepay"
 	"github.com/posbridge/posbridge/gateway/payby"
 	"github.com/posbridge/posbridge/gateway/sandbox"
+	"github.com/posbridge/posbridge/posbridgetest"
 	"github.com/posbridge/posbridge/store"
 	"github.com/posbridge/posbridge/terminal"
 	"github.com/posbridge/posbridge/terminal/termsim"
@@ -32,8 +33,8 @@ type reversalRig struct {
 
 func newReversalRig(t *testing.T, gateway string) *reversalRig {
 	t.Helper()
-	net := &memNet{}
-	cfg := sandbox.Config{Keys: simKeys(t), HTTPClient: net.client(), Logger: discardLog()}
+	net := &posbridgetest.MemNet{}
+	cfg := sandbox.Config{Keys: simKeys(t), HTTPClient: net.Client(), Logger: discardLog()}
 	if gateway == "codepay" {
 		cfg.Gateway = "codepay"
 	}
@@ -41,17 +42,17 @@ func newReversalRig(t *testing.T, gateway string) *reversalRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := net.serve("gateway", sb.Handler())
+	stop := net.Serve("gateway", sb.Handler())
 	t.Cleanup(func() { stop(); sb.Close() })
 	keys := sb.Keys()
 	var gw posbridge.Gateway
 	if gateway == "codepay" {
 		gw, err = codepay.New(codepay.Config{BaseURL: "http://gateway", AppID: sb.CodePayAppID(), MerchantNo: sb.CodePayMerchantNo(), StoreNo: "S1",
-			TerminalSN: "T1", AppKey: keys.Merchant, GatewayKey: &keys.Gateway.PublicKey, HTTPClient: net.client(), Timeout: 5 * time.Second,
+			TerminalSN: "T1", AppKey: keys.Merchant, GatewayKey: &keys.Gateway.PublicKey, HTTPClient: net.Client(), Timeout: 5 * time.Second,
 			RatePerSecond: -1, Logger: discardLog()})
 	} else {
 		gw, err = payby.New(payby.Config{BaseURL: "http://gateway/sgs/api", PartnerID: sb.PartnerID(), MerchantKey: keys.Merchant,
-			GatewayKey: &keys.Gateway.PublicKey, HTTPClient: net.client(), Timeout: 5 * time.Second, RatePerSecond: -1, Logger: discardLog()})
+			GatewayKey: &keys.Gateway.PublicKey, HTTPClient: net.Client(), Timeout: 5 * time.Second, RatePerSecond: -1, Logger: discardLog()})
 	}
 	if err != nil {
 		t.Fatal(err)

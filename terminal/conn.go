@@ -170,9 +170,23 @@ type Conn struct {
 
 	frames, crcErrors, retransmits, reconnects atomic.Uint64
 	everUp                                     atomic.Bool
+	watch                                      atomic.Pointer[func(posbridge.LinkStatus)] // WatchLink's
 }
 
-var _ posbridge.Terminal = (*Conn)(nil)
+var (
+	_ posbridge.Terminal    = (*Conn)(nil)
+	_ posbridge.LinkWatcher = (*Conn)(nil)
+)
+
+// WatchLink implements posbridge.LinkWatcher: fn is called, after
+// Config.OnLinkChange, on every change of the link state.
+func (c *Conn) WatchLink(fn func(posbridge.LinkStatus)) {
+	if fn == nil {
+		c.watch.Store(nil)
+		return
+	}
+	c.watch.Store(&fn)
+}
 
 // Open validates cfg and starts connecting in the background. It does not
 // wait for the terminal, which may be unplugged.
@@ -242,6 +256,9 @@ func (c *Conn) setState(s posbridge.LinkState, sess *session) {
 	c.log.Info("link state", posbridge.LogKeyStatus, string(s), posbridge.LogKeyPort, c.cfg.Port)
 	if c.cfg.OnLinkChange != nil {
 		c.cfg.OnLinkChange(st)
+	}
+	if fn := c.watch.Load(); fn != nil {
+		(*fn)(st)
 	}
 }
 

@@ -41,6 +41,9 @@ const (
 type Config struct {
 	// Addr is the listen address; DefaultAddr (loopback) when empty.
 	Addr string
+	// Listener, when set, is served instead of a listener on Addr (which
+	// then names its address, for the Host check); Close closes it.
+	Listener net.Listener
 	// Token is the bearer token a client that is not on loopback must send.
 	// When empty, such clients are refused.
 	Token string
@@ -145,9 +148,12 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Open listens on the configured address and serves in a goroutine. A port in
 // use, or any other listen failure, is returned here.
 func (s *Server) Open() error {
-	ln, err := net.Listen("tcp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", s.cfg.Addr, err)
+	ln := s.cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.cfg.Addr); err != nil {
+			return fmt.Errorf("listen %s: %w", s.cfg.Addr, err)
+		}
 	}
 	s.ln = ln
 	s.httpSrv = &http.Server{

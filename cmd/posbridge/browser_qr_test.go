@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/makiuchi-d/gozxing"
@@ -18,7 +19,7 @@ import (
 
 // The QR lane's timers in these tests: a short wait and expiry, so that a
 // payment nobody pays is closed while the test watches.
-const browserQRTimers = "qr_wait = \"6s\"\npoll_every = \"1s\"\nqr_expiry = \"30s\"\n"
+var browserQRTimers = &demoQRTimers{Wait: 6 * time.Second, PollEvery: time.Second, Expiry: 30 * time.Second}
 
 // startQRPayment switches the page to the QR lane, charges amount and waits
 // for the QR code; it returns the order number shown.

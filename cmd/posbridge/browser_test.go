@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/daemon"
 	"github.com/posbridge/posbridge/gateway/sandbox"
 	"github.com/posbridge/posbridge/terminal/termsim"
 	"github.com/posbridge/posbridge/ui"
@@ -35,7 +36,7 @@ const browserWait = 60 * time.Second
 // browserRig is a running demo world and a browser tab on its cashier page.
 type browserRig struct {
 	t     *testing.T
-	d     *Daemon
+	d     *daemon.Daemon
 	w     *demoWorld
 	dir   string
 	ctx   context.Context
@@ -54,8 +55,8 @@ type rigOptions struct {
 	// gateway is the gateway the sandbox plays ("payby" when empty, or
 	// "codepay", which adds the cloud lane).
 	gateway string
-	// qrTimers are the QR lane's timer keys (demoSetup.qrTimers).
-	qrTimers string
+	// qrTimers are the QR lane's timers (demoSetup.qrTimers).
+	qrTimers *demoQRTimers
 }
 
 func newBrowserRig(t *testing.T, o rigOptions) *browserRig {
@@ -347,7 +348,7 @@ func TestBrowser_EventStreamCutAndResumed(t *testing.T) {
 
 	// The API comes back on the same address; the page reconnects by itself
 	// with the last seq it saw and shows what it missed.
-	api := ui.NewServer(r.d.Engine, ui.Config{Addr: addr, Lanes: []string{"1"}, Logger: r.d.logger})
+	api := ui.NewServer(r.d.Engine, ui.Config{Addr: addr, Lanes: []string{"1"}, Logger: r.d.Logger})
 	if err := api.Open(); err != nil {
 		t.Fatalf("reopen the API on %s: %v", addr, err)
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/daemon"
+	"github.com/posbridge/posbridge/gateway"
 	"github.com/posbridge/posbridge/gateway/codepay"
 	"github.com/posbridge/posbridge/gateway/sandbox"
 	"github.com/posbridge/posbridge/terminal/termsim"
@@ -20,7 +22,7 @@ import (
 
 // startCodePayDemo starts the demo world with the sandbox playing CodePay
 // and the daemon configured with [gateway] kind = "codepay".
-func startCodePayDemo(t *testing.T) (*Daemon, *demoWorld, string) {
+func startCodePayDemo(t *testing.T) (*daemon.Daemon, *demoWorld, string) {
 	t.Helper()
 	dir := t.TempDir()
 	logFile, err := os.Create(filepath.Join(dir, "daemon.log"))
@@ -40,18 +42,23 @@ func startCodePayDemo(t *testing.T) (*Daemon, *demoWorld, string) {
 		defer cancel()
 		stop(ctx)
 	})
-	if d.Gateway.Name() != "codepay" || d.notifyPath != "/notify/codepay" {
-		t.Fatalf("daemon gateway %s at %s", d.Gateway.Name(), d.notifyPath)
+	if d.Gateway.Name() != "codepay" || d.Notify.Path != "/notify/codepay" {
+		t.Fatalf("daemon gateway %s at %s", d.Gateway.Name(), d.Notify.Path)
 	}
 	return d, w, dir
 }
 
-func payAndWait(t *testing.T, d *Daemon, amount string) posbridge.Order {
+// notifyStats are the counters of d's notification handler.
+func notifyStats(d *daemon.Daemon) gateway.NotifyStats {
+	return d.Notify.Handler().(notifyHandler).Stats()
+}
+
+func payAndWait(t *testing.T, d *daemon.Daemon, amount string) posbridge.Order {
 	t.Helper()
 	return payOnLane(t, d, "1", amount)
 }
 
-func payOnLane(t *testing.T, d *Daemon, lane, amount string) posbridge.Order {
+func payOnLane(t *testing.T, d *daemon.Daemon, lane, amount string) posbridge.Order {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -100,7 +107,7 @@ func TestCodePay_DemoSerialLanePaid(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if s := d.Notify.Stats(); s.Accepted < 1 || s.Forged != 0 {
+	if s := notifyStats(d); s.Accepted < 1 || s.Forged != 0 {
 		t.Fatalf("notify stats %+v", s)
 	}
 }
@@ -157,7 +164,7 @@ func TestCodePay_NotifyForgedDigitChangesNothing(t *testing.T) {
 	if bytes.Equal(forged, body) {
 		t.Fatal("no digit changed")
 	}
-	url := d.NotifyURL() + "/notify/codepay"
+	url := d.Notify.URL() + "/notify/codepay"
 	send := func(b []byte) (int, string) {
 		resp, err := http.Post(url, "application/json", bytes.NewReader(b))
 		if err != nil {
@@ -193,7 +200,7 @@ func TestCodePay_NotifyForgedDigitChangesNothing(t *testing.T) {
 		}
 		t.Fatalf("%d events after the notifications, want none", len(evs)-before)
 	}
-	if s := d.Notify.Stats(); s.Forged != 1 {
+	if s := notifyStats(d); s.Forged != 1 {
 		t.Fatalf("notify stats %+v", s)
 	}
 }

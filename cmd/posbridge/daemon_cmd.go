@@ -5,8 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime/pprof"
+	"time"
 )
 
 const runUsage = `Usage:
@@ -40,7 +42,7 @@ func (m *Main) runRun(ctx context.Context, args []string) error {
 		}
 		defer stop()
 	}
-	return m.serveDaemon(withStderr(ctx, m.Stderr), *cfgPath)
+	return m.serveDaemon(ctx, *cfgPath)
 }
 
 // startCPUProfile writes a CPU profile of the daemon to path until stop is
@@ -59,4 +61,32 @@ func startCPUProfile(path string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// runDaemon is the daemon "posbridge run" and the service run: it loads and
+// checks the config, starts everything, waits for ctx, and shuts down within
+// a few seconds.
+func runDaemon(ctx context.Context, cfgPath string, logs daemonLogs) error {
+	cfg, err := LoadCheckedConfig(cfgPath)
+	if err != nil {
+		return &configFailure{path: cfgPath, err: err}
+	}
+	logger := logs.service
+	if logger == nil {
+		stderr := logs.stderr
+		if stderr == nil {
+			stderr = os.Stderr
+		}
+		logger = NewLogger(cfg.Log, stderr, true)
+		slog.SetDefault(logger)
+	}
+	d, err := openDaemon(ctx, cfg, logger, daemonOptions{})
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	logger.Info("shutting down")
+	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return d.Close(stopCtx)
 }

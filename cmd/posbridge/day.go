@@ -296,26 +296,3 @@ func callDaemon(ctx context.Context, api APIConfig, method, path string, body []
 	}
 	return data, nil
 }
-
-// openDay makes the day closer and starts its scheduled run.
-func (d *Daemon) openDay(cfg DayConfig, e *posbridge.Engine) error {
-	rc, err := cfg.Root()
-	if err != nil {
-		return fmt.Errorf("day: %w", err)
-	}
-	dc, err := posbridge.NewDayCloser(e, rc)
-	if err != nil {
-		return fmt.Errorf("day: %w", err)
-	}
-	d.Day = dc
-	dc.Open()
-	return nil
-}
-
-// dayService is d.Day as the API's DayService (nil when there is none).
-func (d *Daemon) dayService() posbridge.DayService {
-	if d.Day == nil {
-		return nil
-	}
-	return d.Day
-}

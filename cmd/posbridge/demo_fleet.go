@@ -36,11 +36,6 @@ func startDemoNATS(dir string) (*embedded.Server, error) {
 	return srv, nil
 }
 
-// demoOutboxConfig is the [outbox] section of the demo till.
-func demoOutboxConfig(url string) string {
-	return fmt.Sprintf("[outbox]\nkind = \"nats\"\nurl = %q\nmerchant = \"demo\"\nstore = \"demo-shop\"\ntill = \"demo-till-1\"\n", url)
-}
-
 // startDemoConsumer opens dir/fleet.db and starts folding into it.
 func startDemoConsumer(ctx context.Context, dir string, srv *embedded.Server, f *demoFleet) error {
 	f.Server, f.DBPath = srv, filepath.Join(dir, "fleet.db")

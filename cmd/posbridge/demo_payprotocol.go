@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/posbridge/posbridge"
@@ -77,11 +76,4 @@ func demoPayProtocolSecret(dir string) ([]byte, error) {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 	return []byte(secret), nil
-}
-
-// demoPayProtocolKeys returns the [gateway] keys naming the Pay Protocol
-// sandbox at sbURL.
-func demoPayProtocolKeys(sbURL string) string {
-	return fmt.Sprintf("kind = \"payprotocol\"\nbase_url = %s\npage_url = %s\napi_key = %s\napi_secret_file = %q\nchain_id = 1\n",
-		strconv.Quote(sbURL+sandbox.PayProtocolAPIPath), strconv.Quote(sbURL), strconv.Quote(sandbox.DefaultPayProtocolKey), demoPayProtocolSecretFile)
 }

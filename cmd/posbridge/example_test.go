@@ -82,7 +82,7 @@ func TestExample_PosClient(t *testing.T) {
 			if err := d.API.Close(ctx); err != nil {
 				t.Fatalf("close the API: %v", err)
 			}
-			api := ui.NewServer(d.Engine, ui.Config{Addr: addr, Lanes: []string{"1"}, Logger: d.logger})
+			api := ui.NewServer(d.Engine, ui.Config{Addr: addr, Lanes: []string{"1"}, Logger: d.Logger})
 			if err := api.Open(); err != nil {
 				t.Fatalf("reopen the API: %v", err)
 			}

@@ -71,7 +71,7 @@ func TestMain_RunWithExampleConfig(t *testing.T) {
 func TestProgram_StartRefusesBadConfig(t *testing.T) {
 	started := false
 	p := &program{
-		run:     func(ctx context.Context, cfgPath string) error { started = true; return nil },
+		run:     func(ctx context.Context, cfgPath string, _ daemonLogs) error { started = true; return nil },
 		cfgPath: filepath.Join(t.TempDir(), "none.toml"),
 		logger:  NewLogger(LogConfig{Level: "error"}, &bytes.Buffer{}, false),
 		check:   checkConfigFile,

@@ -47,28 +47,37 @@ func openGateway(cfg *Config, opt daemonOptions, log *slog.Logger) (posbridge.Ga
 	return nil, fmt.Errorf("gateway kind %q is not supported yet", g.Kind)
 }
 
+// notifyPath is where the notification handler of the gateway kind is
+// served.
+func notifyPath(kind string) string {
+	switch kind {
+	case "codepay":
+		return "/notify/codepay"
+	case "payprotocol":
+		return payprotocol.DefaultNotifyPath
+	}
+	return "/notify/payby"
+}
+
 // openNotifyHandler makes the notification handler of the configured
-// gateway and says where it is served.
-func openNotifyHandler(cfg *Config, svc posbridge.NotificationService, log *slog.Logger) (notifyHandler, string, error) {
+// gateway; it is served at notifyPath.
+func openNotifyHandler(cfg *Config, svc posbridge.NotificationService, log *slog.Logger) (notifyHandler, error) {
 	g := cfg.Gateway
 	switch g.Kind {
 	case "payby":
-		h, err := payby.NewNotifyHandler(payby.NotifyConfig{
+		return payby.NewNotifyHandler(payby.NotifyConfig{
 			GatewayKeyFile: g.GatewayPublicKey, Window: g.NotifyWindow.Std(), Logger: log,
 		}, svc)
-		return h, "/notify/payby", err
 	case "codepay":
-		h, err := codepay.NewNotifyHandler(codepay.NotifyConfig{
+		return codepay.NewNotifyHandler(codepay.NotifyConfig{
 			GatewayKeyFile: g.GatewayPublicKey, MerchantNo: g.MerchantNo, Window: g.NotifyWindow.Std(), Logger: log,
 		}, svc)
-		return h, "/notify/codepay", err
 	case "payprotocol":
-		h, err := payprotocol.NewNotifyHandler(payprotocol.NotifyConfig{
+		return payprotocol.NewNotifyHandler(payprotocol.NotifyConfig{
 			APIKey: g.APIKey, SecretFile: g.APISecretFile, SignPath: payProtocolSignPath(cfg.Notify.PublicURL), Logger: log,
 		}, svc)
-		return h, payprotocol.DefaultNotifyPath, err
 	}
-	return nil, "", fmt.Errorf("gateway kind %q is not supported yet", g.Kind)
+	return nil, fmt.Errorf("gateway kind %q is not supported yet", g.Kind)
 }
 
 // openCloudLane makes the terminal of a lane with mode = "cloud": sales go

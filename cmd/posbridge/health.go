@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
 	"path/filepath"
 	"sync"
 	"time"
@@ -176,41 +173,4 @@ func (c healthCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descIntegrity, prometheus.GaugeValue, ok)
 		}
 	}
-}
-
-// monitorServer is the optional [metrics] listener: ui.Server's read-only
-// monitoring routes, without the token.
-type monitorServer struct {
-	srv  *http.Server
-	ln   net.Listener
-	done chan struct{}
-}
-
-// openMonitor listens on addr and serves h in a goroutine until Close.
-func openMonitor(addr string, h http.Handler, logger *slog.Logger) (*monitorServer, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("metrics: listen %s: %w", addr, err)
-	}
-	m := &monitorServer{ln: ln, done: make(chan struct{}), srv: &http.Server{
-		Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10,
-	}}
-	go func() {
-		defer close(m.done)
-		if err := m.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("metrics server", posbridge.LogKeyError, err)
-		}
-	}()
-	return m, nil
-}
-
-// Addr is the address the listener is bound to.
-func (m *monitorServer) Addr() string { return m.ln.Addr().String() }
-
-// Close stops the listener and waits for it.
-func (m *monitorServer) Close(ctx context.Context) error {
-	err := m.srv.Shutdown(ctx)
-	<-m.done
-	return err
 }

@@ -38,8 +38,8 @@ func TestPayProtocol_DemoPaidAndStaleCallbackRefused(t *testing.T) {
 		defer cancel()
 		stop(ctx)
 	})
-	if d.Gateway.Name() != "payprotocol" || d.notifyPath != payprotocol.DefaultNotifyPath || w.PayProtocol == nil {
-		t.Fatalf("daemon gateway %s at %s", d.Gateway.Name(), d.notifyPath)
+	if d.Gateway.Name() != "payprotocol" || d.Notify.Path != payprotocol.DefaultNotifyPath || w.PayProtocol == nil {
+		t.Fatalf("daemon gateway %s at %s", d.Gateway.Name(), d.Notify.Path)
 	}
 	o := payAndWait(t, d, "12.50")
 	if o.Status != posbridge.StatusPaid {
@@ -67,8 +67,8 @@ func TestPayProtocol_DemoPaidAndStaleCallbackRefused(t *testing.T) {
 	}
 	before, _ := d.Engine.Payment(context.Background(), o.No)
 	body := []byte(`{"outTradeNo":"` + string(o.No) + `","paymentStatus":"payment failed","quoteCurrencySymbol":"USD","quoteAmount":12.50}`)
-	req, _ := http.NewRequest(http.MethodPost, d.NotifyURL()+d.notifyPath, bytes.NewReader(body))
-	payprotocol.SetHeaders(req.Header, w.PayProtocol.APIKey(), secret, time.Now().Add(-61*time.Second), http.MethodPost, d.notifyPath, body)
+	req, _ := http.NewRequest(http.MethodPost, d.Notify.URL()+d.Notify.Path, bytes.NewReader(body))
+	payprotocol.SetHeaders(req.Header, w.PayProtocol.APIKey(), secret, time.Now().Add(-61*time.Second), http.MethodPost, d.Notify.Path, body)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func TestPayProtocol_DemoPaidAndStaleCallbackRefused(t *testing.T) {
 	if after.Status != posbridge.StatusPaid || after.Version != before.Version {
 		t.Fatalf("the stale callback changed the order: %s v%d → %s v%d", before.Status, before.Version, after.Status, after.Version)
 	}
-	if st := d.Notify.Stats(); st.Stale != 1 || st.Accepted < 1 {
+	if st := notifyStats(d); st.Stale != 1 || st.Accepted < 1 {
 		t.Fatalf("notify stats %+v", st)
 	}
 }

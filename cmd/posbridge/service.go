@@ -19,11 +19,20 @@ import (
 
 // daemonFunc runs the daemon with the config at cfgPath until ctx is
 // canceled, then shuts it down and returns. It may block for its whole life.
-type daemonFunc func(ctx context.Context, cfgPath string) error
+type daemonFunc func(ctx context.Context, cfgPath string, logs daemonLogs) error
 
-// daemon is what "posbridge run" and the system service run. The wiring of
-// the engine, store, terminal, gateway and ui sets it.
-var daemon daemonFunc = runDaemon
+// daemonLogs says where a daemon logs.
+type daemonLogs struct {
+	// stderr is where it logs as its [log] section says (os.Stderr when nil).
+	stderr io.Writer
+	// service, when set, is the service manager's log (the Windows Event
+	// Log), already the default logger: the daemon keeps it.
+	service *slog.Logger
+}
+
+// daemonMain is what "posbridge run" and the system service run. The wiring
+// of the engine, store, terminal, gateway and ui sets it.
+var daemonMain daemonFunc = runDaemon
 
 // errNoDaemon is returned when no daemon has been wired into the binary.
 var errNoDaemon = errors.New("daemon not built into this binary")
@@ -60,6 +69,7 @@ type program struct {
 	run     daemonFunc
 	cfgPath string
 	logger  *slog.Logger
+	logs    daemonLogs // what run is given
 	// check, when set, is run by Start before the daemon: a config it
 	// rejects stops the service with that error (exit status ExitConfig
 	// under systemd; a stop with an error, not a crash, for the Windows SCM,
@@ -82,7 +92,7 @@ func (p *program) Start(s service.Service) error {
 	}
 	if p.check != nil {
 		if err := p.check(p.cfgPath); err != nil {
-			if loggerSetByService.Load() {
+			if p.logs.service != nil {
 				// The Event Log: nobody reads this process's stderr.
 				p.logger.Error("config not usable", posbridge.LogKeyError, err)
 			}
@@ -93,7 +103,7 @@ func (p *program) Start(s service.Service) error {
 	p.cancel, p.done = cancel, make(chan struct{})
 	go func() {
 		defer close(p.done)
-		err := p.run(ctx, p.cfgPath)
+		err := p.run(ctx, p.cfgPath, p.logs)
 		p.mu.Lock()
 		p.err = err
 		p.mu.Unlock()
@@ -135,7 +145,7 @@ func (p *program) Stop(s service.Service) error {
 // service manager's control (the Windows SCM handshake, Event Log logging)
 // when started as a service.
 func (m *Main) serveDaemon(ctx context.Context, cfgPath string) error {
-	if daemon == nil {
+	if daemonMain == nil {
 		return errNoDaemon
 	}
 	abs, err := filepath.Abs(cfgPath)
@@ -143,9 +153,9 @@ func (m *Main) serveDaemon(ctx context.Context, cfgPath string) error {
 		return fmt.Errorf("config path: %w", err)
 	}
 	if service.Interactive() {
-		return daemon(ctx, abs)
+		return daemonMain(ctx, abs, daemonLogs{stderr: m.Stderr})
 	}
-	p := &program{run: daemon, cfgPath: abs, logger: slog.Default(), check: checkConfigFile}
+	p := &program{run: daemonMain, cfgPath: abs, logger: slog.Default(), check: checkConfigFile, logs: daemonLogs{stderr: m.Stderr}}
 	s, err := service.New(p, serviceConfig(abs))
 	if err != nil {
 		return fmt.Errorf("service: %w", err)
@@ -155,7 +165,7 @@ func (m *Main) serveDaemon(ctx context.Context, cfgPath string) error {
 	} else if w != nil {
 		p.logger = NewLogger(LogConfig{Level: DefaultLogLevel, Format: "text"}, w, false)
 		slog.SetDefault(p.logger)
-		loggerSetByService.Store(true)
+		p.logs.service = p.logger
 	}
 	return s.Run()
 }
@@ -217,7 +227,7 @@ func (m *Main) runService(ctx context.Context, args []string) error {
 			return fmt.Errorf("config path: %w", err)
 		}
 	}
-	s, err := service.New(&program{run: daemon, cfgPath: abs, logger: slog.Default()}, serviceConfig(abs))
+	s, err := service.New(&program{run: daemonMain, cfgPath: abs, logger: slog.Default()}, serviceConfig(abs))
 	if err != nil {
 		return fmt.Errorf("service: %w", err)
 	}

@@ -16,7 +16,7 @@ import (
 func TestProgram_StartStop(t *testing.T) {
 	started := make(chan string, 1)
 	var stopped bool
-	p := &program{cfgPath: "/etc/posbridge/posbridge.toml", run: func(ctx context.Context, cfgPath string) error {
+	p := &program{cfgPath: "/etc/posbridge/posbridge.toml", run: func(ctx context.Context, cfgPath string, _ daemonLogs) error {
 		started <- cfgPath
 		<-ctx.Done()
 		stopped = true
@@ -43,7 +43,7 @@ func TestProgram_StartStop(t *testing.T) {
 // down reaches the service manager.
 func TestProgram_StopReportsShutdownError(t *testing.T) {
 	errClose := errors.New("close store: disk full")
-	p := &program{run: func(ctx context.Context, _ string) error {
+	p := &program{run: func(ctx context.Context, _ string, _ daemonLogs) error {
 		<-ctx.Done()
 		return errClose
 	}}
@@ -89,9 +89,9 @@ func TestMain_ServiceInstallChecksConfig(t *testing.T) {
 }
 
 func TestServeDaemon_NotWired(t *testing.T) {
-	old := daemon
-	daemon = nil
-	defer func() { daemon = old }()
+	old := daemonMain
+	daemonMain = nil
+	defer func() { daemonMain = old }()
 	m := &Main{}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()

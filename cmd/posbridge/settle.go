@@ -40,39 +40,19 @@ func (g *gatewayHealth) CloseBatch(ctx context.Context, terminalSN string) (posb
 	return t, err
 }
 
-// openSettlement makes the settlement service when the gateway is CodePay
-// and a lane names its terminal_sn, and sets the engine's time zone for
-// "a payment of today" (a void) to the day's.
-func (d *Daemon) openSettlement(cfg *Config, e *posbridge.Engine) error {
-	if rc, err := cfg.Day.Root(); err == nil {
-		e.Location = rc.Location
-	}
-	if cfg.Gateway.Kind != "codepay" {
-		return nil
-	}
-	terminals := map[string]string{}
-	for _, l := range cfg.Lanes {
+// settledTerminals are the lanes whose terminal a settlement closes (lane
+// id → terminal_sn): every lane naming its terminal_sn; nil when none does.
+func settledTerminals(lanes []LaneConfig) map[string]string {
+	var terminals map[string]string
+	for _, l := range lanes {
 		if l.TerminalSN != "" {
+			if terminals == nil {
+				terminals = map[string]string{}
+			}
 			terminals[l.ID] = l.TerminalSN
 		}
 	}
-	if len(terminals) == 0 {
-		return nil
-	}
-	s, err := posbridge.NewSettlements(e, terminals)
-	if err != nil {
-		return fmt.Errorf("settlement: %w", err)
-	}
-	d.Settlement = s
-	return nil
-}
-
-// settlementService is d.Settlement as the API's (nil when there is none).
-func (d *Daemon) settlementService() posbridge.SettlementService {
-	if d.Settlement == nil {
-		return nil
-	}
-	return d.Settlement
+	return terminals
 }
 
 const settleUsage = `Usage:

@@ -11,10 +11,11 @@ import (
 	"time"
 
 	"github.com/posbridge/posbridge"
+	"github.com/posbridge/posbridge/daemon"
 )
 
 // apiCall posts body to the daemon's API and decodes the JSON answer.
-func apiCall(t *testing.T, d *Daemon, path, body string) (int, map[string]any) {
+func apiCall(t *testing.T, d *daemon.Daemon, path, body string) (int, map[string]any) {
 	t.Helper()
 	resp, err := http.Post(d.API.URL()+path, "application/json", strings.NewReader(body))
 	if err != nil {
@@ -30,7 +31,7 @@ func apiCall(t *testing.T, d *Daemon, path, body string) (int, map[string]any) {
 }
 
 // waitRefund waits until the daemon's refund no of order is final.
-func waitRefund(t *testing.T, d *Daemon, order, no posbridge.OrderNo) posbridge.Refund {
+func waitRefund(t *testing.T, d *daemon.Daemon, order, no posbridge.OrderNo) posbridge.Refund {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
