@@ -34,15 +34,7 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, bool, error) {
 
 	// Reserve the lane before anything is stored, so two requests cannot both
 	// reach the terminal.
-	busy, ok := e.lanes.reserve(l)
-	if !ok && busy != "" {
-		if o, err := e.store.Order(ctx, busy); err == nil && !o.Open() {
-			// Final already (the gateway confirmed it while the sale was on
-			// the terminal): its terminal call is ending; the lane is free
-			// in a moment, so the cashier's next payment waits for it.
-			busy, ok = e.lanes.reserveWithin(ctx, e.Clock, l, laneEndWait)
-		}
-	}
+	busy, ok := e.reserveLane(ctx, l)
 	if !ok {
 		if busy == "" {
 			return Order{}, false, &Error{Code: ELANEBUSY, Message: fmt.Sprintf("Lane %s is starting another payment.", r.Lane)}
@@ -139,9 +131,24 @@ func (e *Engine) createFailed(ctx context.Context, key, hash string, err error) 
 	return Order{}, false, fmt.Errorf("store order: %w", err)
 }
 
-// laneEndWait bounds how long a new payment waits for the terminal call of
-// a sale already final to end.
+// laneEndWait bounds how long a new payment (or a void, or a card-present
+// refund) waits for the terminal call of a sale already final to end.
 const laneEndWait = 5 * time.Second
+
+// reserveLane reserves l's terminal for a new call. A sale on it that is
+// final already (the gateway confirmed it while the sale was on the
+// terminal) is ending: the lane is free in a moment, so the cashier's next
+// action waits for it, up to laneEndWait. busy names the sale holding the
+// lane when it is not reserved.
+func (e *Engine) reserveLane(ctx context.Context, l *lane) (busy OrderNo, ok bool) {
+	busy, ok = e.lanes.reserve(l)
+	if !ok && busy != "" {
+		if o, err := e.store.Order(ctx, busy); err == nil && !o.Open() {
+			busy, ok = e.lanes.reserveWithin(ctx, e.Clock, l, laneEndWait)
+		}
+	}
+	return busy, ok
+}
 
 // idempotentReplay returns the order created earlier with key, or a conflict
 // when it was created by a different request. done is false when the key is unused.

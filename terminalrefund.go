@@ -184,7 +184,7 @@ func (e *Engine) reverseOnTerminal(ctx context.Context, o Order, method RefundMe
 			return Refund{}, &Error{Code: ECONFLICT, Message: why}
 		}
 	}
-	if _, ok := e.lanes.reserve(l); !ok {
+	if _, ok := e.reserveLane(ctx, l); !ok {
 		return Refund{}, &Error{Code: ELANEBUSY, Message: "The lane's terminal is busy; try again when the payment on it is over."}
 	}
 	reserved := true
