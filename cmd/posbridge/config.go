@@ -178,62 +178,6 @@ type LogConfig struct {
 	Format string `toml:"format"`
 }
 
-// Duration is a time.Duration written in TOML as a string such as "30s" or "5m".
-type Duration time.Duration
-
-// UnmarshalText parses s with time.ParseDuration.
-func (d *Duration) UnmarshalText(s []byte) error {
-	v, err := time.ParseDuration(string(s))
-	if err != nil {
-		return fmt.Errorf("bad duration %q: want a number with a unit, like \"30s\", \"5m\" or \"1h\"", s)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalText writes d as time.Duration.String does.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
-
-// Std returns d as a time.Duration.
-func (d Duration) Std() time.Duration { return time.Duration(d) }
-
-// ConfigError is one mistake in a config file. Line is 1-based, or 0 when the
-// mistake is a missing key with no place in the file.
-type ConfigError struct {
-	File    string
-	Line    int
-	Key     string // dotted, with the lane's 1-based position: "gateway.timeout", "lane[2].port"
-	Message string
-}
-
-// Error formats e as "FILE:LINE: KEY: message", leaving out what is unknown.
-func (e ConfigError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
-	}
-	b.WriteString(": ")
-	if e.Key != "" {
-		b.WriteString(e.Key)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Message)
-	return b.String()
-}
-
-// ConfigErrors is every mistake found in a config file, in file order.
-type ConfigErrors []ConfigError
-
-// Error lists the mistakes one per line.
-func (es ConfigErrors) Error() string {
-	lines := make([]string, len(es))
-	for i, e := range es {
-		lines[i] = e.Error()
-	}
-	return strings.Join(lines, "\n")
-}
-
 // defaultConfig returns a Config holding every default that does not depend
 // on the lanes.
 func defaultConfig() *Config {
