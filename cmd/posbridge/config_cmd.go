@@ -44,14 +44,9 @@ credentials and TLS, and checks that the stream takes this till's subjects
 
 // runConfig runs "posbridge config SUBCOMMAND".
 func (m *Main) runConfig(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("config", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.Usage = func() { fmt.Fprint(m.Stderr, configUsage) }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	fs := m.flagSet("config", configUsage)
+	if done, err := parseFlags(fs, args); done {
+		return err
 	}
 	if fs.NArg() == 1 && fs.Arg(0) == "example" {
 		_, err := io.WriteString(m.Stdout, packaging.ExampleConfig)

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -21,15 +19,10 @@ Logs go to stderr. "posbridge config check FILE" finds mistakes in FILE first.
 
 // runRun runs "posbridge run --config FILE".
 func (m *Main) runRun(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.Usage = func() { fmt.Fprint(m.Stderr, runUsage) }
+	fs := m.flagSet("run", runUsage)
 	cfgPath := fs.String("config", "", "config file (TOML)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	if done, err := parseFlags(fs, args); done {
+		return err
 	}
 	if *cfgPath == "" || fs.NArg() > 0 {
 		fs.Usage()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -132,10 +131,7 @@ const defaultDayTimeout = 5 * time.Minute
 
 // runDay runs "posbridge day close|report".
 func (m *Main) runDay(ctx context.Context, args []string) error {
-	usageErr := func(format string, a ...any) error {
-		fmt.Fprintf(m.Stderr, "posbridge day: %s\n", fmt.Sprintf(format, a...))
-		return errUsage
-	}
+	usageErr := m.usageError("day")
 	if len(args) > 0 && args[0] == "settle" {
 		return m.runSettle(ctx, args[1:])
 	}
@@ -148,19 +144,14 @@ func (m *Main) runDay(ctx context.Context, args []string) error {
 		return errUsage
 	}
 	sub := args[0]
-	fs := flag.NewFlagSet("day "+sub, flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.Usage = func() { fmt.Fprint(m.Stderr, dayUsage) }
+	fs := m.flagSet("day "+sub, dayUsage)
 	cfgPath := fs.String("config", "", "config file naming the daemon's [api] listen and token")
 	date := fs.String("date", "", "the day, YYYY-MM-DD (today when empty)")
 	format := fs.String("format", "csv", "report: csv or json")
 	timeout := fs.Duration("timeout", defaultDayTimeout, "give up waiting for the daemon after this long")
-	pos, err := parseInterspersed(fs, args[1:])
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	pos, done, err := parseFlagsAnywhere(fs, args[1:])
+	if done {
+		return err
 	}
 	switch {
 	case len(pos) != 0:

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"time"
 )
@@ -28,16 +26,11 @@ func (m *Main) runDB(ctx context.Context, args []string) error {
 		fmt.Fprint(m.Stderr, dbUsage)
 		return errUsage
 	}
-	fs := flag.NewFlagSet("db check", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.Usage = func() { fmt.Fprint(m.Stderr, dbUsage) }
+	fs := m.flagSet("db check", dbUsage)
 	config := fs.String("config", "", "config file whose [store] path names the database")
 	path := fs.String("db", "", "database file to check instead of the config's")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	if done, err := parseFlags(fs, args[1:]); done {
+		return err
 	}
 	if (*config == "") == (*path == "") {
 		fmt.Fprintln(m.Stderr, "posbridge db check: give --config FILE or --db PATH")

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -95,20 +93,15 @@ func findScenario(name string) (demoScenario, bool) {
 
 // runDemo runs "posbridge demo".
 func (m *Main) runDemo(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.Usage = func() { fmt.Fprint(m.Stderr, demoUsage) }
+	fs := m.flagSet("demo", demoUsage)
 	scenario := fs.String("scenario", "approve", "approve, cancel, decline, lost-response or gateway-outage")
 	listen := fs.String("listen", DefaultAPIListen, "address of the cashier page and API")
 	dir := fs.String("dir", "", "where the demo keeps its database and keys (default: the user's cache directory)")
 	verbose := fs.Bool("v", false, "log everything (debug)")
 	gw := fs.String("gateway", "payby", "the gateway the sandbox plays: payby, codepay or payprotocol")
 	withFleet := fs.Bool("fleet", false, "also run head office: an embedded NATS server and the fleet consumer")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	if done, err := parseFlags(fs, args); done {
+		return err
 	}
 	if _, ok := findScenario(*scenario); !ok || fs.NArg() > 0 || *gw != "payby" && *gw != "codepay" && *gw != "payprotocol" {
 		fs.Usage()

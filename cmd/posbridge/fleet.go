@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -51,9 +49,7 @@ func (m *Main) runFleet(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
-	fs := flag.NewFlagSet("fleet "+args[0], flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.Usage = func() { fmt.Fprint(m.Stderr, fleetUsage) }
+	fs := m.flagSet("fleet "+args[0], fleetUsage)
 	dbPath := fs.String("db", "", "the fleet database file")
 	var (
 		cc                  outbox.ConnConfig
@@ -83,11 +79,8 @@ func (m *Main) runFleet(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stderr, "posbridge fleet: unknown subcommand %q\n\n%s", args[0], fleetUsage)
 		return errUsage
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	if done, err := parseFlags(fs, args[1:]); done {
+		return err
 	}
 	if *dbPath == "" || fs.NArg() != 0 || (args[0] == "run" && cc.URL == "") {
 		fmt.Fprintf(m.Stderr, "posbridge fleet %s: --db is required (and --url for run)\n\n%s", args[0], fleetUsage)

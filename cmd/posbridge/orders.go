@@ -77,9 +77,7 @@ func (m *Main) runOrders(ctx context.Context, args []string) error {
 		return errUsage
 	}
 	var of ordersFlags
-	fs := flag.NewFlagSet("orders "+sub, flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.Usage = func() { fmt.Fprint(m.Stderr, ordersUsage) }
+	fs := m.flagSet("orders "+sub, ordersUsage)
 	fs.StringVar(&of.config, "config", "", "config file whose [store] path names the database")
 	fs.StringVar(&of.db, "db", "", "database file to read instead of the config's")
 	fs.StringVar(&of.status, "status", "", "only these statuses, comma-separated")
@@ -90,17 +88,11 @@ func (m *Main) runOrders(ctx context.Context, args []string) error {
 	fs.IntVar(&of.limit, "limit", 0, "at most this many orders (list: 50 by default; export: all)")
 	fs.BoolVar(&of.csv, "csv", false, "export as CSV")
 	fs.StringVar(&of.out, "out", "", "write the export to this file instead of stdout")
-	pos, err := parseInterspersed(fs, args[1:])
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	pos, done, err := parseFlagsAnywhere(fs, args[1:])
+	if done {
+		return err
 	}
-	usageErr := func(format string, a ...any) error {
-		fmt.Fprintf(m.Stderr, "posbridge orders %s: %s\n", sub, fmt.Sprintf(format, a...))
-		return errUsage
-	}
+	usageErr := m.usageError("orders " + sub)
 	wantArgs := 0
 	if sub == "show" {
 		wantArgs = 1

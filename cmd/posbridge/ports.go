@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"text/tabwriter"
 
@@ -19,14 +17,9 @@ product name, to fill in a lane's port or its auto-detection match.
 
 // runPorts runs "posbridge ports".
 func (m *Main) runPorts(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("ports", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.Usage = func() { fmt.Fprint(m.Stderr, portsUsage) }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	fs := m.flagSet("ports", portsUsage)
+	if done, err := parseFlags(fs, args); done {
+		return err
 	}
 	if fs.NArg() != 0 {
 		fs.Usage()

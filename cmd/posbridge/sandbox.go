@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -59,18 +57,13 @@ type sandboxInfo struct {
 
 // runSandbox runs "posbridge sandbox".
 func (m *Main) runSandbox(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.Usage = func() { fmt.Fprint(m.Stderr, sandboxUsage) }
+	fs := m.flagSet("sandbox", sandboxUsage)
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on")
 	dir := fs.String("dir", "", "directory for the key pairs and sandbox.json")
 	notifyURL := fs.String("notify-url", "", "where to send notifications of orders made on a terminal")
 	gw := fs.String("gateway", "payby", "whose orders the terminal's sales are: payby or codepay")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	if done, err := parseFlags(fs, args); done {
+		return err
 	}
 	if *dir == "" || fs.NArg() > 0 || *gw != "payby" && *gw != "codepay" {
 		fmt.Fprint(m.Stderr, sandboxUsage)

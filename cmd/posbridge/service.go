@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -191,20 +190,15 @@ it now.
 
 // runService runs "posbridge service ACTION".
 func (m *Main) runService(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("service", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.Usage = func() { fmt.Fprint(m.Stderr, serviceUsage) }
+	fs := m.flagSet("service", serviceUsage)
 	cfgPath := fs.String("config", "", "config file (install)")
 	if len(args) == 0 {
 		fs.Usage()
 		return errUsage
 	}
 	action := args[0]
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	if done, err := parseFlags(fs, args[1:]); done {
+		return err
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -66,23 +65,15 @@ be refunded, no longer voided.
 
 // runSettle runs "posbridge day settle".
 func (m *Main) runSettle(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("day settle", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.Usage = func() { fmt.Fprint(m.Stderr, settleUsage) }
+	fs := m.flagSet("day settle", settleUsage)
 	cfgPath := fs.String("config", "", "config file naming the daemon's [api] listen and token")
 	lane := fs.String("lane", "", "the lane whose terminal to settle")
 	timeout := fs.Duration("timeout", defaultDayTimeout, "give up waiting for the daemon after this long")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	pos, done, err := parseFlagsAnywhere(fs, args)
+	if done {
+		return err
 	}
-	usageErr := func(format string, a ...any) error {
-		fmt.Fprintf(m.Stderr, "posbridge day settle: %s\n", fmt.Sprintf(format, a...))
-		return errUsage
-	}
+	usageErr := m.usageError("day settle")
 	switch {
 	case len(pos) != 0:
 		return usageErr("unexpected arguments %q", pos)

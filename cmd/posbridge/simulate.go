@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -54,18 +52,13 @@ func (m *Main) runSimulate(ctx context.Context, args []string) error {
 		fmt.Fprint(m.Stderr, simulateUsage)
 		return errUsage
 	}
-	fs := flag.NewFlagSet("simulate terminal", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.Usage = func() { fmt.Fprint(m.Stderr, simulateUsage) }
+	fs := m.flagSet("simulate terminal", simulateUsage)
 	link := fs.String("link", "", "symlink to point at the simulated terminal's serial device")
 	script := fs.String("script", "", "JSON file scripting the outcomes")
 	sandboxURL := fs.String("sandbox", "", "control or base URL of a running posbridge sandbox to charge cards in")
 	heartbeat := fs.Duration("heartbeat", termsim.DefaultHeartbeat, "heartbeat period")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	if done, err := parseFlags(fs, args[1:]); done {
+		return err
 	}
 	if *link == "" || fs.NArg() != 0 {
 		fs.Usage()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -62,23 +61,15 @@ const maxAnswerBytes = 1 << 20
 
 // runVerify runs "posbridge verify ORDER_NO".
 func (m *Main) runVerify(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
-	fs.Usage = func() { fmt.Fprint(m.Stderr, verifyUsage) }
+	fs := m.flagSet("verify", verifyUsage)
 	cfgPath := fs.String("config", "", "config file naming the daemon's [api] listen and token")
 	reason := fs.String("reason", "", "why, for the order's audit trail")
 	timeout := fs.Duration("timeout", defaultVerifyTimeout, "give up waiting for the daemon after this long")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	pos, done, err := parseFlagsAnywhere(fs, args)
+	if done {
+		return err
 	}
-	usageErr := func(format string, a ...any) error {
-		fmt.Fprintf(m.Stderr, "posbridge verify: %s\n", fmt.Sprintf(format, a...))
-		return errUsage
-	}
+	usageErr := m.usageError("verify")
 	if len(pos) != 1 {
 		return usageErr("want one ORDER_NO, got %d arguments (see \"posbridge verify -h\")", len(pos))
 	}
