@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/mattn/go-sqlite3"
-
 	"github.com/posbridge/posbridge"
 )
 
@@ -43,29 +41,9 @@ func (db *DB) ImportOrder(ctx context.Context, o *posbridge.Order, cause posbrid
 		return posbridge.Event{}, err
 	}
 	defer done()
-	now := db.now()
-	if n.CreatedAt.IsZero() {
-		n.CreatedAt = now
-	}
-	n.UpdatedAt, n.Version = now, 1
-	normOrder(&n)
-	args, err := orderArgs(&n)
+	ev, err := db.insertOrder(ctx, tx, &n, cause, "import")
 	if err != nil {
-		return posbridge.Event{}, fmt.Errorf("import order %s: %w", n.No, err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO orders (`+orderColumns+`) VALUES (`+placeholders(len(args))+`)`, args...); err != nil {
-		if isConstraint(err, sqlite3.ErrConstraintPrimaryKey) || isConstraint(err, sqlite3.ErrConstraintUnique) {
-			return posbridge.Event{}, &posbridge.Error{Code: posbridge.ECONFLICT, Field: "order_no",
-				Message: fmt.Sprintf("order %s already exists", n.No), Err: err}
-		}
-		return posbridge.Event{}, fmt.Errorf("import order %s: %w", n.No, err)
-	}
-	ev, err := insertEvent(ctx, tx, posbridge.EventPayment, now, &n, nil, nil, nil)
-	if err != nil {
-		return posbridge.Event{}, fmt.Errorf("import order %s: %w", n.No, err)
-	}
-	if err := insertAudit(ctx, tx, n.No, n.No, now, cause, "", string(n.Status), n.Version); err != nil {
-		return posbridge.Event{}, fmt.Errorf("import order %s: %w", n.No, err)
+		return posbridge.Event{}, err
 	}
 	if err := db.commit(tx); err != nil {
 		return posbridge.Event{}, fmt.Errorf("import order %s: %w", n.No, err)

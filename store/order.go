@@ -123,7 +123,7 @@ func (db *DB) CreateOrder(ctx context.Context, o *posbridge.Order, cause posbrid
 		return posbridge.Event{}, err
 	}
 	defer done()
-	ev, err := db.insertOrder(ctx, tx, &n, cause)
+	ev, err := db.insertOrder(ctx, tx, &n, cause, "create")
 	if err != nil {
 		return posbridge.Event{}, err
 	}
@@ -155,7 +155,7 @@ func (db *DB) CreateOrderThen(ctx context.Context, o *posbridge.Order, cause pos
 		return posbridge.Event{}, posbridge.Event{}, err
 	}
 	defer done()
-	if created, err = db.insertOrder(ctx, tx, &n, cause); err != nil {
+	if created, err = db.insertOrder(ctx, tx, &n, cause, "create"); err != nil {
 		return posbridge.Event{}, posbridge.Event{}, err
 	}
 	after, changed, err := db.changeOrder(ctx, tx, n.No, then.Cause, then.Apply)
@@ -192,8 +192,8 @@ func newOrderRow(o *posbridge.Order) (posbridge.Order, error) {
 }
 
 // insertOrder inserts n in tx with its event and audit row, setting its
-// times and version.
-func (db *DB) insertOrder(ctx context.Context, tx *wtx, n *posbridge.Order, cause posbridge.Cause) (posbridge.Event, error) {
+// times and version; op ("create", "import") names the write in errors.
+func (db *DB) insertOrder(ctx context.Context, tx *wtx, n *posbridge.Order, cause posbridge.Cause, op string) (posbridge.Event, error) {
 	now := db.now()
 	if n.CreatedAt.IsZero() {
 		n.CreatedAt = now
@@ -209,32 +209,32 @@ func (db *DB) insertOrder(ctx context.Context, tx *wtx, n *posbridge.Order, caus
 		case err == nil:
 			return posbridge.Event{}, &posbridge.IdempotencyError{Key: n.IdempotencyKey, OrderNo: posbridge.OrderNo(owner), RequestHash: hash}
 		case !errors.Is(err, sql.ErrNoRows):
-			return posbridge.Event{}, fmt.Errorf("create order %s: look up idempotency key: %w", n.No, err)
+			return posbridge.Event{}, fmt.Errorf("%s order %s: look up idempotency key: %w", op, n.No, err)
 		}
 	}
 	args, err := orderArgs(n)
 	if err != nil {
-		return posbridge.Event{}, fmt.Errorf("create order %s: %w", n.No, err)
+		return posbridge.Event{}, fmt.Errorf("%s order %s: %w", op, n.No, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO orders (`+orderColumns+`) VALUES (`+placeholders(len(args))+`)`, args...); err != nil {
 		if isConstraint(err, sqlite3.ErrConstraintPrimaryKey) || isConstraint(err, sqlite3.ErrConstraintUnique) {
 			return posbridge.Event{}, &posbridge.Error{Code: posbridge.ECONFLICT, Field: "order_no",
 				Message: fmt.Sprintf("order %s already exists", n.No), Err: err}
 		}
-		return posbridge.Event{}, fmt.Errorf("create order %s: %w", n.No, err)
+		return posbridge.Event{}, fmt.Errorf("%s order %s: %w", op, n.No, err)
 	}
 	if n.IdempotencyKey != "" {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (key, order_no, request_hash, created_at) VALUES (?, ?, ?, ?)`,
 			n.IdempotencyKey, string(n.No), n.RequestHash, now.UnixMilli()); err != nil {
-			return posbridge.Event{}, fmt.Errorf("create order %s: store idempotency key: %w", n.No, err)
+			return posbridge.Event{}, fmt.Errorf("%s order %s: store idempotency key: %w", op, n.No, err)
 		}
 	}
 	ev, err := insertEvent(ctx, tx, posbridge.EventPayment, now, n, nil, nil, nil)
 	if err != nil {
-		return posbridge.Event{}, fmt.Errorf("create order %s: %w", n.No, err)
+		return posbridge.Event{}, fmt.Errorf("%s order %s: %w", op, n.No, err)
 	}
 	if err := insertAudit(ctx, tx, n.No, n.No, now, cause, "", string(n.Status), n.Version); err != nil {
-		return posbridge.Event{}, fmt.Errorf("create order %s: %w", n.No, err)
+		return posbridge.Event{}, fmt.Errorf("%s order %s: %w", op, n.No, err)
 	}
 	return ev, nil
 }
