@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,6 +54,10 @@ import (
 //	notify-per-s               signed /notify/payby notifications taken per second
 //	notify-floor-commits-per-s sequential durable commits per second
 //	rsa-verify-per-s           RSA-2048 verifications per second on one core
+//	rsa-sign-floor-ms          one RSA-2048 signature (median): every gateway
+//	                           query of a payment is signed (PayBy)
+//	notify-http-floor-per-s    the same notification load against a handler
+//	                           that only answers SUCCESS (HTTP alone)
 //	bytes/order                the database file's size per order
 //
 // The generated orders are dated from 2026-01-01 on; the replay window is
@@ -140,6 +145,7 @@ app_id = "bench"
 	commit50, commit99, commitRate := commitFloor(b, dir)
 	pty99 := ptyFloor(b, dir)
 	verifyRate := rsaVerifyRate(b, keys)
+	signMS := rsaSignMS(b, keys)
 
 	b.ResetTimer()
 	for b.Loop() {
@@ -184,6 +190,7 @@ app_id = "bench"
 		ws.Close()
 
 		ingest := notifyIngest(b, keys, "http://"+notifyAddr+"/notify/payby", n)
+		ingestFloor := notifyIngestFloor(b, keys, n)
 		stopBench(b, d)
 
 		slices.Sort(post)
@@ -204,6 +211,8 @@ app_id = "bench"
 		b.ReportMetric(ingest, "notify-per-s")
 		b.ReportMetric(commitRate, "notify-floor-commits-per-s")
 		b.ReportMetric(verifyRate, "rsa-verify-per-s")
+		b.ReportMetric(signMS, "rsa-sign-floor-ms")
+		b.ReportMetric(ingestFloor, "notify-http-floor-per-s")
 		b.ReportMetric(float64(fi.Size())/float64(n), "bytes/order")
 		b.ReportMetric(0, "ns/op")
 	}
@@ -555,6 +564,31 @@ func ptyFloor(b *testing.B, dir string) float64 {
 
 // rsaVerifyRate is how many RSA-2048 PKCS#1 v1.5 verifications one core does
 // per second (every notification and gateway answer costs one).
+// rsaSignMS is the median time of one RSA-2048 PKCS#1 v1.5 signature with
+// the merchant's key: PayBy wants every API request signed, so each
+// gateway query of a payment costs one (the floor under cpu-ms/payment).
+func rsaSignMS(b *testing.B, keys sandbox.Keys) float64 {
+	h := sha256.Sum256([]byte("query"))
+	return median(b, 51, func() {
+		if _, err := rsa.SignPKCS1v15(nil, keys.Merchant, crypto.SHA256, h[:]); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// notifyIngestFloor is notifyIngest's client, bodies and concurrency
+// against a handler that only reads the body and answers SUCCESS, on the
+// same loopback and cores: what HTTP alone allows here, the ceiling of
+// notify-per-s.
+func notifyIngestFloor(b *testing.B, keys sandbox.Keys, orders int) float64 {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "SUCCESS")
+	}))
+	defer srv.Close()
+	return notifyIngest(b, keys, srv.URL+"/notify/payby", orders)
+}
+
 func rsaVerifyRate(b *testing.B, keys sandbox.Keys) float64 {
 	h := sha256.Sum256([]byte("notification"))
 	sig, err := rsa.SignPKCS1v15(nil, keys.Gateway, crypto.SHA256, h[:])
