@@ -50,7 +50,7 @@ func WriteWithoutCommit(ctx context.Context, db *DB, no posbridge.OrderNo, fn fu
 	now := db.now()
 	n.UpdatedAt = now
 	normOrder(&n)
-	if err := updateOrderRow(ctx, tx, &n, old.Version); err != nil {
+	if err := updateOrderRow(ctx, tx, &n, &old); err != nil {
 		return 0, err
 	}
 	ev, err := insertEvent(ctx, tx, posbridge.EventPayment, now, &n, &old, nil, nil)
@@ -140,3 +140,35 @@ func OldInboxBody(e posbridge.InboxEntry) ([]byte, error) {
 // SetBeforeCommit makes the writer call f just before each batch commits.
 // Set it before the first write.
 func SetBeforeCommit(db *DB, f func()) { db.beforeCommit = f }
+
+// LogColumnWrites makes the database note, in a table column_writes, every
+// UPDATE of orders that sets lane, created_at, amount_minor or reference (an
+// "UPDATE OF" trigger fires when its column is in the SET list, changed or
+// not), and returns a function listing the columns noted.
+func LogColumnWrites(ctx context.Context, db *DB) (func() ([]string, error), error) {
+	stmts := []string{`CREATE TABLE column_writes (col TEXT NOT NULL)`}
+	for _, c := range []string{"lane", "created_at", "amount_minor", "reference"} {
+		stmts = append(stmts, `CREATE TRIGGER log_`+c+` AFTER UPDATE OF `+c+` ON orders BEGIN INSERT INTO column_writes VALUES ('`+c+`'); END`)
+	}
+	for _, q := range stmts {
+		if _, err := db.db.ExecContext(ctx, q); err != nil {
+			return nil, err
+		}
+	}
+	return func() ([]string, error) {
+		rows, err := db.db.QueryContext(ctx, `SELECT col FROM column_writes`)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var cols []string
+		for rows.Next() {
+			var c string
+			if err := rows.Scan(&c); err != nil {
+				return nil, err
+			}
+			cols = append(cols, c)
+		}
+		return cols, rows.Err()
+	}, nil
+}

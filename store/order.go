@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -356,33 +357,58 @@ func checkOrderChange(old, n *posbridge.Order) error {
 	return validateOrder(n)
 }
 
-// updateOrderRow writes n over the row if its version is still oldVersion.
-func updateOrderRow(ctx context.Context, tx *wtx, n *posbridge.Order, oldVersion int64) error {
+// updateOrderRow writes n over the row of old if the row is still at
+// old.Version, setting only the columns n changed.
+func updateOrderRow(ctx context.Context, tx *wtx, n, old *posbridge.Order) error {
 	args, err := orderArgs(n)
 	if err != nil {
 		return err
 	}
-	cols := strings.Split(orderColumns, ",")
-	sets := make([]string, 0, len(cols)-1)
-	for _, c := range cols[1:] { // order_no never changes
-		sets = append(sets, strings.TrimSpace(c)+" = ?")
+	was, err := orderArgs(old)
+	if err != nil {
+		return err
 	}
-	args = append(args[1:], string(n.No), oldVersion)
-	res, err := tx.ExecContext(ctx, `UPDATE orders SET `+strings.Join(sets, ", ")+` WHERE order_no = ? AND version = ?`, args...)
+	// Only the columns that changed are written: SQLite rewrites the index
+	// entries of every column an UPDATE sets, changed or not, and each
+	// rewritten index page is written to the log and synced at the commit.
+	cols := orderColumnList
+	sets := make([]string, 0, len(cols))
+	vals := make([]any, 0, len(cols)+2)
+	for i := 1; i < len(cols); i++ { // order_no never changes
+		if sameArg(args[i], was[i]) {
+			continue
+		}
+		sets = append(sets, cols[i]+" = ?")
+		vals = append(vals, args[i])
+	}
+	vals = append(vals, string(n.No), old.Version)
+	res, err := tx.ExecContext(ctx, `UPDATE orders SET `+strings.Join(sets, ", ")+` WHERE order_no = ? AND version = ?`, vals...)
 	if err != nil {
 		return fmt.Errorf("write order: %w", err)
 	}
 	if rows, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("write order: %w", err)
 	} else if rows != 1 {
-		return fmt.Errorf("write order at version %d: %w", oldVersion, posbridge.ErrVersionChanged)
+		return fmt.Errorf("write order at version %d: %w", old.Version, posbridge.ErrVersionChanged)
 	}
 	return nil
 }
 
+// orderColumnList is orderColumns, one name each, in orderArgs' order.
+var orderColumnList = func() []string {
+	cols := strings.Split(orderColumns, ",")
+	for i, c := range cols {
+		cols[i] = strings.TrimSpace(c)
+	}
+	return cols
+}()
+
+// sameArg reports whether two of orderArgs' values would store the same.
+func sameArg(a, b any) bool { return reflect.DeepEqual(a, b) }
+
 // writeOrder writes n (already bumped) over old and appends its payment event.
 func writeOrder(ctx context.Context, tx *wtx, n, old *posbridge.Order, now time.Time) (posbridge.Event, error) {
-	if err := updateOrderRow(ctx, tx, n, old.Version); err != nil {
+	if err := updateOrderRow(ctx, tx, n, old); err != nil {
 		return posbridge.Event{}, err
 	}
 	return insertEvent(ctx, tx, posbridge.EventPayment, now, n, old, nil, nil)

@@ -228,13 +228,12 @@ func (db *DB) UpdateRefund(ctx context.Context, no posbridge.OrderNo, cause posb
 	if n.Status == posbridge.RefundSucceeded && old.Status != posbridge.RefundSucceeded {
 		prev := order
 		oldOrder = &prev
-		oldVersion := order.Version
 		if order.Refunded, err = order.Refunded.Add(n.Amount); err != nil {
 			return posbridge.Refund{}, posbridge.Event{}, fmt.Errorf("update refund %s: add to order %s: %w", no, order.No, err)
 		}
 		order.Version++
 		order.UpdatedAt = norm(now)
-		if err := updateOrderRow(ctx, tx, &order, oldVersion); err != nil {
+		if err := updateOrderRow(ctx, tx, &order, &prev); err != nil {
 			return posbridge.Refund{}, posbridge.Event{}, fmt.Errorf("update refund %s: order %s: %w", no, order.No, err)
 		}
 		if err := insertAudit(ctx, tx, order.No, order.No, now, cause, string(order.Status), string(order.Status), order.Version); err != nil {
