@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -627,6 +628,43 @@ func TestTerminalApprovalFoundAtStartUpStopsARetry(t *testing.T) {
 		}
 		if n := term2.SalesOf(o.No); n != 0 {
 			t.Fatalf("the same number went to the terminal %d more times", n)
+		}
+	})
+}
+
+// A lane's pending order the gateway has not confirmed stops a new payment
+// (the customer may have paid it), however many flagged orders (unconfirmed
+// or partially paid, pending for ever) the lane has gathered since: the
+// check looked only at the lane's ten newest open orders, so eleven flagged
+// ones hid the order that still held the lane, and the customer could be
+// charged twice.
+func TestPendingOrderHoldsTheLaneBehindManyFlaggedOnes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		te, held := newPendingOrder(t, "7.00")
+		ctx := context.Background()
+		for i := range 12 {
+			time.Sleep(time.Second)
+			o := &posbridge.Order{No: posbridge.OrderNo(fmt.Sprintf("2099010100000000%02dFLAGGED0", i)), Lane: "1", Amount: mustAED(t, "1.00")}
+			if _, err := te.db.CreateOrder(ctx, o, posbridge.Cause{Actor: posbridge.ActorEngine, Action: "test"}); err != nil {
+				t.Fatal(err)
+			}
+			reason := posbridge.ReasonUnconfirmed
+			if i%2 == 1 {
+				reason = posbridge.ReasonPartiallyPaid
+			}
+			if _, _, err := te.db.UpdateOrder(ctx, o.No, posbridge.Cause{Actor: posbridge.ActorEngine, Action: "test"}, func(o *posbridge.Order) error {
+				o.Status, o.Reason = posbridge.StatusPending, reason
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, _ := te.Payment(ctx, held.No); got.Status != posbridge.StatusPending || !got.HoldsLane() {
+			t.Fatalf("the first order is %s (%s), want pending and holding its lane", got.Status, got.Reason)
+		}
+		_, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), By: cashier})
+		if posbridge.ErrorCode(err) != posbridge.ELANEBUSY || !strings.Contains(err.Error(), string(held.No)) {
+			t.Fatalf("a new payment while %s may still be charged: %v, want lane_busy naming it", held.No, err)
 		}
 	})
 }

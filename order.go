@@ -149,3 +149,15 @@ type Order struct {
 
 // Open reports whether the order is not final.
 func (o *Order) Open() bool { return !o.Status.Final() }
+
+// HoldsLane reports whether o keeps its lane from taking a new payment: it
+// is open, unless it is pending and flagged (unconfirmed, or partially paid),
+// which is checked daily while the customer is long gone. A new payment
+// while one that holds the lane may still be charged could charge twice.
+// Store.ListOrders' OrderFilter.HoldsLane selects exactly these.
+func (o *Order) HoldsLane() bool {
+	if o.Status == StatusPending && (o.Reason == ReasonUnconfirmed || o.Reason == ReasonPartiallyPaid) {
+		return false
+	}
+	return o.Open()
+}

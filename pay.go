@@ -173,13 +173,13 @@ func (e *Engine) idempotentReplay(ctx context.Context, key, hash string) (Order,
 // is closed first (query first), and a payment it turns out to have taken
 // stops the new one.
 func (e *Engine) checkLaneFree(ctx context.Context, r PayRequest) error {
-	page, err := e.store.ListOrders(ctx, OrderFilter{Lane: r.Lane, Statuses: []Status{StatusCreated, StatusAtTerminal, StatusVerifying, StatusPending}, Limit: 10})
+	page, err := e.store.ListOrders(ctx, OrderFilter{Lane: r.Lane, HoldsLane: true, Limit: 10})
 	if err != nil {
 		return fmt.Errorf("list open orders of lane %s: %w", r.Lane, err)
 	}
 	for _, o := range page.Orders {
-		if o.Status == StatusPending && (o.Reason == ReasonUnconfirmed || o.Reason == ReasonPartiallyPaid) {
-			continue // flagged and checked daily; the customer is long gone
+		if !o.HoldsLane() {
+			continue
 		}
 		if o.No != r.Replaces {
 			return &Error{Code: ELANEBUSY, Message: fmt.Sprintf(

@@ -96,6 +96,8 @@ type OrderFilter struct {
 	From, To       time.Time // CreatedAt in [From, To)
 	NeedsAttention *bool
 	IdempotencyKey string // the order created with this key
+	// HoldsLane keeps only the orders that hold their lane (Order.HoldsLane).
+	HoldsLane bool
 	Cursor         string // from a previous page's NextCursor
 	Limit          int    // at most this many (store default when 0)
 }

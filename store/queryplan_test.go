@@ -40,6 +40,7 @@ func TestQueryPlans_NoFullScans(t *testing.T) {
 		{"status", posbridge.OrderFilter{Statuses: []posbridge.Status{posbridge.StatusPaid}}, ""},
 		{"lane", posbridge.OrderFilter{Lane: "1"}, ""},
 		{"lane busy (open orders of a lane)", posbridge.OrderFilter{Lane: "1", Statuses: open}, "(lane=? AND status=?)"},
+		{"orders holding a lane", posbridge.OrderFilter{Lane: "1", HoldsLane: true}, "orders_lane_holding (lane=?)"},
 		{"needs attention", posbridge.OrderFilter{NeedsAttention: &yes}, "(needs_attention=?)"},
 		{"needs attention on a lane", posbridge.OrderFilter{Lane: "1", NeedsAttention: &yes}, "(lane=? AND needs_attention=?)"},
 		{"idempotency key", posbridge.OrderFilter{IdempotencyKey: "k1"}, "(idempotency_key=?)"},
