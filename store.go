@@ -98,8 +98,8 @@ type OrderFilter struct {
 	IdempotencyKey string // the order created with this key
 	// HoldsLane keeps only the orders that hold their lane (Order.HoldsLane).
 	HoldsLane bool
-	Cursor         string // from a previous page's NextCursor
-	Limit          int    // at most this many (store default when 0)
+	Cursor    string // from a previous page's NextCursor
+	Limit     int    // at most this many (store default when 0)
 }
 
 // OrderPage is one page of orders, newest first.
