@@ -21,7 +21,12 @@ type lane struct {
 	// the cashier is still waiting is read from the stored status, which
 	// changes atomically with each commit.
 	active OrderNo
-	last   OrderNo // the lane's most recent order, shown on the cashier's screen
+	// activated is the order the reservation made active (activate): the
+	// only one its unreserve may clear. A sale adopted after a restart
+	// while a payment held the reservation stays active when that payment
+	// is refused.
+	activated OrderNo
+	last      OrderNo // the lane's most recent order, shown on the cashier's screen
 }
 
 // laneTable owns who uses each lane's terminal: a payment reserving it, the
@@ -67,7 +72,7 @@ func (t *laneTable) reserve(l *lane) (busy OrderNo, ok bool) {
 func (t *laneTable) activate(l *lane, no OrderNo) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	l.active = no
+	l.active, l.activated = no, no
 }
 
 // started ends the reservation of a payment whose sale went out: no is the
@@ -75,14 +80,28 @@ func (t *laneTable) activate(l *lane, no OrderNo) {
 func (t *laneTable) started(l *lane, no OrderNo) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	l.reserved, l.active, l.last = false, no, no
+	l.reserved, l.active, l.activated, l.last = false, no, "", no
 }
 
-// unreserve ends a reservation that did not start a sale.
+// unreserve ends a reservation that did not start a sale: the sale it made
+// active, if any, is not on the terminal. A waiter (reserveWithin) is told.
 func (t *laneTable) unreserve(l *lane) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	l.reserved, l.active = false, ""
+	l.reserved = false
+	if l.activated != "" && l.active == l.activated {
+		l.active = ""
+	}
+	l.activated = ""
+	t.signalFreedLocked()
+}
+
+// signalFreedLocked wakes every reserveWithin waiting for a lane.
+func (t *laneTable) signalFreedLocked() {
+	if t.freed != nil {
+		close(t.freed)
+		t.freed = nil
+	}
 }
 
 // startRetry makes no the sale on l's terminal for a retry: false while the
@@ -139,10 +158,7 @@ func (t *laneTable) free(l *lane, no OrderNo) {
 	defer t.mu.Unlock()
 	if l.active == no {
 		l.active = ""
-		if t.freed != nil {
-			close(t.freed)
-			t.freed = nil
-		}
+		t.signalFreedLocked()
 	}
 }
 

@@ -124,11 +124,27 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, bool, error) {
 // createFailed answers a Pay whose order could not be stored: the earlier
 // payment when another request took its idempotency key meanwhile.
 func (e *Engine) createFailed(ctx context.Context, key, hash string, err error) (Order, bool, error) {
-	if errors.Is(err, ErrIdempotencyKeyUsed) {
-		o, _, err := e.idempotentReplay(ctx, key, hash)
-		return o, err == nil, err
+	var used *IdempotencyError
+	if !errors.As(err, &used) {
+		return Order{}, false, fmt.Errorf("store order: %w", err)
 	}
-	return Order{}, false, fmt.Errorf("store order: %w", err)
+	if used.RequestHash != hash {
+		return Order{}, false, idempotencyConflict(used.OrderNo)
+	}
+	o, done, err := e.idempotentReplay(ctx, key, hash)
+	if !done {
+		// Taken by a write of the same commit batch that is not committed
+		// yet (and so not readable): the same request, a moment ago.
+		return Order{}, false, &Error{Code: ELANEBUSY, Message: fmt.Sprintf("Payment %s with this idempotency key is being started; try again in a moment.", used.OrderNo)}
+	}
+	return o, err == nil, err
+}
+
+// idempotencyConflict is the error for a key used by payment no for another
+// request.
+func idempotencyConflict(no OrderNo) error {
+	return &Error{Code: EIDEMPOTENCY, Field: "Idempotency-Key",
+		Message: fmt.Sprintf("This idempotency key was used for payment %s with a different request.", no)}
 }
 
 // laneEndWait bounds how long a new payment (or a void, or a card-present
@@ -162,8 +178,7 @@ func (e *Engine) idempotentReplay(ctx context.Context, key, hash string) (Order,
 	}
 	o := page.Orders[0]
 	if o.RequestHash != hash {
-		return Order{}, true, &Error{Code: EIDEMPOTENCY, Field: "Idempotency-Key",
-			Message: fmt.Sprintf("This idempotency key was used for payment %s with a different request.", o.No)}
+		return Order{}, true, idempotencyConflict(o.No)
 	}
 	return o, true, nil
 }

@@ -139,6 +139,16 @@ func (c *Conn) exchange(ctx context.Context, m Message, linkWait, respTimeout ti
 	defer deadline.Stop()
 	jres := j.res
 	sdone := s.done
+	// linkLost answers a session that ended: an answer already in (the
+	// session delivers before it ends) is still the answer.
+	linkLost := func() (Message, bool, error) {
+		select {
+		case resp := <-w.ch:
+			return resp, true, nil
+		default:
+		}
+		return Message{}, true, fmt.Errorf("%s: %w: %w", m.Topic, ErrLinkLost, ErrNoResponse)
+	}
 	for {
 		select {
 		case r := <-jres:
@@ -154,13 +164,8 @@ func (c *Conn) exchange(ctx context.Context, m Message, linkWait, respTimeout ti
 			if sdone == nil {
 				// The session ended while the job's result was on its way:
 				// the link is lost whatever the result, as when it ends
-				// after the result. An answer already in is still the answer.
-				select {
-				case resp := <-w.ch:
-					return resp, true, nil
-				default:
-				}
-				return Message{}, true, fmt.Errorf("%s: %w: %w", m.Topic, ErrLinkLost, ErrNoResponse)
+				// after the result.
+				return linkLost()
 			}
 		case resp := <-w.ch:
 			return resp, true, nil
@@ -169,7 +174,7 @@ func (c *Conn) exchange(ctx context.Context, m Message, linkWait, respTimeout ti
 				sdone = nil // the job's result is on its way
 				continue
 			}
-			return Message{}, true, fmt.Errorf("%s: %w: %w", m.Topic, ErrLinkLost, ErrNoResponse)
+			return linkLost()
 		case <-deadline.C():
 			return Message{}, true, fmt.Errorf("%s: no answer in %v: %w", m.Topic, respTimeout, ErrNoResponse)
 		case <-abort:
