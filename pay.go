@@ -113,6 +113,12 @@ func (e *Engine) Pay(ctx context.Context, r PayRequest) (Order, bool, error) {
 		return e.createFailed(ctx, r.IdempotencyKey, hash, err)
 	}
 	e.Bus.Publish(created)
+	if sentEv.Seq == 0 || o.Status != StatusAtTerminal {
+		// The store wrote the creation alone: nothing may go to the
+		// terminal that is not marked sent. The check stored with the
+		// order closes it as not sent and frees the lane.
+		return Order{}, false, fmt.Errorf("order %s was stored but not marked at the terminal", no)
+	}
 	e.Bus.Publish(sentEv)
 	sent := *o
 	e.lanes.started(l, no)
