@@ -22,15 +22,15 @@ func TestEngine_RefundIdempotency(t *testing.T) {
 		}
 		by := posbridge.By{Actor: posbridge.ActorAPI, Who: "pos", Reason: "returned item"}
 		ask := posbridge.RefundParams{Amount: mustAED(t, "10.00"), IdempotencyKey: "till1-refund-1"}
-		first, err := te.Refund(ctx, o.No, ask, by)
-		if err != nil || first.Status != posbridge.RefundSucceeded {
-			t.Fatalf("first refund: %+v, %v", first, err)
+		first, replayed, err := te.Refund(ctx, o.No, ask, by)
+		if err != nil || first.Status != posbridge.RefundSucceeded || replayed {
+			t.Fatalf("first refund: %+v (replayed %v), %v", first, replayed, err)
 		}
 		// The retry comes after the whole amount was refunded: it is the same
-		// refund, not "more than refundable".
-		again, err := te.Refund(ctx, o.No, ask, by)
-		if err != nil || again.No != first.No {
-			t.Fatalf("retried refund: %+v, %v; want refund %s", again, err, first.No)
+		// refund, not "more than refundable", and says it is a replay.
+		again, replayed, err := te.Refund(ctx, o.No, ask, by)
+		if err != nil || again.No != first.No || !replayed {
+			t.Fatalf("retried refund: %+v (replayed %v), %v; want refund %s replayed", again, replayed, err, first.No)
 		}
 		for name, tt := range map[string]struct {
 			ask posbridge.RefundParams
@@ -39,7 +39,7 @@ func TestEngine_RefundIdempotency(t *testing.T) {
 			"OtherAmount": {posbridge.RefundParams{Amount: mustAED(t, "5.00"), IdempotencyKey: "till1-refund-1"}, by},
 			"OtherReason": {ask, posbridge.By{Actor: posbridge.ActorAPI, Who: "pos", Reason: "damaged"}},
 		} {
-			if _, err := te.Refund(ctx, o.No, tt.ask, tt.by); posbridge.ErrorCode(err) != posbridge.EIDEMPOTENCY {
+			if _, _, err := te.Refund(ctx, o.No, tt.ask, tt.by); posbridge.ErrorCode(err) != posbridge.EIDEMPOTENCY {
 				t.Errorf("%s with the same key: %v, want %s", name, err, posbridge.EIDEMPOTENCY)
 			}
 		}
@@ -52,6 +52,13 @@ func TestEngine_RefundIdempotency(t *testing.T) {
 		}
 		if n := gw.RefundCount(); n != 1 {
 			t.Fatalf("the gateway got %d refunds, want 1", n)
+		}
+		// After a restart the retry is still the same refund, and a replay.
+		te.close(t)
+		te2 := newTestEngine(t, engineOpts{Path: te.path, Gateway: gw})
+		after, replayed, err := te2.Refund(ctx, o.No, ask, by)
+		if err != nil || after.No != first.No || !replayed {
+			t.Fatalf("retried refund after a restart: %+v (replayed %v), %v; want refund %s replayed", after, replayed, err, first.No)
 		}
 	})
 }

@@ -201,7 +201,7 @@ func paid(t *testing.T, te *testEngine, amount string) posbridge.Order {
 func failedRefund(t *testing.T, te *testEngine, no posbridge.OrderNo, amount string) posbridge.Refund {
 	t.Helper()
 	te.gw.SetErr(fmt.Errorf("refund: code 999: %w", posbridge.ErrGatewayFinal))
-	r, err := te.Refund(context.Background(), no, posbridge.RefundParams{Amount: mustAED(t, amount)}, cashier)
+	r, _, err := te.Refund(context.Background(), no, posbridge.RefundParams{Amount: mustAED(t, amount)}, cashier)
 	te.gw.SetErr(nil)
 	if err != nil || r.Status != posbridge.RefundFailed {
 		t.Fatalf("refund: %s, %v; want failed", r.Status, err)
@@ -213,7 +213,7 @@ func failedRefund(t *testing.T, te *testEngine, no posbridge.OrderNo, amount str
 // another refund of amount (ErrRefundExceeded).
 func refusesSecondFullRefund(t *testing.T, te *testEngine, no posbridge.OrderNo, amount string) {
 	t.Helper()
-	if _, err := te.Refund(context.Background(), no, posbridge.RefundParams{Amount: mustAED(t, amount)}, cashier); !errors.Is(err, posbridge.ErrRefundExceeded) {
+	if _, _, err := te.Refund(context.Background(), no, posbridge.RefundParams{Amount: mustAED(t, amount)}, cashier); !errors.Is(err, posbridge.ErrRefundExceeded) {
 		t.Fatalf("a second full refund: %v, want ErrRefundExceeded", err)
 	}
 }

@@ -296,10 +296,10 @@ func TestEngine_CancelAndRetry(t *testing.T) {
 		if _, err := te.Cancel(ctx, o.No, cashier); posbridge.ErrorCode(err) != posbridge.EFINAL {
 			t.Fatalf("cancel of a paid order: %v", err)
 		}
-		if _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "5.00")}, cashier); posbridge.ErrorCode(err) != posbridge.EINVALID {
+		if _, _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "5.00")}, cashier); posbridge.ErrorCode(err) != posbridge.EINVALID {
 			t.Fatalf("refund above the paid amount: %v", err)
 		}
-		r, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "1.50")}, posbridge.By{Actor: posbridge.ActorCashier, Who: "amal", Reason: "damaged"})
+		r, _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "1.50")}, posbridge.By{Actor: posbridge.ActorCashier, Who: "amal", Reason: "damaged"})
 		if err != nil || r.Status != posbridge.RefundSucceeded {
 			t.Fatalf("refund: %+v, %v", r, err)
 		}
@@ -307,7 +307,7 @@ func TestEngine_CancelAndRetry(t *testing.T) {
 		if got.Refunded.Decimal() != "1.50" {
 			t.Fatalf("refunded %s", got.Refunded.Decimal())
 		}
-		if _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "2.51")}, cashier); posbridge.ErrorCode(err) != posbridge.EINVALID {
+		if _, _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "2.51")}, cashier); posbridge.ErrorCode(err) != posbridge.EINVALID {
 			t.Fatalf("refund above what is left: %v", err)
 		}
 	})

@@ -363,7 +363,7 @@ func TestRefundNotificationMismatchIsRefused(t *testing.T) {
 		await(t, te, o.No)
 		await(t, te, other.No)
 		gw.SetErr(fmt.Errorf("refund: %w", posbridge.ErrUnknownOutcome))
-		r, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "999.00")}, cashier)
+		r, _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "999.00")}, cashier)
 		gw.SetErr(nil)
 		if err != nil || r.Status.Final() {
 			t.Fatalf("refund: %+v, %v; want it open", r, err)

@@ -41,7 +41,7 @@ func TestReconcileOnceRacesTheLoop(t *testing.T) {
 		}
 		time.Sleep(2 * time.Minute)
 		synctest.Wait()
-		if _, err := te.Refund(ctx, paid.No, posbridge.RefundParams{Amount: mustAED(t, "1.00")}, cashier); err != nil {
+		if _, _, err := te.Refund(ctx, paid.No, posbridge.RefundParams{Amount: mustAED(t, "1.00")}, cashier); err != nil {
 			t.Fatalf("refund: %v", err)
 		}
 		var wg sync.WaitGroup
@@ -90,7 +90,7 @@ func TestPendingRefundChecksThinOut(t *testing.T) {
 		ctx := context.Background()
 		o := pay(t, te, "10.00")
 		await(t, te, o.No)
-		r, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
+		r, _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
 		if err != nil || r.Status != posbridge.RefundPending {
 			t.Fatalf("setup refund: %s %v", r.Status, err)
 		}
@@ -127,7 +127,7 @@ func TestPendingRefundWakesTheReconciler(t *testing.T) {
 		o := paid(t, te, "10.00")
 		time.Sleep(time.Minute) // the reconciler is asleep, nothing scheduled
 		synctest.Wait()
-		r, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
+		r, _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
 		if err != nil || r.Status != posbridge.RefundPending {
 			t.Fatalf("refund: %s %v", r.Status, err)
 		}

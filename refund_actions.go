@@ -20,13 +20,13 @@ func refundHash(no OrderNo, amount Money, reason string) string {
 }
 
 // Refund implements PaymentService.
-func (e *Engine) Refund(ctx context.Context, no OrderNo, p RefundParams, by By) (Refund, error) {
+func (e *Engine) Refund(ctx context.Context, no OrderNo, p RefundParams, by By) (Refund, bool, error) {
 	if err := validKey(p.IdempotencyKey); err != nil {
-		return Refund{}, err
+		return Refund{}, false, err
 	}
 	o, err := e.load(ctx, no)
 	if err != nil {
-		return Refund{}, err
+		return Refund{}, false, err
 	}
 	amount := p.Amount
 	if amount.Currency == "" {
@@ -40,16 +40,16 @@ func (e *Engine) Refund(ctx context.Context, no OrderNo, p RefundParams, by By) 
 		// Before anything else: a replay of a refund that used up the
 		// order is still the same refund, not "more than refundable".
 		if r, done, err := e.refundReplay(ctx, no, p.IdempotencyKey, hash, ""); done {
-			return r, err
+			return r, err == nil, err
 		}
 	}
 	if o.Status != StatusPaid {
-		return Refund{}, &Error{Code: ECONFLICT, Message: "Only a paid payment can be refunded."}
+		return Refund{}, false, &Error{Code: ECONFLICT, Message: "Only a paid payment can be refunded."}
 	}
 	now := e.now()
 	rno, err := NewOrderNo(now, "R", e.Random)
 	if err != nil {
-		return Refund{}, err
+		return Refund{}, false, err
 	}
 	r := &Refund{No: rno, OrderNo: no, Amount: amount, Status: RefundRequested, Reason: by.Reason, Actor: by.Who, CreatedAt: now, UpdatedAt: now,
 		IdempotencyKey: p.IdempotencyKey, RequestHash: hash}
@@ -59,11 +59,11 @@ func (e *Engine) Refund(ctx context.Context, no OrderNo, p RefundParams, by By) 
 	case errors.As(err, &used):
 		// Another request with the key committed first.
 		r, _, err := e.refundReplay(ctx, no, p.IdempotencyKey, hash, used.RequestHash)
-		return r, err
+		return r, err == nil, err
 	case errors.Is(err, ErrRefundExceeded), errors.Is(err, ErrCurrencyMismatch), errors.Is(err, ErrZeroAmount):
-		return Refund{}, &Error{Code: EINVALID, Field: "amount", Message: "The amount is more than can be refunded.", Err: err}
+		return Refund{}, false, &Error{Code: EINVALID, Field: "amount", Message: "The amount is more than can be refunded.", Err: err}
 	case err != nil:
-		return Refund{}, fmt.Errorf("store refund: %w", err)
+		return Refund{}, false, fmt.Errorf("store refund: %w", err)
 	}
 	e.Bus.Publish(ev)
 	out, err := e.submitRefund(ctx, *r, true)
@@ -73,7 +73,7 @@ func (e *Engine) Refund(ctx context.Context, no OrderNo, p RefundParams, by By) 
 		// told.
 		e.wake()
 	}
-	return out, err
+	return out, false, err
 }
 
 // refundReplay returns the refund of order no made earlier with key, or a
@@ -96,7 +96,12 @@ func (e *Engine) refundReplay(ctx context.Context, no OrderNo, key, hash, usedHa
 		}
 		return r, true, nil
 	}
-	if usedHash != "" {
+	switch {
+	case usedHash == hash:
+		// The same request, stored by a write of the same commit batch
+		// that is not committed yet (and so not readable).
+		return Refund{}, true, &Error{Code: ECONFLICT, Message: "This refund is being made; try again in a moment."}
+	case usedHash != "":
 		return Refund{}, true, conflict // the key belongs to a refund of another order
 	}
 	return Refund{}, false, nil

@@ -69,14 +69,16 @@ type Payments interface {
 	// Refund refunds part or all of a paid order through the gateway, never
 	// more than is refundable. With an idempotency key, a repeat of the same
 	// request (order, amount, by.Reason) returns the refund made the first
-	// time; the same key with another request is EIDEMPOTENCY.
-	Refund(ctx context.Context, no OrderNo, p RefundParams, by By) (Refund, error)
+	// time, with replayed true; the same key with another request is
+	// EIDEMPOTENCY.
+	Refund(ctx context.Context, no OrderNo, p RefundParams, by By) (r Refund, replayed bool, err error)
 	// Void voids a paid payment of today on its lane's terminal, the whole
 	// amount, before the terminal's batch is settled and while it has no
 	// refund (ECONFLICT with the reason otherwise). It returns the void, a
 	// refund of method terminal_void, stored before the terminal is asked;
-	// its status follows. ELANEBUSY while the lane has a payment.
-	Void(ctx context.Context, no OrderNo, p VoidParams, by By) (Refund, error)
+	// its status follows. ELANEBUSY while the lane has a payment. A repeat
+	// with the same idempotency key returns the first void, replayed true.
+	Void(ctx context.Context, no OrderNo, p VoidParams, by By) (r Refund, replayed bool, err error)
 	// Refunds lists an order's refunds.
 	Refunds(ctx context.Context, no OrderNo) ([]Refund, error)
 	// Lanes returns every lane's link and current payment.

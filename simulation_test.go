@@ -855,7 +855,7 @@ func (w *world) refunds(o posbridge.Order, r *rand.Rand) {
 		}
 		for c := 0; c < clicks; c++ {
 			wg.Go(func() {
-				rf, err := w.eng().Refund(context.Background(), o.No, p, simCashier)
+				rf, _, err := w.eng().Refund(context.Background(), o.No, p, simCashier)
 				w.note("refund %s of %s (key %q): %s %v", a, o.No, p.IdempotencyKey, rf.Status, err)
 			})
 		}

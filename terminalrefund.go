@@ -137,19 +137,19 @@ func reversalHash(method RefundMethod, no OrderNo, amount Money, reason string) 
 // before the first byte goes to the terminal, returns it, and runs the
 // void in the background; the refund's status then follows the terminal's
 // answer and the gateway's word.
-func (e *Engine) Void(ctx context.Context, no OrderNo, p VoidParams, by By) (Refund, error) {
+func (e *Engine) Void(ctx context.Context, no OrderNo, p VoidParams, by By) (Refund, bool, error) {
 	o, err := e.load(ctx, no)
 	if err != nil {
-		return Refund{}, err
+		return Refund{}, false, err
 	}
 	return e.reverseOnTerminal(ctx, o, RefundTerminalVoid, o.Amount, p.IdempotencyKey, by)
 }
 
 // reverseOnTerminal stores a void or card-present refund of o and starts
 // it on the lane's terminal.
-func (e *Engine) reverseOnTerminal(ctx context.Context, o Order, method RefundMethod, amount Money, key string, by By) (Refund, error) {
+func (e *Engine) reverseOnTerminal(ctx context.Context, o Order, method RefundMethod, amount Money, key string, by By) (Refund, bool, error) {
 	if err := validKey(key); err != nil {
-		return Refund{}, err
+		return Refund{}, false, err
 	}
 	if amount.Currency == "" {
 		amount.Currency = o.Amount.Currency
@@ -157,35 +157,35 @@ func (e *Engine) reverseOnTerminal(ctx context.Context, o Order, method RefundMe
 	hash := reversalHash(method, o.No, amount, by.Reason)
 	if key != "" {
 		if r, done, err := e.refundReplay(ctx, o.No, key, hash, ""); done {
-			return r, err
+			return r, err == nil, err
 		}
 	}
 	if o.Status != StatusPaid {
-		return Refund{}, &Error{Code: ECONFLICT, Message: "Only a paid payment can be voided or refunded."}
+		return Refund{}, false, &Error{Code: ECONFLICT, Message: "Only a paid payment can be voided or refunded."}
 	}
 	l := e.lanes.get(o.Lane)
 	if l == nil {
-		return Refund{}, &Error{Code: ECONFLICT, Message: "The payment's lane has no terminal here; refund it through the gateway."}
+		return Refund{}, false, &Error{Code: ECONFLICT, Message: "The payment's lane has no terminal here; refund it through the gateway."}
 	}
 	term, ok := l.term.(CardPresentTerminal)
 	if !ok {
-		return Refund{}, &Error{Code: EUNAVAILABLE, Message: "The lane's terminal cannot void or refund; refund through the gateway."}
+		return Refund{}, false, &Error{Code: EUNAVAILABLE, Message: "The lane's terminal cannot void or refund; refund through the gateway."}
 	}
 	if method == RefundTerminalVoid {
 		refunds, err := e.store.Refunds(ctx, o.No)
 		if err != nil {
-			return Refund{}, fmt.Errorf("void %s: refunds: %w", o.No, err)
+			return Refund{}, false, fmt.Errorf("void %s: refunds: %w", o.No, err)
 		}
 		settled, err := e.lastSettlement(ctx, o.Lane)
 		if err != nil {
-			return Refund{}, fmt.Errorf("void %s: %w", o.No, err)
+			return Refund{}, false, fmt.Errorf("void %s: %w", o.No, err)
 		}
 		if why := VoidRefusal(o, refunds, settled, e.Clock.Now(), e.Location); why != "" {
-			return Refund{}, &Error{Code: ECONFLICT, Message: why}
+			return Refund{}, false, &Error{Code: ECONFLICT, Message: why}
 		}
 	}
 	if _, ok := e.reserveLane(ctx, l); !ok {
-		return Refund{}, &Error{Code: ELANEBUSY, Message: "The lane's terminal is busy; try again when the payment on it is over."}
+		return Refund{}, false, &Error{Code: ELANEBUSY, Message: "The lane's terminal is busy; try again when the payment on it is over."}
 	}
 	reserved := true
 	defer func() {
@@ -200,7 +200,7 @@ func (e *Engine) reverseOnTerminal(ctx context.Context, o Order, method RefundMe
 	}
 	rno, err := NewOrderNo(now, prefix, e.Random)
 	if err != nil {
-		return Refund{}, err
+		return Refund{}, false, err
 	}
 	r := &Refund{No: rno, OrderNo: o.No, Amount: amount, Status: RefundRequested, Method: method, Reason: by.Reason, Actor: by.Who,
 		CreatedAt: now, UpdatedAt: now, IdempotencyKey: key, RequestHash: hash}
@@ -211,11 +211,11 @@ func (e *Engine) reverseOnTerminal(ctx context.Context, o Order, method RefundMe
 	switch {
 	case errors.As(err, &used):
 		r, _, err := e.refundReplay(ctx, o.No, key, hash, used.RequestHash)
-		return r, err
+		return r, err == nil, err
 	case errors.Is(err, ErrRefundExceeded), errors.Is(err, ErrCurrencyMismatch), errors.Is(err, ErrZeroAmount):
-		return Refund{}, &Error{Code: EINVALID, Field: "amount", Message: "The amount is more than can be refunded.", Err: err}
+		return Refund{}, false, &Error{Code: EINVALID, Field: "amount", Message: "The amount is more than can be refunded.", Err: err}
 	case err != nil:
-		return Refund{}, fmt.Errorf("store %s: %w", method, err)
+		return Refund{}, false, fmt.Errorf("store %s: %w", method, err)
 	}
 	e.Bus.Publish(ev)
 	reserved = false
@@ -224,7 +224,7 @@ func (e *Engine) reverseOnTerminal(ctx context.Context, o Order, method RefundMe
 		defer e.lanes.unreserve(l)
 		e.runReversal(term, stored)
 	})
-	return stored, nil
+	return stored, false, nil
 }
 
 // runReversal sends a stored void or card-present refund to the terminal,

@@ -145,7 +145,7 @@ func TestTerminalReversal_AgainstSandbox(t *testing.T) {
 
 				// A card-present refund of part of a sale.
 				sale := r.paid(t, "20.00")
-				ref, err := r.e.Refund(ctx, sale.No, posbridge.RefundParams{Amount: mustAED(t, "8.00"), CardPresent: true}, refundBy)
+				ref, _, err := r.e.Refund(ctx, sale.No, posbridge.RefundParams{Amount: mustAED(t, "8.00"), CardPresent: true}, refundBy)
 				if err != nil {
 					t.Fatalf("card-present refund: %v", err)
 				}
@@ -158,7 +158,7 @@ func TestTerminalReversal_AgainstSandbox(t *testing.T) {
 				// Its answer lost: the refund is done on the terminal and at the
 				// gateway; posbridge finds it by asking, never by sending again.
 				r.sim.SetDefault(termsim.Script{Action: termsim.Approve, LoseResponse: true})
-				lost, err := r.e.Refund(ctx, sale.No, posbridge.RefundParams{Amount: mustAED(t, "2.00"), CardPresent: true}, refundBy)
+				lost, _, err := r.e.Refund(ctx, sale.No, posbridge.RefundParams{Amount: mustAED(t, "2.00"), CardPresent: true}, refundBy)
 				if err != nil {
 					t.Fatalf("second card-present refund: %v", err)
 				}
@@ -167,7 +167,7 @@ func TestTerminalReversal_AgainstSandbox(t *testing.T) {
 				}
 				r.sim.SetDefault(termsim.Script{Action: termsim.Approve})
 				// 10.00 is left: a gateway refund of 10.01 is refused, 10.00 is not.
-				if _, err := r.e.Refund(ctx, sale.No, posbridge.RefundParams{Amount: mustAED(t, "10.01")}, refundBy); !errors.Is(err, posbridge.ErrRefundExceeded) {
+				if _, _, err := r.e.Refund(ctx, sale.No, posbridge.RefundParams{Amount: mustAED(t, "10.01")}, refundBy); !errors.Is(err, posbridge.ErrRefundExceeded) {
 					t.Fatalf("gateway refund over the rest: %v", err)
 				}
 				if got, _ := r.e.Payment(ctx, sale.No); got.Refunded != mustAED(t, "10.00") {
@@ -181,7 +181,7 @@ func TestTerminalReversal_AgainstSandbox(t *testing.T) {
 
 				// A same-day void of another sale.
 				other := r.paid(t, "7.50")
-				v, err := r.e.Void(ctx, other.No, posbridge.VoidParams{}, refundBy)
+				v, _, err := r.e.Void(ctx, other.No, posbridge.VoidParams{}, refundBy)
 				if err != nil {
 					t.Fatalf("Void: %v", err)
 				}
@@ -250,12 +250,12 @@ func TestSettlement_AgainstSandbox(t *testing.T) {
 		if last, err := r.db.LastSettlement(ctx, "1"); err != nil || last.ID != rec.ID {
 			t.Fatalf("recorded settlement: %+v, %v", last, err)
 		}
-		_, err = r.e.Void(ctx, sale.No, posbridge.VoidParams{}, refundBy)
+		_, _, err = r.e.Void(ctx, sale.No, posbridge.VoidParams{}, refundBy)
 		var pe *posbridge.Error
 		if !errors.As(err, &pe) || pe.Code != posbridge.ECONFLICT {
 			t.Fatalf("void after settlement: %v, want conflict", err)
 		}
-		ref, err := r.e.Refund(ctx, sale.No, posbridge.RefundParams{Amount: mustAED(t, "12.00"), CardPresent: true}, refundBy)
+		ref, _, err := r.e.Refund(ctx, sale.No, posbridge.RefundParams{Amount: mustAED(t, "12.00"), CardPresent: true}, refundBy)
 		if err != nil {
 			t.Fatalf("refund after settlement: %v", err)
 		}

@@ -29,7 +29,7 @@ func newReversingSale(t *testing.T, amount string) (*testEngine, *posbridgetest.
 func voidAnswered(t *testing.T, te *testEngine, term *posbridgetest.ReversingTerminal, no posbridge.OrderNo, res posbridge.TerminalResult, record bool) posbridge.Refund {
 	t.Helper()
 	term.Answer(res, nil, record)
-	v, err := te.Void(context.Background(), no, posbridge.VoidParams{}, refundBy)
+	v, _, err := te.Void(context.Background(), no, posbridge.VoidParams{}, refundBy)
 	if err != nil {
 		t.Fatalf("Void: %v", err)
 	}
@@ -109,11 +109,11 @@ func TestTerminalVoid_Confirmed(t *testing.T) {
 		te, term, o := newReversingSale(t, "12.50")
 		gw := te.gw
 		ctx := context.Background()
-		v, err := te.Void(ctx, o.No, posbridge.VoidParams{IdempotencyKey: "v1"}, refundBy)
+		v, replayed, err := te.Void(ctx, o.No, posbridge.VoidParams{IdempotencyKey: "v1"}, refundBy)
 		if err != nil {
 			t.Fatalf("Void: %v", err)
 		}
-		if v.Method != posbridge.RefundTerminalVoid || v.Amount != o.Amount || v.Status != posbridge.RefundRequested {
+		if v.Method != posbridge.RefundTerminalVoid || v.Amount != o.Amount || v.Status != posbridge.RefundRequested || replayed {
 			t.Fatalf("void as stored: %+v", v)
 		}
 		synctest.Wait()
@@ -126,11 +126,11 @@ func TestTerminalVoid_Confirmed(t *testing.T) {
 		if gw.Count("refund") != 0 || len(term.Voids()) != 1 {
 			t.Fatalf("gateway refunds %d, terminal voids %d; want 0 and 1", gw.Count("refund"), len(term.Voids()))
 		}
-		again, err := te.Void(ctx, o.No, posbridge.VoidParams{IdempotencyKey: "v1"}, refundBy)
-		if err != nil || again.No != v.No {
+		again, replayed, err := te.Void(ctx, o.No, posbridge.VoidParams{IdempotencyKey: "v1"}, refundBy)
+		if err != nil || again.No != v.No || !replayed {
 			t.Fatalf("repeated void: %+v, %v; want %s", again, err, v.No)
 		}
-		if _, err := te.Void(ctx, o.No, posbridge.VoidParams{}, refundBy); posbridge.ErrorCode(err) != posbridge.ECONFLICT {
+		if _, _, err := te.Void(ctx, o.No, posbridge.VoidParams{}, refundBy); posbridge.ErrorCode(err) != posbridge.ECONFLICT {
 			t.Fatalf("second void: %v, want %s", err, posbridge.ECONFLICT)
 		}
 	})
@@ -160,7 +160,7 @@ func TestTerminalVoid_RightAfterTheGatewayConfirmedTheSale(t *testing.T) {
 		if got, _ := te.Payment(ctx, o.No); got.Status != posbridge.StatusPaid {
 			t.Fatalf("after the notification the payment is %s, want paid", got.Status)
 		}
-		v, err := te.Void(ctx, o.No, posbridge.VoidParams{}, refundBy)
+		v, _, err := te.Void(ctx, o.No, posbridge.VoidParams{}, refundBy)
 		if err != nil {
 			t.Fatalf("void right after the payment was confirmed: %v", err)
 		}
@@ -203,7 +203,7 @@ func TestTerminalRefund_Answers(t *testing.T) {
 				gw := te.gw
 				ctx := context.Background()
 				term.Answer(tt.res, tt.err, tt.record)
-				r, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "6.00"), CardPresent: true}, refundBy)
+				r, _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "6.00"), CardPresent: true}, refundBy)
 				if err != nil {
 					t.Fatalf("Refund: %v", err)
 				}
@@ -216,7 +216,7 @@ func TestTerminalRefund_Answers(t *testing.T) {
 					t.Fatal("a card-present refund was sent to the gateway")
 				}
 				// Until it fails, it counts against what is refundable.
-				_, err = te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "5.00")}, refundBy)
+				_, _, err = te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "5.00")}, refundBy)
 				if tooMuch := posbridge.ErrorCode(err) == posbridge.EINVALID; tooMuch != (tt.want != posbridge.RefundFailed) {
 					t.Fatalf("a gateway refund of 5.00 after a %s card-present refund of 6.00: %v", tt.want, err)
 				}
@@ -231,17 +231,17 @@ func TestTerminalRefund_NeverAboveRefundable(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		te, term, o := newReversingSale(t, "10.00")
 		ctx := context.Background()
-		if _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "6.00")}, refundBy); err != nil {
+		if _, _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "6.00")}, refundBy); err != nil {
 			t.Fatalf("gateway refund: %v", err)
 		}
-		_, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "4.01"), CardPresent: true}, refundBy)
+		_, _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "4.01"), CardPresent: true}, refundBy)
 		if posbridge.ErrorCode(err) != posbridge.EINVALID || !errors.Is(err, posbridge.ErrRefundExceeded) {
 			t.Fatalf("card-present refund above refundable: %v, want %s", err, posbridge.EINVALID)
 		}
 		if len(term.Refunds()) != 0 {
 			t.Fatal("the terminal was asked for a refund above refundable")
 		}
-		r, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "4.00"), CardPresent: true}, refundBy)
+		r, _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "4.00"), CardPresent: true}, refundBy)
 		if err != nil {
 			t.Fatalf("card-present refund of the rest: %v", err)
 		}
@@ -253,7 +253,7 @@ func TestTerminalRefund_NeverAboveRefundable(t *testing.T) {
 			t.Fatalf("refunded %s, want %s", got.Refunded, o.Amount)
 		}
 		// A void voids the whole amount: refused once anything is refunded.
-		if _, err := te.Void(ctx, o.No, posbridge.VoidParams{}, refundBy); posbridge.ErrorCode(err) != posbridge.ECONFLICT {
+		if _, _, err := te.Void(ctx, o.No, posbridge.VoidParams{}, refundBy); posbridge.ErrorCode(err) != posbridge.ECONFLICT {
 			t.Fatalf("void of a refunded order: %v, want %s", err, posbridge.ECONFLICT)
 		}
 	})
@@ -269,7 +269,7 @@ func TestTerminalVoid_RefusedAfterSettlement(t *testing.T) {
 		if _, err := te.db.SaveSettlement(ctx, posbridge.Settlement{Lane: "1", At: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := te.Void(ctx, o.No, posbridge.VoidParams{}, refundBy)
+		_, _, err := te.Void(ctx, o.No, posbridge.VoidParams{}, refundBy)
 		var pe *posbridge.Error
 		if !errors.As(err, &pe) || pe.Code != posbridge.ECONFLICT || pe.Message != posbridge.VoidRefusal(o, nil, time.Now(), time.Now(), nil) {
 			t.Fatalf("void after settlement: %v, want the settlement refusal", err)
@@ -277,7 +277,7 @@ func TestTerminalVoid_RefusedAfterSettlement(t *testing.T) {
 		if len(term.Voids()) != 0 {
 			t.Fatal("a settled sale was voided on the terminal")
 		}
-		if _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00"), CardPresent: true}, refundBy); err != nil {
+		if _, _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00"), CardPresent: true}, refundBy); err != nil {
 			t.Fatalf("refund after settlement: %v", err)
 		}
 	})

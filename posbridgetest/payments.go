@@ -52,8 +52,8 @@ type PaymentsFake struct {
 	VerifyFunc   func(ctx context.Context, no posbridge.OrderNo, by posbridge.By) (posbridge.Order, error)
 	RetryFunc    func(ctx context.Context, no posbridge.OrderNo, by posbridge.By) (posbridge.Order, error)
 	OverrideFunc func(ctx context.Context, no posbridge.OrderNo, by posbridge.By) (posbridge.Order, error)
-	RefundFunc   func(ctx context.Context, no posbridge.OrderNo, p posbridge.RefundParams, by posbridge.By) (posbridge.Refund, error)
-	VoidFunc     func(ctx context.Context, no posbridge.OrderNo, p posbridge.VoidParams, by posbridge.By) (posbridge.Refund, error)
+	RefundFunc   func(ctx context.Context, no posbridge.OrderNo, p posbridge.RefundParams, by posbridge.By) (posbridge.Refund, bool, error)
+	VoidFunc     func(ctx context.Context, no posbridge.OrderNo, p posbridge.VoidParams, by posbridge.By) (posbridge.Refund, bool, error)
 	RefundsFunc  func(ctx context.Context, no posbridge.OrderNo) ([]posbridge.Refund, error)
 	LanesFunc    func(ctx context.Context) ([]posbridge.LaneStatus, error)
 
@@ -139,19 +139,19 @@ func (f *PaymentsFake) Override(ctx context.Context, no posbridge.OrderNo, by po
 }
 
 // Refund calls RefundFunc.
-func (f *PaymentsFake) Refund(ctx context.Context, no posbridge.OrderNo, p posbridge.RefundParams, by posbridge.By) (posbridge.Refund, error) {
+func (f *PaymentsFake) Refund(ctx context.Context, no posbridge.OrderNo, p posbridge.RefundParams, by posbridge.By) (posbridge.Refund, bool, error) {
 	f.log.record("Refund")
 	if f.RefundFunc == nil {
-		return posbridge.Refund{}, notFaked("Refund")
+		return posbridge.Refund{}, false, notFaked("Refund")
 	}
 	return f.RefundFunc(ctx, no, p, by)
 }
 
 // Void calls VoidFunc.
-func (f *PaymentsFake) Void(ctx context.Context, no posbridge.OrderNo, p posbridge.VoidParams, by posbridge.By) (posbridge.Refund, error) {
+func (f *PaymentsFake) Void(ctx context.Context, no posbridge.OrderNo, p posbridge.VoidParams, by posbridge.By) (posbridge.Refund, bool, error) {
 	f.log.record("Void")
 	if f.VoidFunc == nil {
-		return posbridge.Refund{}, notFaked("Void")
+		return posbridge.Refund{}, false, notFaked("Void")
 	}
 	return f.VoidFunc(ctx, no, p, by)
 }

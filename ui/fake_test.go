@@ -231,7 +231,7 @@ func (b *orderBook) override(_ context.Context, no posbridge.OrderNo, by posbrid
 
 // refund refunds a paid order through the gateway: never more than is
 // left, and an Idempotency-Key's repeat answers the refund made first.
-func (b *orderBook) refund(_ context.Context, no posbridge.OrderNo, p posbridge.RefundParams, by posbridge.By) (posbridge.Refund, error) {
+func (b *orderBook) refund(_ context.Context, no posbridge.OrderNo, p posbridge.RefundParams, by posbridge.By) (posbridge.Refund, bool, error) {
 	return b.refundOnce(no, p.IdempotencyKey, by, func(r posbridge.Refund) bool { return r.Amount == p.Amount && r.Reason == by.Reason },
 		func(o *posbridge.Order) (posbridge.Refund, error) {
 			if o.Refunded.Minor+p.Amount.Minor > o.Amount.Minor {
@@ -243,7 +243,7 @@ func (b *orderBook) refund(_ context.Context, no posbridge.OrderNo, p posbridge.
 }
 
 // void voids a paid order without refunds on its terminal: requested.
-func (b *orderBook) void(_ context.Context, no posbridge.OrderNo, p posbridge.VoidParams, by posbridge.By) (posbridge.Refund, error) {
+func (b *orderBook) void(_ context.Context, no posbridge.OrderNo, p posbridge.VoidParams, by posbridge.By) (posbridge.Refund, bool, error) {
 	return b.refundOnce(no, p.IdempotencyKey, by, func(posbridge.Refund) bool { return true },
 		func(o *posbridge.Order) (posbridge.Refund, error) {
 			if len(b.refunds[no]) > 0 {
@@ -254,32 +254,33 @@ func (b *orderBook) void(_ context.Context, no posbridge.OrderNo, p posbridge.Vo
 }
 
 // refundOnce answers the refund of order no that key made before when same
-// says the request is the same (EIDEMPOTENCY when not); else it refunds a
-// paid order with newRefund, whose refund's No is the prefix of its number.
+// says the request is the same (replayed; EIDEMPOTENCY when not); else it
+// refunds a paid order with newRefund, whose refund's No is the prefix of
+// its number.
 func (b *orderBook) refundOnce(no posbridge.OrderNo, key string, by posbridge.By, same func(posbridge.Refund) bool,
-	newRefund func(o *posbridge.Order) (posbridge.Refund, error)) (posbridge.Refund, error) {
+	newRefund func(o *posbridge.Order) (posbridge.Refund, error)) (posbridge.Refund, bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.by = by
 	o, err := b.find(no)
 	if err != nil {
-		return posbridge.Refund{}, err
+		return posbridge.Refund{}, false, err
 	}
 	for _, r := range b.refunds[no] {
 		if key == "" || r.IdempotencyKey != key {
 			continue
 		}
 		if !same(r) {
-			return posbridge.Refund{}, posbridge.Errorf(posbridge.EIDEMPOTENCY, "This Idempotency-Key was used for another refund.")
+			return posbridge.Refund{}, false, posbridge.Errorf(posbridge.EIDEMPOTENCY, "This Idempotency-Key was used for another refund.")
 		}
-		return r, nil
+		return r, true, nil
 	}
 	if o.Status != posbridge.StatusPaid {
-		return posbridge.Refund{}, posbridge.Errorf(posbridge.ECONFLICT, "Only a paid payment can be refunded or voided.")
+		return posbridge.Refund{}, false, posbridge.Errorf(posbridge.ECONFLICT, "Only a paid payment can be refunded or voided.")
 	}
 	r, err := newRefund(o)
 	if err != nil {
-		return posbridge.Refund{}, err
+		return posbridge.Refund{}, false, err
 	}
 	if b.refunds == nil {
 		b.refunds = map[posbridge.OrderNo][]posbridge.Refund{}
@@ -288,7 +289,7 @@ func (b *orderBook) refundOnce(no posbridge.OrderNo, key string, by posbridge.By
 	r.OrderNo, r.Reason, r.Actor, r.IdempotencyKey = no, by.Reason, by.Who, key
 	r.CreatedAt, r.UpdatedAt, r.Version = testStart, testStart, 1
 	b.refunds[no] = append(b.refunds[no], r)
-	return r, nil
+	return r, false, nil
 }
 
 func (b *orderBook) refundsOf(_ context.Context, no posbridge.OrderNo) ([]posbridge.Refund, error) {

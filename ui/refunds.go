@@ -3,7 +3,6 @@ package ui
 import (
 	"encoding/json"
 	"net/http"
-	"sync"
 
 	"github.com/posbridge/posbridge"
 )
@@ -56,11 +55,11 @@ func (s *Server) handleRefund(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ref, err := s.svc.Refund(r.Context(), no, posbridge.RefundParams{Amount: amount, IdempotencyKey: key, CardPresent: cardPresent}, by)
+	ref, replayed, err := s.svc.Refund(r.Context(), no, posbridge.RefundParams{Amount: amount, IdempotencyKey: key, CardPresent: cardPresent}, by)
 	if err != nil {
 		return err
 	}
-	s.writeRefund(w, key, ref)
+	writeRefund(w, replayed, ref)
 	return nil
 }
 
@@ -90,19 +89,19 @@ func (s *Server) handleVoid(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.svc.Void(r.Context(), no, posbridge.VoidParams{IdempotencyKey: key}, by)
+	v, replayed, err := s.svc.Void(r.Context(), no, posbridge.VoidParams{IdempotencyKey: key}, by)
 	if err != nil {
 		return err
 	}
-	s.writeRefund(w, key, v)
+	writeRefund(w, replayed, v)
 	return nil
 }
 
-// writeRefund answers a refund or void: 201, or 200 when this process
-// answered its Idempotency-Key before.
-func (s *Server) writeRefund(w http.ResponseWriter, key string, ref posbridge.Refund) {
+// writeRefund answers a refund or void: 201, or 200 when it replays the one
+// an Idempotency-Key made before (also after a restart).
+func writeRefund(w http.ResponseWriter, replayed bool, ref posbridge.Refund) {
 	status := http.StatusCreated
-	if key != "" && s.refundReplays.seen(key, ref.No) {
+	if replayed {
 		status = http.StatusOK
 	}
 	writeJSON(w, status, toRefund(ref))
@@ -147,36 +146,4 @@ func refundMethodJSON(m posbridge.RefundMethod) string {
 		return string(posbridge.RefundViaGateway)
 	}
 	return string(m)
-}
-
-// replaySet remembers the refunds' idempotency keys this process answered,
-// so that a replay is answered 200 rather than 201. Refund and Void do not
-// say whether they made the refund or replayed it (Pay does); after a
-// restart a replay is answered 201 with the same refund, which is still the
-// same refund.
-type replaySet struct {
-	mu   sync.Mutex
-	keys map[string]posbridge.OrderNo
-	ring []string // insertion order, for eviction
-}
-
-const maxReplayKeys = 4096
-
-// seen records key → no and reports whether key was already recorded for no.
-func (rs *replaySet) seen(key string, no posbridge.OrderNo) bool {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	if rs.keys == nil {
-		rs.keys = make(map[string]posbridge.OrderNo)
-	}
-	if prev, ok := rs.keys[key]; ok {
-		return prev == no
-	}
-	if len(rs.ring) >= maxReplayKeys {
-		delete(rs.keys, rs.ring[0])
-		rs.ring = rs.ring[1:]
-	}
-	rs.keys[key] = no
-	rs.ring = append(rs.ring, key)
-	return false
 }

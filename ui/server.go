@@ -103,8 +103,6 @@ type Server struct {
 	ln       net.Listener
 	serveErr chan error
 
-	refundReplays replaySet // refunds' and voids' idempotency keys (Pay reports its replays itself)
-
 	// shutdown is closed when the server shuts down; websocket writers then
 	// send a 1001 close frame and return.
 	shutdown     chan struct{}

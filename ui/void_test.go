@@ -31,9 +31,9 @@ func TestServer_VoidAndCardPresentRefund(t *testing.T) {
 	f := &fakeService{}
 	f.PaymentFunc, f.VerifyFunc, f.VoidFunc = book.payment, book.verify, book.void
 	var refundAsked posbridge.RefundParams
-	f.RefundFunc = func(_ context.Context, no posbridge.OrderNo, p posbridge.RefundParams, by posbridge.By) (posbridge.Refund, error) {
+	f.RefundFunc = func(_ context.Context, no posbridge.OrderNo, p posbridge.RefundParams, by posbridge.By) (posbridge.Refund, bool, error) {
 		refundAsked = p
-		return posbridge.Refund{No: "R1", OrderNo: no, Amount: p.Amount, Status: posbridge.RefundRequested, Reason: by.Reason}, nil
+		return posbridge.Refund{No: "R1", OrderNo: no, Amount: p.Amount, Status: posbridge.RefundRequested, Reason: by.Reason}, false, nil
 	}
 	s := mustOpenServer(t, f, Config{})
 	base := s.URL() + "/api/v1/payments/"

@@ -135,7 +135,7 @@ func TestPayProtocol_CallbacksThroughTheEngine(t *testing.T) {
 	}
 
 	// A refund stays pending until the back office approves it.
-	r, err := w.engine.Refund(ctx, "NFULL", posbridge.RefundParams{Amount: ppAED(t, "10.00")}, posbridge.By{Actor: posbridge.ActorCashier, Who: "ann", Reason: "returned"})
+	r, _, err := w.engine.Refund(ctx, "NFULL", posbridge.RefundParams{Amount: ppAED(t, "10.00")}, posbridge.By{Actor: posbridge.ActorCashier, Who: "ann", Reason: "returned"})
 	if err != nil || r.Status == posbridge.RefundSucceeded || r.Status == posbridge.RefundFailed {
 		t.Fatalf("refund: %+v, %v; want waiting for approval", r, err)
 	}
@@ -157,8 +157,10 @@ func TestPayProtocol_RefusedCallbackChangesNothing(t *testing.T) {
 	w := newPPWorld(t)
 	ctx := context.Background()
 	w.order(t, "N1", "10.00")
-	ppMust(t, w.sb.Pay("N1", nil)) // the sandbox's own callback is lost:
+	// The sandbox's own callback is lost (dropped before the payment, so
+	// that it cannot be on its way already).
 	w.sb.SetNotifier(sandbox.PPNotifierOptions{Drop: true})
+	ppMust(t, w.sb.Pay("N1", nil))
 
 	body := []byte(`{"outTradeNo":"N1","outPaymentNo":"PPX","paymentStatus":"paid","quoteCurrencySymbol":"AED","quoteAmount":10.00,"paidAmount":10.00}`)
 	flipped := bytes.Replace(body, []byte(`"paid",`), []byte(`"paiD",`), 1)
