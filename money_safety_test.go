@@ -225,30 +225,50 @@ func TestStoredRefundNotificationAppliedAfterRestart(t *testing.T) {
 	})
 }
 
-// The order was stored but marking it at the terminal failed (database
-// busy): it never reached the terminal and must not hold the lane.
+// A payment whose "sent" could not be written (the database refused it)
+// never reached its terminal, or on a QR lane the gateway: it must not hold
+// the lane. On a terminal lane nothing is stored (the order is created and
+// marked sent in one commit); a QR order, stored first, is closed as not
+// sent by the check stored with it.
 func TestOrderThatNeverReachedTheTerminalFreesTheLane(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		fs := &posbridgetest.FailingStore{}
-		te := newTestEngine(t, engineOpts{Store: fs})
-		ctx := context.Background()
-		fs.FailNext("", 1, 0)
-		if _, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), By: cashier}); err == nil {
-			t.Fatal("Pay succeeded although the order could not be marked at the terminal")
-		}
-		time.Sleep(time.Minute)
-		synctest.Wait()
-		o, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "7.00"), By: cashier})
-		if err != nil {
-			t.Fatalf("the lane is still held by an order that never reached the terminal: %v", err)
-		}
-		page, _ := te.Payments(ctx, posbridge.OrderFilter{Lane: "1"})
-		for _, p := range page.Orders {
-			if p.No != o.No && (p.Status != posbridge.StatusFailed || p.Reason != posbridge.ReasonNotSent) {
-				t.Errorf("the order that was never sent is %s (%s), want failed (not_sent)", p.Status, p.Reason)
-			}
-		}
-	})
+	tests := []struct {
+		name   string
+		opts   engineOpts
+		lane   string
+		orders int // orders on the lane afterwards, when checked
+	}{
+		{name: "terminal", lane: "1"},
+		{name: "qr", opts: engineOpts{Gateway: posbridgetest.NewHostedGateway(), QR: &posbridge.QRLane{}}, lane: "Q", orders: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fs := &posbridgetest.FailingStore{}
+				tt.opts.Store = fs
+				te := newTestEngine(t, tt.opts)
+				ctx := context.Background()
+				fs.FailNext("", 1, 0)
+				if _, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: tt.lane, Amount: mustAED(t, "7.00"), By: cashier}); err == nil {
+					t.Fatal("Pay succeeded although the order could not be marked sent")
+				}
+				time.Sleep(time.Minute)
+				synctest.Wait()
+				o, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: tt.lane, Amount: mustAED(t, "7.00"), By: cashier})
+				if err != nil {
+					t.Fatalf("the lane is still held by an order that never reached the terminal: %v", err)
+				}
+				page, _ := te.Payments(ctx, posbridge.OrderFilter{Lane: tt.lane})
+				if tt.orders != 0 && len(page.Orders) != tt.orders {
+					t.Fatalf("%d orders, want the one never sent and the new one", len(page.Orders))
+				}
+				for _, p := range page.Orders {
+					if p.No != o.No && (p.Status != posbridge.StatusFailed || p.Reason != posbridge.ReasonNotSent) {
+						t.Errorf("the order that was never sent is %s (%s), want failed (not_sent)", p.Status, p.Reason)
+					}
+				}
+			})
+		})
+	}
 }
 
 // A failed order is closed at the gateway only after asking it first.

@@ -348,34 +348,3 @@ func TestQRLane_GatewayForgetsOpenedOrder(t *testing.T) {
 		}
 	})
 }
-
-// A QR order whose "sent" could not be written (the database refused it)
-// never reached the gateway: the check stored with the order closes it as
-// not sent and frees the lane for the cashier's next try.
-func TestQRLane_OrderThatNeverReachedTheGatewayFreesTheLane(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		fs := &posbridgetest.FailingStore{}
-		te := newTestEngine(t, engineOpts{Gateway: posbridgetest.NewHostedGateway(), QR: &posbridge.QRLane{}, Store: fs})
-		e := te.Engine
-		ctx := context.Background()
-		fs.FailNext("", 1, 0)
-		if _, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "Q", Amount: mustAED(t, "7.00"), By: cashier}); err == nil {
-			t.Fatal("Pay succeeded although the order could not be marked sent")
-		}
-		time.Sleep(time.Minute)
-		synctest.Wait()
-		o, _, err := e.Pay(ctx, posbridge.PayRequest{Lane: "Q", Amount: mustAED(t, "7.00"), By: cashier})
-		if err != nil {
-			t.Fatalf("the lane is still held by an order that never reached the gateway: %v", err)
-		}
-		page, _ := e.Payments(ctx, posbridge.OrderFilter{Lane: "Q"})
-		if len(page.Orders) != 2 {
-			t.Fatalf("%d orders, want the one never sent and the new one", len(page.Orders))
-		}
-		for _, p := range page.Orders {
-			if p.No != o.No && (p.Status != posbridge.StatusFailed || p.Reason != posbridge.ReasonNotSent) {
-				t.Errorf("the order that was never sent is %s (%s), want failed (not_sent)", p.Status, p.Reason)
-			}
-		}
-	})
-}

@@ -112,27 +112,8 @@ func validateOrder(o *posbridge.Order) error {
 // When o.IdempotencyKey is already used it returns an *IdempotencyError and
 // stores nothing; an existing order number is ECONFLICT.
 func (db *DB) CreateOrder(ctx context.Context, o *posbridge.Order, cause posbridge.Cause) (posbridge.Event, error) {
-	if err := validCause(cause); err != nil {
-		return posbridge.Event{}, err
-	}
-	n, err := newOrderRow(o)
-	if err != nil {
-		return posbridge.Event{}, err
-	}
-	tx, done, err := db.beginWrite(ctx)
-	if err != nil {
-		return posbridge.Event{}, err
-	}
-	defer done()
-	ev, err := db.insertOrder(ctx, tx, &n, cause, "create")
-	if err != nil {
-		return posbridge.Event{}, err
-	}
-	if err := db.commit(tx); err != nil {
-		return posbridge.Event{}, fmt.Errorf("create order %s: %w", n.No, err)
-	}
-	*o = n
-	return ev, nil
+	created, _, err := db.createOrder(ctx, o, cause, nil)
+	return created, err
 }
 
 // CreateOrderThen is CreateOrder followed by UpdateOrder(o.No, then.Cause,
@@ -141,11 +122,18 @@ func (db *DB) CreateOrder(ctx context.Context, o *posbridge.Order, cause posbrid
 // posbridge.ErrNoChange writes the creation alone. o is updated to what was
 // stored after both.
 func (db *DB) CreateOrderThen(ctx context.Context, o *posbridge.Order, cause posbridge.Cause, then posbridge.OrderStep) (created, changed posbridge.Event, err error) {
+	return db.createOrder(ctx, o, cause, &then)
+}
+
+// createOrder inserts o and, when then is set, applies it, in one commit.
+func (db *DB) createOrder(ctx context.Context, o *posbridge.Order, cause posbridge.Cause, then *posbridge.OrderStep) (created, changed posbridge.Event, err error) {
 	if err := validCause(cause); err != nil {
 		return posbridge.Event{}, posbridge.Event{}, err
 	}
-	if err := validCause(then.Cause); err != nil {
-		return posbridge.Event{}, posbridge.Event{}, err
+	if then != nil {
+		if err := validCause(then.Cause); err != nil {
+			return posbridge.Event{}, posbridge.Event{}, err
+		}
 	}
 	n, err := newOrderRow(o)
 	if err != nil {
@@ -159,17 +147,20 @@ func (db *DB) CreateOrderThen(ctx context.Context, o *posbridge.Order, cause pos
 	if created, err = db.insertOrder(ctx, tx, &n, cause, "create"); err != nil {
 		return posbridge.Event{}, posbridge.Event{}, err
 	}
-	after, changed, err := db.changeOrder(ctx, tx, n.No, then.Cause, then.Apply)
-	if errors.Is(err, posbridge.ErrNoChange) {
-		after, err = n, nil
-	}
-	if err != nil {
-		return posbridge.Event{}, posbridge.Event{}, err
+	if then != nil {
+		after, ev, err := db.changeOrder(ctx, tx, n.No, then.Cause, then.Apply)
+		switch {
+		case errors.Is(err, posbridge.ErrNoChange):
+		case err != nil:
+			return posbridge.Event{}, posbridge.Event{}, err
+		default:
+			n, changed = after, ev
+		}
 	}
 	if err := db.commit(tx); err != nil {
 		return posbridge.Event{}, posbridge.Event{}, fmt.Errorf("create order %s: %w", n.No, err)
 	}
-	*o = after
+	*o = n
 	return created, changed, nil
 }
 
