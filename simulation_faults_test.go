@@ -415,7 +415,7 @@ func scanForPANs(dbPath string, log []byte) []string {
 		if err != nil {
 			continue
 		}
-		for _, p := range findPANs(b) {
+		for _, p := range findPANs(posbridgetest.SQLiteData(b, strings.HasSuffix(f, "-wal"))) {
 			out = append(out, f[strings.LastIndex(f, "/")+1:]+" "+p)
 		}
 	}
