@@ -176,8 +176,16 @@ func (e *Engine) onTerminal(o Order) bool {
 }
 
 // update runs Store.UpdateOrder and publishes the event after the commit.
+// A change that brings an order's next check forward wakes the
+// reconciler, whose timer was set for the checks as they were.
 func (e *Engine) update(ctx context.Context, no OrderNo, cause Cause, fn func(*Order) error) (Order, error) {
-	o, ev, err := e.store.UpdateOrder(ctx, no, cause, fn)
+	var sooner bool
+	o, ev, err := e.store.UpdateOrder(ctx, no, cause, func(o *Order) error {
+		before := o.NextCheckAt
+		err := fn(o)
+		sooner = checkSooner(before, o.NextCheckAt)
+		return err
+	})
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return o, &Error{Code: ENOTFOUND, Message: "No such payment.", Err: err}
@@ -186,8 +194,17 @@ func (e *Engine) update(ctx context.Context, no OrderNo, cause Cause, fn func(*O
 	}
 	if ev.Seq != 0 {
 		e.Bus.Publish(ev)
+		if sooner {
+			e.wake()
+		}
 	}
 	return o, nil
+}
+
+// checkSooner reports whether a check scheduled at after comes before the
+// one at before (none is the zero time).
+func checkSooner(before, after time.Time) bool {
+	return !after.IsZero() && (before.IsZero() || after.Before(before))
 }
 
 // applyInput applies a state-machine input, and then extra (if any) to the

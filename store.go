@@ -176,6 +176,9 @@ type Store interface {
 	// row, in one transaction. fn returning ErrNoChange writes nothing and
 	// returns the order as loaded with a zero Event and a nil error; any other
 	// error is returned as is, and nothing is written. ErrNotFound if absent.
+	// fn may be called more than once, each time on a fresh copy of the
+	// order (the last call's result is what is written), so it must change
+	// nothing but the order it is given.
 	UpdateOrder(ctx context.Context, no OrderNo, cause Cause, fn func(*Order) error) (Order, Event, error)
 	// ListOrders returns orders matching f, newest first, one page at a time.
 	ListOrders(ctx context.Context, f OrderFilter) (OrderPage, error)

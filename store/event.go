@@ -23,49 +23,68 @@ const (
 // keeps only what changed (see eventlean.go); the returned event carries the
 // whole snapshots.
 func insertEvent(ctx context.Context, tx *wtx, typ posbridge.EventType, at time.Time, o, oldO *posbridge.Order, r, oldR *posbridge.Refund) (posbridge.Event, error) {
-	var (
-		orderNo, refundNo       string
-		paymentUndo, refundUndo []byte
-	)
-	e := posbridge.Event{Type: typ, At: norm(at)}
+	row, err := encodeEvent(typ, at, o, oldO, r, oldR)
+	if err != nil {
+		return posbridge.Event{}, err
+	}
+	return row.insert(ctx, tx)
+}
+
+// newEvent is an event encoded for its row, before it has a seq: encoding
+// is the costly part of an event, and it needs no transaction.
+type newEvent struct {
+	e                       posbridge.Event
+	orderNo, refundNo       string
+	paymentUndo, refundUndo []byte
+}
+
+// encodeEvent encodes an event as insertEvent describes.
+func encodeEvent(typ posbridge.EventType, at time.Time, o, oldO *posbridge.Order, r, oldR *posbridge.Refund) (newEvent, error) {
+	row := newEvent{e: posbridge.Event{Type: typ, At: norm(at)}}
 	if o != nil {
 		oc := *o
-		e.Payment = &oc
-		orderNo = string(o.No)
+		row.e.Payment = &oc
+		row.orderNo = string(o.No)
 		after, err := encodeOrder(o)
 		if err != nil {
-			return posbridge.Event{}, err
+			return newEvent{}, err
 		}
 		var before []byte
 		if oldO != nil {
 			if before, err = encodeOrder(oldO); err != nil {
-				return posbridge.Event{}, err
+				return newEvent{}, err
 			}
 		}
-		if paymentUndo, err = undoOf(before, after); err != nil {
-			return posbridge.Event{}, fmt.Errorf("order %s: %w", o.No, err)
+		if row.paymentUndo, err = undoOf(before, after); err != nil {
+			return newEvent{}, fmt.Errorf("order %s: %w", o.No, err)
 		}
 	}
 	if r != nil {
 		rc := *r
-		e.Refund = &rc
-		refundNo = string(r.No)
+		row.e.Refund = &rc
+		row.refundNo = string(r.No)
 		after, err := encodeRefund(r)
 		if err != nil {
-			return posbridge.Event{}, err
+			return newEvent{}, err
 		}
 		var before []byte
 		if oldR != nil {
 			if before, err = encodeRefund(oldR); err != nil {
-				return posbridge.Event{}, err
+				return newEvent{}, err
 			}
 		}
-		if refundUndo, err = undoOf(before, after); err != nil {
-			return posbridge.Event{}, fmt.Errorf("refund %s: %w", r.No, err)
+		if row.refundUndo, err = undoOf(before, after); err != nil {
+			return newEvent{}, fmt.Errorf("refund %s: %w", r.No, err)
 		}
 	}
+	return row, nil
+}
+
+// insert appends the event, with its outbox row, and returns it with its seq.
+func (row newEvent) insert(ctx context.Context, tx *wtx) (posbridge.Event, error) {
+	e := row.e
 	res, err := tx.ExecContext(ctx, `INSERT INTO events (type, at, order_no, refund_no, payment_undo, refund_undo) VALUES (?, ?, ?, ?, ?, ?)`,
-		string(typ), e.At.UnixMilli(), orderNo, refundNo, nullText(paymentUndo), nullText(refundUndo))
+		string(e.Type), e.At.UnixMilli(), row.orderNo, row.refundNo, nullText(row.paymentUndo), nullText(row.refundUndo))
 	if err != nil {
 		return posbridge.Event{}, fmt.Errorf("insert event: %w", err)
 	}

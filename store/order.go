@@ -160,6 +160,7 @@ func (db *DB) createOrder(ctx context.Context, o *posbridge.Order, cause posbrid
 	if err := db.commit(tx); err != nil {
 		return posbridge.Event{}, posbridge.Event{}, fmt.Errorf("create order %s: %w", n.No, err)
 	}
+	db.recent.put(n)
 	*o = n
 	return created, changed, nil
 }
@@ -257,15 +258,21 @@ func (db *DB) Order(ctx context.Context, no posbridge.OrderNo) (posbridge.Order,
 	if err := db.reading(); err != nil {
 		return posbridge.Order{}, err
 	}
-	return loadOrder(ctx, db.db, no)
+	o, err := loadOrder(ctx, db.db, no)
+	if err == nil {
+		db.recent.put(o)
+	}
+	return o, err
 }
 
 // UpdateOrder loads the order, calls fn on a copy, and writes the result with
 // an event (type payment, the snapshot after the change) and an audit row
 // (cause, from and to status, new version), all in one immediate
-// transaction. The write is conditional on the version loaded
-// (posbridge.ErrVersionChanged if it moved); Version is bumped and UpdatedAt
-// set to now. fn returning posbridge.ErrNoChange writes nothing and returns
+// transaction. fn may be called twice: first on the order as last
+// committed, before the write's turn, and again on the order as it is in
+// the turn if it moved on meanwhile, or if the first call changed nothing
+// or failed; what fn does the last time is what is written. Version is
+// bumped and UpdatedAt set to now. fn returning posbridge.ErrNoChange writes nothing and returns
 // the order as loaded, a zero Event and nil; any other fn error is returned
 // as is with nothing written. fn may not change the order's number, amount,
 // creation time, idempotency key or Refunded (refunds change it), nor set an
@@ -275,21 +282,57 @@ func (db *DB) UpdateOrder(ctx context.Context, no posbridge.OrderNo, cause posbr
 	if err := validCause(cause); err != nil {
 		return posbridge.Order{}, posbridge.Event{}, err
 	}
-	tx, done, err := db.beginWrite(ctx)
-	if err != nil {
-		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("update order %s: %w", no, err)
+	// Decided before the write's turn, on the order as last committed: the
+	// turn, which every write of the process waits for, then only runs the
+	// statements. If the order moved on meanwhile (its version changed),
+	// the change is decided again inside the turn, on the order as it is
+	// there. A decision that changes nothing, or fails, is always made
+	// again inside the turn: only a change is taken from the early read.
+	var early *orderChange
+	old, ok := db.recent.get(no)
+	if !ok {
+		var err error
+		old, err = db.Order(ctx, no)
+		ok = err == nil
 	}
-	defer done()
-	n, ev, err := db.changeOrder(ctx, tx, no, cause, fn)
-	if errors.Is(err, posbridge.ErrNoChange) {
-		return n, posbridge.Event{}, db.commitMarkOnly(ctx, tx, cause)
+	if ok {
+		if ch, err := db.decideChange(old, fn); err == nil {
+			early = &ch
+		}
 	}
-	if err != nil {
+	var (
+		n        posbridge.Order
+		ev       posbridge.Event
+		err      error
+		noChange bool
+	)
+	werr := db.write(ctx, func(tx *wtx) bool {
+		err = posbridge.ErrVersionChanged
+		if early != nil {
+			n, ev, err = db.writeChange(ctx, tx, early, cause)
+		}
+		if errors.Is(err, posbridge.ErrVersionChanged) {
+			n, ev, err = db.changeOrder(ctx, tx, no, cause, fn)
+		}
+		if errors.Is(err, posbridge.ErrNoChange) {
+			// No change, but the inbox entry it applies is marked (and
+			// stored, when it comes with the change): that alone is kept.
+			noChange, err = true, db.markCause(ctx, tx, cause)
+			return err == nil && cause.Applies != nil
+		}
+		return err == nil
+	})
+	switch {
+	case werr != nil && noChange:
+		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("mark notification %d applied: %w", cause.Applies.ID, werr)
+	case werr != nil:
+		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("update order %s: %w", no, werr)
+	case err != nil:
 		return posbridge.Order{}, posbridge.Event{}, err
+	case noChange:
+		return n, posbridge.Event{}, nil
 	}
-	if err := db.commit(tx); err != nil {
-		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("update order %s: %w", no, err)
-	}
+	db.recent.put(n)
 	return n, ev, nil
 }
 
@@ -300,35 +343,75 @@ func (db *DB) changeOrder(ctx context.Context, tx *wtx, no posbridge.OrderNo, ca
 	if err != nil {
 		return posbridge.Order{}, posbridge.Event{}, err
 	}
+	ch, err := db.decideChange(old, fn)
+	if errors.Is(err, posbridge.ErrNoChange) {
+		return old, posbridge.Event{}, err
+	}
+	if err != nil {
+		return posbridge.Order{}, posbridge.Event{}, err
+	}
+	return db.writeChange(ctx, tx, &ch, cause)
+}
+
+// orderChange is one change of an order, decided and encoded, ready to be
+// written: the order's row update, its event and its audit row.
+type orderChange struct {
+	old, n posbridge.Order
+	now    time.Time
+	update string // the UPDATE, conditional on old's version
+	args   []any
+	event  newEvent
+}
+
+// decideChange calls fn on a copy of old and, if it changed something that
+// may change, encodes the change. fn's posbridge.ErrNoChange, or any other
+// error of fn, is returned as is.
+func (db *DB) decideChange(old posbridge.Order, fn func(*posbridge.Order) error) (orderChange, error) {
 	n := old
 	if old.Override != nil {
 		ov := *old.Override
 		n.Override = &ov // fn gets its own copy, so old stays as loaded
 	}
 	if err := fn(&n); err != nil {
-		if errors.Is(err, posbridge.ErrNoChange) {
-			return old, posbridge.Event{}, err
-		}
-		return posbridge.Order{}, posbridge.Event{}, err
+		return orderChange{}, err
 	}
 	if err := checkOrderChange(&old, &n); err != nil {
-		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("update order %s: %w", no, err)
+		return orderChange{}, fmt.Errorf("update order %s: %w", old.No, err)
 	}
 	now := db.now()
 	n.Version = old.Version + 1
 	n.UpdatedAt = now
 	normOrder(&n)
-	ev, err := writeOrder(ctx, tx, &n, &old, now)
+	update, args, err := orderUpdate(&n, &old)
+	if err != nil {
+		return orderChange{}, fmt.Errorf("update order %s: %w", old.No, err)
+	}
+	ev, err := encodeEvent(posbridge.EventPayment, now, &n, &old, nil, nil)
+	if err != nil {
+		return orderChange{}, fmt.Errorf("update order %s: %w", old.No, err)
+	}
+	return orderChange{old: old, n: n, now: now, update: update, args: args, event: ev}, nil
+}
+
+// writeChange writes ch inside tx with its audit row and cause's inbox
+// mark. posbridge.ErrVersionChanged, with nothing written, if the order is
+// no longer at the version ch was decided on.
+func (db *DB) writeChange(ctx context.Context, tx *wtx, ch *orderChange, cause posbridge.Cause) (posbridge.Order, posbridge.Event, error) {
+	no := ch.n.No
+	if err := execOrderUpdate(ctx, tx, ch.update, ch.args, ch.old.Version); err != nil {
+		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("update order %s: %w", no, err)
+	}
+	ev, err := ch.event.insert(ctx, tx)
 	if err != nil {
 		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("update order %s: %w", no, err)
 	}
-	if err := insertAudit(ctx, tx, n.No, n.No, now, cause, string(old.Status), string(n.Status), n.Version); err != nil {
+	if err := insertAudit(ctx, tx, no, no, ch.now, cause, string(ch.old.Status), string(ch.n.Status), ch.n.Version); err != nil {
 		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("update order %s: %w", no, err)
 	}
 	if err := db.markCause(ctx, tx, cause); err != nil {
 		return posbridge.Order{}, posbridge.Event{}, fmt.Errorf("update order %s: %w", no, err)
 	}
-	return n, ev, nil
+	return ch.n, ev, nil
 }
 
 // checkOrderChange refuses changes that no caller may make to a stored order.
@@ -351,13 +434,23 @@ func checkOrderChange(old, n *posbridge.Order) error {
 // updateOrderRow writes n over the row of old if the row is still at
 // old.Version, setting only the columns n changed.
 func updateOrderRow(ctx context.Context, tx *wtx, n, old *posbridge.Order) error {
-	args, err := orderArgs(n)
+	update, args, err := orderUpdate(n, old)
 	if err != nil {
 		return err
 	}
+	return execOrderUpdate(ctx, tx, update, args, old.Version)
+}
+
+// orderUpdate is the UPDATE that writes n over the row of old if the row is
+// still at old.Version, and its arguments.
+func orderUpdate(n, old *posbridge.Order) (string, []any, error) {
+	args, err := orderArgs(n)
+	if err != nil {
+		return "", nil, err
+	}
 	was, err := orderArgs(old)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	// Only the columns that changed are written: SQLite rewrites the index
 	// entries of every column an UPDATE sets, changed or not, and each
@@ -373,14 +466,20 @@ func updateOrderRow(ctx context.Context, tx *wtx, n, old *posbridge.Order) error
 		vals = append(vals, args[i])
 	}
 	vals = append(vals, string(n.No), old.Version)
-	res, err := tx.ExecContext(ctx, `UPDATE orders SET `+strings.Join(sets, ", ")+` WHERE order_no = ? AND version = ?`, vals...)
+	return `UPDATE orders SET ` + strings.Join(sets, ", ") + ` WHERE order_no = ? AND version = ?`, vals, nil
+}
+
+// execOrderUpdate runs an orderUpdate: posbridge.ErrVersionChanged, with
+// nothing written, when the row is no longer at version.
+func execOrderUpdate(ctx context.Context, tx *wtx, update string, args []any, version int64) error {
+	res, err := tx.ExecContext(ctx, update, args...)
 	if err != nil {
 		return fmt.Errorf("write order: %w", err)
 	}
 	if rows, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("write order: %w", err)
 	} else if rows != 1 {
-		return fmt.Errorf("write order at version %d: %w", old.Version, posbridge.ErrVersionChanged)
+		return fmt.Errorf("write order at version %d: %w", version, posbridge.ErrVersionChanged)
 	}
 	return nil
 }
@@ -396,11 +495,3 @@ var orderColumnList = func() []string {
 
 // sameArg reports whether two of orderArgs' values would store the same.
 func sameArg(a, b any) bool { return reflect.DeepEqual(a, b) }
-
-// writeOrder writes n (already bumped) over old and appends its payment event.
-func writeOrder(ctx context.Context, tx *wtx, n, old *posbridge.Order, now time.Time) (posbridge.Event, error) {
-	if err := updateOrderRow(ctx, tx, n, old); err != nil {
-		return posbridge.Event{}, err
-	}
-	return insertEvent(ctx, tx, posbridge.EventPayment, now, n, old, nil, nil)
-}

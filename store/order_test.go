@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -219,6 +220,52 @@ func TestDB_UpdateOrder_ConcurrentWriters(t *testing.T) {
 		if e.Payment.Checks != i || e.Payment.Version != int64(i+1) {
 			t.Fatalf("event %d: Checks %d, Version %d; want %d, %d", e.Seq, e.Payment.Checks, e.Payment.Version, i, i+1)
 		}
+	}
+}
+
+// TestDB_UpdateOrder_DecidedAgainWhenTheOrderMovedOn: UpdateOrder decides a
+// change on the order as last committed before its write's turn; when
+// another write changes the order in between, the early decision is stale
+// and must be made again on the order as it is, never written over it.
+// Here fn's first call itself makes that other write.
+func TestDB_UpdateOrder_DecidedAgainWhenTheOrderMovedOn(t *testing.T) {
+	ctx := context.Background()
+	db, _, _ := MustOpen(t)
+	o := MustCreate(t, db, newOrder("1"))
+	var seen []int
+	got, ev, err := db.UpdateOrder(ctx, o.No, cause, func(x *posbridge.Order) error {
+		seen = append(seen, x.Checks)
+		if len(seen) == 1 {
+			if _, _, err := db.UpdateOrder(ctx, o.No, cause, func(y *posbridge.Order) error {
+				y.Checks += 10
+				y.NeedsAttention, y.Attention = true, "moved on"
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		x.Checks++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{0, 10}; !slices.Equal(seen, want) {
+		t.Errorf("fn saw Checks %v; want %v (decided again on the order as it was in the turn)", seen, want)
+	}
+	stored, err := db.Order(ctx, o.No)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []posbridge.Order{got, stored, *ev.Payment} {
+		if x.Checks != 11 || !x.NeedsAttention || x.Version != o.Version+2 {
+			t.Errorf("Checks %d, NeedsAttention %v, Version %d; want 11, true, %d (the other write was lost)", x.Checks, x.NeedsAttention, x.Version, o.Version+2)
+		}
+	}
+	events := MustEvents(t, db)
+	assertGapFree(t, events)
+	if len(events) != 3 {
+		t.Errorf("%d events; want 3 (created, the other write, this one)", len(events))
 	}
 }
 

@@ -39,6 +39,21 @@ type turn struct {
 	grant chan grant // writer → caller: the transaction (or why there is none)
 	end   chan bool  // caller → writer: true to keep the write, false to roll it back
 	done  chan error // writer → caller: the batch's commit result, for kept writes
+	// run, when set, is the write itself (DB.write): the writer runs it on
+	// its own goroutine, and grant and end are not used. Handing the turn
+	// to the caller's goroutine and back costs two wake-ups, each waiting
+	// for a core while the cores serve HTTP: under a burst of
+	// notifications, longer than the write.
+	run func(*wtx) bool
+}
+
+// refuse tells t's caller that its write cannot run.
+func (t *turn) refuse(err error) {
+	if t.run != nil {
+		t.done <- err
+		return
+	}
+	t.grant <- grant{err: err}
 }
 
 type grant struct {
@@ -106,6 +121,38 @@ func (db *DB) beginWrite(ctx context.Context) (*wtx, func(), error) {
 	return w, done, nil
 }
 
+// write runs fn as one write in this process's write turn, on the writer's
+// goroutine, inside a savepoint of its own, and waits until its batch is
+// committed (durable). fn keeps what it wrote by returning true; returning
+// false rolls it back, and write returns nil without waiting for the
+// commit. fn must only run statements on tx: every other write of the
+// process waits while it runs. A ctx that ends before the turn comes means
+// fn does not run, and write returns ctx's error.
+func (db *DB) write(ctx context.Context, fn func(tx *wtx) bool) error {
+	if db.closed.Load() {
+		return posbridge.ErrClosed
+	}
+	var cancelled error
+	t := &turn{done: make(chan error, 1)}
+	t.run = func(tx *wtx) bool {
+		if cancelled = ctx.Err(); cancelled != nil {
+			return false
+		}
+		return fn(tx)
+	}
+	select {
+	case db.turns <- t:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.quit:
+		return posbridge.ErrClosed
+	}
+	if err := <-t.done; err != nil {
+		return fmt.Errorf("write on %s: %w", db.path, classify(err))
+	}
+	return cancelled
+}
+
 // commit keeps the write and waits until its batch is committed (durable),
 // naming the file on failure.
 func (db *DB) commit(w *wtx) error {
@@ -158,7 +205,7 @@ func (db *DB) runBatch(first *turn) {
 	tx, err := db.writerConn.BeginTx(context.Background(), nil)
 	if err != nil {
 		if first != nil {
-			first.grant <- grant{err: err}
+			first.refuse(err)
 		}
 		return
 	}
@@ -171,7 +218,7 @@ func (db *DB) runBatch(first *turn) {
 			db.logger.Warn("check records dropped", posbridge.LogKeyError, broken)
 			tx.Rollback()
 			if first != nil {
-				first.grant <- grant{err: broken}
+				first.refuse(broken)
 			}
 			return
 		}
@@ -223,16 +270,25 @@ func (db *DB) runBatch(first *turn) {
 // back): the batch cannot commit.
 func (db *DB) runTurn(tx *sql.Tx, t *turn, kept *[]*turn) error {
 	if _, err := tx.Exec("SAVEPOINT write"); err != nil {
-		t.grant <- grant{err: err}
+		t.refuse(err)
 		return err
 	}
-	t.grant <- grant{tx: tx}
-	if <-t.end {
+	var keep bool
+	if t.run != nil {
+		keep = t.run(&wtx{tx: tx, t: t, ended: true})
+	} else {
+		t.grant <- grant{tx: tx}
+		keep = <-t.end
+	}
+	if keep {
 		*kept = append(*kept, t)
 		if _, err := tx.Exec("RELEASE write"); err != nil {
 			return err
 		}
 		return nil
+	}
+	if t.run != nil {
+		t.done <- nil // nothing of it is kept: no commit to wait for
 	}
 	if _, err := tx.Exec("ROLLBACK TO write"); err != nil {
 		return err

@@ -52,6 +52,12 @@ import (
 //	cpu-ms/payment             the daemon's CPU per payment (utime+stime)
 //	fsyncs/payment             fsync+fdatasync per payment (strace -f -p)
 //	notify-per-s               signed /notify/payby notifications taken per second
+//	notify-cpu-us              the daemon's CPU per notification taken, in µs
+//	notify-client-cpu-us       the sending client's CPU per notification (it
+//	                           shares the cores: the two together bound the rate)
+//	disk-sync-floor-mb-per-s   128 KiB appends, each fsynced, on the same disk
+//	                           (a group commit of ten notifications writes about
+//	                           that much to the log)
 //	notify-floor-commits-per-s sequential durable commits per second
 //	rsa-verify-per-s           RSA-2048 verifications per second on one core
 //	rsa-sign-floor-ms          one RSA-2048 signature (median): every gateway
@@ -146,6 +152,7 @@ app_id = "bench"
 	pty99 := ptyFloor(b, dir)
 	verifyRate := rsaVerifyRate(b, keys)
 	signMS := rsaSignMS(b, keys)
+	syncMBps := syncWriteFloor(b, dir)
 
 	b.ResetTimer()
 	for b.Loop() {
@@ -189,7 +196,7 @@ app_id = "bench"
 		fsyncs := fsyncsPerPayment(b, d.Process.Pid, api, events)
 		ws.Close()
 
-		ingest := notifyIngest(b, keys, "http://"+notifyAddr+"/notify/payby", n)
+		ingest := notifyIngest(b, keys, "http://"+notifyAddr+"/notify/payby", n, d.Process.Pid)
 		ingestFloor := notifyIngestFloor(b, keys, n)
 		stopBench(b, d)
 
@@ -208,7 +215,10 @@ app_id = "bench"
 		b.ReportMetric(pty99, "pty-floor-p99-ms")
 		b.ReportMetric(cpuPer, "cpu-ms/payment")
 		b.ReportMetric(fsyncs, "fsyncs/payment")
-		b.ReportMetric(ingest, "notify-per-s")
+		b.ReportMetric(ingest.perSecond, "notify-per-s")
+		b.ReportMetric(ingest.daemonCPU, "notify-cpu-us")
+		b.ReportMetric(ingest.clientCPU, "notify-client-cpu-us")
+		b.ReportMetric(syncMBps, "disk-sync-floor-mb-per-s")
 		b.ReportMetric(commitRate, "notify-floor-commits-per-s")
 		b.ReportMetric(verifyRate, "rsa-verify-per-s")
 		b.ReportMetric(signMS, "rsa-sign-floor-ms")
@@ -389,6 +399,19 @@ func waitPaid(b *testing.B, events <-chan wsPayment, no posbridge.OrderNo) func(
 	}
 }
 
+// notifyTotal is how many notifications notifyIngest sends.
+const notifyTotal = 3000
+
+// selfCPU is this process's user+system CPU time in milliseconds (the
+// benchmark's own: the notification client's share of the cores).
+func selfCPU(b *testing.B) int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return (ru.Utime.Nano() + ru.Stime.Nano()) / 1e6
+}
+
 // procCPU is the process's user+system CPU time in milliseconds.
 func procCPU(b *testing.B, pid int) int64 {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -444,10 +467,10 @@ func fsyncsPerPayment(b *testing.B, pid int, api string, events <-chan wsPayment
 
 // notifyIngest posts signed "paid" notifications of paid orders of the
 // generated database (as a gateway's retries would) from 32 connections, and
-// returns how many the daemon acknowledged per second. They are signed before
-// the clock starts: the gateway's signing is not the daemon's cost.
-func notifyIngest(b *testing.B, keys sandbox.Keys, url string, orders int) float64 {
-	const total = 3000
+// returns what ingestResult holds. They are signed before the clock starts:
+// the gateway's signing is not the daemon's cost.
+func notifyIngest(b *testing.B, keys sandbox.Keys, url string, orders, pid int) ingestResult {
+	const total = notifyTotal
 	bodies := make([][]byte, 0, total)
 	sigs := make([]string, 0, total)
 	now := time.Now().UnixMilli()
@@ -469,6 +492,11 @@ func notifyIngest(b *testing.B, keys sandbox.Keys, url string, orders int) float
 	var wg sync.WaitGroup
 	var failed atomic.Int64
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	var cpu0 int64
+	if pid != 0 {
+		cpu0 = procCPU(b, pid)
+	}
+	self0 := selfCPU(b)
 	start := time.Now()
 	for range 32 {
 		wg.Go(func() {
@@ -495,10 +523,43 @@ func notifyIngest(b *testing.B, keys sandbox.Keys, url string, orders int) float
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	r := ingestResult{perSecond: total / elapsed.Seconds(), clientCPU: float64(selfCPU(b)-self0) * 1000 / total}
+	if pid != 0 {
+		r.daemonCPU = float64(procCPU(b, pid)-cpu0) * 1000 / total
+	}
 	if f := failed.Load(); f > 0 {
 		b.Fatalf("%d of %d notifications were not acknowledged", f, total)
 	}
-	return total / elapsed.Seconds()
+	return r
+}
+
+// ingestResult is what notifyIngest measured: notifications acknowledged
+// per second, and per notification the daemon's CPU and this process's
+// (the client's), in µs.
+type ingestResult struct {
+	perSecond, daemonCPU, clientCPU float64
+}
+
+// syncWriteFloor is the disk's synced write rate beside the daemon's file,
+// in MB/s: 128 KiB appended, then fsync, 64 times.
+func syncWriteFloor(b *testing.B, dir string) float64 {
+	f, err := os.Create(filepath.Join(dir, "floor-sync"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	chunk := bytes.Repeat([]byte{'x'}, 128<<10)
+	const n = 64
+	start := time.Now()
+	for range n {
+		if _, err := f.Write(chunk); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Sync(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return n * float64(len(chunk)) / 1e6 / time.Since(start).Seconds()
 }
 
 // commitFloor times 300 sequential durable commits of one small row in a
@@ -588,7 +649,7 @@ func notifyIngestFloor(b *testing.B, keys sandbox.Keys, orders int) float64 {
 		io.WriteString(w, "SUCCESS")
 	}))
 	defer srv.Close()
-	return notifyIngest(b, keys, srv.URL+"/notify/payby", orders)
+	return notifyIngest(b, keys, srv.URL+"/notify/payby", orders, 0).perSecond
 }
 
 func rsaVerifyRate(b *testing.B, keys sandbox.Keys) float64 {
