@@ -92,6 +92,8 @@ type DB struct {
 	maxBatch      int
 	commits       atomic.Int64
 	batched       atomic.Int64
+	busyNanos     atomic.Int64 // time in batches (WriteStats.Busy)
+	commitNanos   atomic.Int64 // time in commits (WriteStats.Committing)
 	// recent keeps orders for UpdateOrder's early decision (recent.go).
 	recent recentOrders
 	// beforeCommit, set by tests only, runs on the writer just before each

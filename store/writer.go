@@ -202,6 +202,8 @@ func (db *DB) runBatch(first *turn) {
 	if first == nil && !checks {
 		return
 	}
+	start := time.Now()
+	defer func() { db.busyNanos.Add(int64(time.Since(start))) }()
 	tx, err := db.writerConn.BeginTx(context.Background(), nil)
 	if err != nil {
 		if first != nil {
@@ -257,7 +259,9 @@ func (db *DB) runBatch(first *turn) {
 	if db.beforeCommit != nil {
 		db.beforeCommit()
 	}
+	commitStart := time.Now()
 	err = tx.Commit()
+	db.commitNanos.Add(int64(time.Since(commitStart)))
 	db.committed()
 	db.batched.Add(int64(len(kept)))
 	for _, k := range kept {
@@ -301,13 +305,19 @@ func (db *DB) runTurn(tx *sql.Tx, t *turn, kept *[]*turn) error {
 
 // WriteStats are the writer's counts since Open: commits made and writes
 // committed; Writes/Commits is the mean batch size, and each commit is one
-// fsync of the write-ahead log.
+// fsync of the write-ahead log. Busy is the time the writer spent on
+// batches (every write of the process waits while it runs: Busy growing
+// nearly as fast as the clock means writes queue), Committing the part of
+// it spent in commits (writing the log and syncing it).
 type WriteStats struct {
-	Commits int64
-	Writes  int64
+	Commits    int64
+	Writes     int64
+	Busy       time.Duration
+	Committing time.Duration
 }
 
 // WriteStats returns the writer's counts since Open.
 func (db *DB) WriteStats() WriteStats {
-	return WriteStats{Commits: db.commits.Load(), Writes: db.batched.Load()}
+	return WriteStats{Commits: db.commits.Load(), Writes: db.batched.Load(),
+		Busy: time.Duration(db.busyNanos.Load()), Committing: time.Duration(db.commitNanos.Load())}
 }

@@ -55,6 +55,13 @@ import (
 //	notify-cpu-us              the daemon's CPU per notification taken, in µs
 //	notify-client-cpu-us       the sending client's CPU per notification (it
 //	                           shares the cores: the two together bound the rate)
+//	notify-writer-busy-share   the part of the ingest's time the store's one
+//	                           writer was busy (near 1: the writer bounds the rate)
+//	notify-writes/commit       notifications per group commit
+//	notify-commit-ms           one group commit (the log written and synced)
+//	notify-write-us            a notification's own time in the writer, besides
+//	                           the commit (its statements)
+//	gateway-calls/payment      gateway calls per payment (each one signed)
 //	disk-sync-floor-mb-per-s   128 KiB appends, each fsynced, on the same disk
 //	                           (a group commit of ten notifications writes about
 //	                           that much to the log)
@@ -176,7 +183,7 @@ app_id = "bench"
 		events := make(chan wsPayment, 64)
 		go readPayments(ws, events)
 		const payments = 60
-		cpu0 := procCPU(b, d.Process.Pid)
+		cpu0, m0 := procCPU(b, d.Process.Pid), scrape(b, api)
 		var post, screen []time.Duration
 		for i := range payments {
 			start := time.Now()
@@ -193,10 +200,18 @@ app_id = "bench"
 			}
 		}
 		cpuPer := float64(procCPU(b, d.Process.Pid)-cpu0) / payments
+		m1 := scrape(b, api)
+		queries := (m1[`posbridge_gateway_calls_total{result="success"}`] - m0[`posbridge_gateway_calls_total{result="success"}`] +
+			m1[`posbridge_gateway_calls_total{result="error"}`] - m0[`posbridge_gateway_calls_total{result="error"}`]) / payments
 		fsyncs := fsyncsPerPayment(b, d.Process.Pid, api, events)
 		ws.Close()
 
+		w0, at0 := scrape(b, api), time.Now()
 		ingest := notifyIngest(b, keys, "http://"+notifyAddr+"/notify/payby", n, d.Process.Pid)
+		w1, wall := scrape(b, api), time.Since(at0).Seconds()
+		w := func(name string) float64 { return w1[name] - w0[name] }
+		busy, commit := w("posbridge_store_writer_busy_seconds_total"), w("posbridge_store_commit_seconds_total")
+		writes, commits := w("posbridge_store_writes_total"), max(w("posbridge_store_commits_total"), 1)
 		ingestFloor := notifyIngestFloor(b, keys, n)
 		stopBench(b, d)
 
@@ -218,6 +233,11 @@ app_id = "bench"
 		b.ReportMetric(ingest.perSecond, "notify-per-s")
 		b.ReportMetric(ingest.daemonCPU, "notify-cpu-us")
 		b.ReportMetric(ingest.clientCPU, "notify-client-cpu-us")
+		b.ReportMetric(busy/wall, "notify-writer-busy-share")
+		b.ReportMetric(writes/commits, "notify-writes/commit")
+		b.ReportMetric(commit/commits*1000, "notify-commit-ms")
+		b.ReportMetric((busy-commit)/max(writes, 1)*1e6, "notify-write-us")
+		b.ReportMetric(queries, "gateway-calls/payment")
 		b.ReportMetric(syncMBps, "disk-sync-floor-mb-per-s")
 		b.ReportMetric(commitRate, "notify-floor-commits-per-s")
 		b.ReportMetric(verifyRate, "rsa-verify-per-s")
@@ -410,6 +430,31 @@ func selfCPU(b *testing.B) int64 {
 		b.Fatal(err)
 	}
 	return (ru.Utime.Nano() + ru.Stime.Nano()) / 1e6
+}
+
+// scrape reads the daemon's /metrics: each series (name and labels, as
+// printed) to its value.
+func scrape(b *testing.B, api string) map[string]float64 {
+	resp, err := http.Get(api + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		b.Fatalf("GET /metrics: %v %s", err, resp.Status)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		i := strings.LastIndexByte(line, ' ')
+		if line == "" || line[0] == '#' || i < 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out
 }
 
 // procCPU is the process's user+system CPU time in milliseconds.

@@ -170,7 +170,7 @@ func openLanes(p *daemon.Parts, cfg *Config, gw posbridge.Gateway, opt daemonOpt
 func apiConfig(cfg *Config, opt daemonOptions, d *daemon.Daemon, notify notifyHandler, gw *gatewayHealth, db *store.DB, log *slog.Logger) ui.Config {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(notifyCollector{notify})
-	reg.MustRegister(healthCollector{gw: gw, storeDB: db.Path(), integrity: db.Integrity})
+	reg.MustRegister(healthCollector{gw: gw, storeDB: db.Path(), integrity: db.Integrity, writes: db.WriteStats})
 	components := func(context.Context) []ui.Component {
 		return []ui.Component{gw.Component(), integrityComponent(db.Integrity())}
 	}

@@ -108,14 +108,23 @@ var (
 		"Size in bytes of the file system holding the database.", nil, nil)
 	descIntegrity = prometheus.NewDesc("posbridge_store_integrity_ok",
 		"1 when the last check of the whole database file found it whole, 0 when it found damage; absent while no check ran.", nil, nil)
+	descCommits = prometheus.NewDesc("posbridge_store_commits_total",
+		"Commits of the one writer since start; each is one fsync of the write-ahead log.", nil, nil)
+	descWrites = prometheus.NewDesc("posbridge_store_writes_total",
+		"Writes committed since start (several share a commit: writes/commits is the mean batch).", nil, nil)
+	descWriterBusy = prometheus.NewDesc("posbridge_store_writer_busy_seconds_total",
+		"Time the writer spent on batches since start: every write waits while it runs, so a rate near 1 means writes queue.", nil, nil)
+	descCommitting = prometheus.NewDesc("posbridge_store_commit_seconds_total",
+		"The part of the writer's busy time spent committing (writing the log and syncing it).", nil, nil)
 )
 
-// healthCollector exports the gateway's health, the database disk's space
-// and the database file's integrity.
+// healthCollector exports the gateway's health, the database disk's space,
+// the database file's integrity and the store writer's load.
 type healthCollector struct {
 	gw        *gatewayHealth
 	storeDB   string // the database file
 	integrity func() store.Integrity
+	writes    func() store.WriteStats
 }
 
 // integrityComponent is the database file's integrity as GET /status shows
@@ -135,7 +144,8 @@ func integrityComponent(in store.Integrity) ui.Component {
 }
 
 func (c healthCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descGatewayUp, descGatewayLast, descGatewayCalls, descDiskFree, descDiskSize, descIntegrity} {
+	for _, d := range []*prometheus.Desc{descGatewayUp, descGatewayLast, descGatewayCalls, descDiskFree, descDiskSize, descIntegrity,
+		descCommits, descWrites, descWriterBusy, descCommitting} {
 		ch <- d
 	}
 }
@@ -163,6 +173,13 @@ func (c healthCollector) Collect(ch chan<- prometheus.Metric) {
 	} else {
 		ch <- prometheus.MustNewConstMetric(descDiskFree, prometheus.GaugeValue, float64(free))
 		ch <- prometheus.MustNewConstMetric(descDiskSize, prometheus.GaugeValue, float64(size))
+	}
+	if c.writes != nil {
+		w := c.writes()
+		ch <- prometheus.MustNewConstMetric(descCommits, prometheus.CounterValue, float64(w.Commits))
+		ch <- prometheus.MustNewConstMetric(descWrites, prometheus.CounterValue, float64(w.Writes))
+		ch <- prometheus.MustNewConstMetric(descWriterBusy, prometheus.CounterValue, w.Busy.Seconds())
+		ch <- prometheus.MustNewConstMetric(descCommitting, prometheus.CounterValue, w.Committing.Seconds())
 	}
 	if c.integrity != nil {
 		if in := c.integrity(); !in.Checked.IsZero() {

@@ -141,7 +141,7 @@ func checkMonitoringFiles(t *testing.T, metrics string) {
 	metricName := regexp.MustCompile(`posbridge_[a-z_]+`)
 	// The gateway's gauges appear only after its first call, the outbox's
 	// only with [outbox]: take their names from the collectors.
-	descs := make(chan *prometheus.Desc, 16)
+	descs := make(chan *prometheus.Desc, 64)
 	healthCollector{}.Describe(descs)
 	outboxCollector{}.Describe(descs) // exported only with [outbox]
 	close(descs)
