@@ -243,3 +243,38 @@ func TestNotification_StoredUnappliedIsAppliedWithoutRedelivery(t *testing.T) {
 		}
 	})
 }
+
+// A notification the store refused is applied within seconds by the
+// reconciler's next pass, which it wakes (and, if that fails too, retries
+// after DefaultRetryBackoff), not at the order's next scheduled check.
+func TestNotification_RefusedIsRetriedWithinSeconds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		busy := &posbridgetest.BusyStore{}
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{answerLost}, Store: busy})
+		ctx := context.Background()
+		o := payPending(t, te, "9.00")
+		bound := posbridge.DefaultRetryBackoff + 5*time.Second
+		// Let the first checks pass, until the next is well after bound.
+		for range 20 {
+			got, _ := te.Payment(ctx, o.No)
+			if got.NextCheckAt.After(time.Now().Add(3 * bound)) {
+				break
+			}
+			time.Sleep(time.Until(got.NextCheckAt) + time.Second)
+			synctest.Wait()
+		}
+		if got, _ := te.Payment(ctx, o.No); got.Status != posbridge.StatusPending || !got.NextCheckAt.After(time.Now().Add(3*bound)) {
+			t.Fatalf("%s, next check at %v: the test needs a pending order checked well after %v from %v", got.Status, got.NextCheckAt, bound, time.Now())
+		}
+		busy.FailNext(2) // the delivery, and the reconciler's first retry
+		n := posbridge.Notification{Gateway: "fake", ID: "busy3", Kind: posbridge.NotifyOrder, OrderNo: o.No, Status: posbridge.GatewayPaid, Amount: o.Amount}
+		if err := te.ApplyNotification(ctx, n); err == nil {
+			t.Fatal("the store refused the write, yet the notification was acknowledged")
+		}
+		time.Sleep(bound)
+		synctest.Wait()
+		if got, _ := te.Payment(ctx, o.No); got.Status != posbridge.StatusPaid {
+			t.Fatalf("%v after the refusal the stored paid notification is not applied: %s (next check %v)", bound, got.Status, got.NextCheckAt)
+		}
+	})
+}

@@ -117,14 +117,21 @@ func (t *laneTable) startRetry(l *lane, no OrderNo) bool {
 }
 
 // adopt makes no, a sale found in progress after a restart, the sale on l's
-// terminal (unless another holds it) and the lane's latest order.
-func (t *laneTable) adopt(l *lane, no OrderNo) {
+// terminal (unless another holds it) and the lane's latest order. It
+// refuses, changing nothing, while no is being closed: the closer decided
+// on no not being on the terminal (beginClose), and decides again, before
+// its change is written, on the same rule.
+func (t *laneTable) adopt(l *lane, no OrderNo) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.closing[no] > 0 {
+		return false
+	}
 	if l.active == "" {
 		l.active = no
 	}
 	l.last = no
+	return true
 }
 
 // setLast records no as l's most recent order.

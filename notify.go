@@ -44,8 +44,10 @@ func (e *Engine) ApplyNotification(ctx context.Context, n Notification) error {
 		switch {
 		case err == nil:
 			bump(&e.notifyResults, result)
-			if n.Kind == NotifyRefund {
-				e.wake() // a refund's checks are the reconciler's to re-time
+			if n.Kind == NotifyRefund || e.inboxWaiting.Load() {
+				// A refund's checks are the reconciler's to re-time; an
+				// entry waiting in the inbox is for its pass to apply.
+				e.wake()
 			}
 			// An order's change wakes it only when it brings a check
 			// forward (Engine.update): at thousands of notifications a
@@ -61,6 +63,7 @@ func (e *Engine) ApplyNotification(ctx context.Context, n Notification) error {
 				err = errors.Join(err, serr)
 			} else {
 				e.inboxWaiting.Store(true)
+				e.wake() // its pass applies it, or retries after DefaultRetryBackoff
 			}
 			return fmt.Errorf("apply notification %s: %w", n.ID, err)
 		}

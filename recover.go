@@ -119,8 +119,9 @@ func (e *Engine) resume(o Order, tok claimToken) {
 		deadline := o.NextCheckAt
 		if l != nil && e.now().Before(deadline) {
 			r, err := e.queryTerminal(ctx, l, o.No)
-			if err == nil && r.Outcome == OutcomeUnknown && (r.TransStatus == "0" || r.TransStatus == "9") {
-				e.lanes.adopt(l, o.No)
+			// A sale being closed (a cashier's cancel) is not re-attached:
+			// it is resumed as verifying below, and the close goes on.
+			if err == nil && r.Outcome == OutcomeUnknown && (r.TransStatus == "0" || r.TransStatus == "9") && e.lanes.adopt(l, o.No) {
 				e.driveSale(l, o, tok, func(ctx context.Context) (TerminalResult, error) {
 					return l.term.Reattach(ctx, o.No, deadline)
 				})

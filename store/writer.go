@@ -132,9 +132,21 @@ func (db *DB) write(ctx context.Context, fn func(tx *wtx) bool) error {
 	if db.closed.Load() {
 		return posbridge.ErrClosed
 	}
-	var cancelled error
+	var (
+		cancelled error
+		panicked  any
+	)
 	t := &turn{done: make(chan error, 1)}
-	t.run = func(tx *wtx) bool {
+	t.run = func(tx *wtx) (keep bool) {
+		// A panic in fn is its caller's, as when fn ran on the caller's
+		// goroutine: the write is rolled back, and the panic goes on on
+		// the caller's goroutine, not on the writer's, which would end
+		// the process with every other write of the batch.
+		defer func() {
+			if p := recover(); p != nil {
+				panicked, keep = p, false
+			}
+		}()
 		if cancelled = ctx.Err(); cancelled != nil {
 			return false
 		}
@@ -147,7 +159,11 @@ func (db *DB) write(ctx context.Context, fn func(tx *wtx) bool) error {
 	case <-db.quit:
 		return posbridge.ErrClosed
 	}
-	if err := <-t.done; err != nil {
+	err := <-t.done
+	if panicked != nil {
+		panic(panicked)
+	}
+	if err != nil {
 		return fmt.Errorf("write on %s: %w", db.path, classify(err))
 	}
 	return cancelled

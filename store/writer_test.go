@@ -171,3 +171,33 @@ func TestWriter_AnswersAfterCommit(t *testing.T) {
 		}
 	})
 }
+
+// TestWriter_PanicInAChangeIsTheCallers: fn panicking inside the write
+// turn (here on its second call, made in the turn after the first changed
+// nothing) panics on the caller's goroutine, where it can be recovered;
+// the writer goes on, and the write is rolled back.
+func TestWriter_PanicInAChangeIsTheCallers(t *testing.T) {
+	db, _, _ := MustOpen(t)
+	ctx := context.Background()
+	o := MustCreate(t, db, newOrder("1"))
+	calls := 0
+	recovered := func() (p any) {
+		defer func() { p = recover() }()
+		db.UpdateOrder(ctx, o.No, cause, func(o *posbridge.Order) error {
+			calls++
+			if calls == 1 {
+				return posbridge.ErrNoChange
+			}
+			o.Checks = 5
+			panic("a bug in fn")
+		})
+		return nil
+	}()
+	if recovered != "a bug in fn" {
+		t.Fatalf("recovered %v; want the panic of fn on the caller's goroutine", recovered)
+	}
+	got := MustUpdate(t, db, o.No, func(o *posbridge.Order) { o.Checks++ })
+	if got.Checks != 1 || got.Version != o.Version+1 {
+		t.Errorf("order after: checks %d version %d; want 1 and %d (the panicked write rolled back, the writer still writing)", got.Checks, got.Version, o.Version+1)
+	}
+}

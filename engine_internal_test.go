@@ -24,3 +24,21 @@ func TestCheckSooner(t *testing.T) {
 		}
 	}
 }
+
+// A sale found in progress after a restart is not re-attached while a
+// closer (a cashier's cancel) works on it: the closer decided, and decides
+// again before writing, on the sale not being on the terminal.
+func TestLanes_AdoptRefusedWhileClosing(t *testing.T) {
+	lt := newLaneTable(map[string]Terminal{"1": nil})
+	l := lt.get("1")
+	if !lt.beginClose(l, "A") {
+		t.Fatal("beginClose refused an order not on the terminal")
+	}
+	if lt.adopt(l, "A") || lt.onTerminal(l, "A") {
+		t.Fatal("adopt re-attached a sale being closed")
+	}
+	lt.endClose("A")
+	if !lt.adopt(l, "A") || !lt.onTerminal(l, "A") {
+		t.Fatal("adopt refused a sale nobody closes")
+	}
+}
