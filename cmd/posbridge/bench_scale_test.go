@@ -62,6 +62,9 @@ import (
 //	notify-write-us            a notification's own time in the writer, besides
 //	                           the commit (its statements)
 //	gateway-calls/payment      gateway calls per payment (each one signed)
+//	payment-commit-ms          the daemon's mean commit during the payments: the
+//	                           part of screen-p50-ms that commit-floor-p50-ms
+//	                           (a one-row commit) stands for
 //	disk-sync-floor-mb-per-s   128 KiB appends, each fsynced, on the same disk
 //	                           (a group commit of ten notifications writes about
 //	                           that much to the log)
@@ -203,6 +206,8 @@ app_id = "bench"
 		m1 := scrape(b, api)
 		queries := (m1[`posbridge_gateway_calls_total{result="success"}`] - m0[`posbridge_gateway_calls_total{result="success"}`] +
 			m1[`posbridge_gateway_calls_total{result="error"}`] - m0[`posbridge_gateway_calls_total{result="error"}`]) / payments
+		payCommit := (m1["posbridge_store_commit_seconds_total"] - m0["posbridge_store_commit_seconds_total"]) /
+			max(m1["posbridge_store_commits_total"]-m0["posbridge_store_commits_total"], 1) * 1000
 		fsyncs := fsyncsPerPayment(b, d.Process.Pid, api, events)
 		ws.Close()
 
@@ -238,6 +243,7 @@ app_id = "bench"
 		b.ReportMetric(commit/commits*1000, "notify-commit-ms")
 		b.ReportMetric((busy-commit)/max(writes, 1)*1e6, "notify-write-us")
 		b.ReportMetric(queries, "gateway-calls/payment")
+		b.ReportMetric(payCommit, "payment-commit-ms")
 		b.ReportMetric(syncMBps, "disk-sync-floor-mb-per-s")
 		b.ReportMetric(commitRate, "notify-floor-commits-per-s")
 		b.ReportMetric(verifyRate, "rsa-verify-per-s")
