@@ -6,15 +6,12 @@ import (
 
 // recover resumes what a crash or restart left open.
 func (e *Engine) recover(ctx context.Context) error {
-	open, err := e.store.OpenOrders(ctx)
+	open, err := e.store.OrdersToResume(ctx)
 	if err != nil {
 		return err
 	}
 	now := e.now()
 	for _, o := range open {
-		if l := e.lanes.get(o.Lane); l != nil {
-			e.lanes.setLast(l, o.No)
-		}
 		cause := Cause{Actor: ActorRecovery, Action: "resume", Detail: "found " + string(o.Status) + " at start-up"}
 		switch o.Status {
 		case StatusCreated:
@@ -63,12 +60,11 @@ func (e *Engine) recover(ctx context.Context) error {
 			}
 		}
 	}
-	last, err := e.store.ListOrders(ctx, OrderFilter{Limit: 50})
-	if err == nil {
-		for i := len(last.Orders) - 1; i >= 0; i-- {
-			if l := e.lanes.get(last.Orders[i].Lane); l != nil {
-				e.lanes.setLast(l, last.Orders[i].No)
-			}
+	// Each lane's screen shows its newest order until a new one starts.
+	for _, id := range e.lanes.ids {
+		last, err := e.store.ListOrders(ctx, OrderFilter{Lane: id, Limit: 1})
+		if err == nil && len(last.Orders) == 1 {
+			e.lanes.setLast(e.lanes.get(id), last.Orders[0].No)
 		}
 	}
 	// Notifications received but not applied are applied in the background:

@@ -183,8 +183,11 @@ type Store interface {
 	UpdateOrder(ctx context.Context, no OrderNo, cause Cause, fn func(*Order) error) (Order, Event, error)
 	// ListOrders returns orders matching f, newest first, one page at a time.
 	ListOrders(ctx context.Context, f OrderFilter) (OrderPage, error)
-	// OpenOrders returns every order that is not final, oldest first.
-	OpenOrders(ctx context.Context) ([]Order, error)
+	// OrdersToResume returns the orders a start must act on, oldest first:
+	// every order created, at the terminal or verifying, and every pending
+	// order without a check scheduled (one with a check is the
+	// reconciler's).
+	OrdersToResume(ctx context.Context) ([]Order, error)
 	// DueChecks returns up to limit orders whose NextCheckAt is set and not
 	// after now, earliest first, using the next_check_at index: open orders
 	// to verify, and final orders still to be closed at the gateway.

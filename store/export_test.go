@@ -89,11 +89,11 @@ var NextChecksQuery = nextChecksQuery
 
 func FixedQueries() map[string]Query {
 	return map[string]Query{
-		"due checks":              {dueChecksQuery, []any{int64(0), 10}},
-		"metrics counts":          {countOrdersQuery, nil},
-		"open orders at start-up": {openOrdersQuery, nil},
-		"later events of orders":  {undoQuery(true, 2), []any{"A1", "A2", int64(5)}},
-		"later events of refunds": {undoQuery(false, 1), []any{"R1", int64(5)}},
+		"due checks":                   {dueChecksQuery, []any{int64(0), 10}},
+		"metrics counts":               {countOrdersQuery, nil},
+		"orders to resume at start-up": {resumeQuery, nil},
+		"later events of orders":       {undoQuery(true, 2), []any{"A1", "A2", int64(5)}},
+		"later events of refunds":      {undoQuery(false, 1), []any{"R1", int64(5)}},
 	}
 }
 

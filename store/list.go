@@ -192,16 +192,17 @@ func (db *DB) queryOrders(ctx context.Context, q string, args ...any) ([]posbrid
 // SQLite uses a partial index only for a query that states its condition.
 const holdsLaneTerm = `(status IN ('created', 'at_terminal', 'verifying') OR (status = 'pending' AND reason NOT IN ('unconfirmed', 'partially_paid')))`
 
-const openStatuses = `('created', 'at_terminal', 'verifying', 'pending')`
-
-// OpenOrders returns every order that is not final, oldest first.
-func (db *DB) OpenOrders(ctx context.Context) ([]posbridge.Order, error) {
+// OrdersToResume returns the orders a start must act on, oldest first: every
+// order created, at the terminal or verifying (a run ended with them in
+// flight), and every pending order without a check scheduled. A pending
+// order with a check scheduled is the reconciler's, start or not.
+func (db *DB) OrdersToResume(ctx context.Context) ([]posbridge.Order, error) {
 	if err := db.reading(); err != nil {
 		return nil, err
 	}
-	orders, err := db.queryOrders(ctx, openOrdersQuery)
+	orders, err := db.queryOrders(ctx, resumeQuery)
 	if err != nil {
-		return nil, fmt.Errorf("open orders: %w", err)
+		return nil, fmt.Errorf("orders to resume: %w", err)
 	}
 	return orders, nil
 }
@@ -271,8 +272,15 @@ func (db *DB) NextChecks(ctx context.Context, limit int) ([]posbridge.ScheduledC
 // orders (migration 0007): a scrape never groups every order.
 const countOrdersQuery = `SELECT status, orders, attention, scheduled FROM order_counts WHERE orders > 0`
 
-// openOrdersQuery lists the open orders (start-up recovery).
-const openOrdersQuery = `SELECT ` + orderColumns + ` FROM orders WHERE status IN ` + openStatuses + ` ORDER BY created_at, order_no`
+// unscheduledPendingTerm is the condition of the partial index
+// orders_unscheduled_pending (migration 0012), word for word.
+const unscheduledPendingTerm = `status = 'pending' AND next_check_at IS NULL`
+
+// resumeQuery lists OrdersToResume's orders: the in-flight ones from
+// orders_status, the unscheduled pending ones from their own index.
+const resumeQuery = `SELECT ` + orderColumns + ` FROM orders WHERE status IN ('created', 'at_terminal', 'verifying')
+	UNION ALL SELECT ` + orderColumns + ` FROM orders INDEXED BY orders_unscheduled_pending WHERE ` + unscheduledPendingTerm + `
+	ORDER BY created_at, order_no`
 
 // CountOrders counts orders by status, those needing attention, and those
 // with a check scheduled, for metrics.

@@ -146,21 +146,39 @@ func FuzzListOrdersCursor(f *testing.F) {
 	})
 }
 
-func TestDB_OpenOrders(t *testing.T) {
+// TestDB_OrdersToResume: a start gets the orders in flight and the pending
+// ones without a check, oldest first; final orders and pending ones with a
+// check scheduled (the reconciler's) are left out.
+func TestDB_OrdersToResume(t *testing.T) {
 	ctx := context.Background()
 	db, clock, _ := MustOpen(t)
 	var want []posbridge.OrderNo
-	for _, s := range []posbridge.Status{posbridge.StatusPending, posbridge.StatusPaid, posbridge.StatusAtTerminal, posbridge.StatusFailed, posbridge.StatusCreated} {
+	for _, tc := range []struct {
+		status    posbridge.Status
+		scheduled bool
+		resume    bool
+	}{
+		{posbridge.StatusPending, false, true},
+		{posbridge.StatusPaid, false, false},
+		{posbridge.StatusPending, true, false},
+		{posbridge.StatusAtTerminal, true, true},
+		{posbridge.StatusFailed, true, false},
+		{posbridge.StatusVerifying, false, true},
+		{posbridge.StatusCreated, false, true},
+	} {
 		o := MustCreate(t, db, newOrder("1"))
 		clock.Advance(time.Second)
-		if s != posbridge.StatusCreated {
-			MustUpdate(t, db, o.No, func(o *posbridge.Order) { o.Status = s })
-		}
-		if !s.Final() {
+		MustUpdate(t, db, o.No, func(o *posbridge.Order) {
+			o.Status = tc.status
+			if tc.scheduled {
+				o.NextCheckAt = clock.Now().Add(time.Hour)
+			}
+		})
+		if tc.resume {
 			want = append(want, o.No)
 		}
 	}
-	got, err := db.OpenOrders(ctx)
+	got, err := db.OrdersToResume(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +187,7 @@ func TestDB_OpenOrders(t *testing.T) {
 		gotNos = append(gotNos, o.No)
 	}
 	if !reflect.DeepEqual(gotNos, want) {
-		t.Errorf("OpenOrders = %v, want %v (open, oldest first)", gotNos, want)
+		t.Errorf("OrdersToResume = %v, want %v (in flight or unscheduled pending, oldest first)", gotNos, want)
 	}
 }
 
