@@ -128,8 +128,13 @@ func listOrdersQuery(f posbridge.OrderFilter) (q string, args []any, limit int, 
 		where = append(where, holdsLaneTerm)
 	}
 	if f.NeedsAttention != nil {
-		where = append(where, "needs_attention = ?")
-		args = append(args, *f.NeedsAttention)
+		// Literal, not bound: SQLite uses a partial index only for a
+		// query that states its condition.
+		if *f.NeedsAttention {
+			where = append(where, attentionTerm)
+		} else {
+			where = append(where, "needs_attention = 0")
+		}
 	}
 	if f.Cursor != "" {
 		ms, no, err := decodeCursor(f.Cursor)
@@ -271,6 +276,10 @@ func (db *DB) NextChecks(ctx context.Context, limit int) ([]posbridge.ScheduledC
 // countOrdersQuery reads order_counts, which triggers keep in step with
 // orders (migration 0007): a scrape never groups every order.
 const countOrdersQuery = `SELECT status, orders, attention, scheduled FROM order_counts WHERE orders > 0`
+
+// attentionTerm is the condition of the partial indexes orders_attention and
+// orders_lane_attention (migration 0013), word for word.
+const attentionTerm = `needs_attention = 1`
 
 // unscheduledPendingTerm is the condition of the partial index
 // orders_unscheduled_pending (migration 0012), word for word.
