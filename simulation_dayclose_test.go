@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"math/rand"
 	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"testing/synctest"
@@ -118,7 +117,7 @@ func runDayCloseScenario(t *testing.T, seed int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.db, err = store.OpenOptions(filepath.Join(t.TempDir(), "posbridge.db"), store.Options{Logger: discardLog()})
+	w.db, err = store.OpenOptions(simDB(t, t.TempDir()), store.Options{Logger: discardLog()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"math/rand"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -336,7 +335,7 @@ func runScenario(t *testing.T, seed int64, gw string) {
 	w := &world{
 		t: t, r: rand.New(rand.NewSource(seed)), seed: seed, logBuf: logBuf, gw: gw,
 		net:     &posbridgetest.MemNet{},
-		dbPath:  filepath.Join(simDir(t), "posbridge.db"),
+		dbPath:  simDB(t, simDir(t)),
 		crashes: make(chan struct{}, 1),
 		life:    make(chan struct{}, 1),
 	}
@@ -453,6 +452,7 @@ func runScenario(t *testing.T, seed int64, gw string) {
 		w.ppFront.clearFaults()
 		w.pp.SetNotifier(sandbox.PPNotifierOptions{})
 	}
+	w.quiet()
 	w.sb.FlushNotifications()
 	time.Sleep(80 * time.Minute)
 	w.sb.FlushNotifications()
@@ -488,10 +488,26 @@ func (w *world) finishRefunds() {
 	}
 }
 
+// quiet restarts the daemon with slow heartbeats, on both ends of each
+// cable, once the faults are gone: the hours of waiting that follow (late
+// acquirers, the reconciler's cadence, refunds) would otherwise be spent
+// exchanging heartbeats, thousands of them per scenario at the real
+// terminal's 1 s. The restart is a crash, one more the scenario survives.
+func (w *world) quiet() {
+	w.lock()
+	defer w.unlock()
+	w.note("quiet: crash and restart with slow heartbeats")
+	w.crash()
+	w.night = true
+	for _, l := range w.cables() {
+		l.sim.SetHeartbeat(10 * time.Minute)
+	}
+	w.start()
+}
+
 // longWait lets a day or more pass when an acquirer is still to report, or
-// an order is still open: late reports must still make orders paid. The
-// daemon restarts for the night with slow heartbeats so that waiting stays
-// cheap.
+// an order is still open: late reports must still make orders paid (the
+// daemon runs with slow heartbeats since quiet, so waiting stays cheap).
 func (w *world) longWait() {
 	delayed := func() int {
 		n := 0
@@ -532,15 +548,7 @@ func (w *world) longWait() {
 	if delayed() == 0 && !open() && !paidElsewhere() {
 		return
 	}
-	w.lock()
-	w.note("night: restart with slow heartbeats (%d acquirer records on their way)", delayed())
-	w.crash()
-	w.night = true
-	for _, l := range w.cables() {
-		l.sim.SetHeartbeat(10 * time.Minute)
-	}
-	w.start()
-	w.unlock()
+	w.note("night: %d acquirer records on their way", delayed())
 	for i := 0; i < 48 && delayed() > 0; i++ {
 		time.Sleep(30 * time.Minute)
 	}

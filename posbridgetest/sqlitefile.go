@@ -11,7 +11,13 @@ import "encoding/binary"
 // free-space tail of an order number read as a 17-digit "card number".
 // Anything it cannot parse it returns unchanged.
 func SQLiteData(file []byte, wal bool) []byte {
-	b := append([]byte(nil), file...)
+	return MaskSQLiteStructure(append([]byte(nil), file...), wal)
+}
+
+// MaskSQLiteStructure is SQLiteData in place: it zeroes b's b-tree page
+// structure and returns b. For a caller that owns the bytes (a file just
+// read), it saves copying a database per scan.
+func MaskSQLiteStructure(b []byte, wal bool) []byte {
 	if wal {
 		const walHeader, frameHeader = 32, 24
 		if len(b) < walHeader {
