@@ -17,10 +17,20 @@ type claimTable struct {
 	inflight map[OrderNo]claimToken // orders claimed now, and by which claim
 	last     claimToken             // the last token handed out
 	freed    chan struct{}          // closed (and replaced) when a claim ends
+	// wanted holds the claimed orders the reconciler passed over: it
+	// left their checks out of its timer, so their release must wake it
+	// (onWanted), or a check that fell due meanwhile would wait for the
+	// reconciler's next other check, hours away on a till with watched
+	// orders.
+	wanted   map[OrderNo]struct{}
+	onWanted func()
 }
 
-func newClaimTable() *claimTable {
-	return &claimTable{inflight: map[OrderNo]claimToken{}}
+// newClaimTable returns an empty table; onWanted (may be nil) is called,
+// outside the table's lock, when a claim on an order the reconciler wanted
+// ends.
+func newClaimTable(onWanted func()) *claimTable {
+	return &claimTable{inflight: map[OrderNo]claimToken{}, wanted: map[OrderNo]struct{}{}, onWanted: onWanted}
 }
 
 // claim marks no as owned by the caller; 0 when another claim holds it.
@@ -37,6 +47,20 @@ func (c *claimTable) claimLocked(no OrderNo) claimToken {
 	c.last++
 	c.inflight[no] = c.last
 	return c.last
+}
+
+// claimOrWant claims no as claim does; when another claim holds it, the
+// caller (the reconciler) wants it, and that claim's release calls
+// onWanted. One lock for both: a release between a failed claim and the
+// mark would be missed.
+func (c *claimTable) claimOrWant(no OrderNo) claimToken {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if tok := c.claimLocked(no); tok != 0 {
+		return tok
+	}
+	c.wanted[no] = struct{}{}
+	return 0
 }
 
 // wait claims no, waiting up to d on clock for a claim another goroutine
@@ -69,21 +93,33 @@ func (c *claimTable) wait(ctx context.Context, clock Clock, no OrderNo, d time.D
 // taken by someone else (a retry after the wait was over) is left alone.
 func (c *claimTable) release(no OrderNo, tok claimToken) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	wanted := false
 	if tok != 0 && c.inflight[no] == tok {
 		delete(c.inflight, no)
+		if _, wanted = c.wanted[no]; wanted {
+			delete(c.wanted, no)
+		}
 		if c.freed != nil {
 			close(c.freed)
 			c.freed = nil
 		}
 	}
+	c.mu.Unlock()
+	if wanted && c.onWanted != nil {
+		c.onWanted()
+	}
 }
 
-// held reports whether a claim holds no now.
-func (c *claimTable) held(no OrderNo) bool {
+// heldWanted reports whether a claim holds no now; when one does, the
+// caller (the reconciler) wants it, as with claimOrWant.
+func (c *claimTable) heldWanted(no OrderNo) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.inflight[no] != 0
+	if c.inflight[no] == 0 {
+		return false
+	}
+	c.wanted[no] = struct{}{}
+	return true
 }
 
 // count returns how many orders are claimed now.

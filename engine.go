@@ -13,13 +13,19 @@ import (
 
 // Defaults of Engine settings.
 const (
-	DefaultSaleDeadline   = 6 * time.Minute  // safety-net check for an order stuck at the terminal
-	DefaultRetryBackoff   = 5 * time.Second  // first backoff after a gateway error
-	DefaultMaxBackoff     = 5 * time.Minute  // cap of the backoff
-	DefaultRefundCheck    = 30 * time.Second // how often open refunds are queried
-	reconcileBatch        = 20
-	maxConsecutiveLogged  = 1
-	maxAwaitSubscriptions = 64
+	DefaultSaleDeadline = 6 * time.Minute  // safety-net check for an order stuck at the terminal
+	DefaultRetryBackoff = 5 * time.Second  // first backoff after a gateway error
+	DefaultMaxBackoff   = 5 * time.Minute  // cap of the backoff
+	DefaultRefundCheck  = 30 * time.Second // how often open refunds are queried, at the most
+	// DefaultReconcileCeiling bounds the reconciler's sleep when nothing is
+	// scheduled. Every check, refund query and retry is scheduled and every
+	// change that brings one forward wakes the loop, so this is only a
+	// safety net; at a minute it was an idle till's only work, 1,440
+	// passes a day.
+	DefaultReconcileCeiling = 15 * time.Minute
+	reconcileBatch          = 20
+	maxConsecutiveLogged    = 1
+	maxAwaitSubscriptions   = 64
 )
 
 // Engine runs the checkout flow of docs/architecture.md over a Store, a Gateway and
@@ -38,7 +44,8 @@ type Engine struct {
 	Location *time.Location
 	// ReconcileInterval 0 starts no reconciler goroutine: tests call
 	// ReconcileOnce. Any positive value starts it (the value itself is only a
-	// ceiling on how long the loop sleeps when nothing is scheduled).
+	// ceiling on how long the loop sleeps when nothing is scheduled;
+	// DefaultReconcileCeiling by default).
 	ReconcileInterval time.Duration
 
 	store   Store
@@ -70,12 +77,12 @@ func NewEngine(store Store, gateway Gateway, terminals map[string]Terminal) *Eng
 		Bus:               NewBus(),
 		SaleDeadline:      DefaultSaleDeadline,
 		MaxBackoff:        DefaultMaxBackoff,
-		ReconcileInterval: time.Minute,
+		ReconcileInterval: DefaultReconcileCeiling,
 		store:             store,
 		gateway:           gateway,
 		lanes:             newLaneTable(terminals),
-		claims:            newClaimTable(),
 	}
+	e.claims = newClaimTable(e.wake)
 	e.rec = newReconciler(e)
 	return e
 }

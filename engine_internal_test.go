@@ -42,3 +42,66 @@ func TestLanes_AdoptRefusedWhileClosing(t *testing.T) {
 		t.Fatal("adopt refused a sale nobody closes")
 	}
 }
+
+// The end of a claim on an order the reconciler passed over wakes it (it set
+// its timer without that order's check); the end of any other claim does not.
+func TestClaims_ReleaseOfAWantedOrderWakesTheReconciler(t *testing.T) {
+	woken := 0
+	c := newClaimTable(func() { woken++ })
+	sale := c.claim("A")
+	if tok := c.claimOrWant("A"); tok != 0 {
+		t.Fatal("claimOrWant took an order a sale holds")
+	}
+	other := c.claim("B")
+	c.release("B", other)
+	if woken != 0 {
+		t.Fatalf("the release of an order nobody wanted woke the reconciler %d times", woken)
+	}
+	c.release("A", sale)
+	if woken != 1 {
+		t.Fatalf("the release of the order the reconciler passed over woke it %d times; want 1", woken)
+	}
+	if c.heldWanted("A") {
+		t.Fatal("heldWanted says a released order is held")
+	}
+	tok := c.claim("A")
+	if !c.heldWanted("A") {
+		t.Fatal("heldWanted says a claimed order is free")
+	}
+	c.release("A", tok)
+	if woken != 2 {
+		t.Fatalf("the release of an order heldWanted passed over woke the reconciler %d times in all; want 2", woken)
+	}
+	again := c.claim("A")
+	c.release("A", again)
+	if woken != 2 {
+		t.Fatalf("a wanted order's release woke the reconciler again on its next release (%d)", woken)
+	}
+}
+
+// The reconciler sleeps until the earliest open refund is due: a requested
+// one is submitted again DefaultRefundCheck from now, a pending one asked
+// about on RefundCheckEvery's schedule from its last query.
+func TestNextRefundCheck(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	young := Refund{No: "R1", Status: RefundPending, CreatedAt: now.Add(-time.Minute)}
+	old := Refund{No: "R2", Status: RefundPending, CreatedAt: now.Add(-48 * time.Hour)}
+	requested := Refund{No: "R3", Status: RefundRequested, CreatedAt: now.Add(-48 * time.Hour)}
+	for _, tc := range []struct {
+		name  string
+		open  []Refund
+		asked map[OrderNo]time.Time
+		want  time.Time
+	}{
+		{"none open", nil, nil, time.Time{}},
+		{"requested: submitted again", []Refund{requested}, map[OrderNo]time.Time{"R3": now}, now.Add(DefaultRefundCheck)},
+		{"pending, never asked about", []Refund{old}, nil, now.Add(DefaultRefundCheck)},
+		{"pending for days, just asked", []Refund{old}, map[OrderNo]time.Time{"R2": now}, now.Add(30 * time.Minute)},
+		{"pending for days, asked 10 minutes ago", []Refund{old}, map[OrderNo]time.Time{"R2": now.Add(-10 * time.Minute)}, now.Add(20 * time.Minute)},
+		{"the earliest of several", []Refund{old, young}, map[OrderNo]time.Time{"R2": now, "R1": now}, now.Add(DefaultRefundCheck)},
+	} {
+		if got := nextRefundCheck(now, tc.open, tc.asked); !got.Equal(tc.want) {
+			t.Errorf("%s: next refund check %v; want %v", tc.name, got, tc.want)
+		}
+	}
+}

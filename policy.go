@@ -173,3 +173,15 @@ func (s Scheduler) backoff(failures int) time.Duration {
 func RefundCheckEvery(age time.Duration) time.Duration {
 	return min(max(age/10, DefaultRefundCheck), 30*time.Minute)
 }
+
+// NextRefundQuery returns when a pending refund created at created and last
+// asked about at last is next due under RefundCheckEvery: the first moment
+// t at which t-last reaches RefundCheckEvery(t-created). The reconciler
+// sleeps until then instead of waking every DefaultRefundCheck to find it
+// not due.
+func NextRefundQuery(created, last time.Time) time.Time {
+	age := max(last.Sub(created), 0)
+	// t-last >= (t-created)/10 from t-last = age/9 on (rounded up).
+	wait := (age + 8) / 9
+	return last.Add(min(max(wait, DefaultRefundCheck), 30*time.Minute))
+}

@@ -114,3 +114,34 @@ func TestRefundCheckEvery(t *testing.T) {
 		}
 	}
 }
+
+// NextRefundQuery is the first moment RefundCheckEvery makes a pending
+// refund due again: not due a millisecond before it, due at it.
+func TestNextRefundQuery(t *testing.T) {
+	created := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	due := func(last, at time.Time) bool {
+		return at.Sub(last) >= posbridge.RefundCheckEvery(at.Sub(created))
+	}
+	for _, tc := range []struct {
+		name string
+		age  time.Duration // of the refund when last asked about
+		want time.Duration // from then to the next query
+	}{
+		{"asked as it was made", 0, 30 * time.Second},
+		{"young: the floor", 2 * time.Minute, 30 * time.Second},
+		{"where a tenth of the age takes over", 270 * time.Second, 30 * time.Second},
+		{"an hour old", time.Hour, time.Hour / 9},
+		{"not a whole millisecond", time.Hour + time.Nanosecond, time.Hour/9 + time.Nanosecond},
+		{"four and a half hours: the ceiling", 270 * time.Minute, 30 * time.Minute},
+		{"days old", 72 * time.Hour, 30 * time.Minute},
+	} {
+		last := created.Add(tc.age)
+		got := posbridge.NextRefundQuery(created, last)
+		if got.Sub(last) != tc.want {
+			t.Errorf("%s: next query %v after the last; want %v", tc.name, got.Sub(last), tc.want)
+		}
+		if !due(last, got) || due(last, got.Add(-time.Millisecond)) {
+			t.Errorf("%s: RefundCheckEvery says due at %v: %v, a millisecond before: %v", tc.name, got.Sub(last), due(last, got), due(last, got.Add(-time.Millisecond)))
+		}
+	}
+}

@@ -21,8 +21,12 @@ type Reconciler struct {
 	mu              sync.Mutex
 	held            map[OrderNo]time.Time // orders whose check could not be written: not checked before then
 	failures        map[OrderNo]int       // consecutive failed checks per order, for backoff
-	lastRefundCheck time.Time
+	refundsRan      bool                  // the refund checks ran since the start
+	refundNext      time.Time             // when an open refund is next due (zero: none is open)
+	refundsOpened   uint64                // counts refundOpened, so that a run does not lose one made meanwhile
+	lastOpened      time.Time             // when refundOpened was last called
 	lastFailedCheck time.Time             // when failed refunds were last asked about
+	failedToWatch   bool                  // that check found refunds failed in the last DefaultWatchFor
 	refundAsked     map[OrderNo]time.Time // when each pending refund was last queried
 }
 
@@ -111,7 +115,7 @@ func (r *Reconciler) Once(ctx context.Context) (time.Time, error) {
 			if until, held := r.heldUntil(o.No); held && e.now().Before(until) {
 				continue
 			}
-			tok := e.claims.claim(o.No)
+			tok := e.claims.claimOrWant(o.No)
 			if tok == 0 {
 				continue
 			}
@@ -140,7 +144,7 @@ func (r *Reconciler) Once(ctx context.Context) (time.Time, error) {
 		cand := o.At
 		if until, held := r.heldUntil(o.No); held && e.now().Before(until) {
 			cand = until
-		} else if e.claims.held(o.No) {
+		} else if e.claims.heldWanted(o.No) {
 			continue
 		}
 		if at.IsZero() || cand.Before(at) {
@@ -152,30 +156,72 @@ func (r *Reconciler) Once(ctx context.Context) (time.Time, error) {
 			at = retry
 		}
 	}
-	if e.hasOpenRefunds(ctx) {
-		if refunds := e.now().Add(DefaultRefundCheck); at.IsZero() || refunds.Before(at) {
-			at = refunds
-		}
-	}
-	return at, nil
+	return earliest(at, r.refundsAt()), nil
 }
 
-// refunds runs the refund checks that are due: the open refunds at most
-// once per DefaultRefundCheck, and the recently failed ones hourly.
+// earliest returns the earlier of two times, zero meaning none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
+// refundsAt returns when the refund checks are next due (zero: nothing to
+// ask about): the earliest open refund's, and the hourly check of recent
+// failures while there are some.
+func (r *Reconciler) refundsAt() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	at := r.refundNext
+	if r.failedToWatch {
+		at = earliest(at, r.lastFailedCheck.Add(DefaultFailedRefundCheck))
+	}
+	return at
+}
+
+// refundOpened tells the reconciler that a refund is open and not final
+// after its first attempt: it is asked about DefaultRefundCheck from now (and
+// then on its own schedule), and the loop, asleep until its next check, is
+// woken to set its timer for it.
+func (r *Reconciler) refundOpened() {
+	now := r.e.now()
+	r.mu.Lock()
+	r.refundsOpened++
+	r.lastOpened = now
+	r.refundNext = earliest(r.refundNext, now.Add(DefaultRefundCheck))
+	r.mu.Unlock()
+	r.wake()
+}
+
+// refunds runs the refund checks when they are due: the first pass after a
+// start, an open refund's query (refundNext), or the hourly check of recent
+// failures.
 func (r *Reconciler) refunds(ctx context.Context) error {
 	now := r.e.now()
 	r.mu.Lock()
-	if !r.lastRefundCheck.IsZero() && now.Sub(r.lastRefundCheck) < DefaultRefundCheck {
-		r.mu.Unlock()
+	withFailed := r.lastFailedCheck.IsZero() || now.Sub(r.lastFailedCheck) >= DefaultFailedRefundCheck
+	due := !r.refundsRan || withFailed || (!r.refundNext.IsZero() && !now.Before(r.refundNext))
+	opened := r.refundsOpened
+	r.mu.Unlock()
+	if !due {
 		return nil
 	}
-	withFailed := r.lastFailedCheck.IsZero() || now.Sub(r.lastFailedCheck) >= DefaultFailedRefundCheck
-	r.mu.Unlock()
-	if err := r.e.checkRefunds(ctx, withFailed, r.refundDue); err != nil {
+	open, failed, err := r.e.checkRefunds(ctx, withFailed, r.refundDue)
+	if err != nil {
 		return err
 	}
 	r.mu.Lock()
-	r.lastRefundCheck = now
+	defer r.mu.Unlock()
+	r.refundsRan = true
+	next := nextRefundCheck(now, open, r.refundAsked)
+	if r.refundsOpened != opened {
+		// One was opened during this run, maybe after its list was read
+		// (or one this run submitted stays open: the time is from its
+		// opening, never the due time that started this run).
+		next = earliest(next, r.lastOpened.Add(DefaultRefundCheck))
+	}
+	r.refundNext = next
 	for no, at := range r.refundAsked {
 		// A pending refund is asked about at least every half hour, so
 		// one not asked about for two hours is no longer pending.
@@ -185,9 +231,26 @@ func (r *Reconciler) refunds(ctx context.Context) error {
 	}
 	if withFailed {
 		r.lastFailedCheck = now
+		r.failedToWatch = failed > 0
 	}
-	r.mu.Unlock()
 	return nil
+}
+
+// nextRefundCheck returns when the earliest of the open refunds is next due,
+// zero when none is open: a requested one (to be submitted again)
+// DefaultRefundCheck from now, a pending one when NextRefundQuery says from
+// when it was last asked about (asked), or DefaultRefundCheck from now if it
+// never was.
+func nextRefundCheck(now time.Time, open []Refund, asked map[OrderNo]time.Time) time.Time {
+	var next time.Time
+	for _, rf := range open {
+		at := now.Add(DefaultRefundCheck)
+		if last, ok := asked[rf.No]; ok && rf.Status == RefundPending {
+			at = NextRefundQuery(rf.CreatedAt, last)
+		}
+		next = earliest(next, at)
+	}
+	return next
 }
 
 // refundDue reports whether a pending refund's query is due now

@@ -139,3 +139,87 @@ func TestPendingRefundWakesTheReconciler(t *testing.T) {
 		}
 	})
 }
+
+// An order whose check fell due while a sale held it (the reconciler passed
+// it over and set its timer without it) is checked at its next check once
+// the sale lets it go, though the reconciler's ceiling is an hour: the end
+// of the cashier's wait wakes it, and so does the release of any claim on
+// an order it passed over (claimTable.wanted).
+func TestReconciler_OrderPassedOverWhileClaimedIsCheckedAfterRelease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// The customer takes longer than the sale deadline, so the
+		// deadline's check falls due while the sale holds the order; the
+		// answer is lost and the gateway has the order unpaid.
+		slow := posbridgetest.SaleScript{Result: saleTimeout, Create: true, Delay: posbridge.DefaultSaleDeadline + time.Minute}
+		te := newTestEngine(t, engineOpts{Sales: []posbridgetest.SaleScript{slow}, ReconcileEvery: time.Hour})
+		ctx := context.Background()
+		o, _, err := te.Pay(ctx, posbridge.PayRequest{Lane: "1", Amount: mustAED(t, "9.00"), By: cashier})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 60 {
+			time.Sleep(time.Minute)
+			synctest.Wait()
+			if got, _ := te.Payment(ctx, o.No); got.Status == posbridge.StatusPending {
+				break
+			}
+		}
+		got, err := te.Payment(ctx, o.No)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != posbridge.StatusPending || got.NextCheckAt.IsZero() {
+			t.Fatalf("%s, next check %v: the test needs the order pending after the cashier's wait", got.Status, got.NextCheckAt)
+		}
+		due := got.NextCheckAt
+		time.Sleep(time.Until(due) + 5*time.Second)
+		synctest.Wait()
+		after, err := te.Payment(ctx, o.No)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !after.NextCheckAt.After(due) || after.ScheduledChecks == got.ScheduledChecks {
+			t.Errorf("the check due at %v was not made by %v (scheduled checks %d -> %d, next check %v)",
+				due, time.Now(), got.ScheduledChecks, after.ScheduledChecks, after.NextCheckAt)
+		}
+	})
+}
+
+// A refund the gateway keeps asking to retry stays requested and is sent
+// again once per DefaultRefundCheck, not in a loop: each retry tells the
+// reconciler the refund is open (refundOpened), and that must schedule the
+// next run after the retry, never at the past time that started the run.
+func TestRequestedRefundIsRetriedOnItsScheduleNotInALoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		te := newTestEngine(t, engineOpts{})
+		gw := te.gw
+		ctx := context.Background()
+		o := paid(t, te, "10.00")
+		const minutes = 10
+		// Enough refusals for ten minutes of retries; a loop runs through
+		// them at once (the fake clock stands still while it spins), and
+		// the refund then succeeds, so the test ends either way.
+		limit := 4*minutes + 10
+		gw.FailRefunds(posbridge.ErrRetryable, limit)
+		r, _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
+		if err != nil || r.Status != posbridge.RefundRequested {
+			t.Fatalf("refund: %s %v", r.Status, err)
+		}
+		for i := 1; i <= minutes; i++ {
+			time.Sleep(time.Minute)
+			synctest.Wait()
+			if n := gw.Count("refund"); n > 2*i+3 {
+				t.Fatalf("%d minutes after the refund, the gateway was asked to make it %d times; want one retry per %v", i, n, posbridge.DefaultRefundCheck)
+			}
+		}
+		if n := gw.Count("refund"); n < 2*minutes-2 {
+			t.Errorf("in %d minutes the requested refund was sent %d times; want about one per %v", minutes, n, posbridge.DefaultRefundCheck)
+		}
+		gw.FailRefunds(nil, 0)
+		time.Sleep(posbridge.DefaultRefundCheck + time.Second)
+		synctest.Wait()
+		if rs, _ := te.Refunds(ctx, o.No); rs[0].Status != posbridge.RefundSucceeded {
+			t.Errorf("after the gateway's refusals the refund is %s here", rs[0].Status)
+		}
+	})
+}

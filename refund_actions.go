@@ -66,13 +66,11 @@ func (e *Engine) Refund(ctx context.Context, no OrderNo, p RefundParams, by By) 
 		return Refund{}, false, fmt.Errorf("store refund: %w", err)
 	}
 	e.Bus.Publish(ev)
+	// The reconciler follows it from now on, unless it is final by then;
+	// asleep until its next scheduled check (hours away for a watched
+	// order), it must be told.
+	e.rec.refundOpened()
 	out, err := e.submitRefund(ctx, *r, true)
-	if !out.Status.Final() {
-		// The reconciler follows it from now on; asleep until its next
-		// scheduled check (hours away for a watched order), it must be
-		// told.
-		e.wake()
-	}
 	return out, false, err
 }
 
@@ -130,7 +128,7 @@ func (e *Engine) submitRefund(ctx context.Context, r Refund, foreground bool) (R
 		return e.applyRefund(ctx, r.No, g, Cause{Actor: ActorGatewayQuery})
 	case errors.Is(err, ErrUnknownOutcome), errors.Is(err, ErrRetryable):
 		// Stays requested; the reconciler asks again with the same number.
-		e.wake()
+		e.rec.refundOpened()
 		return r, nil
 	default:
 		return e.applyRefund(ctx, r.No, GatewayRefund{Status: GatewayRefundFailed, FailMsg: err.Error()}, Cause{Actor: ActorGatewayQuery})
@@ -230,22 +228,24 @@ const DefaultFailedRefundCheck = time.Hour
 // checkRefunds re-submits requested refunds and queries pending ones that
 // due says are due, and, with withFailed, the ones that failed in the last
 // DefaultWatchFor.
-func (e *Engine) checkRefunds(ctx context.Context, withFailed bool, due func(Refund) bool) error {
+func (e *Engine) checkRefunds(ctx context.Context, withFailed bool, due func(Refund) bool) (open []Refund, failed int, err error) {
 	now := e.now()
-	open, err := e.store.OpenRefunds(ctx)
+	open, err = e.store.OpenRefunds(ctx)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
+	ask := open
 	if withFailed {
 		// A refund the gateway refused may have gone through after all
 		// (an error after the fact): ask about recent failures, hourly.
-		failed, err := e.store.FailedRefundsSince(ctx, now.Add(-DefaultWatchFor))
+		recent, err := e.store.FailedRefundsSince(ctx, now.Add(-DefaultWatchFor))
 		if err != nil {
-			return err
+			return nil, 0, err
 		}
-		open = append(open, failed...)
+		failed = len(recent)
+		ask = append(append([]Refund(nil), open...), recent...)
 	}
-	for _, r := range open {
+	for _, r := range ask {
 		if r.Status == RefundRequested {
 			// submitRefund only asks about a refund made on the terminal.
 			e.submitRefund(ctx, r, false)
@@ -267,12 +267,7 @@ func (e *Engine) checkRefunds(ctx context.Context, withFailed bool, due func(Ref
 			e.applyRefund(ctx, r.No, g, Cause{Actor: ActorReconciler})
 		}
 	}
-	return nil
-}
-
-func (e *Engine) hasOpenRefunds(ctx context.Context) bool {
-	open, err := e.store.OpenRefunds(ctx)
-	return err == nil && len(open) > 0
+	return open, failed, nil
 }
 
 // Refunds implements PaymentService.

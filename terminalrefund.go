@@ -218,6 +218,7 @@ func (e *Engine) reverseOnTerminal(ctx context.Context, o Order, method RefundMe
 		return Refund{}, false, fmt.Errorf("store %s: %w", method, err)
 	}
 	e.Bus.Publish(ev)
+	e.rec.refundOpened() // followed by the reconciler too, until final
 	reserved = false
 	stored := *r
 	e.wg.Go(func() {

@@ -25,6 +25,8 @@ type FakeGateway struct {
 	// caller gets an unknown outcome).
 	loseCancelAnswer bool
 	holdRefunds      bool // new refunds stay created until the test settles them
+	refundErr        error
+	refundErrs       int // how many more refund calls fail with refundErr
 	calls            map[string]int
 	log              []string // "query NO", "cancel NO", in the order they were made
 }
@@ -93,6 +95,16 @@ func (g *FakeGateway) LoseCancelAnswers() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.loseCancelAnswer = true
+}
+
+// FailRefunds makes the next n refund calls fail with err, and the ones
+// after them succeed: a test of retries that ends even if the code under
+// test retries in a loop (the loop ends at the n-th call, and the test
+// counts the calls).
+func (g *FakeGateway) FailRefunds(err error, n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.refundErr, g.refundErrs = err, n
 }
 
 // HoldRefunds makes every later new refund stay created (waiting for the
@@ -232,6 +244,10 @@ func (g *FakeGateway) Refund(ctx context.Context, r posbridge.RefundRequest) (po
 	g.calls["refund"]++
 	if g.err != nil {
 		return posbridge.GatewayRefund{}, g.err
+	}
+	if g.refundErrs > 0 {
+		g.refundErrs--
+		return posbridge.GatewayRefund{}, g.refundErr
 	}
 	if rf, ok := g.refunds[r.RefundNo]; ok {
 		return *rf, nil
