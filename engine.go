@@ -152,7 +152,13 @@ func (e *Engine) wake() { e.rec.wake() }
 
 // ReconcileOnce runs one pass of the reconciler (Reconciler.Once); safe
 // while its loop runs.
-func (e *Engine) ReconcileOnce(ctx context.Context) (time.Time, error) { return e.rec.Once(ctx) }
+func (e *Engine) ReconcileOnce(ctx context.Context) (time.Time, error) {
+	at, err := e.rec.Once(ctx)
+	// The loop's timer was set without what this pass learnt (a refund's
+	// next query, a failure to watch): it sets it again.
+	e.wake()
+	return at, err
+}
 
 // sleep waits d on the engine clock; false if ctx ended first.
 func (e *Engine) sleep(ctx context.Context, d time.Duration) bool {

@@ -99,6 +99,7 @@ func TestNextRefundCheck(t *testing.T) {
 		{"pending for days, just asked", []Refund{old}, map[OrderNo]time.Time{"R2": now}, now.Add(30 * time.Minute)},
 		{"pending for days, asked 10 minutes ago", []Refund{old}, map[OrderNo]time.Time{"R2": now.Add(-10 * time.Minute)}, now.Add(20 * time.Minute)},
 		{"the earliest of several", []Refund{old, young}, map[OrderNo]time.Time{"R2": now, "R1": now}, now.Add(DefaultRefundCheck)},
+		{"pending, overdue after a slow run: not at once", []Refund{old}, map[OrderNo]time.Time{"R2": now.Add(-31 * time.Minute)}, now.Add(DefaultRefundCheck)},
 	} {
 		if got := nextRefundCheck(now, tc.open, tc.asked); !got.Equal(tc.want) {
 			t.Errorf("%s: next refund check %v; want %v", tc.name, got, tc.want)

@@ -190,6 +190,9 @@ func (r *Reconciler) refundOpened() {
 	r.refundsOpened++
 	r.lastOpened = now
 	r.refundNext = earliest(r.refundNext, now.Add(DefaultRefundCheck))
+	// It may fail, and a refund the gateway refused may have gone through
+	// after all: the hourly look at failures runs while it could matter.
+	r.failedToWatch = true
 	r.mu.Unlock()
 	r.wake()
 }
@@ -211,10 +214,13 @@ func (r *Reconciler) refunds(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Timed from the run's end: a run that waited on a slow gateway must
+	// not make the next one start at once.
+	end := r.e.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.refundsRan = true
-	next := nextRefundCheck(now, open, r.refundAsked)
+	next := nextRefundCheck(end, open, r.refundAsked)
 	if r.refundsOpened != opened {
 		// One was opened during this run, maybe after its list was read
 		// (or one this run submitted stays open: the time is from its
@@ -231,26 +237,36 @@ func (r *Reconciler) refunds(ctx context.Context) error {
 	}
 	if withFailed {
 		r.lastFailedCheck = now
-		r.failedToWatch = failed > 0
+		// Open refunds may fail before the next look.
+		r.failedToWatch = failed > 0 || len(open) > 0
 	}
 	return nil
 }
 
 // nextRefundCheck returns when the earliest of the open refunds is next due,
-// zero when none is open: a requested one (to be submitted again)
-// DefaultRefundCheck from now, a pending one when NextRefundQuery says from
-// when it was last asked about (asked), or DefaultRefundCheck from now if it
-// never was.
+// zero when none is open, and never sooner than DefaultRefundCheck from now
+// (the end of a run): a requested one (to be submitted again) then, a
+// pending one when NextRefundQuery says from when it was last asked about
+// (asked), or then if it never was.
 func nextRefundCheck(now time.Time, open []Refund, asked map[OrderNo]time.Time) time.Time {
 	var next time.Time
+	soonest := now.Add(DefaultRefundCheck)
 	for _, rf := range open {
-		at := now.Add(DefaultRefundCheck)
+		at := soonest
 		if last, ok := asked[rf.No]; ok && rf.Status == RefundPending {
-			at = NextRefundQuery(rf.CreatedAt, last)
+			at = later(NextRefundQuery(rf.CreatedAt, last), soonest)
 		}
 		next = earliest(next, at)
 	}
 	return next
+}
+
+// later returns the later of two times.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // refundDue reports whether a pending refund's query is due now
