@@ -21,7 +21,6 @@ type Reconciler struct {
 	mu              sync.Mutex
 	held            map[OrderNo]time.Time // orders whose check could not be written: not checked before then
 	failures        map[OrderNo]int       // consecutive failed checks per order, for backoff
-	refundsRan      bool                  // the refund checks ran since the start
 	refundNext      time.Time             // when an open refund is next due (zero: none is open)
 	refundsOpened   uint64                // counts refundOpened, so that a run does not lose one made meanwhile
 	lastOpened      time.Time             // when refundOpened was last called
@@ -147,14 +146,10 @@ func (r *Reconciler) Once(ctx context.Context) (time.Time, error) {
 		} else if e.claims.heldWanted(o.No) {
 			continue
 		}
-		if at.IsZero() || cand.Before(at) {
-			at = cand
-		}
+		at = earliest(at, cand)
 	}
 	if e.inboxWaiting.Load() {
-		if retry := e.now().Add(DefaultRetryBackoff); at.IsZero() || retry.Before(at) {
-			at = retry
-		}
+		at = earliest(at, e.now().Add(DefaultRetryBackoff))
 	}
 	return earliest(at, r.refundsAt()), nil
 }
@@ -180,10 +175,10 @@ func (r *Reconciler) refundsAt() time.Time {
 	return at
 }
 
-// refundOpened tells the reconciler that a refund is open and not final
-// after its first attempt: it is asked about DefaultRefundCheck from now (and
-// then on its own schedule), and the loop, asleep until its next check, is
-// woken to set its timer for it.
+// refundOpened tells the reconciler that a refund was stored or stays open
+// after an attempt: it is asked about DefaultRefundCheck from now (and then
+// on its own schedule), and the loop, asleep until its next check, is woken
+// to set its timer for it.
 func (r *Reconciler) refundOpened() {
 	now := r.e.now()
 	r.mu.Lock()
@@ -197,14 +192,14 @@ func (r *Reconciler) refundOpened() {
 	r.wake()
 }
 
-// refunds runs the refund checks when they are due: the first pass after a
-// start, an open refund's query (refundNext), or the hourly check of recent
-// failures.
+// refunds runs the refund checks when they are due: an open refund's query
+// (refundNext), or the hourly check of recent failures (which makes the
+// first pass after a start run them all).
 func (r *Reconciler) refunds(ctx context.Context) error {
 	now := r.e.now()
 	r.mu.Lock()
 	withFailed := r.lastFailedCheck.IsZero() || now.Sub(r.lastFailedCheck) >= DefaultFailedRefundCheck
-	due := !r.refundsRan || withFailed || (!r.refundNext.IsZero() && !now.Before(r.refundNext))
+	due := withFailed || (!r.refundNext.IsZero() && !now.Before(r.refundNext))
 	opened := r.refundsOpened
 	r.mu.Unlock()
 	if !due {
@@ -219,7 +214,6 @@ func (r *Reconciler) refunds(ctx context.Context) error {
 	end := r.e.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.refundsRan = true
 	next := nextRefundCheck(end, open, r.refundAsked)
 	if r.refundsOpened != opened {
 		// One was opened during this run, maybe after its list was read

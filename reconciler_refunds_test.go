@@ -61,12 +61,7 @@ func TestFailedRefund_NewlyFailedIsAskedAboutHourly(t *testing.T) {
 		o := paid(t, te, "10.00")
 		time.Sleep(time.Minute)
 		synctest.Wait()
-		te.gw.SetErr(fmt.Errorf("refund: code 999: %w", posbridge.ErrGatewayFinal))
-		r, _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
-		te.gw.SetErr(nil)
-		if err != nil || r.Status != posbridge.RefundFailed {
-			t.Fatalf("refund: %s %v", r.Status, err)
-		}
+		r := refusedRefund(t, te, te.gw, o.No, "10.00")
 		te.gw.RecordRefund(r.No, o.No, r.Amount) // it went through after all
 		time.Sleep(2 * time.Hour)
 		synctest.Wait()
@@ -145,12 +140,7 @@ func TestRefund_OpenedDuringARunIsFollowed(t *testing.T) {
 		if _, err := te.ReconcileOnce(ctx); err != nil { // the first run after the start
 			t.Fatal(err)
 		}
-		fake.SetErr(fmt.Errorf("refund: code 999: %w", posbridge.ErrGatewayFinal))
-		f, _, err := te.Refund(ctx, o1.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
-		fake.SetErr(nil)
-		if err != nil || f.Status != posbridge.RefundFailed {
-			t.Fatalf("refund: %s %v", f.Status, err)
-		}
+		f := refusedRefund(t, te, fake, o1.No, "10.00")
 		slow = f.No
 		time.Sleep(61 * time.Minute)
 		done := make(chan struct{})
@@ -181,12 +171,7 @@ func TestReconcileOnce_OutsideTheLoopWakesIt(t *testing.T) {
 		te := newTestEngine(t, engineOpts{ReconcileEvery: 6 * time.Hour})
 		ctx := context.Background()
 		o := paid(t, te, "10.00")
-		te.gw.SetErr(fmt.Errorf("refund: code 999: %w", posbridge.ErrGatewayFinal))
-		r, _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
-		te.gw.SetErr(nil)
-		if err != nil || r.Status != posbridge.RefundFailed {
-			t.Fatalf("refund: %s %v", r.Status, err)
-		}
+		r := refusedRefund(t, te, te.gw, o.No, "10.00")
 		time.Sleep(61 * time.Minute)
 		te.ReconcileOnce(ctx) // an operator's "check now": the look finds r failed
 		synctest.Wait()
@@ -207,12 +192,7 @@ func TestFailedRefund_FoundIsAskedAboutHourly(t *testing.T) {
 		ctx := context.Background()
 		o := paid(t, te, "10.00")
 		o2 := paid(t, te, "5.00")
-		te.gw.SetErr(fmt.Errorf("refund: code 999: %w", posbridge.ErrGatewayFinal))
-		r, _, err := te.Refund(ctx, o.No, posbridge.RefundParams{Amount: mustAED(t, "10.00")}, cashier)
-		te.gw.SetErr(nil)
-		if err != nil || r.Status != posbridge.RefundFailed {
-			t.Fatalf("refund: %s %v", r.Status, err)
-		}
+		r := refusedRefund(t, te, te.gw, o.No, "10.00")
 		time.Sleep(61 * time.Minute)
 		// Another refund wakes the loop; its pass looks at failed refunds.
 		if _, _, err := te.Refund(ctx, o2.No, posbridge.RefundParams{Amount: mustAED(t, "5.00")}, cashier); err != nil {
@@ -227,4 +207,18 @@ func TestFailedRefund_FoundIsAskedAboutHourly(t *testing.T) {
 			t.Fatalf("65 minutes after the gateway did it, the refund is %s", got.Status)
 		}
 	})
+}
+
+// refusedRefund refunds amount of order no while gw, te's gateway (or the
+// fake behind it), refuses refunds for good (a final error), and returns the
+// refund, failed here.
+func refusedRefund(t *testing.T, te *testEngine, gw *posbridgetest.FakeGateway, no posbridge.OrderNo, amount string) posbridge.Refund {
+	t.Helper()
+	gw.SetErr(fmt.Errorf("refund: code 999: %w", posbridge.ErrGatewayFinal))
+	r, _, err := te.Refund(context.Background(), no, posbridge.RefundParams{Amount: mustAED(t, amount)}, cashier)
+	gw.SetErr(nil)
+	if err != nil || r.Status != posbridge.RefundFailed {
+		t.Fatalf("refund: %s %v", r.Status, err)
+	}
+	return r
 }
