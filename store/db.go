@@ -36,6 +36,26 @@ const DefaultBusyTimeout = 5 * time.Second
 // keeps: more than the store's distinct statements, so none is re-parsed.
 const stmtCacheSize = 128
 
+// driverName is go-sqlite3 with the settings a DSN cannot carry, applied
+// to each pooled connection as it opens (configureConn).
+const driverName = "sqlite3-posbridge"
+
+func init() {
+	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: configureConn})
+}
+
+// configureConn keeps temporary tables, sorts and statement journals in
+// memory: with SQLite's default they go to a file created, written and
+// deleted in the middle of a transaction (one and a half per payment,
+// each an open, an unlink and writes: CPU on every payment, and a
+// payment's commit that depends on a writable temporary directory).
+func configureConn(c *sqlite3.SQLiteConn) error {
+	if _, err := c.Exec("PRAGMA temp_store = MEMORY", nil); err != nil {
+		return fmt.Errorf("temp_store: %w", err)
+	}
+	return nil
+}
+
 // fileMode is the database file's mode: it holds order history, so only the
 // daemon's user may read it. SQLite gives the -wal and -shm files the same mode.
 const fileMode fs.FileMode = 0o600
@@ -158,7 +178,7 @@ func OpenOptions(path string, opts Options) (*DB, error) {
 			return nil, fmt.Errorf("open store %s: %w", path, err)
 		}
 	}
-	sdb, err := sql.Open("sqlite3", dsn)
+	sdb, err := sql.Open(driverName, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -329,7 +349,7 @@ func (db *DB) probe(ctx context.Context) error {
 // VACUUM rewrites it (see README "Database size"); its free pages are
 // reused by new rows instead.
 func createIncremental(dsn string) error {
-	sdb, err := sql.Open("sqlite3", dsn+"&_auto_vacuum=incremental")
+	sdb, err := sql.Open(driverName, dsn+"&_auto_vacuum=incremental")
 	if err != nil {
 		return err
 	}

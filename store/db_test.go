@@ -453,3 +453,19 @@ func TestDB_Closed(t *testing.T) {
 		}
 	}
 }
+
+// A statement journal or a sort that SQLite puts in a temporary file is a
+// file created, written and deleted inside the transaction of a payment:
+// every connection, the writer's among them, keeps them in memory (2).
+func TestOpen_TemporaryStorageInMemory(t *testing.T) {
+	db, _, _ := MustOpen(t)
+	got, err := store.TempStores(context.Background(), db, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range got {
+		if v != 2 {
+			t.Errorf("connection %d of %d: temp_store = %d, want 2 (memory)", i+1, len(got), v)
+		}
+	}
+}

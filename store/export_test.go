@@ -172,3 +172,33 @@ func LogColumnWrites(ctx context.Context, db *DB) (func() ([]string, error), err
 		return cols, rows.Err()
 	}, nil
 }
+
+// TempStores returns PRAGMA temp_store as n connections of db's pool see
+// it, all held at once so that the pool opens n of them, and as the
+// writer's own connection sees it (last).
+func TempStores(ctx context.Context, db *DB, n int) ([]int, error) {
+	var got []int
+	conns := make([]*sql.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range n {
+		c, err := db.db.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		conns = append(conns, c)
+		var v int
+		if err := c.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&v); err != nil {
+			return nil, err
+		}
+		got = append(got, v)
+	}
+	var v int
+	if err := db.writerConn.QueryRowContext(ctx, `PRAGMA temp_store`).Scan(&v); err != nil {
+		return nil, err
+	}
+	return append(got, v), nil
+}
