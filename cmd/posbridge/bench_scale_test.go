@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,6 +73,14 @@ import (
 //	rsa-verify-per-s           RSA-2048 verifications per second on one core
 //	rsa-sign-floor-ms          one RSA-2048 signature (median): every gateway
 //	                           query of a payment is signed (PayBy)
+//	timer-floor-cpu-us         the CPU of one 20 µs nanosleep: how the Go
+//	                           runtime's monitor (sysmon) polls a process
+//	                           that is busy, dozens of times per payment
+//	                           (part of cpu-ms/payment that no code of ours
+//	                           spends; a virtual machine makes it dear)
+//	syscall-floor-cpu-us       the CPU of one getpid: the cost of entering
+//	                           the kernel at all (every read, write, fsync,
+//	                           lock and wake-up of a payment pays it)
 //	notify-http-floor-per-s    the same notification load against a handler
 //	                           that only answers SUCCESS (HTTP alone)
 //	bytes/order                the database file's size per order
@@ -162,6 +171,7 @@ app_id = "bench"
 	pty99 := ptyFloor(b, dir)
 	verifyRate := rsaVerifyRate(b, keys)
 	signMS := rsaSignMS(b, keys)
+	timerUS, syscallUS := kernelFloors(b)
 	syncMBps := syncWriteFloor(b, dir)
 
 	b.ResetTimer()
@@ -248,6 +258,8 @@ app_id = "bench"
 		b.ReportMetric(commitRate, "notify-floor-commits-per-s")
 		b.ReportMetric(verifyRate, "rsa-verify-per-s")
 		b.ReportMetric(signMS, "rsa-sign-floor-ms")
+		b.ReportMetric(timerUS, "timer-floor-cpu-us")
+		b.ReportMetric(syscallUS, "syscall-floor-cpu-us")
 		b.ReportMetric(ingestFloor, "notify-http-floor-per-s")
 		b.ReportMetric(float64(fi.Size())/float64(n), "bytes/order")
 		b.ReportMetric(0, "ns/op")
@@ -689,6 +701,38 @@ func rsaSignMS(b *testing.B, keys sandbox.Keys) float64 {
 		}
 	})
 }
+
+// kernelFloors is the CPU, in µs, of one 20 µs nanosleep (as the Go
+// runtime's sysmon sleeps between its looks at a busy process) and of one
+// getpid system call, each measured on this goroutine's own thread.
+func kernelFloors(b *testing.B) (timerUS, syscallUS float64) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	threadCPU := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(rusageThread, &ru); err != nil {
+			b.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	const sleeps, calls = 2000, 200000
+	c0 := threadCPU()
+	ts := syscall.Timespec{Nsec: 20_000}
+	for range sleeps {
+		if err := syscall.Nanosleep(&ts, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c1 := threadCPU()
+	for range calls {
+		syscall.Getpid()
+	}
+	c2 := threadCPU()
+	return float64(c1-c0) / sleeps / 1e3, float64(c2-c1) / calls / 1e3
+}
+
+// rusageThread is Linux's RUSAGE_THREAD: the calling thread's own usage.
+const rusageThread = 1
 
 // notifyIngestFloor is notifyIngest's client, bodies and concurrency
 // against a handler that only reads the body and answers SUCCESS, on the
