@@ -1,6 +1,7 @@
 package posbridge
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -104,5 +105,45 @@ func TestNextRefundCheck(t *testing.T) {
 		if got := nextRefundCheck(now, tc.open, tc.asked); !got.Equal(tc.want) {
 			t.Errorf("%s: next refund check %v; want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// The reconciler's timer for order checks: the first row neither held nor
+// claimed ends the search, since every later row is due no earlier; a read
+// whose every row was passed over is incomplete when it was full, because
+// a claim taken after the reconciler counted them can leave the one free
+// order just past the rows it asked for.
+func TestNextOrderCheck(t *testing.T) {
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	at := func(m int) time.Time { return now.Add(time.Duration(m) * time.Minute) }
+	row := func(no OrderNo, m int) ScheduledCheck { return ScheduledCheck{No: no, At: at(m)} }
+	for _, tc := range []struct {
+		name         string
+		next         []ScheduledCheck
+		limit        int
+		held         map[OrderNo]time.Time
+		claimed      []OrderNo
+		want         time.Time
+		wantComplete bool
+	}{
+		{"nothing scheduled", nil, 1, nil, nil, time.Time{}, true},
+		{"the first row", []ScheduledCheck{row("A", 5), row("B", 7)}, 2, nil, nil, at(5), true},
+		{"claimed since the count: read more", []ScheduledCheck{row("A", 5)}, 1, nil, []OrderNo{"A"}, time.Time{}, false},
+		{"claimed, and no more rows", []ScheduledCheck{row("A", 5)}, 2, nil, []OrderNo{"A"}, time.Time{}, true},
+		{"claimed, then a free one", []ScheduledCheck{row("A", 5), row("B", 7)}, 2, nil, []OrderNo{"A"}, at(7), true},
+		{"held past a later free one", []ScheduledCheck{row("A", 5), row("B", 7)}, 2, map[OrderNo]time.Time{"A": at(30)}, nil, at(7), true},
+		{"held, ending before a later free one", []ScheduledCheck{row("A", 5), row("B", 7)}, 2, map[OrderNo]time.Time{"A": at(6)}, nil, at(6), true},
+		{"held only: read more", []ScheduledCheck{row("A", 5)}, 1, map[OrderNo]time.Time{"A": at(30)}, nil, at(30), false},
+		{"a hold that has ended counts no more", []ScheduledCheck{row("A", -1)}, 1, map[OrderNo]time.Time{"A": at(-2)}, nil, at(-1), true},
+		{"a hold ending before its own check", []ScheduledCheck{row("A", 20), row("B", 25)}, 2, map[OrderNo]time.Time{"A": at(10)}, nil, at(20), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			heldUntil := func(no OrderNo) (time.Time, bool) { u, ok := tc.held[no]; return u, ok }
+			claimed := func(no OrderNo) bool { return slices.Contains(tc.claimed, no) }
+			got, complete := nextOrderCheck(tc.next, tc.limit, now, heldUntil, claimed)
+			if !got.Equal(tc.want) || complete != tc.wantComplete {
+				t.Errorf("got %v complete %v; want %v complete %v", got, complete, tc.want, tc.wantComplete)
+			}
+		})
 	}
 }

@@ -130,28 +130,53 @@ func (r *Reconciler) Once(ctx context.Context) (time.Time, error) {
 	if err := r.refunds(ctx); err != nil {
 		return time.Time{}, err
 	}
+	// Enough rows that one is neither held nor claimed; a claim taken
+	// since the count can still pass over every row read, so read more
+	// until one is found or none are left.
 	skip := e.claims.count()
 	r.mu.Lock()
 	skip += len(r.held)
 	r.mu.Unlock()
-	next, err := e.store.NextChecks(ctx, 1+skip)
-	if err != nil {
-		return time.Time{}, err
-	}
 	var at time.Time
-	for _, o := range next {
-		cand := o.At
-		if until, held := r.heldUntil(o.No); held && e.now().Before(until) {
-			cand = until
-		} else if e.claims.heldWanted(o.No) {
-			continue
+	for limit := 1 + skip; ; limit *= 2 {
+		next, err := e.store.NextChecks(ctx, limit)
+		if err != nil {
+			return time.Time{}, err
 		}
-		at = earliest(at, cand)
+		var complete bool
+		at, complete = nextOrderCheck(next, limit, e.now(), r.heldUntil, e.claims.heldWanted)
+		if complete {
+			break
+		}
 	}
 	if e.inboxWaiting.Load() {
 		at = earliest(at, e.now().Add(DefaultRetryBackoff))
 	}
 	return earliest(at, r.refundsAt()), nil
+}
+
+// nextOrderCheck returns when the earliest of the scheduled checks next
+// (NextChecks' first limit, ordered by time) is due for the reconciler: an
+// order it holds back counts at the end of its hold (or at its check, if
+// that is later), one a claim holds now not at all (its release wakes the
+// reconciler). complete is false when
+// every row was held or claimed and there may be more: one after them, due
+// later than they are scheduled, may still be due before a hold ends or be
+// the only one free.
+func nextOrderCheck(next []ScheduledCheck, limit int, now time.Time,
+	heldUntil func(OrderNo) (time.Time, bool), claimed func(OrderNo) bool) (at time.Time, complete bool) {
+	for _, o := range next {
+		if until, held := heldUntil(o.No); held && now.Before(until) {
+			at = earliest(at, later(o.At, until))
+			continue
+		}
+		if claimed(o.No) {
+			continue
+		}
+		// Every later row is due no earlier than this one.
+		return earliest(at, o.At), true
+	}
+	return at, len(next) < limit
 }
 
 // earliest returns the earlier of two times, zero meaning none.
