@@ -36,6 +36,10 @@ const (
 	DefaultReopenMin        = 250 * time.Millisecond
 	DefaultReopenMax        = 5 * time.Second
 	DefaultReadTick         = 100 * time.Millisecond
+	// DefaultIdleReadWait is the serial read timeout between frames (see
+	// Decoder.IdleWait): ReadTick's ten empty reads a second on an idle
+	// link each woke the whole process.
+	DefaultIdleReadWait = 2 * time.Second
 )
 
 // Errors of the driver.

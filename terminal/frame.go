@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // Frame types (research §1.3).
@@ -180,10 +181,25 @@ type Decoder struct {
 	// IdleResync is the number of consecutive empty reads after which a
 	// partial frame is abandoned; 0 means never.
 	IdleResync int
+	// Tick and IdleWait, when both are positive and the reader can change
+	// its read timeout (ReadTimeoutSetter: a serial port), are the read
+	// timeout while a partial frame is buffered (IdleResync counts these
+	// ticks) and while none is. Between frames a read waits IdleWait: the
+	// first byte ends it at once, as does closing the port, so the wait
+	// only sets how often an idle link wakes the process, every empty
+	// read waking the whole Go runtime.
+	Tick, IdleWait time.Duration
 
-	r     io.Reader
-	buf   []byte
-	stats DecoderStats
+	r       io.Reader
+	buf     []byte
+	stats   DecoderStats
+	timeout time.Duration // the reader's read timeout as last set; 0: not set by the decoder
+}
+
+// ReadTimeoutSetter is a reader whose reads return (0, nil) after a timeout
+// that can be changed between reads, as go.bug.st/serial's ports do.
+type ReadTimeoutSetter interface {
+	SetReadTimeout(time.Duration) error
 }
 
 // NewDecoder returns a Decoder reading r with DefaultMaxPayload.
@@ -250,6 +266,9 @@ func (d *Decoder) Next() (Frame, error) {
 }
 
 func (d *Decoder) fill(need int) (int, error) {
+	if err := d.setTimeout(); err != nil {
+		return 0, err
+	}
 	l := len(d.buf)
 	if cap(d.buf)-l < need {
 		nb := make([]byte, l, l+need+256)
@@ -262,6 +281,30 @@ func (d *Decoder) fill(need int) (int, error) {
 	}
 	d.buf = d.buf[:l+n]
 	return n, err
+}
+
+// setTimeout gives the reader the read timeout for what is buffered (see
+// Tick and IdleWait), when it changed since the last read.
+func (d *Decoder) setTimeout() error {
+	if d.Tick <= 0 || d.IdleWait <= 0 {
+		return nil
+	}
+	t, ok := d.r.(ReadTimeoutSetter)
+	if !ok {
+		return nil
+	}
+	want := d.Tick
+	if len(d.buf) == 0 {
+		want = d.IdleWait
+	}
+	if want == d.timeout {
+		return nil
+	}
+	if err := t.SetReadTimeout(want); err != nil {
+		return fmt.Errorf("set read timeout: %w", err)
+	}
+	d.timeout = want
+	return nil
 }
 
 func (d *Decoder) consume(n int) {

@@ -7,8 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 func mustFixture(tb testing.TB, name string) []byte {
@@ -207,6 +209,76 @@ func TestDecoder_IdleResync(t *testing.T) {
 	}
 	if f.String() != AckFrame(1).String() {
 		t.Fatalf("got %v, want ACK 1", f)
+	}
+}
+
+// timeoutReader is a serial port's reads: chunks of bytes, each chunk
+// preceded by empty reads (timeouts), and the read timeout in force at each
+// read.
+type timeoutReader struct {
+	chunks  [][]byte
+	silent  int // empty reads before each chunk starts
+	timeout time.Duration
+	sets    int
+	waits   []time.Duration // the timeout of every read
+	quiet   int
+}
+
+func (r *timeoutReader) SetReadTimeout(d time.Duration) error {
+	r.timeout = d
+	r.sets++
+	return nil
+}
+
+func (r *timeoutReader) Read(p []byte) (int, error) {
+	r.waits = append(r.waits, r.timeout)
+	if len(r.chunks) == 0 {
+		return 0, io.EOF
+	}
+	if r.quiet < r.silent {
+		r.quiet++
+		return 0, nil
+	}
+	n := copy(p, r.chunks[0])
+	if r.chunks[0] = r.chunks[0][n:]; len(r.chunks[0]) == 0 {
+		r.chunks = r.chunks[1:]
+		r.quiet = 0
+	}
+	return n, nil
+}
+
+// Between frames a serial read waits the long IdleWait (an idle link does
+// not wake the process ten times a second); inside a frame it ticks, so
+// that a frame cut off is given up after IdleResync short ticks.
+func TestDecoder_WaitsLongOnlyBetweenFrames(t *testing.T) {
+	hb := mustFixture(t, "heartbeat")
+	const tick, wait = 100 * time.Millisecond, 2 * time.Second
+	r := &timeoutReader{chunks: [][]byte{hb[:3], hb[3:], hb}, silent: 2}
+	d := NewDecoder(r)
+	d.IdleResync = 5
+	d.Tick, d.IdleWait = tick, wait
+	for range 2 {
+		if _, err := d.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Frame 1: two timeouts and its first 3 bytes with nothing buffered,
+	// then, inside it, two ticks and the rest of its header and its end;
+	// frame 2 from nothing again: two timeouts, its header, then its end.
+	want := []time.Duration{wait, wait, wait, tick, tick, tick, tick, wait, wait, wait, tick}
+	if !slices.Equal(r.waits, want) {
+		t.Errorf("read timeouts %v, want %v", r.waits, want)
+	}
+	if r.sets != 4 {
+		t.Errorf("the timeout was set %d times; want 4 (only when it changes)", r.sets)
+	}
+
+	// A reader without a settable timeout, or no IdleWait: reads as before.
+	plain := &timeoutReader{chunks: [][]byte{hb}}
+	d = NewDecoder(plain)
+	d.Tick = tick
+	if _, err := d.Next(); err != nil || plain.sets != 0 {
+		t.Errorf("with no IdleWait: err %v, timeout set %d times", err, plain.sets)
 	}
 }
 

@@ -36,6 +36,7 @@ func (c *Conn) runSession(rw io.ReadWriteCloser) (wasUp bool, err error) {
 	dec := NewDecoder(rw)
 	dec.MaxPayload = c.cfg.MaxPayload
 	dec.IdleResync = 5
+	dec.Tick, dec.IdleWait = c.cfg.ReadTick, max(c.cfg.ReadTick, DefaultIdleReadWait)
 	var last DecoderStats
 	reader := StartFrameReader(dec, func(f Frame, err error) {
 		st := dec.Stats()

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -52,6 +53,10 @@ import (
 //	pty-floor-p99-ms           a 64-byte round trip through a pty
 //	cpu-ms/payment             the daemon's CPU per payment (utime+stime)
 //	fsyncs/payment             fsync+fdatasync per payment (strace -f -p)
+//	idle-cpu-ms/s              the daemon's CPU per second while nothing
+//	                           happens (the terminal connected and
+//	                           exchanging heartbeats): a till idles most of
+//	                           the day
 //	notify-per-s               signed /notify/payby notifications taken per second
 //	notify-cpu-us              the daemon's CPU per notification taken, in µs
 //	notify-client-cpu-us       the sending client's CPU per notification (it
@@ -220,6 +225,7 @@ app_id = "bench"
 			max(m1["posbridge_store_commits_total"]-m0["posbridge_store_commits_total"], 1) * 1000
 		fsyncs := fsyncsPerPayment(b, d.Process.Pid, api, events)
 		ws.Close()
+		idle := idleCPU(b, d.Process.Pid)
 
 		w0, at0 := scrape(b, api), time.Now()
 		ingest := notifyIngest(b, keys, "http://"+notifyAddr+"/notify/payby", n, d.Process.Pid)
@@ -245,6 +251,7 @@ app_id = "bench"
 		b.ReportMetric(pty99, "pty-floor-p99-ms")
 		b.ReportMetric(cpuPer, "cpu-ms/payment")
 		b.ReportMetric(fsyncs, "fsyncs/payment")
+		b.ReportMetric(idle, "idle-cpu-ms/s")
 		b.ReportMetric(ingest.perSecond, "notify-per-s")
 		b.ReportMetric(ingest.daemonCPU, "notify-cpu-us")
 		b.ReportMetric(ingest.clientCPU, "notify-client-cpu-us")
@@ -702,6 +709,15 @@ func rsaSignMS(b *testing.B, keys sandbox.Keys) float64 {
 	})
 }
 
+// idleCPU is the daemon's CPU, in ms per second, over ten seconds in which
+// nothing is asked of it.
+func idleCPU(b *testing.B, pid int) float64 {
+	const span = 10 * time.Second
+	cpu0 := procCPU(b, pid)
+	time.Sleep(span)
+	return float64(procCPU(b, pid)-cpu0) / span.Seconds()
+}
+
 // kernelFloors is the CPU, in µs, of one 20 µs nanosleep (as the Go
 // runtime's sysmon sleeps between its looks at a busy process) and of one
 // getpid system call, each measured on this goroutine's own thread.
@@ -719,7 +735,9 @@ func kernelFloors(b *testing.B) (timerUS, syscallUS float64) {
 	c0 := threadCPU()
 	ts := syscall.Timespec{Nsec: 20_000}
 	for range sleeps {
-		if err := syscall.Nanosleep(&ts, nil); err != nil {
+		// A signal (the runtime's preemption) may cut one short: it
+		// still cost what it cost.
+		if err := syscall.Nanosleep(&ts, nil); err != nil && !errors.Is(err, syscall.EINTR) {
 			b.Fatal(err)
 		}
 	}
