@@ -157,6 +157,13 @@ func TestBrowser_QRLaneCustomerNeverPays(t *testing.T) {
 	if eval[bool](r, `document.getElementById("qr").hidden || !document.getElementById("block").hidden`) {
 		t.Error("a pending QR payment hides its code or blocks the screen")
 	}
+	// The answer of "Payment completed" is still true: it stays, through
+	// the poll's checks (a new version each second) and the end of the
+	// wait, until the payment is paid or closed.
+	r.waitJS(`document.getElementById("panel").dataset.status === "pending"`)
+	if got := eval[string](r, `(() => { const e = document.getElementById("check-result"); return e.hidden ? "(hidden)" : e.textContent; })()`); got != posbridge.InstructionQRNotPaid {
+		t.Errorf("once pending, the check's answer shows %q, want %q", got, posbridge.InstructionQRNotPaid)
+	}
 
 	// At expiry: closed, the gateway asked first. (Canceled; or, when the
 	// cancel's answer was lost on a loaded machine, failed once the

@@ -32,10 +32,15 @@ function renderQR(p) {
 }
 
 // checkResult is the answer of the last "Payment completed" press, shown
-// until the payment changes.
+// while it is still true: "paid" while the payment is paid, "not paid yet"
+// while it is open. The poll of a payment being paid on the customer's
+// phone changes its version every second (one more check) and the end of
+// the cashier's wait makes it pending: neither makes the answer wrong, and
+// hiding it then took it away before the cashier had read it.
 function renderCheckResult(p) {
   const r = state.checked;
-  const on = !!r && !!p && r.order_no === p.order_no && r.version === p.version;
+  const on = !!r && !!p && r.order_no === p.order_no && p.version >= r.version &&
+    (r.paid ? p.status === "paid" : OPEN.includes(p.status));
   show("check-result", on);
   if (on) {
     $("check-result").dataset.paid = String(r.paid);
