@@ -710,12 +710,43 @@ func rsaSignMS(b *testing.B, keys sandbox.Keys) float64 {
 }
 
 // idleCPU is the daemon's CPU, in ms per second, over ten seconds in which
-// nothing is asked of it.
+// nothing is asked of it. It sums its threads' run times in nanoseconds
+// (schedstat): /proc/PID/stat's 10 ms ticks would give it a resolution of
+// 1 ms a second.
 func idleCPU(b *testing.B, pid int) float64 {
 	const span = 10 * time.Second
-	cpu0 := procCPU(b, pid)
+	cpu0 := threadsCPU(b, pid)
 	time.Sleep(span)
-	return float64(procCPU(b, pid)-cpu0) / span.Seconds()
+	var ns int64
+	for tid, t := range threadsCPU(b, pid) {
+		ns += t - cpu0[tid] // a thread started since counts from zero
+	}
+	return float64(ns) / 1e6 / span.Seconds()
+}
+
+// threadsCPU is each of the process's threads' time on a CPU in
+// nanoseconds (the first field of /proc/PID/task/TID/schedstat).
+func threadsCPU(b *testing.B, pid int) map[string]int64 {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := make(map[string]int64, len(tasks))
+	for _, t := range tasks {
+		raw, err := os.ReadFile(filepath.Join(dir, t.Name(), "schedstat"))
+		if err != nil {
+			continue // the thread ended meanwhile
+		}
+		f := strings.Fields(string(raw))
+		if len(f) == 0 {
+			continue
+		}
+		if ns, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+			out[t.Name()] = ns
+		}
+	}
+	return out
 }
 
 // kernelFloors is the CPU, in µs, of one 20 µs nanosleep (as the Go
