@@ -182,13 +182,11 @@ func (e *Engine) applyNotification(ctx context.Context, in InboxEntry) (string, 
 	default:
 		return e.markOnly(ctx, in, NotifyNotApplicable)
 	}
-	o, err := e.store.Order(ctx, in.OrderNo)
-	if errors.Is(err, ErrNotFound) {
-		return e.markOnly(ctx, in, NotifyUnknownOrder)
-	}
-	if err != nil {
-		return "", err
-	}
+	// The order is not read here first: the change is decided on the order
+	// as its write's turn loads it, on the writer's warm connection. At a
+	// burst of notifications for orders no longer in play, a read before the
+	// turn was the largest part of each one's cost, and a read by any other
+	// connection starts with an empty cache after every commit.
 	cause := Cause{Actor: ActorNotification, Who: in.Gateway + " " + in.NotificationID, Action: "notification", Detail: "gateway says " + in.Status}
 	n := in.Notification
 	if n == nil || n.Stale {
@@ -200,50 +198,85 @@ func (e *Engine) applyNotification(ctx context.Context, in InboxEntry) (string, 
 			result, cause.Detail = NotifyStale, "notification outside the time window; verify by query"
 		}
 		cause.Applies, cause.Receives = &InboxMark{ID: in.ID, Result: result}, receives(in)
-		_, err := e.update(ctx, o.No, cause, func(o *Order) error {
+		_, err := e.update(ctx, in.OrderNo, cause, func(o *Order) error {
 			if o.Status == StatusPaid {
 				return ErrNoChange
 			}
 			e.plan(o, Fact{Due: DueNow}, e.now())
 			return nil
 		})
+		if errors.Is(err, ErrNotFound) {
+			return e.markOnly(ctx, in, NotifyUnknownOrder)
+		}
 		return result, err
 	}
-	if n.Amount != o.Amount {
-		cause.Action, cause.Detail = "notification refused", fmt.Sprintf("notification says %s, order is %s", n.Amount, o.Amount)
-		cause.Applies, cause.Receives = &InboxMark{ID: in.ID, Result: NotifyMismatch}, receives(in)
-		_, err := e.update(ctx, o.No, cause, func(o *Order) error {
-			o.NeedsAttention = true
-			o.Attention = string(ReasonAmountMismatch)
-			if o.Open() {
-				e.plan(o, Fact{Due: DueNow}, e.now()) // verify with a query instead
-			}
-			return nil
-		})
-		return NotifyMismatch, err
-	}
-	if n.Revoked && o.Status == StatusPaid && e.hasVoid(ctx, o.No) {
-		// How a void on the terminal shows: not a difference to flag. The
-		// void is asked about now; the query, not this, confirms it.
-		res, err := e.markOnly(ctx, in, NotifyNotApplicable)
-		if err == nil {
-			e.voidRevoked(ctx, o.No)
-		}
-		return res, err
-	}
 	g := GatewayOrder{OrderNo: n.OrderNo, GatewayNo: n.GatewayNo, Status: n.Status, Revoked: n.Revoked, Amount: n.Amount, Received: n.Received, Card: n.Card}
-	cause.Applies, cause.Receives = &InboxMark{ID: in.ID, Result: NotifyApplied}, receives(in)
-	_, err = e.applyGateway(ctx, o.No, cause, g, false)
-	var te *TransitionError
-	if errors.As(err, &te) {
-		// The order refuses this news (e.g. "failed" for a paid order): it
-		// is recorded as seen, not applied.
-		return e.markOnly(ctx, in, NotifyNotApplicable)
+	applied := cause
+	applied.Applies, applied.Receives = &InboxMark{ID: in.ID, Result: NotifyApplied}, receives(in)
+	var stored Money  // the order's amount, when it is not the notification's
+	voidSeen := false // a revoked notification for a paid order was checked for a void
+	for {
+		_, err := e.update(ctx, in.OrderNo, applied, func(o *Order) error {
+			if n.Amount != o.Amount {
+				stored = o.Amount
+				return errNotifyMismatch
+			}
+			if n.Revoked && o.Status == StatusPaid && !voidSeen {
+				return errRevokedPaid
+			}
+			return e.learnFromGateway(o, g, false)
+		})
+		var te *TransitionError
+		switch {
+		case err == nil:
+			return NotifyApplied, nil
+		case errors.Is(err, ErrNotFound):
+			return e.markOnly(ctx, in, NotifyUnknownOrder)
+		case errors.Is(err, errNotifyMismatch):
+			return e.refuseNotification(ctx, in, cause, n.Amount, stored)
+		case errors.Is(err, errRevokedPaid) && e.hasVoid(ctx, in.OrderNo):
+			// How a void on the terminal shows: not a difference to flag.
+			// The void is asked about now; the query, not this, confirms it.
+			res, err := e.markOnly(ctx, in, NotifyNotApplicable)
+			if err == nil {
+				e.voidRevoked(ctx, in.OrderNo)
+			}
+			return res, err
+		case errors.Is(err, errRevokedPaid):
+			voidSeen = true // no void: applied as any other news
+		case errors.As(err, &te):
+			// The order refuses this news as a transition it does not know
+			// (news a final order refuses comes back as no change, and is
+			// recorded as applied): it is recorded as seen, not applied,
+			// rather than left for the gateway to send again forever.
+			return e.markOnly(ctx, in, NotifyNotApplicable)
+		default:
+			// Not written (a busy database, shutdown): the gateway must
+			// deliver it again, so it is not acknowledged.
+			return "", err
+		}
 	}
-	if err != nil {
-		// Not written (a busy database, shutdown): the gateway must deliver
-		// it again, so it is not acknowledged.
-		return "", err
-	}
-	return NotifyApplied, nil
+}
+
+// Why a notification's change was not made as it stands (applyNotification):
+// nothing is written, and the engine takes the other way.
+var (
+	errNotifyMismatch = errors.New("notification does not match the order")
+	errRevokedPaid    = errors.New("revoked notification for a paid order")
+)
+
+// refuseNotification records a notification whose amount is not the order's:
+// refused, audited, flagged, and the order verified by a query instead.
+func (e *Engine) refuseNotification(ctx context.Context, in InboxEntry, cause Cause, says, stored Money) (string, error) {
+	cause.Action, cause.Detail = "notification refused", fmt.Sprintf("notification says %s, order is %s", says, stored)
+	cause.Applies, cause.Receives = &InboxMark{ID: in.ID, Result: NotifyMismatch}, receives(in)
+	_, err := e.update(ctx, in.OrderNo, cause, func(o *Order) error {
+		o.NeedsAttention = true
+		o.Attention = string(ReasonAmountMismatch)
+		if o.Open() {
+			e.plan(o, Fact{Due: DueNow}, e.now()) // verify with a query instead
+		}
+		return nil
+	})
+	return NotifyMismatch, err
 }

@@ -178,8 +178,10 @@ type Store interface {
 	// error is returned as is, and nothing is written. ErrNotFound if absent.
 	// fn may be called more than once, each time on a fresh copy of the
 	// order (the last call's result is what is written), so it must change
-	// nothing but the order it is given; what it reads besides the order
-	// (the clock, the engine's lanes) may be read a moment before the write.
+	// nothing but the order it is given, and a result it hands out besides
+	// the order is the last call's; what it reads besides the order (the
+	// clock, the engine's lanes) may be read a moment before the write. It
+	// must not call the store: it may run in the write's turn.
 	UpdateOrder(ctx context.Context, no OrderNo, cause Cause, fn func(*Order) error) (Order, Event, error)
 	// ListOrders returns orders matching f, newest first, one page at a time.
 	ListOrders(ctx context.Context, f OrderFilter) (OrderPage, error)

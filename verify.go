@@ -144,23 +144,28 @@ func (e *Engine) applyGateway(ctx context.Context, no OrderNo, cause Cause, g Ga
 	if cause.Action == "" {
 		cause.Action = "gateway says " + string(g.Status)
 	}
-	return e.update(ctx, no, cause, func(o *Order) error {
-		changed, err := o.Apply(gatewayInput(*o, g), e.now())
-		if err != nil && !errors.Is(err, ErrOrderFinal) {
-			return err
-		}
-		if learn(o, g) {
-			changed = true
-		}
-		if counted {
-			o.Checks++
-			changed = true
-		}
-		if !changed {
-			return ErrNoChange
-		}
-		return nil
-	})
+	return e.update(ctx, no, cause, func(o *Order) error { return e.learnFromGateway(o, g, counted) })
+}
+
+// learnFromGateway changes o by what the gateway says of it (applyGateway's
+// change): ErrNoChange when that is nothing new, a *TransitionError when o
+// refuses it.
+func (e *Engine) learnFromGateway(o *Order, g GatewayOrder, counted bool) error {
+	changed, err := o.Apply(gatewayInput(*o, g), e.now())
+	if err != nil && !errors.Is(err, ErrOrderFinal) {
+		return err
+	}
+	if learn(o, g) {
+		changed = true
+	}
+	if counted {
+		o.Checks++
+		changed = true
+	}
+	if !changed {
+		return ErrNoChange
+	}
+	return nil
 }
 
 // verify asks the gateway about an order and applies the answer. known is

@@ -268,11 +268,13 @@ func (db *DB) Order(ctx context.Context, no posbridge.OrderNo) (posbridge.Order,
 // UpdateOrder loads the order, calls fn on a copy, and writes the result with
 // an event (type payment, the snapshot after the change) and an audit row
 // (cause, from and to status, new version), all in one immediate
-// transaction. fn may be called twice: first on the order as last
-// committed, before the write's turn, and again on the order as it is in
-// the turn if it moved on meanwhile, or if the first call changed nothing
-// or failed; what fn does the last time is what is written. Version is
-// bumped and UpdatedAt set to now. fn returning posbridge.ErrNoChange writes nothing and returns
+// transaction. fn may be called twice: first, when this process keeps the
+// order (it read or committed it lately), on that copy before the write's
+// turn, and again on the order as it is in the turn if it moved on
+// meanwhile, or if the first call changed nothing or failed; what fn does
+// the last time is what is written. An order not kept is decided in the
+// turn only, on the writer's goroutine: fn must not call the store. Version
+// is bumped and UpdatedAt set to now. fn returning posbridge.ErrNoChange writes nothing and returns
 // the order as loaded, a zero Event and nil; any other fn error is returned
 // as is with nothing written. fn may not change the order's number, amount,
 // creation time, idempotency key or Refunded (refunds change it), nor set an
@@ -282,20 +284,18 @@ func (db *DB) UpdateOrder(ctx context.Context, no posbridge.OrderNo, cause posbr
 	if err := validCause(cause); err != nil {
 		return posbridge.Order{}, posbridge.Event{}, err
 	}
-	// Decided before the write's turn, on the order as last committed: the
-	// turn, which every write of the process waits for, then only runs the
-	// statements. If the order moved on meanwhile (its version changed),
-	// the change is decided again inside the turn, on the order as it is
-	// there. A decision that changes nothing, or fails, is always made
-	// again inside the turn: only a change is taken from the early read.
+	// Decided before the write's turn, on the order as this process last
+	// read or committed it: the turn, which every write of the process
+	// waits for, then only runs the statements. If the order moved on
+	// meanwhile (its version changed), the change is decided again inside
+	// the turn, on the order as it is there. A decision that changes
+	// nothing, or fails, is always made again inside the turn: only a
+	// change is taken from the early one. An order not kept is not read
+	// for it: a read on a pooled connection starts with an empty cache
+	// after every commit (WAL), while the turn reads it on the writer's
+	// warm connection, sharing the pages its update touches anyway.
 	var early *orderChange
-	old, ok := db.recent.get(no)
-	if !ok {
-		var err error
-		old, err = db.Order(ctx, no)
-		ok = err == nil
-	}
-	if ok {
+	if old, ok := db.recent.get(no); ok {
 		if ch, err := db.decideChange(old, fn); err == nil {
 			early = &ch
 		}
