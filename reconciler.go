@@ -159,10 +159,9 @@ func (r *Reconciler) Once(ctx context.Context) (time.Time, error) {
 // (NextChecks' first limit, ordered by time) is due for the reconciler: an
 // order it holds back counts at the end of its hold (or at its check, if
 // that is later), one a claim holds now not at all (its release wakes the
-// reconciler). complete is false when
-// every row was held or claimed and there may be more: one after them, due
-// later than they are scheduled, may still be due before a hold ends or be
-// the only one free.
+// reconciler). complete is false when every row was held or claimed and
+// there may be more: one after them, due later than they are scheduled, may
+// still be due before a hold ends or be the only one free.
 func nextOrderCheck(next []ScheduledCheck, limit int, now time.Time,
 	heldUntil func(OrderNo) (time.Time, bool), claimed func(OrderNo) bool) (at time.Time, complete bool) {
 	for _, o := range next {
