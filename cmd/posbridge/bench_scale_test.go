@@ -527,9 +527,11 @@ func fsyncsPerPayment(b *testing.B, pid int, api string, events <-chan wsPayment
 		b.Fatal(err)
 	}
 	time.Sleep(time.Second) // strace attaches to every thread
-	// Enough payments that the edges (a check record of the last one
-	// committed alone after it) weigh little: the steady rate is the figure.
-	const payments = 30
+	// Enough payments that the edges (a commit at either end of the
+	// window) weigh little and the background
+	// checkpoint (two syncs every checkpointAfter commits) is counted at
+	// its steady share: the steady rate is the figure.
+	const payments = 100
 	for i := range payments {
 		no := postPayment(b, api, fmt.Sprintf("fsync-%d-%d", time.Now().UnixNano(), i), 20+i)
 		for range waitPaid(b, events, no) {
