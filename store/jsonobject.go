@@ -107,8 +107,10 @@ func stringEnd(data []byte, i int) (int, bool) {
 
 // valueEnd returns the index just past the value starting at data[i]: a
 // string, an object or array (to its matching bracket), or a literal or
-// number (to the next delimiter). Values are not checked: a malformed one
-// is caught when the undo holding it is marshalled.
+// number (to the next delimiter). Values are not checked: the snapshots
+// split here are encoding/json's own output, and a malformed value that
+// differs between two is still caught when the undo holding it is
+// marshalled.
 func valueEnd(data []byte, i int) (int, bool) {
 	if i >= len(data) {
 		return 0, false

@@ -8,7 +8,7 @@ import (
 
 // FuzzObjectMembers checks objectMembers against encoding/json: for every
 // input json.Unmarshal takes as an object, the same members with the same
-// bytes; for every other input, an error.
+// bytes; for valid JSON that is not an object, an error.
 func FuzzObjectMembers(f *testing.F) {
 	for _, seed := range []string{
 		`{}`, ` { } `, `{"a":1}`, `{"a":"x\"}","b":[1,{"c":"]"}],"d":null}`,

@@ -528,9 +528,9 @@ func fsyncsPerPayment(b *testing.B, pid int, api string, events <-chan wsPayment
 	}
 	time.Sleep(time.Second) // strace attaches to every thread
 	// Enough payments that the edges (a commit at either end of the
-	// window) weigh little and the background
-	// checkpoint (two syncs every checkpointAfter commits) is counted at
-	// its steady share: the steady rate is the figure.
+	// window) weigh little and the background checkpoint (two syncs every
+	// checkpointAfter commits) is counted at its steady share: the steady
+	// rate is the figure.
 	const payments = 100
 	for i := range payments {
 		no := postPayment(b, api, fmt.Sprintf("fsync-%d-%d", time.Now().UnixNano(), i), 20+i)
